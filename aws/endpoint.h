@@ -1,0 +1,45 @@
+// File: aws/endpoint.h
+//
+// Region and endpoint resolution for the DynamoDB client.
+//
+// Region order (first found wins; the AWS CLI's order):
+//   explicit value, AWS_REGION, AWS_DEFAULT_REGION
+//   (the credential-chain issue adds: the profile's `region`, then IMDS).
+// Endpoint order: explicit endpoint_url, AWS_ENDPOINT_URL_DYNAMODB,
+//   AWS_ENDPOINT_URL, else https://dynamodb.<region>.amazonaws.com
+//   (".amazonaws.com.cn" for cn-* regions).
+//
+// Thread-safety: pure functions of their inputs and the environment.
+#ifndef DYNATRONI_AWS_ENDPOINT_H_
+#define DYNATRONI_AWS_ENDPOINT_H_
+
+#include <string>
+
+#include "core/status.h"
+
+namespace dynatroni::aws {
+
+struct Endpoint {
+  std::string url;     // scheme://host[:port], no trailing slash
+  std::string source;  // "endpoint_url", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "default"
+  [[nodiscard]] bool is_plain_http() const { return url.rfind("http://", 0) == 0; }
+};
+
+struct ResolvedRegion {
+  std::string region;
+  std::string source;  // "region", "AWS_REGION", "AWS_DEFAULT_REGION"
+};
+
+// kInvalidArgument with a one-line fix when no region is found or it is not a
+// plausible region name (lower-case letters, digits and dashes).
+Result<ResolvedRegion> ResolveRegion(const std::string& explicit_region);
+
+// kInvalidArgument when a given URL is not http(s)://host[:port][/].
+Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region);
+
+// Validates one endpoint URL; returns it normalized (no trailing slash).
+Result<std::string> NormalizeEndpointUrl(const std::string& url, const std::string& field_name);
+
+}  // namespace dynatroni::aws
+
+#endif  // DYNATRONI_AWS_ENDPOINT_H_

@@ -1,0 +1,76 @@
+#include "core/status.h"
+
+namespace dynatroni {
+
+std::string_view StatusCodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "OK";
+    case StatusCode::kInvalidArgument: return "InvalidArgument";
+    case StatusCode::kNotFound: return "NotFound";
+    case StatusCode::kPermissionDenied: return "PermissionDenied";
+    case StatusCode::kUnavailable: return "Unavailable";
+    case StatusCode::kDeadlineExceeded: return "DeadlineExceeded";
+    case StatusCode::kUnknownOutcome: return "UnknownOutcome";
+    case StatusCode::kMalformedResponse: return "MalformedResponse";
+    case StatusCode::kFailedPrecondition: return "FailedPrecondition";
+    case StatusCode::kInternal: return "Internal";
+  }
+  return "Unknown";
+}
+
+Status::Status(StatusCode code, std::string message) {
+  if (code == StatusCode::kOk) return;
+  rep_ = std::make_shared<const Rep>(Rep{code, std::move(message), {}, 0});
+}
+
+const std::string& Status::message() const {
+  static const std::string kEmpty;
+  return rep_ ? rep_->message : kEmpty;
+}
+
+const std::string& Status::aws_error() const {
+  static const std::string kEmpty;
+  return rep_ ? rep_->aws_error : kEmpty;
+}
+
+Status& Status::WithAwsError(std::string aws_error, int http_status) {
+  if (!rep_) return *this;
+  rep_ = std::make_shared<const Rep>(Rep{rep_->code, rep_->message, std::move(aws_error), http_status});
+  return *this;
+}
+
+Status Status::Annotate(std::string_view context) const {
+  if (!rep_) return *this;
+  Status s;
+  std::string msg(context);
+  msg += ": ";
+  msg += rep_->message;
+  s.rep_ = std::make_shared<const Rep>(Rep{rep_->code, std::move(msg), rep_->aws_error, rep_->http_status});
+  return s;
+}
+
+std::string Status::ToString() const {
+  if (!rep_) return "OK";
+  std::string out(StatusCodeName(rep_->code));
+  out += ": ";
+  out += rep_->message;
+  if (!rep_->aws_error.empty() || rep_->http_status != 0) {
+    out += " [";
+    out += rep_->aws_error.empty() ? "-" : rep_->aws_error;
+    if (rep_->http_status != 0) out += ", HTTP " + std::to_string(rep_->http_status);
+    out += "]";
+  }
+  return out;
+}
+
+Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
+Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
+Status UnknownOutcome(std::string m) { return {StatusCode::kUnknownOutcome, std::move(m)}; }
+Status MalformedResponse(std::string m) { return {StatusCode::kMalformedResponse, std::move(m)}; }
+Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
+Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+
+}  // namespace dynatroni

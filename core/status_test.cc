@@ -1,0 +1,63 @@
+#include "core/status.h"
+
+#include <gtest/gtest.h>
+
+namespace dynatroni {
+namespace {
+
+TEST(Status, DefaultIsOkAndPrintsOk) {
+  Status s;
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kOk);
+  EXPECT_EQ(s.ToString(), "OK");
+}
+
+TEST(Status, CarriesCodeMessageAndAwsError) {
+  Status s = Unavailable("throttled");
+  s.WithAwsError("ThrottlingException", 400);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(s.aws_error(), "ThrottlingException");
+  EXPECT_EQ(s.http_status(), 400);
+  EXPECT_EQ(s.ToString(), "Unavailable: throttled [ThrottlingException, HTTP 400]");
+}
+
+TEST(Status, AnnotatePrefixesContextAndKeepsCode) {
+  Status s = NotFound("table t").Annotate("GetItem");
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "GetItem: table t");
+}
+
+Result<int> Half(int x) {
+  if (x % 2 != 0) return InvalidArgument("odd");
+  return x / 2;
+}
+
+Status UseHalf(int x, int* out) {
+  DYNATRONI_ASSIGN_OR_RETURN(*out, Half(x));
+  return {};
+}
+
+TEST(Result, HoldsValueOrStatus) {
+  auto r = Half(4);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 2);
+  auto e = Half(3);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Result, AssignOrReturnPropagatesError) {
+  int out = 0;
+  EXPECT_TRUE(UseHalf(8, &out).ok());
+  EXPECT_EQ(out, 4);
+  EXPECT_EQ(UseHalf(7, &out).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Result, BuiltFromOkStatusBecomesInternalError) {
+  Result<int> r{Status()};
+  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace dynatroni

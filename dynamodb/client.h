@@ -1,0 +1,237 @@
+// File: dynamodb/client.h
+//
+// A DynamoDB JSON-protocol client: signs each request (aws/sigv4.h), sends it
+// over an http::Transport, retries what is safe to retry inside the caller's
+// deadline, and decodes the answer into typed results.
+//
+// Error model (see docs/errors.md):
+//  * A failed ConditionExpression is NOT an error: write calls return
+//    WriteResult{condition_failed = true, attributes = the current item when
+//    the server returned it (ALL_OLD)}.
+//  * Throttling, 5xx and network errors are retried with capped exponential
+//    backoff and full jitter until the deadline. If they persist: kUnavailable
+//    (nothing was applied, or a read) or kUnknownOutcome (a write was sent at
+//    least once and never answered definitively).
+//  * WriteResult::ambiguous_attempt is set when an earlier attempt of this
+//    write had an unknown outcome and a retry produced the final answer; a
+//    condition failure then may be caused by our own earlier attempt, so the
+//    caller must resolve it from `attributes` or a consistent re-read.
+//  * Validation (kInvalidArgument), access (kPermissionDenied) and not-found
+//    (kNotFound) errors surface at once with DynamoDB's message.
+//  * Malformed responses: kMalformedResponse (reads are retried once more).
+//
+// Thread-safety: Client is safe for concurrent use by many threads.
+#ifndef DYNATRONI_DYNAMODB_CLIENT_H_
+#define DYNATRONI_DYNAMODB_CLIENT_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "aws/credentials.h"
+#include "aws/sigv4.h"
+#include "core/clock.h"
+#include "core/status.h"
+#include "dynamodb/attribute_value.h"
+#include "http/transport.h"
+
+namespace dynatroni::dynamodb {
+
+struct RetryPolicy {
+  int max_attempts = 8;                            // total, including the first
+  Duration base_delay = std::chrono::milliseconds(25);
+  Duration throttle_base_delay = std::chrono::milliseconds(100);
+  Duration max_delay = std::chrono::seconds(1);
+  // Never start an attempt with less than this left before the deadline.
+  Duration min_attempt_time = std::chrono::milliseconds(50);
+};
+
+struct ClientOptions {
+  std::string region;                                  // required
+  std::string endpoint;                                // scheme://host[:port]
+  std::shared_ptr<aws::CredentialsProvider> credentials;  // required
+  std::shared_ptr<http::Transport> transport;          // required
+  Clock* clock = nullptr;                              // default: SystemClock
+  Random* random = nullptr;                            // default: SystemRandom
+  RetryPolicy retry;
+  // Verify the x-amz-crc32 header when present (retry reads on mismatch).
+  bool verify_crc32 = true;
+};
+
+// Per-request counters, for benchmarks and `dynatroni cost`.
+struct ClientStats {
+  std::map<std::string, uint64_t> requests_by_operation;  // attempts sent
+  uint64_t retries = 0;
+  uint64_t throttles = 0;
+};
+
+struct ExpressionParts {
+  std::string condition;  // ConditionExpression (or KeyConditionExpression for Query)
+  std::map<std::string, std::string> names;    // "#k" -> "key"
+  std::map<std::string, AttributeValue> values;  // ":v" -> value
+};
+
+enum class ReturnValues { kNone, kAllOld, kAllNew, kUpdatedOld, kUpdatedNew };
+
+struct GetItemRequest {
+  std::string table;
+  Item key;
+  bool consistent_read = true;
+  std::string projection;  // optional ProjectionExpression
+  std::map<std::string, std::string> names;
+};
+struct GetItemResult {
+  std::optional<Item> item;  // nullopt when absent
+};
+
+struct PutItemRequest {
+  std::string table;
+  Item item;
+  ExpressionParts condition;  // condition.condition empty = unconditional
+  ReturnValues return_values = ReturnValues::kNone;  // kNone or kAllOld
+  bool return_old_on_condition_failure = true;       // ReturnValuesOnConditionCheckFailure=ALL_OLD
+};
+
+struct UpdateItemRequest {
+  std::string table;
+  Item key;
+  std::string update_expression;
+  ExpressionParts condition;  // names/values shared with the update expression
+  ReturnValues return_values = ReturnValues::kNone;
+  bool return_old_on_condition_failure = true;
+};
+
+struct DeleteItemRequest {
+  std::string table;
+  Item key;
+  ExpressionParts condition;
+  ReturnValues return_values = ReturnValues::kNone;
+  bool return_old_on_condition_failure = true;
+};
+
+struct WriteResult {
+  bool condition_failed = false;
+  // ReturnValues on success, or the current item on condition failure when
+  // the server sent it (moto does; dynalite does not).
+  std::optional<Item> attributes;
+  bool ambiguous_attempt = false;
+};
+
+struct QueryRequest {
+  std::string table;
+  ExpressionParts key_condition;
+  std::string filter_expression;  // uses key_condition.names/values
+  bool consistent_read = true;
+  int page_limit = 0;             // Limit per page; 0 = server default (1 MB)
+  bool scan_forward = true;
+};
+struct QueryResult {
+  std::vector<Item> items;  // every page, in order
+  int pages = 0;
+};
+
+struct BatchWriteRequest {
+  std::string table;
+  std::vector<Item> puts;
+  std::vector<Item> delete_keys;
+};
+
+struct TransactWriteAction {
+  enum class Kind { kPut, kUpdate, kDelete, kConditionCheck } kind = Kind::kPut;
+  std::string table;
+  Item item_or_key;
+  std::string update_expression;
+  ExpressionParts condition;
+  bool return_old_on_condition_failure = true;
+};
+struct TransactWriteResult {
+  bool cancelled = false;
+  // One reason per action when cancelled ("None", "ConditionalCheckFailed", ...).
+  std::vector<std::string> cancellation_codes;
+  std::vector<std::optional<Item>> cancellation_items;
+  bool ambiguous_attempt = false;
+};
+
+struct KeySchemaElement { std::string name; std::string key_type; };  // HASH/RANGE
+struct AttributeDefinition { std::string name; std::string type; };  // S/N/B
+
+struct CreateTableRequest {
+  std::string table;
+  std::vector<KeySchemaElement> key_schema;
+  std::vector<AttributeDefinition> attributes;
+  bool on_demand = true;
+  int64_t read_capacity = 0, write_capacity = 0;  // when !on_demand
+  bool deletion_protection = false;
+};
+
+struct TableDescription {
+  std::string name;
+  std::string status;  // CREATING, ACTIVE, ...
+  std::vector<KeySchemaElement> key_schema;
+  std::vector<AttributeDefinition> attributes;
+  std::string billing_mode;  // PAY_PER_REQUEST or PROVISIONED
+  int64_t item_count = 0;
+  bool deletion_protection = false;
+  std::vector<std::string> replica_regions;
+  std::string multi_region_consistency;  // "STRONG", "EVENTUAL" or empty
+  nlohmann::json raw;                    // the whole Table object
+};
+
+struct TimeToLiveDescription {
+  std::string status;  // ENABLED, DISABLED, ENABLING, DISABLING
+  std::string attribute;
+};
+
+class Client {
+ public:
+  // Errors: kInvalidArgument when a required option is missing.
+  static Result<std::unique_ptr<Client>> Create(ClientOptions options);
+
+  Result<GetItemResult> GetItem(const GetItemRequest& req, Deadline deadline);
+  Result<WriteResult> PutItem(const PutItemRequest& req, Deadline deadline);
+  Result<WriteResult> UpdateItem(const UpdateItemRequest& req, Deadline deadline);
+  Result<WriteResult> DeleteItem(const DeleteItemRequest& req, Deadline deadline);
+  // Follows LastEvaluatedKey until the last page (all within `deadline`).
+  Result<QueryResult> Query(const QueryRequest& req, Deadline deadline);
+  // Splits into 25-item batches and retries UnprocessedItems with backoff.
+  Status BatchWriteItem(const BatchWriteRequest& req, Deadline deadline);
+  Result<TransactWriteResult> TransactWriteItems(const std::vector<TransactWriteAction>& actions,
+                                                 const std::string& client_request_token,
+                                                 Deadline deadline);
+  Result<TableDescription> DescribeTable(const std::string& table, Deadline deadline);
+  Result<TableDescription> CreateTable(const CreateTableRequest& req, Deadline deadline);
+  Status DeleteTable(const std::string& table, Deadline deadline);
+  Status UpdateTimeToLive(const std::string& table, const std::string& attribute, bool enabled,
+                          Deadline deadline);
+  Result<TimeToLiveDescription> DescribeTimeToLive(const std::string& table, Deadline deadline);
+
+  // Low level: one JSON-protocol operation with the full retry/deadline
+  // handling. `is_write` selects unknown-outcome reporting.
+  Result<nlohmann::json> Call(const std::string& operation, const nlohmann::json& body,
+                              bool is_write, Deadline deadline, bool* ambiguous = nullptr);
+
+  [[nodiscard]] ClientStats stats() const;
+  [[nodiscard]] const std::string& region() const;
+  [[nodiscard]] const std::string& endpoint() const;
+  // Observed offset of AWS's clock from ours (from Date headers).
+  [[nodiscard]] Duration clock_skew() const;
+
+  ~Client();
+
+ private:
+  class Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Table names: 3-255 chars of [A-Za-z0-9_.-]. kInvalidArgument naming the fix.
+Status ValidateTableName(const std::string& table);
+
+}  // namespace dynatroni::dynamodb
+
+#endif  // DYNATRONI_DYNAMODB_CLIENT_H_
