@@ -22,7 +22,8 @@
 
 namespace dynatroni::aws {
 
-// A string that zeroes its buffer when destroyed or reassigned.
+// A string that zeroes its whole buffer (OPENSSL_cleanse) when destroyed,
+// reassigned or moved from.
 class SecretString {
  public:
   SecretString() = default;
@@ -30,11 +31,18 @@ class SecretString {
   SecretString(const SecretString& o) = default;
   SecretString(SecretString&& o) noexcept : s_(std::move(o.s_)) { o.Wipe(); }
   SecretString& operator=(const SecretString& o) {
-    if (this != &o) { Wipe(); s_ = o.s_; }
+    if (this != &o) {
+      Wipe();
+      s_ = o.s_;
+    }
     return *this;
   }
   SecretString& operator=(SecretString&& o) noexcept {
-    if (this != &o) { Wipe(); s_ = std::move(o.s_); o.Wipe(); }
+    if (this != &o) {
+      Wipe();
+      s_ = std::move(o.s_);
+      o.Wipe();
+    }
     return *this;
   }
   ~SecretString() { Wipe(); }
@@ -58,7 +66,8 @@ struct Credentials {
   // Which link of the chain produced them ("environment", "static", ...).
   std::string source;
 
-  // "AKIA****WXYZ (environment)": safe to log.
+  // "AKIA****WXYZ (environment)": safe to log. Key ids of 8 characters or
+  // fewer are shown as "****"; secrets and tokens never appear.
   [[nodiscard]] std::string Describe() const;
 };
 
@@ -73,12 +82,15 @@ class CredentialsProvider {
   [[nodiscard]] virtual std::string name() const = 0;
 };
 
-// Fixed credentials given explicitly (config file or flags).
+// Fixed credentials given explicitly (config file or flags). Resolve() returns
+// kInvalidArgument naming the field when access_key_id or secret_access_key is
+// empty; `source` defaults to "static".
 std::shared_ptr<CredentialsProvider> MakeStaticProvider(Credentials creds);
 
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. Reads the
-// environment at each Resolve(). kNotFound when the key id is unset;
-// kInvalidArgument when only one of the pair is set.
+// environment at each Resolve() (empty counts as unset). kNotFound when both
+// of the pair are unset; kInvalidArgument when only one of them is set.
+// source = "environment".
 std::shared_ptr<CredentialsProvider> MakeEnvironmentProvider();
 
 }  // namespace dynatroni::aws

@@ -9,6 +9,8 @@
 //   AWS_ENDPOINT_URL, else https://dynamodb.<region>.amazonaws.com
 //   (".amazonaws.com.cn" for cn-* regions).
 //
+// Empty environment variables count as unset.
+//
 // Thread-safety: pure functions of their inputs and the environment.
 #ifndef DYNATRONI_AWS_ENDPOINT_H_
 #define DYNATRONI_AWS_ENDPOINT_H_
@@ -37,7 +39,9 @@ Result<ResolvedRegion> ResolveRegion(const std::string& explicit_region);
 // kInvalidArgument when a given URL is not http(s)://host[:port][/].
 Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region);
 
-// Validates one endpoint URL; returns it normalized (no trailing slash).
+// Validates one endpoint URL; returns it normalized: scheme and host lower-cased,
+// one trailing slash removed. Host may be a name, IPv4 or [IPv6]; no user info,
+// path, query or fragment. Errors start with "<field_name>: ".
 Result<std::string> NormalizeEndpointUrl(const std::string& url, const std::string& field_name);
 
 }  // namespace dynatroni::aws

@@ -1,18 +1,18 @@
 // File: aws/sigv4.h
 //
-// AWS Signature Version 4 (header form) on OpenSSL, and the exact request shape
-// DynamoDB's JSON protocol needs.
+// AWS Signature Version 4 (header form, plus the presigned-URL query form) on
+// OpenSSL, and the exact request shape DynamoDB's JSON protocol needs.
 //
 // Each stage is exposed so the golden-file tests can check it: canonical
 // request -> string to sign -> signature -> signed request.
 //
-// Thread-safety: the free functions are pure. Signer is safe for concurrent
-// use (its signing-key cache and clock offset are internally locked).
+// Thread-safety: the free functions are pure. Signer and ClockSkew are safe for
+// concurrent use (their signing-key cache and clock offset are internally locked).
 #ifndef DYNATRONI_AWS_SIGV4_H_
 #define DYNATRONI_AWS_SIGV4_H_
 
+#include <chrono>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -24,47 +24,84 @@
 
 namespace dynatroni::aws {
 
+// Where the signature goes: the Authorization header (what DynamoDB uses) or
+// the query string of a presigned URL.
+enum class SignatureLocation { kHeaders, kQuery };
+
 struct SigningInput {
-  std::string method;         // "POST"
-  std::string path;           // raw path, e.g. "/" (will be normalized/encoded if `normalize`)
-  std::string query;          // raw query string without '?', may be empty
-  http::Headers headers;      // as the request carries them (must include host)
-  std::string payload;        // request body
-  std::string region;         // "us-east-1"
-  std::string service;        // "dynamodb"
-  WallTime time;              // signing time (already corrected for clock skew)
-  bool normalize_path = true; // false only for S3-style services
+  std::string method;  // "POST"
+  // The path as it appears on the wire, e.g. "/" or "/a%20b/". It is normalized
+  // when `normalize_path` (empty, "." and ".." segments removed, a trailing
+  // slash kept) and then URI-encoded once more: the double encoding every AWS
+  // service except S3 expects. (S3's single encoding is not supported.)
+  std::string path;
+  // Raw query string without '?', may be empty. Every name and value is
+  // percent-decoded, strictly re-encoded, and the pairs sorted.
+  std::string query;
+  http::Headers headers;       // as the request carries them (must include host)
+  std::string payload;         // request body; its SHA-256 is the payload hash
+  std::string region;          // "us-east-1"
+  std::string service;         // "dynamodb"
+  WallTime time;               // signing time (already corrected for clock skew)
+  bool normalize_path = true;  // remove redundant "/", "." and ".." segments
+  // Also add and sign x-amz-content-sha256 (kHeaders only; DynamoDB does not need it).
+  bool add_content_sha256_header = false;
+  // Send the session token but leave it out of the signature (a few services want this).
+  bool omit_session_token = false;
+  SignatureLocation location = SignatureLocation::kHeaders;
+  std::chrono::seconds expires_in{3600};  // X-Amz-Expires, kQuery only
 };
 
 struct SigningStages {
   std::string canonical_request;
   std::string string_to_sign;
   std::string signature;       // lower-case hex
-  std::string authorization;   // the Authorization header value
+  std::string authorization;   // the Authorization header value (empty for kQuery)
   std::string amz_date;        // YYYYMMDDTHHMMSSZ
+  std::string signed_headers;  // "host;x-amz-date"
+  // Headers to append to the request, in this order. kHeaders: X-Amz-Security-Token
+  // and X-Amz-Date unless input.headers has them, x-amz-content-sha256 when asked
+  // for, then Authorization. kQuery: none.
+  http::Headers headers_to_add;
+  // The query string the signed request carries: input.query for kHeaders; for
+  // kQuery, input.query followed by the X-Amz-* parameters and X-Amz-Signature.
+  std::string query;
 };
 
 // Computes every stage. If creds carry a session token, x-amz-security-token
 // is added to the signed headers (unless already present in input.headers).
-// Errors: kInvalidArgument for an unusable input (e.g. no host header).
+// x-amz-date may be present in input.headers only with the value `time` gives.
+// Never signed: user-agent, x-amzn-trace-id, connection, upgrade, sec-websocket-*.
+// Repeated headers are joined with "," in order; values are trimmed and inner
+// whitespace runs collapsed to one space.
+// Errors: kInvalidArgument for an unusable input (no host header, an existing
+// Authorization header, empty key id / secret / region / service, expires_in
+// outside 1 s .. 7 days for kQuery).
 Result<SigningStages> ComputeSignature(const SigningInput& input, const Credentials& creds);
 
-// "20150830T123600Z" for a wall time (UTC).
+// "20150830T123600Z" for a wall time (UTC, truncated to the second).
 std::string FormatAmzDate(WallTime t);
 
 // Signing-key derivation, HMAC chain over date/region/service/"aws4_request".
-std::string DeriveSigningKey(std::string_view secret, std::string_view date_yyyymmdd,
-                             std::string_view region, std::string_view service);
+// Returns the 32 raw key bytes.
+std::string DeriveSigningKey(std::string_view secret, std::string_view date_yyyymmdd, std::string_view region,
+                             std::string_view service);
 
 // Tracks the offset between this host's wall clock and AWS's, learned from the
 // server's Date header after a skew-related error, as the AWS SDKs do.
 class ClockSkew {
  public:
-  // Corrected "now" for signing.
+  // A new measurement must differ from the current offset by more than this to
+  // replace it. The Date header has 1 s resolution and the request's latency is
+  // in the measurement, so smaller differences are noise; SigV4 tolerates 5 min.
+  static constexpr Duration kMinCorrection = std::chrono::seconds(4);
+
+  // Corrected "now" for signing: local_now + offset().
   WallTime Adjust(WallTime local_now) const;
-  // Records server_date - local_now if `http_date` (RFC 1123, e.g.
-  // "Wed, 21 Oct 2015 07:28:00 GMT") parses and differs by more than a few
-  // seconds. Returns true when the offset changed (so one retry is worthwhile).
+  // Parses `http_date` (see ParseHttpDate). If server_date - local_now differs
+  // from the current offset by more than kMinCorrection, makes it the new offset
+  // and returns true (so one retry is worthwhile); otherwise (including when the
+  // date does not parse) changes nothing and returns false.
   bool UpdateFromServerDate(std::string_view http_date, WallTime local_now);
   [[nodiscard]] Duration offset() const;
 
@@ -73,33 +110,41 @@ class ClockSkew {
   Duration offset_{0};
 };
 
-// Parses an RFC 1123 / RFC 850 / asctime HTTP date. kInvalidArgument if unparsable.
+// Parses an RFC 1123 ("Wed, 21 Oct 2015 07:28:00 GMT"), RFC 850
+// ("Wednesday, 21-Oct-15 07:28:00 GMT") or asctime ("Wed Oct 21 07:28:00 2015")
+// HTTP date. kInvalidArgument if unparsable.
 Result<WallTime> ParseHttpDate(std::string_view s);
 
 // Signs DynamoDB JSON-protocol requests: POST /, content-type
 // application/x-amz-json-1.0, x-amz-target DynamoDB_20120810.<Op>. Caches the
-// derived signing key per (date, region, service, access key).
+// derived signing key per (date, region, service, access key, secret hash).
 class Signer {
  public:
-  Signer(std::string region, std::string service = "dynamodb");
+  explicit Signer(std::string region, std::string service = "dynamodb");
 
   // Builds a complete signed request for `operation` (e.g. "PutItem") with
   // `json_body`, to `endpoint` ("https://dynamodb.us-east-1.amazonaws.com" or
-  // "http://127.0.0.1:8000"). `now` is the corrected wall time.
+  // "http://127.0.0.1:8000"). `now` is the corrected wall time. The request's
+  // url is endpoint + "/" and its headers, in order: host (with ":port" unless
+  // the scheme's default), x-amz-date, content-type, x-amz-target,
+  // x-amz-security-token (temporary credentials only), authorization.
+  // Errors: kInvalidArgument for a bad endpoint, operation name or credentials.
   Result<http::Request> SignDynamoDbRequest(std::string_view endpoint, std::string_view operation,
-                                            std::string json_body, const Credentials& creds,
-                                            WallTime now);
+                                            std::string json_body, const Credentials& creds, WallTime now);
 
   [[nodiscard]] const std::string& region() const { return region_; }
+  // How many times a signing key was derived (cache misses); for tests.
+  [[nodiscard]] uint64_t signing_key_derivations() const;
 
  private:
   std::string CachedSigningKey(const Credentials& creds, const std::string& date);
 
   std::string region_;
   std::string service_;
-  std::mutex mu_;
-  std::string cache_tag_;  // date|region|service|access key id|hash(secret)
-  std::string cache_key_;
+  mutable std::mutex mu_;
+  std::string cache_tag_;   // date|region|service|access key id|sha256(secret)
+  SecretString cache_key_;  // the derived key for cache_tag_
+  uint64_t derivations_ = 0;
 };
 
 }  // namespace dynatroni::aws

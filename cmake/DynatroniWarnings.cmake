@@ -3,6 +3,10 @@ function(dynatroni_set_warnings target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wimplicit-fallthrough
     -Wcast-align -Wnull-dereference -Wformat=2)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+    # GCC 12 false positive inside std::string concatenation at -O3 (GCC bug 105651).
+    target_compile_options(${target} PRIVATE -Wno-restrict)
+  endif()
   if(DYNATRONI_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

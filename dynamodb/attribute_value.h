@@ -83,8 +83,32 @@ nlohmann::json EncodeItem(const Item& item);
 Result<AttributeValue> DecodeAttributeValue(const nlohmann::json& j, std::string_view path = "");
 Result<Item> DecodeItem(const nlohmann::json& j, std::string_view path = "");
 
+// Checks a DynamoDB number literal: optional sign, digits with an optional
+// fraction, optional exponent ("-12", "3.5", ".5", "1e-3"); at most 38
+// significant digits; magnitude between 1E-130 and 9.99..E+125 (or zero).
+// kInvalidArgument naming `path` and the rule otherwise.
+Status ValidateNumber(std::string_view text, std::string_view path);
+
+// Client-side checks before sending a value/item: valid numbers, non-empty
+// sets without duplicates, nesting at most 32 levels. kInvalidArgument naming
+// the attribute path ("Item.value.M.x: ...").
+Status ValidateAttributeValue(const AttributeValue& v, std::string_view path);
+Status ValidateItem(const Item& item, std::string_view path);
+
+// Strict standard base64 (RFC 4648, '=' padding required, no whitespace).
+std::string Base64Encode(std::string_view bytes);
+std::optional<std::string> Base64Decode(std::string_view text);
+
+// DynamoDB's maximum item size (400 KB, names and values counted).
+inline constexpr size_t kMaxItemSizeBytes = 400 * 1024;
+// Maximum nesting of M/L values.
+inline constexpr int kMaxNestingDepth = 32;
+
 // Approximate DynamoDB item size (attribute names + values), as DynamoDB
-// counts it for the 400 KB limit.
+// counts it for the 400 KB limit: name and S/B bytes as they are; N about one
+// byte per two significant digits plus one; BOOL/NULL 1 byte; M/L 3 bytes plus
+// 1 byte per element; sets the sum of their elements. Exact for strings and
+// binaries, within a few bytes per number otherwise.
 size_t ItemSizeBytes(const Item& item);
 
 // Short human-readable rendering for logs (binary shown as length only).

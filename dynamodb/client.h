@@ -18,7 +18,13 @@
 //    caller must resolve it from `attributes` or a consistent re-read.
 //  * Validation (kInvalidArgument), access (kPermissionDenied) and not-found
 //    (kNotFound) errors surface at once with DynamoDB's message.
-//  * Malformed responses: kMalformedResponse (reads are retried once more).
+//  * Malformed responses (bad JSON, truncated body, x-amz-crc32 mismatch):
+//    retried like a 5xx while the deadline allows; for a write they count as
+//    ambiguous (the server may have applied it). Reads that never get a good
+//    answer end with kMalformedResponse.
+//  * If an earlier attempt of a write was ambiguous, any final error other
+//    than a definitive answer (success, condition failure, transaction
+//    cancelled) is reported as kUnknownOutcome.
 //
 // Thread-safety: Client is safe for concurrent use by many threads.
 #ifndef DYNATRONI_DYNAMODB_CLIENT_H_
@@ -49,6 +55,9 @@ struct RetryPolicy {
   Duration max_delay = std::chrono::seconds(1);
   // Never start an attempt with less than this left before the deadline.
   Duration min_attempt_time = std::chrono::milliseconds(50);
+  // Upper bound of one attempt (the transport gets min(deadline, now + this)),
+  // so one hung connection cannot eat the whole deadline. Zero = no bound.
+  Duration attempt_timeout = std::chrono::seconds(10);
 };
 
 struct ClientOptions {
@@ -66,8 +75,9 @@ struct ClientOptions {
 // Per-request counters, for benchmarks and `dynatroni cost`.
 struct ClientStats {
   std::map<std::string, uint64_t> requests_by_operation;  // attempts sent
-  uint64_t retries = 0;
-  uint64_t throttles = 0;
+  uint64_t retries = 0;           // backoff sleeps taken (incl. UnprocessedItems rounds)
+  uint64_t throttles = 0;         // throttling answers (incl. UnprocessedItems rounds)
+  uint64_t unknown_outcomes = 0;  // write attempts whose outcome was unknown
 };
 
 struct ExpressionParts {
@@ -189,7 +199,9 @@ struct TimeToLiveDescription {
 
 class Client {
  public:
-  // Errors: kInvalidArgument when a required option is missing.
+  // Errors: kInvalidArgument when a required option is missing (region,
+  // endpoint as http(s)://host[:port], credentials, transport) or the retry
+  // policy is unusable.
   static Result<std::unique_ptr<Client>> Create(ClientOptions options);
 
   Result<GetItemResult> GetItem(const GetItemRequest& req, Deadline deadline);
@@ -200,10 +212,16 @@ class Client {
   Result<QueryResult> Query(const QueryRequest& req, Deadline deadline);
   // Splits into 25-item batches and retries UnprocessedItems with backoff.
   Status BatchWriteItem(const BatchWriteRequest& req, Deadline deadline);
+  // An empty `client_request_token` gets a random one, so retries of an
+  // ambiguous attempt are idempotent on the service (10 minutes).
   Result<TransactWriteResult> TransactWriteItems(const std::vector<TransactWriteAction>& actions,
                                                  const std::string& client_request_token,
                                                  Deadline deadline);
   Result<TableDescription> DescribeTable(const std::string& table, Deadline deadline);
+  // Polls DescribeTable every `poll` until TableStatus is ACTIVE.
+  // kDeadlineExceeded (naming the last status) when the deadline passes first.
+  Result<TableDescription> WaitUntilActive(const std::string& table, Deadline deadline,
+                                           Duration poll = std::chrono::milliseconds(100));
   Result<TableDescription> CreateTable(const CreateTableRequest& req, Deadline deadline);
   Status DeleteTable(const std::string& table, Deadline deadline);
   Status UpdateTimeToLive(const std::string& table, const std::string& attribute, bool enabled,
@@ -211,7 +229,10 @@ class Client {
   Result<TimeToLiveDescription> DescribeTimeToLive(const std::string& table, Deadline deadline);
 
   // Low level: one JSON-protocol operation with the full retry/deadline
-  // handling. `is_write` selects unknown-outcome reporting.
+  // handling. `is_write` selects unknown-outcome reporting. A condition
+  // failure / cancelled transaction comes back as kFailedPrecondition with
+  // aws_error() set (the typed calls above turn them into results).
+  // `ambiguous` (optional) is set when some attempt had an unknown outcome.
   Result<nlohmann::json> Call(const std::string& operation, const nlohmann::json& body,
                               bool is_write, Deadline deadline, bool* ambiguous = nullptr);
 

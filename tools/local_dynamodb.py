@@ -74,7 +74,8 @@ def _dynalite_bin() -> str:
 
 def _command(name: str, port: int) -> list[str]:
     if name == "moto":
-        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        # Our wrapper serialises requests: moto alone is not atomic under concurrency.
+        return [sys.executable, str(REPO / "tools" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)]
     if name == "dynalite":
         # In memory; the default 400 KB item limit, like the real service.
         return [_dynalite_bin(), "--host", "127.0.0.1", "--port", str(port), "--createTableMs", "50",

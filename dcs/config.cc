@@ -1,0 +1,198 @@
+#include "dcs/config.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "aws/endpoint.h"
+#include "http/curl_transport.h"
+
+extern char** environ;
+
+namespace dynatroni::dcs {
+namespace {
+
+const char* const kKeys[] = {"table_name", "region", "endpoint_url", "failover_time", "profile", "ca_bundle",
+                             "access_key_id", "secret_access_key", "session_token", "leader_poll_interval"};
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string PercentDecode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+Result<Duration> ParseSeconds(const std::string& field, const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v) || v <= 0) {
+    return InvalidArgument(field + ": expected a positive number of seconds, got '" + text + "'");
+  }
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(v));
+}
+
+Status ParseUrl(const std::string& url, std::map<std::string, std::string>* out) {
+  const std::string scheme = "dynamodb://";
+  if (url.rfind(scheme, 0) != 0) {
+    return InvalidArgument("url: expected dynamodb://<table>?region=...&endpoint_url=...&failover_time=..., got '" +
+                           url.substr(0, 40) + "'");
+  }
+  std::string rest = url.substr(scheme.size());
+  auto q = rest.find('?');
+  std::string table = PercentDecode(rest.substr(0, q));
+  if (!table.empty() && table.back() == '/') table.pop_back();
+  if (!table.empty()) (*out)["table_name"] = table;
+  if (q == std::string::npos) return {};
+  std::string query = rest.substr(q + 1);
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    auto amp = query.find('&', pos);
+    std::string pair = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (!pair.empty()) {
+      auto eq = pair.find('=');
+      std::string k = PercentDecode(pair.substr(0, eq));
+      std::string v = eq == std::string::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      bool known = false;
+      for (const char* key : kKeys) known = known || k == key;
+      if (!known) return InvalidArgument("url: unknown parameter '" + k + "' (known: table_name, region, "
+                                         "endpoint_url, failover_time, profile, ca_bundle, leader_poll_interval)");
+      (*out)[k] = v;
+    }
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return {};
+}
+
+}  // namespace
+
+Env ProcessEnvironment() {
+  Env env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& section, const Env& env) {
+  std::map<std::string, std::string> merged;
+  auto url_env = env.find("PATRONI_DYNAMODB_URL");
+  std::string url = section.count("url") ? section.at("url") : "";
+  if (url.empty() && url_env != env.end()) url = url_env->second;
+  if (!url.empty()) DYNATRONI_RETURN_IF_ERROR(ParseUrl(url, &merged));
+  for (const auto& [k, v] : section) {
+    if (k == "url") continue;
+    bool known = false;
+    for (const char* key : kKeys) known = known || k == key;
+    if (!known) {
+      return InvalidArgument("dynamodb." + k + ": unknown setting (known: table_name, region, endpoint_url, "
+                             "failover_time, profile, ca_bundle, access_key_id, secret_access_key, "
+                             "session_token, leader_poll_interval, url)");
+    }
+    merged[k] = v;
+  }
+  for (const char* key : kKeys) {
+    auto it = env.find("PATRONI_DYNAMODB_" + Upper(key));
+    if (it != env.end() && !it->second.empty()) merged[key] = it->second;
+  }
+  DcsConfig c;
+  for (const auto& [k, v] : merged) {
+    if (k == "table_name") {
+      c.table_name = v;
+    } else if (k == "region") {
+      c.region = v;
+    } else if (k == "endpoint_url") {
+      c.endpoint_url = v;
+    } else if (k == "failover_time") {
+      DYNATRONI_ASSIGN_OR_RETURN(Duration f, ParseSeconds("dynamodb.failover_time", v));
+      auto t = Timing::FromFailoverTime(f);
+      if (!t.ok()) return InvalidArgument("dynamodb." + t.status().message());
+      c.failover_time = f;
+    } else if (k == "profile") {
+      c.profile = v;
+    } else if (k == "ca_bundle") {
+      c.ca_bundle = v;
+    } else if (k == "access_key_id") {
+      c.access_key_id = v;
+    } else if (k == "secret_access_key") {
+      c.secret_access_key = v;
+    } else if (k == "session_token") {
+      c.session_token = v;
+    } else if (k == "leader_poll_interval") {
+      DYNATRONI_ASSIGN_OR_RETURN(c.leader_poll_interval, ParseSeconds("dynamodb.leader_poll_interval", v));
+    }
+  }
+  if (auto s = dynamodb::ValidateTableName(c.table_name); !s.ok()) {
+    return InvalidArgument("dynamodb.table_name: " + s.message());
+  }
+  if (c.access_key_id.empty() != c.secret_access_key.empty()) {
+    return InvalidArgument(std::string("dynamodb.") + (c.access_key_id.empty() ? "access_key_id" : "secret_access_key") +
+                           ": set both access_key_id and secret_access_key, or neither (to use the AWS credential chain)");
+  }
+  if (!c.endpoint_url.empty()) {
+    auto e = aws::NormalizeEndpointUrl(c.endpoint_url, "dynamodb.endpoint_url");
+    if (!e.ok()) return e.status();
+    c.endpoint_url = *e;
+  }
+  if (!c.ca_bundle.empty() && std::getenv("DYNATRONI_SKIP_CA_CHECK") == nullptr) {
+    if (FILE* f = std::fopen(c.ca_bundle.c_str(), "r")) {
+      std::fclose(f);
+    } else {
+      return InvalidArgument("dynamodb.ca_bundle: cannot read '" + c.ca_bundle +
+                             "': give a readable PEM file or remove the setting");
+    }
+  }
+  return c;
+}
+
+std::string PartitionFor(const std::string& ns, const std::string& scope) {
+  std::string n = ns;
+  while (!n.empty() && n.front() == '/') n.erase(n.begin());
+  while (!n.empty() && n.back() == '/') n.pop_back();
+  if (n.empty() || n == "service") return scope;
+  return n + "/" + scope;
+}
+
+Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, std::string* credential_source) {
+  DYNATRONI_ASSIGN_OR_RETURN(auto region, aws::ResolveRegion(config.region));
+  DYNATRONI_ASSIGN_OR_RETURN(auto endpoint, aws::ResolveEndpoint(config.endpoint_url, region.region));
+  std::shared_ptr<aws::CredentialsProvider> creds;
+  if (!config.access_key_id.empty()) {
+    aws::Credentials c;
+    c.access_key_id = config.access_key_id;
+    c.secret_access_key = aws::SecretString(config.secret_access_key);
+    c.session_token = aws::SecretString(config.session_token);
+    c.source = "static";
+    creds = aws::MakeStaticProvider(std::move(c));
+  } else {
+    creds = aws::MakeEnvironmentProvider();
+  }
+  if (credential_source) *credential_source = creds->name();
+  http::CurlOptions curl;
+  curl.ca_bundle = config.ca_bundle;
+  DYNATRONI_ASSIGN_OR_RETURN(auto transport, http::CurlTransport::Create(curl));
+  dynamodb::ClientOptions opts;
+  opts.region = region.region;
+  opts.endpoint = endpoint.url;
+  opts.credentials = std::move(creds);
+  opts.transport = std::shared_ptr<http::Transport>(std::move(transport));
+  DYNATRONI_ASSIGN_OR_RETURN(auto client, dynamodb::Client::Create(std::move(opts)));
+  return std::shared_ptr<dynamodb::Client>(std::move(client));
+}
+
+}  // namespace dynatroni::dcs

@@ -1,0 +1,64 @@
+// File: dcs/config.h
+//
+// The `dynamodb:` configuration shared by the Patroni plugin and the CLI, and
+// the factory that turns it into a ready Dcs.
+//
+// Sources, later ones layered over earlier ones:
+//   1. `url`: dynamodb://<table>?region=..&endpoint_url=..&failover_time=..
+//      (what Patroni builds from PATRONI_DYNAMODB_URL for container setups);
+//   2. the other keys of the `dynamodb:` section;
+//   3. environment variables PATRONI_DYNAMODB_<KEY> (upper-case key).
+// Keys: table_name, region, endpoint_url, failover_time, profile, ca_bundle,
+// access_key_id, secret_access_key, session_token, leader_poll_interval.
+// Names Patroni overwrites (namespace, name, scope, ttl, loop_wait,
+// retry_timeout, patronictl) are not options of ours.
+//
+// Thread-safety: pure functions.
+#ifndef DYNATRONI_DCS_CONFIG_H_
+#define DYNATRONI_DCS_CONFIG_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+#include "dcs/dcs.h"
+#include "dynamodb/client.h"
+
+namespace dynatroni::dcs {
+
+struct DcsConfig {
+  std::string table_name = "patroni";
+  std::string region;        // empty: resolved from the environment / profile
+  std::string endpoint_url;  // empty: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, regional
+  std::optional<Duration> failover_time;  // unset: follow Patroni's ttl/loop_wait/retry_timeout
+  std::string profile;
+  std::string ca_bundle;
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;
+  Duration leader_poll_interval = std::chrono::seconds(1);
+};
+
+using Env = std::map<std::string, std::string>;
+
+// Builds the configuration from a section (string values) and an
+// environment. kInvalidArgument with one line naming the field and the fix.
+Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& section, const Env& env);
+
+// The environment of this process as an Env.
+Env ProcessEnvironment();
+
+// The DynamoDB client for a configuration (credentials, region, endpoint,
+// transport). `credential_source` receives the name of the credential link.
+Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, std::string* credential_source);
+
+// The partition for a Patroni scope and namespace: "<scope>" for the default
+// namespace ("/service/" or "service"), else "<namespace>/<scope>" with
+// slashes trimmed.
+std::string PartitionFor(const std::string& ns, const std::string& scope);
+
+}  // namespace dynatroni::dcs
+
+#endif  // DYNATRONI_DCS_CONFIG_H_

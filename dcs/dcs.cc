@@ -1,0 +1,444 @@
+#include "dcs/dcs.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+namespace dynatroni::dcs {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+bool IsLeaderKey(const std::string& key) {
+  if (key == "leader") return true;
+  auto slash = key.find('/');
+  return slash != std::string::npos && key.compare(slash, std::string::npos, "/leader") == 0 &&
+         key.find_first_not_of("0123456789") == slash && slash > 0;
+}
+
+bool IsMemberKey(const std::string& key) {
+  if (key.rfind("members/", 0) == 0) return true;
+  auto slash = key.find('/');
+  return slash != std::string::npos && slash > 0 && key.find_first_not_of("0123456789") == slash &&
+         key.compare(slash + 1, 8, "members/") == 0;
+}
+
+std::string RandomSession(const std::string& name) {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%08x%08x", rd(), rd());
+  return name + ":" + buf;
+}
+
+}  // namespace
+
+Result<Timing> Timing::FromFailoverTime(Duration failover_time) {
+  if (failover_time < kMinFailoverTime) {
+    return InvalidArgument("failover_time must be at least " +
+                           std::to_string(duration_cast<seconds>(kMinFailoverTime).count()) +
+                           " seconds (it sets ttl; loop_wait = retry_timeout = failover_time / 3); got " +
+                           std::to_string(duration_cast<milliseconds>(failover_time).count() / 1000.0));
+  }
+  Timing t;
+  t.ttl = failover_time;
+  t.loop_wait = failover_time / 3;
+  t.retry_timeout = failover_time / 3;
+  return t;
+}
+
+Duration Timing::SafetyMargin() const {
+  auto drift = duration_cast<Duration>(std::chrono::duration<double, std::nano>(
+      static_cast<double>(ttl.count()) * 2.0 * kMaxClockRateDrift));
+  return kDemoteAllowance + drift;
+}
+
+Dcs::Dcs(DcsOptions options)
+    : opts_(std::move(options)),
+      clock_(opts_.clock ? opts_.clock : SystemClock::Instance()),
+      timing_(opts_.timing) {}
+
+Result<std::unique_ptr<Dcs>> Dcs::Create(DcsOptions options) {
+  if (options.partition.empty()) return InvalidArgument("DCS partition (the Patroni scope) is empty: set `scope`");
+  if (options.name.empty()) return InvalidArgument("DCS member name is empty: set `name`");
+  if (!options.store) return InvalidArgument("DCS needs a store");
+  if (options.session.empty()) options.session = RandomSession(options.name);
+  return std::unique_ptr<Dcs>(new Dcs(std::move(options)));
+}
+
+void Dcs::SetTiming(Timing timing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  timing_ = timing;
+}
+
+Timing Dcs::timing() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return timing_;
+}
+
+Duration Dcs::ObserveLocked(const StoredItem& item, MonoTime now) {
+  auto it = observed_.find(item.key);
+  if (it == observed_.end() || it->second.last.version != item.version ||
+      it->second.last.value != item.value) {
+    Observation o;
+    o.last = item;
+    o.first_seen = now;
+    o.last_poll = it == observed_.end() ? MonoTime() : it->second.last_poll;
+    observed_[item.key] = o;
+    return Duration::zero();
+  }
+  it->second.last = item;
+  return now - it->second.first_seen;
+}
+
+Duration Dcs::LeaseTtlFor(const StoredItem& item) const {
+  return std::max<Duration>(timing_.ttl, milliseconds(item.lease_ms));
+}
+
+std::optional<MonoTime> Dcs::BoundLocked(const std::string& leader_key) const {
+  auto it = holders_.find(leader_key);
+  if (it == holders_.end()) return std::nullopt;
+  return it->second.last_send + timing_.ttl - timing_.SafetyMargin();
+}
+
+Deadline Dcs::CallDeadline(const std::string& leader_key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  MonoTime now = clock_->Now();
+  Deadline d = Deadline::At(now + timing_.retry_timeout);
+  if (leader_key.empty()) {
+    for (const auto& [key, h] : holders_) {
+      auto bound = BoundLocked(key);
+      if (bound && now < *bound) d = d.Min(Deadline::At(*bound));
+    }
+  } else if (auto bound = BoundLocked(leader_key); bound && now < *bound) {
+    d = d.Min(Deadline::At(*bound));
+  }
+  return d;
+}
+
+int64_t Dcs::WallSecondsFromNow(Duration d) const {
+  return duration_cast<seconds>(clock_->WallNow().time_since_epoch() + d).count();
+}
+
+Mutation Dcs::LeaderMutation(bool increment_term) const {
+  Mutation m;
+  m.value = opts_.name;
+  m.session = opts_.session;
+  m.increment_term = increment_term;
+  m.lease_ms = duration_cast<milliseconds>(timing().ttl).count();
+  m.ttl_epoch_s = WallSecondsFromNow(std::chrono::hours(24));
+  return m;
+}
+
+Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
+  Deadline deadline = CallDeadline("");
+  auto items = opts_.store->Query(opts_.partition, prefix, deadline);
+  if (!items.ok()) return items.status().Annotate("loading cluster " + opts_.partition);
+  ClusterView view;
+  std::lock_guard<std::mutex> lock(mu_);
+  MonoTime now = clock_->Now();
+  std::map<std::string, bool> seen;
+  for (const StoredItem& item : *items) {
+    seen[item.key] = true;
+    ObservedItem o;
+    o.item = item;
+    auto hold = holders_.find(item.key);
+    if (hold != holders_.end() && hold->second.version == item.version && item.session == opts_.session) {
+      // Our own lease: its age counts from when we sent the write.
+      observed_[item.key] = Observation{item, hold->second.last_send, observed_[item.key].last_poll};
+      o.age = now - hold->second.last_send;
+    } else {
+      o.age = ObserveLocked(item, now);
+    }
+    if (!item.live()) continue;
+    if (IsLeaderKey(item.key)) {
+      o.expired = o.age >= LeaseTtlFor(item);
+      if (o.expired) {
+        view.expired_leaders[item.key] = o;
+        continue;
+      }
+    } else if (IsMemberKey(item.key)) {
+      o.expired = o.age >= timing_.ttl;
+      if (o.expired) {
+        view.expired_members.push_back(item.key);
+        continue;
+      }
+    }
+    view.items[item.key] = std::move(o);
+  }
+  // Forget observations of keys that are gone, so memory stays bounded.
+  for (auto it = observed_.begin(); it != observed_.end();) {
+    if (it->first.compare(0, prefix.size(), prefix) == 0 && !seen.count(it->first)) {
+      it = observed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return view;
+}
+
+Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<WriteOutcome> outcome,
+                                     MonoTime first_send, Deadline deadline) {
+  std::optional<StoredItem> current;
+  bool applied = false;
+  bool ambiguous = false;
+  if (outcome.ok()) {
+    applied = outcome->applied;
+    ambiguous = outcome->ambiguous;
+    current = outcome->item;
+  } else if (outcome.status().code() == StatusCode::kUnknownOutcome) {
+    ambiguous = true;
+  } else {
+    return outcome.status();
+  }
+  if (!applied && (ambiguous || !current)) {
+    // Resolve by a consistent re-read: did one of our attempts apply?
+    Deadline reread = deadline.Expired(*clock_) ? Deadline::After(*clock_, timing().retry_timeout) : deadline;
+    auto got = opts_.store->Get(opts_.partition, leader_key, reread);
+    if (!got.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& pending = unresolved_send_[leader_key];
+      if (pending == MonoTime() || first_send < pending) pending = first_send;
+      holders_.erase(leader_key);
+      return UnknownOutcome("leader write outcome unknown and re-read failed: " + got.status().ToString());
+    }
+    current = *got;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  MonoTime send = first_send;
+  if (auto p = unresolved_send_.find(leader_key); p != unresolved_send_.end()) {
+    send = std::min(send, p->second);
+  }
+  bool ours = current && current->live() && *current->value == opts_.name && current->session == opts_.session;
+  if (applied || ours) {
+    holders_[leader_key] = Holder{current->version, current->term, send};
+    observed_[leader_key] = Observation{*current, send, observed_[leader_key].last_poll};
+    unresolved_send_.erase(leader_key);
+    return true;
+  }
+  holders_.erase(leader_key);
+  unresolved_send_.erase(leader_key);
+  if (current) ObserveLocked(*current, clock_->Now());
+  return false;
+}
+
+Result<bool> Dcs::AcquireLeader(const std::string& leader_key) {
+  Precondition pre = Precondition::Absent();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = observed_.find(leader_key);
+    if (it != observed_.end() && it->second.last.live()) {
+      Duration age = clock_->Now() - it->second.first_seen;
+      if (age < LeaseTtlFor(it->second.last)) return false;  // still held as far as we can tell
+      pre = Precondition::VersionIs(it->second.last.version);
+    }
+  }
+  Deadline deadline = Deadline::After(*clock_, timing().retry_timeout);
+  MonoTime send = clock_->Now();
+  auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre, deadline);
+  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline);
+}
+
+Result<bool> Dcs::TakeLeader(const std::string& leader_key) {
+  Precondition pre = Precondition::AbsentOrValueIs(opts_.name);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = observed_.find(leader_key);
+    if (it != observed_.end() && it->second.last.live() && *it->second.last.value != opts_.name) {
+      Duration age = clock_->Now() - it->second.first_seen;
+      if (age < LeaseTtlFor(it->second.last)) return false;
+      pre = Precondition::VersionIs(it->second.last.version);
+    }
+  }
+  Deadline deadline = Deadline::After(*clock_, timing().retry_timeout);
+  MonoTime send = clock_->Now();
+  auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre, deadline);
+  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline);
+}
+
+Result<bool> Dcs::RenewLeader(const std::string& leader_key, std::optional<int64_t> observed_version) {
+  std::optional<int64_t> expected;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto h = holders_.find(leader_key); h != holders_.end()) {
+      expected = h->second.version;
+    } else if (auto o = observed_.find(leader_key);
+               o != observed_.end() && o->second.last.live() && *o->second.last.value == opts_.name) {
+      expected = o->second.last.version;  // e.g. after a restart: adopt our own lease by name
+    } else if (observed_version) {
+      expected = observed_version;
+    }
+  }
+  if (!expected) return false;
+  Deadline deadline = CallDeadline(leader_key);
+  MonoTime send = clock_->Now();
+  auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(false),
+                                Precondition::ValueAndVersion(opts_.name, *expected), deadline);
+  if (!out.ok() && out.status().code() == StatusCode::kDeadlineExceeded) {
+    std::lock_guard<std::mutex> lock(mu_);
+    holders_.erase(leader_key);
+    return out.status().Annotate("lease renewal did not complete inside the holder bound (ttl - safety margin)");
+  }
+  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline);
+}
+
+Result<bool> Dcs::ReleaseLeader(const std::string& leader_key) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    holders_.erase(leader_key);
+  }
+  Mutation m;
+  m.ttl_epoch_s = WallSecondsFromNow(opts_.gc_after);
+  auto out = opts_.store->Write(opts_.partition, leader_key, m, Precondition::ValueIs(opts_.name),
+                                Deadline::After(*clock_, timing().retry_timeout));
+  if (!out.ok()) return out.status();
+  if (out->applied) return true;
+  // An ambiguous earlier attempt may have released it already.
+  if (out->ambiguous && out->item && !out->item->live()) return true;
+  return false;
+}
+
+LeaseInfo Dcs::Lease(const std::string& leader_key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  LeaseInfo info;
+  auto it = holders_.find(leader_key);
+  if (it == holders_.end()) return info;
+  MonoTime now = clock_->Now();
+  auto bound = *BoundLocked(leader_key);
+  info.version = it->second.version;
+  info.term = it->second.term;
+  info.held = now < bound;
+  info.remaining = info.held ? bound - now : Duration::zero();
+  return info;
+}
+
+Result<std::optional<int64_t>> Dcs::SetValue(const std::string& key, const std::string& value,
+                                             std::optional<int64_t> cas_version) {
+  Mutation m;
+  m.value = value;
+  m.session = opts_.session;
+  Precondition pre = cas_version ? Precondition::VersionIs(*cas_version) : Precondition::None();
+  Deadline deadline = Deadline::After(*clock_, timing().retry_timeout);
+  auto out = opts_.store->Write(opts_.partition, key, m, pre, deadline);
+  if (!out.ok()) return out.status();
+  if (out->applied) return std::optional<int64_t>(out->item->version);
+  if (out->ambiguous) {
+    std::optional<StoredItem> cur = out->item;
+    if (!cur) {
+      auto got = opts_.store->Get(opts_.partition, key, deadline);
+      if (!got.ok()) return UnknownOutcome("write of " + key + " has an unknown outcome: " + got.status().message());
+      cur = *got;
+    }
+    if (cur && cur->live() && *cur->value == value && cur->session == opts_.session &&
+        (!cas_version || cur->version == *cas_version + 1)) {
+      return std::optional<int64_t>(cur->version);
+    }
+  }
+  return std::optional<int64_t>();
+}
+
+Result<bool> Dcs::Initialize(const std::string& key, const std::string& value, bool create_new) {
+  Mutation m;
+  m.value = value;
+  m.session = opts_.session;
+  auto out = opts_.store->Write(opts_.partition, key, m, create_new ? Precondition::Absent() : Precondition::None(),
+                                Deadline::After(*clock_, timing().retry_timeout));
+  if (!out.ok()) return out.status();
+  if (out->applied) return true;
+  return out->ambiguous && out->item && out->item->live() && out->item->session == opts_.session;
+}
+
+Result<bool> Dcs::DeleteKey(const std::string& key, std::optional<int64_t> cas_version) {
+  Mutation m;
+  m.ttl_epoch_s = WallSecondsFromNow(opts_.gc_after);
+  auto out = opts_.store->Write(opts_.partition, key, m,
+                                cas_version ? Precondition::VersionIs(*cas_version) : Precondition::None(),
+                                Deadline::After(*clock_, timing().retry_timeout));
+  if (!out.ok()) return out.status();
+  if (out->applied) return true;
+  return out->ambiguous && out->item && !out->item->live();
+}
+
+Result<bool> Dcs::TouchMember(const std::string& member_key, const std::string& data) {
+  Mutation m;
+  m.value = data;
+  m.session = opts_.session;
+  m.lease_ms = duration_cast<milliseconds>(timing().ttl).count();
+  m.ttl_epoch_s = WallSecondsFromNow(std::chrono::hours(24));
+  Deadline deadline = CallDeadline("");
+  MonoTime send = clock_->Now();
+  auto out = opts_.store->Write(opts_.partition, member_key, m, Precondition::None(), deadline);
+  if (!out.ok()) return out.status();
+  if (out->applied && out->item) {
+    std::lock_guard<std::mutex> lock(mu_);
+    observed_[member_key] = Observation{*out->item, send, MonoTime()};
+  }
+  return out->applied;
+}
+
+Status Dcs::DeleteCluster() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    holders_.clear();
+    observed_.clear();
+  }
+  return opts_.store->DeletePartition(opts_.partition, Deadline::After(*clock_, timing().retry_timeout * 3));
+}
+
+WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /*leader_version*/) {
+  std::lock_guard<std::mutex> lock(mu_);
+  WatchPlan plan;
+  auto it = observed_.find(leader_key);
+  if (it == observed_.end() || !it->second.last.live() || holders_.count(leader_key)) {
+    plan.action = WatchPlan::Action::kWait;
+    plan.wait = timing_.loop_wait;
+    plan.reason = "no foreign leader to track";
+    return plan;
+  }
+  const Observation& o = it->second;
+  MonoTime now = clock_->Now();
+  MonoTime expiry = o.first_seen + LeaseTtlFor(o.last);
+  if (now >= expiry) {
+    plan.action = WatchPlan::Action::kWakeNow;
+    plan.reason = "leader lease expired: version " + std::to_string(o.last.version) + " unchanged for a full ttl";
+    return plan;
+  }
+  MonoTime next_poll = o.first_seen + timing_.loop_wait + opts_.renewal_poll_offset;
+  if (o.last_poll >= next_poll - opts_.leader_poll_interval) {
+    next_poll = std::max(next_poll, o.last_poll + opts_.leader_poll_interval);
+  }
+  if (now >= next_poll) {
+    plan.action = WatchPlan::Action::kPoll;
+    plan.reason = "expected leader renewal";
+    return plan;
+  }
+  plan.action = WatchPlan::Action::kWait;
+  plan.wait = std::min(next_poll, expiry) - now;
+  plan.reason = "waiting for the next leader renewal";
+  return plan;
+}
+
+Result<bool> Dcs::PollLeader(const std::string& leader_key, std::optional<int64_t> /*leader_version*/) {
+  auto got = opts_.store->Get(opts_.partition, leader_key, Deadline::After(*clock_, timing().retry_timeout));
+  std::lock_guard<std::mutex> lock(mu_);
+  MonoTime now = clock_->Now();
+  auto it = observed_.find(leader_key);
+  std::optional<std::string> owner_before;
+  if (it != observed_.end()) {
+    it->second.last_poll = now;
+    owner_before = it->second.last.value;
+  }
+  if (!got.ok()) return got.status();
+  if (!*got || !(*got)->live()) {
+    if (*got) ObserveLocked(**got, now);
+    return true;  // released or gone: race now
+  }
+  const StoredItem& item = **got;
+  Duration age = ObserveLocked(item, now);
+  observed_[leader_key].last_poll = now;
+  if (owner_before && *owner_before != *item.value) return true;
+  return age >= LeaseTtlFor(item);
+}
+
+}  // namespace dynatroni::dcs

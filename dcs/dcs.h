@@ -1,0 +1,208 @@
+// File: dcs/dcs.h
+//
+// The Patroni DCS in C++: the leader lease and the cluster store on top of an
+// ItemStore. The Python plugin (python/dynatroni/dynamodb.py) is a thin
+// translation of Patroni's AbstractDCS calls onto this class.
+//
+// The lease (argument in docs/design.md):
+//  * acquire when absent or released: precondition Absent;
+//  * take over a holder that stopped renewing only after THIS node saw the
+//    same leader version unchanged for a full lease TTL on its own monotonic
+//    (boot) clock, with a write conditioned on exactly that version;
+//  * renew: value == my name AND version == the version I last wrote (or, after
+//    a restart, the version I observed), bumping the version;
+//  * release: value == my name, leaving a tombstone (versions never reset);
+//  * every acquisition increments `term`, the fencing token;
+//  * the holder never treats the lease as held past
+//      (send time of its last successful renewal) + ttl - safety_margin,
+//    and every later store call of the holder gets a deadline inside that
+//    window, so it is told it lost the lease before any follower may take
+//    over.
+//  * a write with an unknown outcome is resolved by the returned current item
+//    or a consistent re-read, comparing our per-process session id.
+//
+// Errors: methods return kUnavailable / kDeadlineExceeded / kUnknownOutcome /
+// kPermissionDenied ... when the store cannot be reached or the answer is
+// unknown (the plugin raises Patroni's DCSError), and `false` when the lock
+// or compare-and-set belongs to someone else.
+//
+// Thread-safety: all methods are safe for concurrent use (Patroni's REST
+// threads call get_cluster concurrently with the HA loop). Store calls are
+// made without holding the internal mutex.
+#ifndef DYNATRONI_DCS_DCS_H_
+#define DYNATRONI_DCS_DCS_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "dcs/item_store.h"
+
+namespace dynatroni::dcs {
+
+// Patroni's timing, derived from the failover_time dial or given explicitly.
+struct Timing {
+  Duration ttl = std::chrono::seconds(30);
+  Duration loop_wait = std::chrono::seconds(10);
+  Duration retry_timeout = std::chrono::seconds(10);
+
+  // The dial: ttl = F, loop_wait = retry_timeout = F / 3.
+  // kInvalidArgument below kMinFailoverTime, naming `failover_time`.
+  static Result<Timing> FromFailoverTime(Duration failover_time);
+  static constexpr Duration kMinFailoverTime = std::chrono::seconds(9);
+
+  // Holder-side margin: covers demotion time and clock-rate drift between
+  // nodes: kDemoteAllowance + ttl * 2 * kMaxClockRateDrift.
+  [[nodiscard]] Duration SafetyMargin() const;
+  static constexpr Duration kDemoteAllowance = std::chrono::seconds(2);
+  static constexpr double kMaxClockRateDrift = 0.001;  // 1000 ppm per node
+};
+
+struct DcsOptions {
+  std::string partition;  // value of cluster_name
+  std::string name;       // this Patroni member's name
+  std::string session;    // unique per process (random); default generated
+  Timing timing;
+  std::shared_ptr<ItemStore> store;
+  Clock* clock = nullptr;  // default SystemClock
+  // Interval of the single-item leader polls that watch() makes around the
+  // expected renewal and lease expiry.
+  Duration leader_poll_interval = std::chrono::milliseconds(1000);
+  // Delay after the expected renewal time before the first poll.
+  Duration renewal_poll_offset = std::chrono::milliseconds(300);
+  // Garbage-collection horizon written to `ttl` for tombstones and leftovers.
+  Duration gc_after = std::chrono::hours(24 * 7);
+};
+
+// One key as this reader sees it.
+struct ObservedItem {
+  StoredItem item;
+  Duration age{0};       // how long this reader has seen this version unchanged
+  bool expired = false;  // members/leader: age >= ttl (never for other keys)
+};
+
+struct ClusterView {
+  // Live, unexpired items keyed by sort key (tombstones and expired members
+  // and leaders left out).
+  std::map<std::string, ObservedItem> items;
+  // Leader items that exist but whose lease this reader considers expired,
+  // keyed by sort key; for diagnostics (`dynatroni status`) and logging.
+  std::map<std::string, ObservedItem> expired_leaders;
+  // Members left out because their renewals stopped.
+  std::vector<std::string> expired_members;
+  // Items whose value could not be used (foreign or corrupt), with why.
+  std::vector<std::string> warnings;
+};
+
+// What watch() should do next (replicas).
+struct WatchPlan {
+  enum class Action { kWait, kPoll, kWakeNow } action = Action::kWait;
+  Duration wait{0};    // for kWait: how long to wait at most before asking again
+  std::string reason;  // for logs
+};
+
+struct LeaseInfo {
+  bool held = false;
+  int64_t version = 0;
+  int64_t term = 0;
+  Duration remaining{0};  // until the holder bound (held only)
+};
+
+class Dcs {
+ public:
+  // kInvalidArgument when partition, name or store are missing.
+  static Result<std::unique_ptr<Dcs>> Create(DcsOptions options);
+
+  void SetTiming(Timing timing);
+  [[nodiscard]] Timing timing() const;
+  [[nodiscard]] const std::string& session() const { return opts_.session; }
+  [[nodiscard]] const std::string& name() const { return opts_.name; }
+  [[nodiscard]] const std::string& partition() const { return opts_.partition; }
+
+  // One strongly consistent Query of every key starting with `prefix`
+  // ("" = the whole partition, "1/" = MPP group 1), observed and filtered.
+  // Finishes within retry_timeout (and within the holder bound while holding).
+  Result<ClusterView> LoadCluster(const std::string& prefix);
+
+  // attempt_to_acquire_leader for `leader_key` ("leader" or "<group>/leader").
+  // true: acquired (term incremented). false: someone else holds it (or this
+  // node has not yet seen it unchanged for a full TTL).
+  Result<bool> AcquireLeader(const std::string& leader_key);
+  // take_leader (bootstrap): acquire if absent, released or already ours.
+  Result<bool> TakeLeader(const std::string& leader_key);
+  // _update_leader. `observed_version` is the version Patroni saw (used only
+  // when this process has not written the lease itself yet, e.g. after a
+  // restart). false when the lease is not ours any more.
+  Result<bool> RenewLeader(const std::string& leader_key, std::optional<int64_t> observed_version);
+  // _delete_leader: tombstone if we own it. false if it is not ours.
+  Result<bool> ReleaseLeader(const std::string& leader_key);
+  [[nodiscard]] LeaseInfo Lease(const std::string& leader_key) const;
+
+  // Put `value` at `key`. `cas_version`: write only if the current version is
+  // exactly that (nullopt = unconditional). `persist`: no `ttl` attribute
+  // (status, failsafe, config...). Returns the new version, or nullopt when
+  // the compare-and-set failed.
+  Result<std::optional<int64_t>> SetValue(const std::string& key, const std::string& value,
+                                          std::optional<int64_t> cas_version);
+  // initialize: create_new = only if absent (the bootstrap race).
+  Result<bool> Initialize(const std::string& key, const std::string& value, bool create_new);
+  // Tombstone `key` (optionally only at `cas_version`). true when applied or
+  // already absent.
+  Result<bool> DeleteKey(const std::string& key, std::optional<int64_t> cas_version);
+  // touch_member: members/<name> (with the group prefix) = data, with TTL.
+  Result<bool> TouchMember(const std::string& member_key, const std::string& data);
+  // patronictl remove.
+  Status DeleteCluster();
+
+  // watch() support for replicas. Given the leader version Patroni last saw,
+  // says whether to wait, poll the leader item now, or wake Patroni at once.
+  WatchPlan PlanWatch(const std::string& leader_key, std::optional<int64_t> leader_version);
+  // One consistent GetItem of the leader item, recorded as an observation.
+  // Returns true when Patroni should run a cycle now (owner changed, lease
+  // released, or expired by this node's observation).
+  Result<bool> PollLeader(const std::string& leader_key, std::optional<int64_t> leader_version);
+
+ private:
+  struct Observation {
+    StoredItem last;     // the item as last seen
+    MonoTime first_seen;  // when this node first saw last.version
+    MonoTime last_poll;   // when watch() last polled this key
+  };
+  struct Holder {
+    int64_t version = 0;
+    int64_t term = 0;
+    MonoTime last_send;  // send time of the attempt that produced `version`
+  };
+
+  explicit Dcs(DcsOptions options);
+  // Records an observation of `item` at `now` (first time seen → now) and
+  // returns how long this version has been seen unchanged.
+  Duration ObserveLocked(const StoredItem& item, MonoTime now);
+  // The holder bound for `leader_key`, if this process holds it.
+  std::optional<MonoTime> BoundLocked(const std::string& leader_key) const;
+  Duration LeaseTtlFor(const StoredItem& item) const;
+  Deadline CallDeadline(const std::string& leader_key) const;
+  Mutation LeaderMutation(bool increment_term) const;
+  int64_t WallSecondsFromNow(Duration d) const;
+  Result<bool> ResolveLeaderWrite(const std::string& leader_key, Result<WriteOutcome> outcome,
+                                  MonoTime first_send, Deadline deadline);
+
+  DcsOptions opts_;
+  Clock* clock_;
+  mutable std::mutex mu_;
+  Timing timing_;                                  // guarded by mu_
+  std::map<std::string, Observation> observed_;    // guarded by mu_
+  std::map<std::string, Holder> holders_;          // guarded by mu_
+  // Earliest send time of a leader write whose outcome is still unresolved.
+  std::map<std::string, MonoTime> unresolved_send_;  // guarded by mu_
+};
+
+}  // namespace dynatroni::dcs
+
+#endif  // DYNATRONI_DCS_DCS_H_

@@ -1,0 +1,307 @@
+#include "dcs/dcs.h"
+
+#include <gtest/gtest.h>
+
+#include "dcs/memory_item_store.h"
+
+namespace dynatroni::dcs {
+namespace {
+
+using namespace std::chrono_literals;
+using Fault = MemoryItemStore::Fault;
+
+class DcsTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Dcs> Node(const std::string& name, FakeClock* clock) {
+    DcsOptions o;
+    o.partition = "batman";
+    o.name = name;
+    o.store = store_;
+    o.clock = clock;
+    o.timing = *Timing::FromFailoverTime(30s);
+    auto d = Dcs::Create(o);
+    EXPECT_TRUE(d.ok());
+    return std::move(d).value();
+  }
+  std::shared_ptr<MemoryItemStore> store_ = std::make_shared<MemoryItemStore>();
+  FakeClock clock_a_, clock_b_{MonoTime(std::chrono::hours(500)), WallTime(std::chrono::seconds(1))};
+};
+
+TEST(Timing, FailoverTimeDialSetsTtlLoopWaitAndRetryTimeout) {
+  auto t = Timing::FromFailoverTime(15s);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->ttl, 15s);
+  EXPECT_EQ(t->loop_wait, 5s);
+  EXPECT_EQ(t->retry_timeout, 5s);
+  auto bad = Timing::FromFailoverTime(5s);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("failover_time"), std::string::npos);
+}
+
+TEST(Timing, SafetyMarginLeavesRoomForTheRenewalCycle) {
+  auto t = *Timing::FromFailoverTime(Timing::kMinFailoverTime);
+  EXPECT_LT(t.SafetyMargin(), t.ttl - t.loop_wait - t.retry_timeout + t.retry_timeout);
+  EXPECT_GE(t.SafetyMargin(), Timing::kDemoteAllowance);
+}
+
+TEST_F(DcsTest, AcquireWhenAbsentIncrementsTermAndSecondNodeLoses) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  auto ra = a->AcquireLeader("leader");
+  auto rb = b->AcquireLeader("leader");
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_TRUE(*ra);
+  EXPECT_FALSE(*rb);
+  auto item = store_->Peek("batman", "leader");
+  ASSERT_TRUE(item);
+  EXPECT_EQ(*item->value, "a");
+  EXPECT_EQ(item->term, 1);
+  EXPECT_EQ(item->lease_ms, 30000);
+  EXPECT_TRUE(a->Lease("leader").held);
+}
+
+TEST_F(DcsTest, LiveLeaseIsNeverTakenOverWhileRenewed) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(b->LoadCluster("").ok());
+    EXPECT_FALSE(*b->AcquireLeader("leader"));
+    clock_a_.Advance(10s);
+    clock_b_.Advance(10s);
+    ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt));
+  }
+  EXPECT_EQ(*store_->Peek("batman", "leader")->value, "a");
+}
+
+TEST_F(DcsTest, TakeoverOnlyAfterAFullTtlOfUnchangedVersionOnOwnClock) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  // a dies. b sees the lease for the first time now.
+  auto v = b->LoadCluster("");
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->items.count("leader"));
+  clock_b_.Advance(29s);
+  v = b->LoadCluster("");
+  EXPECT_TRUE(v->items.count("leader")) << "not expired before ttl";
+  EXPECT_FALSE(*b->AcquireLeader("leader"));
+  clock_b_.Advance(1s);
+  v = b->LoadCluster("");
+  EXPECT_FALSE(v->items.count("leader"));
+  EXPECT_TRUE(v->expired_leaders.count("leader"));
+  EXPECT_TRUE(*b->AcquireLeader("leader"));
+  auto item = store_->Peek("batman", "leader");
+  EXPECT_EQ(*item->value, "b");
+  EXPECT_EQ(item->term, 2);
+}
+
+TEST_F(DcsTest, WallClockHoursOffNeitherStealsNorKeeps) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  clock_b_.SetWall(WallTime(std::chrono::hours(24 * 365 * 80)));  // decades ahead
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  EXPECT_FALSE(*b->AcquireLeader("leader"));
+  // The old holder stops renewing; its own view expires by its boot clock.
+  clock_a_.Advance(30s);
+  EXPECT_FALSE(a->Lease("leader").held);
+}
+
+TEST_F(DcsTest, HolderBoundEndsBeforeAnyFollowerMayTakeOver) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());  // b's timer starts no earlier than a's send
+  Timing t = a->timing();
+  clock_a_.Advance(t.ttl - t.SafetyMargin() - 1ms);
+  EXPECT_TRUE(a->Lease("leader").held);
+  clock_a_.Advance(1ms);
+  EXPECT_FALSE(a->Lease("leader").held);
+  // b, even with a clock running 0.1 % fast, cannot take over before ttl / 1.001.
+  clock_b_.Advance(t.ttl - 1ms);
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  EXPECT_FALSE(*b->AcquireLeader("leader"));
+}
+
+TEST_F(DcsTest, RenewFailsWhenLeaseWasTakenOver) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  clock_b_.Advance(31s);
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  ASSERT_TRUE(*b->AcquireLeader("leader"));
+  auto r = a->RenewLeader("leader", std::nullopt);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+  EXPECT_FALSE(a->Lease("leader").held);
+}
+
+TEST_F(DcsTest, AmbiguousRenewalThatAppliedIsResolvedAsSuccess) {
+  auto a = Node("a", &clock_a_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  store_->InjectFaults({Fault::kApplyThenUnknown});
+  auto r = a->RenewLeader("leader", std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(a->Lease("leader").version, store_->Peek("batman", "leader")->version);
+  // And the next renewal uses the resolved version.
+  EXPECT_TRUE(*a->RenewLeader("leader", std::nullopt));
+}
+
+TEST_F(DcsTest, AmbiguousAcquireThatDidNotApplyIsResolvedAsLoss) {
+  auto a = Node("a", &clock_a_);
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  store_->InjectFaults({Fault::kUnknownNotApplied});
+  auto r = a->AcquireLeader("leader");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+  EXPECT_FALSE(store_->Peek("batman", "leader"));
+}
+
+TEST_F(DcsTest, UnknownOutcomeWithUnreachableStoreIsAnErrorNotAGuess) {
+  auto a = Node("a", &clock_a_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  store_->InjectFaults({Fault::kApplyThenUnknown, Fault::kUnavailable});
+  auto r = a->RenewLeader("leader", std::nullopt);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnknownOutcome);
+  EXPECT_FALSE(a->Lease("leader").held);
+  // Next renewal finds the item carrying our session and adopts it.
+  EXPECT_TRUE(*a->RenewLeader("leader", std::nullopt));
+}
+
+TEST_F(DcsTest, UnreachableStoreIsAnErrorDistinctFromLockLost) {
+  auto a = Node("a", &clock_a_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  store_->InjectFaults({Fault::kUnavailable});
+  auto r = a->RenewLeader("leader", std::nullopt);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(DcsTest, ReleaseLeavesTombstoneSoVersionsNeverRepeat) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  int64_t v1 = store_->Peek("batman", "leader")->version;
+  EXPECT_FALSE(*b->ReleaseLeader("leader"));
+  ASSERT_TRUE(*a->ReleaseLeader("leader"));
+  auto tomb = store_->Peek("batman", "leader");
+  ASSERT_TRUE(tomb);
+  EXPECT_FALSE(tomb->live());
+  EXPECT_GT(tomb->version, v1);
+  // Released: anyone may acquire at once, and the term keeps counting.
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  EXPECT_TRUE(*b->AcquireLeader("leader"));
+  EXPECT_EQ(store_->Peek("batman", "leader")->term, 2);
+  EXPECT_GT(store_->Peek("batman", "leader")->version, tomb->version);
+}
+
+TEST_F(DcsTest, RestartedProcessAdoptsItsOwnLeaseByName) {
+  auto a = Node("a", &clock_a_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  auto a2 = Node("a", &clock_a_);  // new session, same member name
+  ASSERT_TRUE(a2->LoadCluster("").ok());
+  EXPECT_TRUE(*a2->RenewLeader("leader", std::nullopt));
+  EXPECT_EQ(store_->Peek("batman", "leader")->session, a2->session());
+}
+
+TEST_F(DcsTest, CompareAndSetOnVersions) {
+  auto a = Node("a", &clock_a_);
+  auto v1 = a->SetValue("config", "{}", std::nullopt);
+  ASSERT_TRUE(v1.ok() && v1->has_value());
+  auto v2 = a->SetValue("config", "{\"ttl\":30}", **v1);
+  ASSERT_TRUE(v2.ok() && v2->has_value());
+  EXPECT_EQ(**v2, **v1 + 1);
+  auto stale = a->SetValue("config", "{\"ttl\":60}", **v1);
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(stale->has_value());
+  EXPECT_TRUE(*a->DeleteKey("config", **v2));
+  auto after_delete = a->SetValue("config", "{}", **v1);
+  EXPECT_FALSE(after_delete->has_value()) << "a stale version must not match a re-created key";
+}
+
+TEST_F(DcsTest, InitializeRaceHasOneWinner) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  EXPECT_TRUE(*a->Initialize("initialize", "", true));
+  EXPECT_FALSE(*b->Initialize("initialize", "", true));
+  EXPECT_TRUE(*a->Initialize("initialize", "7000000000000000001", false));
+  EXPECT_EQ(*store_->Peek("batman", "initialize")->value, "7000000000000000001");
+}
+
+TEST_F(DcsTest, MembersDisappearAfterTtlOfObservedSilence) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  ASSERT_TRUE(*a->TouchMember("members/a", "{\"role\":\"primary\"}"));
+  ASSERT_TRUE(*b->TouchMember("members/b", "{}"));
+  auto v = b->LoadCluster("");
+  EXPECT_TRUE(v->items.count("members/a"));
+  clock_b_.Advance(30s);
+  ASSERT_TRUE(*b->TouchMember("members/b", "{}"));
+  v = b->LoadCluster("");
+  EXPECT_FALSE(v->items.count("members/a"));
+  EXPECT_TRUE(v->items.count("members/b"));
+  ASSERT_EQ(v->expired_members.size(), 1u);
+}
+
+TEST_F(DcsTest, MppGroupsAreSeparateLeases) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  EXPECT_TRUE(*a->AcquireLeader("0/leader"));
+  EXPECT_TRUE(*b->AcquireLeader("1/leader"));
+  auto v = a->LoadCluster("");
+  EXPECT_TRUE(v->items.count("0/leader"));
+  EXPECT_TRUE(v->items.count("1/leader"));
+  auto g1 = a->LoadCluster("1/");
+  EXPECT_EQ(g1->items.size(), 1u);
+}
+
+TEST_F(DcsTest, WatchPollsAfterExpectedRenewalAndWakesAtExpiry) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  auto plan = b->PlanWatch("leader", 1);
+  EXPECT_EQ(plan.action, WatchPlan::Action::kWait);
+  EXPECT_EQ(plan.wait, 10s + 300ms);
+  clock_b_.Advance(plan.wait);
+  plan = b->PlanWatch("leader", 1);
+  EXPECT_EQ(plan.action, WatchPlan::Action::kPoll);
+  // The leader renewed: the poll sees the new version and restarts the timer.
+  ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt));
+  EXPECT_FALSE(*b->PollLeader("leader", 1));
+  plan = b->PlanWatch("leader", 1);
+  EXPECT_EQ(plan.action, WatchPlan::Action::kWait);
+  // Now the leader dies: polls every second until the lease expires.
+  int polls = 0;
+  for (int i = 0; i < 100; ++i) {
+    plan = b->PlanWatch("leader", 2);
+    if (plan.action == WatchPlan::Action::kWakeNow) break;
+    if (plan.action == WatchPlan::Action::kPoll) {
+      ++polls;
+      EXPECT_FALSE(*b->PollLeader("leader", 2));
+    } else {
+      clock_b_.Advance(plan.wait);
+    }
+  }
+  EXPECT_EQ(plan.action, WatchPlan::Action::kWakeNow);
+  EXPECT_GE(polls, 15);
+  EXPECT_LE(polls, 21);
+}
+
+TEST_F(DcsTest, WatchWakesAtOnceWhenLeaderReleases) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  ASSERT_TRUE(*a->ReleaseLeader("leader"));
+  EXPECT_TRUE(*b->PollLeader("leader", 1));
+}
+
+}  // namespace
+}  // namespace dynatroni::dcs

@@ -1,0 +1,62 @@
+// File: dcs/dynamo_item_store.h
+//
+// ItemStore on one DynamoDB table (layout in dcs/item_store.h). Every write is
+// a single conditional UpdateItem that bumps `version` atomically
+// (if_not_exists(version, 0) + 1) and asks for ALL_OLD on condition failure;
+// reads are strongly consistent (GetItem / paginated Query).
+//
+// Items in the partition that do not decode (foreign or corrupt) are skipped
+// and reported through the warning callback, never a crash.
+//
+// Thread-safety: safe for concurrent use (the Client is).
+#ifndef DYNATRONI_DCS_DYNAMO_ITEM_STORE_H_
+#define DYNATRONI_DCS_DYNAMO_ITEM_STORE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "dcs/item_store.h"
+#include "dynamodb/attribute_value.h"
+#include "dynamodb/client.h"
+
+namespace dynatroni::dcs {
+
+// Attribute names of the table layout.
+inline constexpr char kPartitionKey[] = "cluster_name";
+inline constexpr char kSortKey[] = "key";
+
+class DynamoItemStore final : public ItemStore {
+ public:
+  using WarningSink = std::function<void(const std::string&)>;
+
+  DynamoItemStore(std::shared_ptr<dynamodb::Client> client, std::string table, WarningSink warn = nullptr);
+
+  Result<std::vector<StoredItem>> Query(const std::string& partition, const std::string& prefix,
+                                        Deadline deadline) override;
+  Result<std::optional<StoredItem>> Get(const std::string& partition, const std::string& key,
+                                        Deadline deadline) override;
+  Result<WriteOutcome> Write(const std::string& partition, const std::string& key, const Mutation& mutation,
+                             const Precondition& pre, Deadline deadline) override;
+  Status DeletePartition(const std::string& partition, Deadline deadline) override;
+
+  [[nodiscard]] const std::string& table() const { return table_; }
+  [[nodiscard]] dynamodb::Client& client() { return *client_; }
+
+ private:
+  std::shared_ptr<dynamodb::Client> client_;
+  std::string table_;
+  WarningSink warn_;
+};
+
+// Decodes one table item. kMalformedResponse naming the attribute when it is
+// not a Dynatroni item (missing key, wrong types).
+Result<StoredItem> DecodeStoredItem(const dynamodb::Item& item);
+// The UpdateItem parts for a write (exposed for tests).
+dynamodb::UpdateItemRequest BuildWriteRequest(const std::string& table, const std::string& partition,
+                                              const std::string& key, const Mutation& mutation,
+                                              const Precondition& pre, int64_t now_ms);
+
+}  // namespace dynatroni::dcs
+
+#endif  // DYNATRONI_DCS_DYNAMO_ITEM_STORE_H_

@@ -1,0 +1,940 @@
+#include "dynamodb/client.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <mutex>
+#include <set>
+#include <string_view>
+#include <utility>
+
+namespace dynatroni::dynamodb {
+
+using nlohmann::json;
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Small JSON helpers that never throw.
+
+const json* Field(const json& obj, std::string_view name) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(name);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+std::string StringField(const json& obj, std::string_view name) {
+  const json* f = Field(obj, name);
+  return f != nullptr && f->is_string() ? f->get<std::string>() : std::string();
+}
+
+json EncodeValues(const std::map<std::string, AttributeValue>& values) {
+  json out = json::object();
+  for (const auto& [k, v] : values) out[k] = EncodeAttributeValue(v);
+  return out;
+}
+
+std::string Ms(Duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
+// ---------------------------------------------------------------------------
+// Error classification
+
+bool Contains(std::initializer_list<std::string_view> list, std::string_view code) {
+  return std::find(list.begin(), list.end(), code) != list.end();
+}
+
+bool IsThrottle(std::string_view code) {
+  return Contains({"ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException",
+                   "Throttling", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+                   "LimitExceededException", "TransactionInProgressException", "RequestThrottled", "SlowDown",
+                   "BandwidthLimitExceeded", "PriorRequestNotComplete"},
+                  code);
+}
+
+// Server-side failures: the request may have been applied.
+bool IsServerFault(std::string_view code) {
+  return Contains({"InternalServerError", "InternalFailure", "InternalServerException", "ServiceUnavailable",
+                   "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException"},
+                  code);
+}
+
+// Errors that, for a write, are a definite rejection but still worth a retry.
+bool IsRetryableRejection(std::string_view code) { return code == "ReplicatedWriteConflictException"; }
+
+bool IsAuthError(std::string_view code) {
+  return Contains({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
+                   "MissingAuthenticationTokenException", "MissingAuthenticationToken",
+                   "IncompleteSignatureException", "IncompleteSignature", "InvalidSignatureException",
+                   "ExpiredTokenException", "ExpiredToken", "SignatureDoesNotMatch", "InvalidClientTokenId",
+                   "RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "AuthFailure"},
+                  code);
+}
+
+bool IsSkewCandidate(std::string_view code, std::string_view message) {
+  if (Contains({"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "InvalidSignatureException",
+                "SignatureDoesNotMatch", "AuthFailure"},
+               code)) {
+    return true;
+  }
+  return message.find("Signature expired") != std::string_view::npos;
+}
+
+bool IsPreconditionError(std::string_view code) {
+  return Contains({"ResourceInUseException", "TransactionConflictException", "UnknownOperationException",
+                   "IdempotentParameterMismatchException", "ItemCollectionSizeLimitExceededException",
+                   "DuplicateItemException", "TableAlreadyExistsException", "TableInUseException",
+                   "ReplicaAlreadyExistsException", "GlobalTableAlreadyExistsException"},
+                  code);
+}
+
+bool IsNotFound(std::string_view code) {
+  return Contains({"ResourceNotFoundException", "TableNotFoundException", "ReplicaNotFoundException",
+                   "GlobalTableNotFoundException", "IndexNotFoundException"},
+                  code);
+}
+
+// Text between <tag> and </tag> in an XML body (moto's 403s), or empty.
+std::string XmlElement(std::string_view body, std::string_view tag) {
+  std::string open = "<" + std::string(tag) + ">";
+  std::string close = "</" + std::string(tag) + ">";
+  size_t b = body.find(open);
+  if (b == std::string_view::npos) return {};
+  b += open.size();
+  size_t e = body.find(close, b);
+  if (e == std::string_view::npos) return {};
+  return std::string(body.substr(b, std::min<size_t>(e - b, 300)));
+}
+
+// Keeps an error message on one line and reasonably short.
+std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (s.size() > 500) s = s.substr(0, 500) + "...";
+  return s;
+}
+
+std::string ReturnValuesName(ReturnValues rv) {
+  switch (rv) {
+    case ReturnValues::kNone: return "NONE";
+    case ReturnValues::kAllOld: return "ALL_OLD";
+    case ReturnValues::kAllNew: return "ALL_NEW";
+    case ReturnValues::kUpdatedOld: return "UPDATED_OLD";
+    case ReturnValues::kUpdatedNew: return "UPDATED_NEW";
+  }
+  return "NONE";
+}
+
+void AddExpressionParts(json& body, const ExpressionParts& parts, const char* expression_field) {
+  if (!parts.condition.empty()) body[expression_field] = parts.condition;
+  if (!parts.names.empty()) body["ExpressionAttributeNames"] = parts.names;
+  if (!parts.values.empty()) body["ExpressionAttributeValues"] = EncodeValues(parts.values);
+}
+
+Status ValidateExpressionValues(const ExpressionParts& parts) {
+  for (const auto& [name, value] : parts.values) {
+    DYNATRONI_RETURN_IF_ERROR(ValidateAttributeValue(value, "ExpressionAttributeValues." + name));
+  }
+  return Status::Ok();
+}
+
+Status ValidateKey(const Item& key, const std::string& op) {
+  if (key.empty()) {
+    return InvalidArgument(op + ": key is empty; give the table's partition key (and sort key, if any) attributes");
+  }
+  return ValidateItem(key, "Key").Annotate(op);
+}
+
+Status ValidateWriteItem(const Item& item, const std::string& op) {
+  if (item.empty()) return InvalidArgument(op + ": item is empty; it must contain at least the table's key attributes");
+  DYNATRONI_RETURN_IF_ERROR(ValidateItem(item, "Item").Annotate(op));
+  size_t size = ItemSizeBytes(item);
+  if (size > kMaxItemSizeBytes) {
+    return InvalidArgument(op + ": item is about " + std::to_string(size) +
+                           " bytes; DynamoDB's item size limit is 400 KB (409600 bytes, attribute names and "
+                           "values counted); split or compress the value");
+  }
+  return Status::Ok();
+}
+
+Result<TableDescription> ParseTableDescription(const json& table, const std::string& op) {
+  if (!table.is_object()) return MalformedResponse(op + ": response has no Table/TableDescription object");
+  TableDescription d;
+  d.name = StringField(table, "TableName");
+  if (d.name.empty()) return MalformedResponse(op + ": table description has no TableName");
+  d.status = StringField(table, "TableStatus");
+  if (const json* ks = Field(table, "KeySchema"); ks != nullptr && ks->is_array()) {
+    for (const auto& e : *ks) d.key_schema.push_back({StringField(e, "AttributeName"), StringField(e, "KeyType")});
+  }
+  if (const json* ad = Field(table, "AttributeDefinitions"); ad != nullptr && ad->is_array()) {
+    for (const auto& e : *ad) {
+      d.attributes.push_back({StringField(e, "AttributeName"), StringField(e, "AttributeType")});
+    }
+  }
+  if (const json* bm = Field(table, "BillingModeSummary")) d.billing_mode = StringField(*bm, "BillingMode");
+  if (d.billing_mode.empty()) d.billing_mode = "PROVISIONED";  // the service omits the summary for these
+  if (const json* ic = Field(table, "ItemCount"); ic != nullptr && ic->is_number_integer()) {
+    d.item_count = ic->get<int64_t>();
+  }
+  if (const json* dp = Field(table, "DeletionProtectionEnabled"); dp != nullptr && dp->is_boolean()) {
+    d.deletion_protection = dp->get<bool>();
+  }
+  if (const json* rs = Field(table, "Replicas"); rs != nullptr && rs->is_array()) {
+    for (const auto& r : *rs) {
+      std::string region = StringField(r, "RegionName");
+      if (!region.empty()) d.replica_regions.push_back(std::move(region));
+    }
+  }
+  d.multi_region_consistency = StringField(table, "MultiRegionConsistency");
+  d.raw = table;
+  return d;
+}
+
+// Parses "[ConditionalCheckFailed, None]" out of a cancellation message, for
+// servers that send no CancellationReasons list.
+std::vector<std::string> CodesFromMessage(const std::string& message) {
+  std::vector<std::string> out;
+  size_t b = message.rfind('[');
+  size_t e = message.rfind(']');
+  if (b == std::string::npos || e == std::string::npos || e < b) return out;
+  std::string inner = message.substr(b + 1, e - b - 1);
+  size_t pos = 0;
+  while (pos <= inner.size()) {
+    size_t comma = inner.find(',', pos);
+    std::string part = inner.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    part.erase(0, part.find_first_not_of(' '));
+    part.erase(part.find_last_not_of(' ') + 1);
+    if (!part.empty()) out.push_back(part);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+Status ValidateTableName(const std::string& table) {
+  constexpr const char* kRule = "DynamoDB table names are 3-255 characters of A-Z, a-z, 0-9, '_', '-' and '.'";
+  if (table.empty()) return InvalidArgument(std::string("table name is empty; ") + kRule);
+  if (table.size() < 3 || table.size() > 255) {
+    std::string shown = table.size() > 40 ? table.substr(0, 40) + "..." : table;
+    return InvalidArgument("table name \"" + shown + "\" has " + std::to_string(table.size()) +
+                           " characters; " + kRule);
+  }
+  for (char c : table) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-' || c == '.';
+    if (!ok) {
+      std::string shown = table.size() > 40 ? table.substr(0, 40) + "..." : table;
+      std::string bad = (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+                            ? "a non-printable or non-ASCII character"
+                            : std::string("'") + c + "'";
+      return InvalidArgument("table name \"" + shown + "\" contains " + bad + "; " + kRule);
+    }
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+
+class Client::Impl {
+ public:
+  explicit Impl(ClientOptions o)
+      : opts(std::move(o)),
+        clock(opts.clock != nullptr ? opts.clock : SystemClock::Instance()),
+        random(opts.random != nullptr ? opts.random : SystemRandom::Instance()),
+        signer(opts.region) {}
+
+  // What one logical call produced.
+  struct Outcome {
+    Status status;       // OK on success
+    json body;           // success body, or the error body of a condition failure / cancellation
+    bool ambiguous = false;
+    bool condition_failed = false;
+    bool cancelled = false;
+  };
+
+  Outcome Invoke(const std::string& op, const json& body, bool is_write, Deadline deadline);
+
+  // Backoff before retry number `n` (0-based). Returns false (and sleeps not
+  // at all) when no attempt could start afterwards before the deadline.
+  bool Backoff(int n, bool throttle, Deadline deadline) {
+    const RetryPolicy& p = opts.retry;
+    Duration base = throttle ? p.throttle_base_delay : p.base_delay;
+    Duration cap = p.max_delay;
+    if (n < 40) {
+      // base * 2^n without overflow.
+      double scaled = static_cast<double>(base.count()) * std::ldexp(1.0, n);
+      if (scaled < static_cast<double>(cap.count())) cap = Duration(static_cast<Duration::rep>(scaled));
+    }
+    Duration delay = Duration(static_cast<Duration::rep>(random->Uniform01() * static_cast<double>(cap.count())));
+    if (!deadline.infinite()) {
+      Duration slack = deadline.Remaining(*clock) - p.min_attempt_time;
+      if (slack < Duration::zero()) return false;
+      delay = std::min(delay, slack);
+    }
+    clock->SleepFor(delay);
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++stats.retries;
+    return true;
+  }
+
+  void CountAttempt(const std::string& op) {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++stats.requests_by_operation[op];
+  }
+  void CountThrottle() {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++stats.throttles;
+  }
+  void CountUnknown() {
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++stats.unknown_outcomes;
+  }
+
+  Result<WriteResult> ToWriteResult(const std::string& op, Outcome out) {
+    WriteResult r;
+    r.ambiguous_attempt = out.ambiguous;
+    if (out.condition_failed) {
+      r.condition_failed = true;
+      if (const json* item = Field(out.body, "Item"); item != nullptr && item->is_object() && !item->empty()) {
+        auto decoded = DecodeItem(*item, "Item");
+        if (!decoded.ok()) return decoded.status().Annotate(op + " (ConditionalCheckFailedException)");
+        r.attributes = std::move(decoded).value();
+      }
+      return r;
+    }
+    if (!out.status.ok()) return out.status;
+    if (const json* attrs = Field(out.body, "Attributes"); attrs != nullptr && attrs->is_object()) {
+      auto decoded = DecodeItem(*attrs, "Attributes");
+      if (!decoded.ok()) return decoded.status().Annotate(op);
+      r.attributes = std::move(decoded).value();
+    }
+    return r;
+  }
+
+  const ClientOptions opts;
+  Clock* const clock;
+  Random* const random;
+  aws::Signer signer;
+  aws::ClockSkew skew;
+  mutable std::mutex stats_mu;
+  ClientStats stats;
+};
+
+Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& body, bool is_write,
+                                           Deadline deadline) {
+  Outcome out;
+  std::string body_text;
+  try {
+    body_text = body.dump();
+  } catch (const json::exception&) {
+    out.status = InvalidArgument(op + ": the request contains a string that is not valid UTF-8");
+    return out;
+  }
+
+  const RetryPolicy& policy = opts.retry;
+  int attempts = 0;       // attempts started (credentials resolved or not)
+  int retries = 0;        // backoff sleeps taken
+  bool sent_any = false;  // some request reached the transport
+  bool skew_retry_used = false;
+  Status last;  // the last retryable failure
+
+  // Returns the final error once a write has become ambiguous.
+  auto finish_error = [&](Status s) {
+    if (is_write && out.ambiguous) {
+      Status u = UnknownOutcome(op + ": outcome unknown: an earlier attempt may have been applied (re-read to "
+                                "resolve); final answer: " + s.message());
+      u.WithAwsError(s.aws_error(), s.http_status());
+      out.status = std::move(u);
+    } else {
+      out.status = std::move(s);
+    }
+  };
+
+  while (true) {
+    Duration remaining = deadline.Remaining(*clock);
+    if (remaining < policy.min_attempt_time) {
+      if (attempts == 0) {
+        out.status = DeadlineExceeded(op + ": deadline leaves " + Ms(remaining) + ", less than the minimum attempt "
+                                      "time of " + Ms(policy.min_attempt_time) + "; nothing was sent");
+        return out;
+      }
+      break;
+    }
+    ++attempts;
+
+    // One attempt; on a retryable failure it sets `retry` and falls through.
+    struct Retry {
+      Status status;
+      bool throttle = false;
+      bool ambiguous = false;  // the request may have been applied
+      bool immediate = false;  // retry without backoff (clock-skew correction)
+    };
+    std::optional<Retry> retry;
+
+    auto creds = opts.credentials->Resolve(deadline);
+    if (!creds.ok()) {
+      const Status& cs = creds.status();
+      std::string what = op + ": cannot get AWS credentials from provider \"" + opts.credentials->name() + "\": " +
+                         cs.message();
+      if (cs.code() == StatusCode::kUnavailable || cs.code() == StatusCode::kDeadlineExceeded) {
+        retry = Retry{Unavailable(what)};
+      } else if (cs.code() == StatusCode::kNotFound) {
+        finish_error(PermissionDenied(what + " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure "
+                                             "credentials explicitly)"));
+        return out;
+      } else {
+        finish_error(Status(cs.code(), what));
+        return out;
+      }
+    }
+
+    if (!retry) {
+      auto request = signer.SignDynamoDbRequest(opts.endpoint, op, body_text, creds.value(),
+                                                skew.Adjust(clock->WallNow()));
+      if (!request.ok()) {
+        finish_error(request.status().Annotate(op + ": signing"));
+        return out;
+      }
+      Deadline attempt_deadline = deadline;
+      if (policy.attempt_timeout > Duration::zero()) {
+        attempt_deadline = deadline.Min(Deadline::After(*clock, policy.attempt_timeout));
+      }
+      CountAttempt(op);
+      sent_any = true;
+      auto response = opts.transport->Send(request.value(), attempt_deadline);
+      if (!response.ok()) {
+        const Status& ts = response.status();
+        switch (ts.code()) {
+          case StatusCode::kUnavailable: retry = Retry{ts.Annotate(op)}; break;
+          case StatusCode::kUnknownOutcome:
+          case StatusCode::kDeadlineExceeded: retry = Retry{ts.Annotate(op), false, true}; break;
+          default: finish_error(ts.Annotate(op)); return out;
+        }
+      } else {
+        const http::Response& resp = response.value();
+        const int http = resp.status;
+        std::string_view crc_header = resp.Header("x-amz-crc32");
+        bool crc_ok = true;
+        if (opts.verify_crc32 && !crc_header.empty()) {
+          uint64_t expected = 0;
+          auto [ptr, ec] = std::from_chars(crc_header.data(), crc_header.data() + crc_header.size(), expected);
+          uLong actual = crc32_z(0L, reinterpret_cast<const Bytef*>(resp.body.data()), resp.body.size());
+          crc_ok = ec == std::errc() && ptr == crc_header.data() + crc_header.size() && expected == actual;
+        }
+        if (!crc_ok) {
+          Status s = MalformedResponse(op + ": response body failed its x-amz-crc32 check (" +
+                                       std::to_string(resp.body.size()) + " bytes; damaged or truncated)");
+          s.WithAwsError("", http);
+          // A 2xx whose body is damaged was most likely applied.
+          retry = Retry{s, false, http < 400 || http >= 500};
+        } else if (http >= 200 && http < 300) {
+          json parsed = json::parse(resp.body, nullptr, false);
+          if (parsed.is_discarded() || !parsed.is_object()) {
+            Status s = MalformedResponse(op + ": response body is not a JSON object (malformed or truncated, " +
+                                         std::to_string(resp.body.size()) + " bytes)");
+            s.WithAwsError("", http);
+            retry = Retry{s, false, true};
+          } else {
+            out.body = std::move(parsed);
+            out.status = Status::Ok();
+            return out;
+          }
+        } else {
+          // An error answer.
+          json parsed = json::parse(resp.body, nullptr, false);
+          std::string code;
+          std::string message;
+          if (!parsed.is_discarded() && parsed.is_object()) {
+            code = StringField(parsed, "__type");
+            message = StringField(parsed, "message");
+            if (message.empty()) message = StringField(parsed, "Message");
+          }
+          if (code.empty()) {
+            // x-amzn-ErrorType: "ValidationException:http://internal.amazon.com/..."
+            std::string_view et = resp.Header("x-amzn-errortype");
+            code = std::string(et.substr(0, et.find(':')));
+          }
+          if (code.empty()) {
+            code = XmlElement(resp.body, "Code");
+            if (message.empty()) message = XmlElement(resp.body, "Message");
+          }
+          if (size_t hash = code.rfind('#'); hash != std::string::npos) code = code.substr(hash + 1);
+          message = OneLine(std::move(message));
+          auto make = [&](StatusCode c, std::string text) {
+            Status s(c, op + ": " + std::move(text));
+            s.WithAwsError(code, http);
+            return s;
+          };
+          const std::string shown = message.empty() ? code : message;
+
+          if (code.empty()) {
+            // No recognizable error document (HTML from a proxy, garbage, empty).
+            if (http >= 500) {
+              retry = Retry{make(StatusCode::kUnavailable, "HTTP " + std::to_string(http) + " from the server"),
+                            false, true};
+            } else if (http == 403) {
+              finish_error(make(StatusCode::kPermissionDenied, "HTTP 403 (access denied) with no error details"));
+              return out;
+            } else {
+              finish_error(make(StatusCode::kMalformedResponse,
+                                "HTTP " + std::to_string(http) + " with an unreadable error body (" +
+                                    std::to_string(resp.body.size()) + " bytes)"));
+              return out;
+            }
+          } else if (code == "ConditionalCheckFailedException") {
+            out.condition_failed = true;
+            out.body = std::move(parsed);
+            out.status = make(StatusCode::kFailedPrecondition, shown);
+            return out;
+          } else if (code == "TransactionCanceledException") {
+            out.cancelled = true;
+            out.body = parsed.is_discarded() ? json::object() : std::move(parsed);
+            if (!out.body.is_object()) out.body = json::object();
+            out.body["message"] = message;
+            out.status = make(StatusCode::kFailedPrecondition, shown);
+            return out;
+          } else if (IsAuthError(code) || (http == 403 && !IsThrottle(code))) {
+            std::string_view date = resp.Header("date");
+            if (!skew_retry_used && IsSkewCandidate(code, message) && !date.empty() &&
+                skew.UpdateFromServerDate(date, clock->WallNow())) {
+              skew_retry_used = true;
+              retry = Retry{make(StatusCode::kPermissionDenied, shown), false, false, true};
+            } else {
+              finish_error(make(StatusCode::kPermissionDenied, shown));
+              return out;
+            }
+          } else if (IsThrottle(code)) {
+            CountThrottle();
+            retry = Retry{make(StatusCode::kUnavailable, shown), true, false};
+          } else if (IsRetryableRejection(code)) {
+            retry = Retry{make(StatusCode::kUnavailable, shown), false, false};
+          } else if (IsServerFault(code) || http >= 500) {
+            retry = Retry{make(StatusCode::kUnavailable, shown), false, true};
+          } else if (code == "ValidationException" || code == "SerializationException") {
+            finish_error(make(StatusCode::kInvalidArgument, shown));
+            return out;
+          } else if (IsNotFound(code)) {
+            finish_error(make(StatusCode::kNotFound, shown));
+            return out;
+          } else if (code == "UnknownOperationException") {
+            finish_error(make(StatusCode::kFailedPrecondition,
+                              "the endpoint does not support the " + op + " operation (UnknownOperationException)"));
+            return out;
+          } else if (IsPreconditionError(code)) {
+            finish_error(make(StatusCode::kFailedPrecondition, shown));
+            return out;
+          } else {
+            finish_error(make(StatusCode::kInvalidArgument, shown));
+            return out;
+          }
+        }
+      }
+    }
+
+    // A retryable failure.
+    last = retry->status;
+    if (retry->ambiguous && is_write) {
+      out.ambiguous = true;
+      CountUnknown();
+    }
+    if (attempts >= policy.max_attempts) break;
+    if (retry->immediate) continue;
+    if (!Backoff(retries, retry->throttle, deadline)) break;
+    ++retries;
+  }
+
+  // Out of attempts or time.
+  const bool at_deadline = deadline.Remaining(*clock) < policy.min_attempt_time;
+  std::string why = "gave up after " + std::to_string(attempts) + " attempt" + (attempts == 1 ? "" : "s") +
+                    (at_deadline ? " (deadline reached)" : " (max_attempts reached)");
+  Status final_status;
+  if (is_write && out.ambiguous) {
+    final_status = UnknownOutcome(op + ": outcome unknown, " + why +
+                                  "; the write may or may not have been applied (re-read to resolve); last error: " +
+                                  last.message());
+  } else if (last.code() == StatusCode::kMalformedResponse) {
+    final_status = MalformedResponse(last.message() + " (" + why + ")");
+  } else if (!sent_any && last.code() == StatusCode::kDeadlineExceeded) {
+    final_status = DeadlineExceeded(last.message() + " (" + why + ")");
+  } else {
+    final_status = Unavailable(last.message() + " (" + why + ")");
+  }
+  final_status.WithAwsError(last.aws_error(), last.http_status());
+  out.status = std::move(final_status);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
+  if (options.region.empty()) return InvalidArgument("ClientOptions.region is empty; set the AWS region, e.g. us-east-1");
+  if (options.endpoint.rfind("http://", 0) != 0 && options.endpoint.rfind("https://", 0) != 0) {
+    return InvalidArgument("ClientOptions.endpoint \"" + options.endpoint +
+                           "\" is not an http(s):// URL; resolve it with aws::ResolveEndpoint");
+  }
+  while (options.endpoint.size() > 8 && options.endpoint.back() == '/') options.endpoint.pop_back();
+  if (!options.credentials) return InvalidArgument("ClientOptions.credentials is null; give a credentials provider");
+  if (!options.transport) return InvalidArgument("ClientOptions.transport is null; give an HTTP transport");
+  const RetryPolicy& p = options.retry;
+  if (p.max_attempts < 1) return InvalidArgument("RetryPolicy.max_attempts must be at least 1");
+  if (p.base_delay < Duration::zero() || p.throttle_base_delay < Duration::zero() || p.max_delay < Duration::zero() ||
+      p.min_attempt_time < Duration::zero() || p.attempt_timeout < Duration::zero()) {
+    return InvalidArgument("RetryPolicy durations must not be negative");
+  }
+  return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(std::move(options))));
+}
+
+Result<json> Client::Call(const std::string& operation, const json& body, bool is_write, Deadline deadline,
+                          bool* ambiguous) {
+  Impl::Outcome out = impl_->Invoke(operation, body, is_write, deadline);
+  if (ambiguous != nullptr) *ambiguous = out.ambiguous;
+  if (!out.status.ok()) return out.status;
+  return std::move(out.body);
+}
+
+Result<GetItemResult> Client::GetItem(const GetItemRequest& req, Deadline deadline) {
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate("GetItem"));
+  DYNATRONI_RETURN_IF_ERROR(ValidateKey(req.key, "GetItem"));
+  json body = {{"TableName", req.table}, {"Key", EncodeItem(req.key)}, {"ConsistentRead", req.consistent_read}};
+  if (!req.projection.empty()) body["ProjectionExpression"] = req.projection;
+  if (!req.names.empty()) body["ExpressionAttributeNames"] = req.names;
+  auto out = impl_->Invoke("GetItem", body, false, deadline);
+  if (!out.status.ok()) return out.status;
+  GetItemResult r;
+  if (const json* item = Field(out.body, "Item"); item != nullptr && !item->is_null()) {
+    auto decoded = DecodeItem(*item, "Item");
+    if (!decoded.ok()) return decoded.status().Annotate("GetItem");
+    r.item = std::move(decoded).value();
+  }
+  return r;
+}
+
+Result<WriteResult> Client::PutItem(const PutItemRequest& req, Deadline deadline) {
+  const std::string op = "PutItem";
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
+  DYNATRONI_RETURN_IF_ERROR(ValidateWriteItem(req.item, op));
+  DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.condition).Annotate(op));
+  if (req.return_values != ReturnValues::kNone && req.return_values != ReturnValues::kAllOld) {
+    return InvalidArgument(op + ": return_values must be kNone or kAllOld (DynamoDB allows no other for PutItem)");
+  }
+  json body = {{"TableName", req.table}, {"Item", EncodeItem(req.item)}};
+  AddExpressionParts(body, req.condition, "ConditionExpression");
+  if (req.return_values != ReturnValues::kNone) body["ReturnValues"] = ReturnValuesName(req.return_values);
+  if (!req.condition.condition.empty() && req.return_old_on_condition_failure) {
+    body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD";
+  }
+  return impl_->ToWriteResult(op, impl_->Invoke(op, body, true, deadline));
+}
+
+Result<WriteResult> Client::UpdateItem(const UpdateItemRequest& req, Deadline deadline) {
+  const std::string op = "UpdateItem";
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
+  DYNATRONI_RETURN_IF_ERROR(ValidateKey(req.key, op));
+  DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.condition).Annotate(op));
+  json body = {{"TableName", req.table}, {"Key", EncodeItem(req.key)}};
+  if (!req.update_expression.empty()) body["UpdateExpression"] = req.update_expression;
+  AddExpressionParts(body, req.condition, "ConditionExpression");
+  if (req.return_values != ReturnValues::kNone) body["ReturnValues"] = ReturnValuesName(req.return_values);
+  if (!req.condition.condition.empty() && req.return_old_on_condition_failure) {
+    body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD";
+  }
+  return impl_->ToWriteResult(op, impl_->Invoke(op, body, true, deadline));
+}
+
+Result<WriteResult> Client::DeleteItem(const DeleteItemRequest& req, Deadline deadline) {
+  const std::string op = "DeleteItem";
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
+  DYNATRONI_RETURN_IF_ERROR(ValidateKey(req.key, op));
+  DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.condition).Annotate(op));
+  if (req.return_values != ReturnValues::kNone && req.return_values != ReturnValues::kAllOld) {
+    return InvalidArgument(op + ": return_values must be kNone or kAllOld (DynamoDB allows no other for DeleteItem)");
+  }
+  json body = {{"TableName", req.table}, {"Key", EncodeItem(req.key)}};
+  AddExpressionParts(body, req.condition, "ConditionExpression");
+  if (req.return_values != ReturnValues::kNone) body["ReturnValues"] = ReturnValuesName(req.return_values);
+  if (!req.condition.condition.empty() && req.return_old_on_condition_failure) {
+    body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD";
+  }
+  return impl_->ToWriteResult(op, impl_->Invoke(op, body, true, deadline));
+}
+
+Result<QueryResult> Client::Query(const QueryRequest& req, Deadline deadline) {
+  const std::string op = "Query";
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
+  if (req.key_condition.condition.empty()) {
+    return InvalidArgument(op + ": key_condition.condition (KeyConditionExpression) is empty; e.g. \"#pk = :pk\"");
+  }
+  if (req.page_limit < 0) return InvalidArgument(op + ": page_limit must be 0 (server default) or positive");
+  DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.key_condition).Annotate(op));
+  json body = {{"TableName", req.table}, {"ConsistentRead", req.consistent_read}};
+  AddExpressionParts(body, req.key_condition, "KeyConditionExpression");
+  if (!req.filter_expression.empty()) body["FilterExpression"] = req.filter_expression;
+  if (req.page_limit > 0) body["Limit"] = req.page_limit;
+  if (!req.scan_forward) body["ScanIndexForward"] = false;
+
+  QueryResult result;
+  json start_key;
+  while (true) {
+    if (!start_key.is_null()) body["ExclusiveStartKey"] = start_key;
+    auto out = impl_->Invoke(op, body, false, deadline);
+    if (!out.status.ok()) {
+      if (result.pages == 0) return out.status;
+      return out.status.Annotate("Query page " + std::to_string(result.pages + 1));
+    }
+    ++result.pages;
+    if (const json* items = Field(out.body, "Items")) {
+      if (!items->is_array()) return MalformedResponse(op + ": Items is not a JSON array");
+      for (size_t i = 0; i < items->size(); ++i) {
+        auto decoded = DecodeItem((*items)[i], "Items[" + std::to_string(i) + "]");
+        if (!decoded.ok()) return decoded.status().Annotate(op);
+        result.items.push_back(std::move(decoded).value());
+      }
+    }
+    const json* lek = Field(out.body, "LastEvaluatedKey");
+    if (lek == nullptr || lek->is_null() || (lek->is_object() && lek->empty())) break;
+    if (!lek->is_object()) return MalformedResponse(op + ": LastEvaluatedKey is not a JSON object");
+    if (*lek == start_key) {
+      return MalformedResponse(op + ": the server returned the same LastEvaluatedKey twice (pagination would loop)");
+    }
+    start_key = *lek;
+  }
+  return result;
+}
+
+Status Client::BatchWriteItem(const BatchWriteRequest& req, Deadline deadline) {
+  const std::string op = "BatchWriteItem";
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
+  std::vector<json> entries;
+  entries.reserve(req.puts.size() + req.delete_keys.size());
+  for (const auto& item : req.puts) {
+    DYNATRONI_RETURN_IF_ERROR(ValidateWriteItem(item, op));
+    entries.push_back({{"PutRequest", {{"Item", EncodeItem(item)}}}});
+  }
+  for (const auto& key : req.delete_keys) {
+    DYNATRONI_RETURN_IF_ERROR(ValidateKey(key, op));
+    entries.push_back({{"DeleteRequest", {{"Key", EncodeItem(key)}}}});
+  }
+  constexpr size_t kBatch = 25;
+  const size_t total = entries.size();
+  for (size_t begin = 0; begin < total; begin += kBatch) {
+    json pending = json::array();
+    for (size_t i = begin; i < std::min(total, begin + kBatch); ++i) pending.push_back(std::move(entries[i]));
+    int round = 0;
+    while (true) {
+      json body = {{"RequestItems", {{req.table, pending}}}};
+      auto out = impl_->Invoke(op, body, true, deadline);
+      if (!out.status.ok()) {
+        if (begin == 0 && round == 0) return out.status;
+        size_t not_written = pending.size() + (total - std::min(total, begin + kBatch));
+        return out.status.Annotate(op + ": " + std::to_string(not_written) + " of " + std::to_string(total) +
+                                   " items not written");
+      }
+      const json* unprocessed = Field(out.body, "UnprocessedItems");
+      const json* mine = unprocessed != nullptr ? Field(*unprocessed, req.table) : nullptr;
+      if (mine == nullptr || !mine->is_array() || mine->empty()) break;
+      pending = *mine;
+      impl_->CountThrottle();
+      if (!impl_->Backoff(round, /*throttle=*/true, deadline)) {
+        size_t remaining = pending.size() + (total - std::min(total, begin + kBatch));
+        return Unavailable(op + ": " + std::to_string(remaining) + " of " + std::to_string(total) +
+                           " items still unprocessed when the deadline came (the table kept returning "
+                           "UnprocessedItems: throttled)");
+      }
+      ++round;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<TransactWriteResult> Client::TransactWriteItems(const std::vector<TransactWriteAction>& actions,
+                                                       const std::string& client_request_token,
+                                                       Deadline deadline) {
+  const std::string op = "TransactWriteItems";
+  if (actions.empty() || actions.size() > 100) {
+    return InvalidArgument(op + ": " + std::to_string(actions.size()) +
+                           " actions given; DynamoDB accepts 1 to 100 per transaction");
+  }
+  if (client_request_token.size() > 36) {
+    return InvalidArgument(op + ": client_request_token is longer than 36 characters");
+  }
+  json items = json::array();
+  for (size_t i = 0; i < actions.size(); ++i) {
+    const auto& a = actions[i];
+    const std::string where = op + " action " + std::to_string(i);
+    DYNATRONI_RETURN_IF_ERROR(ValidateTableName(a.table).Annotate(where));
+    DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(a.condition).Annotate(where));
+    json x = {{"TableName", a.table}};
+    const char* kind = "Put";
+    switch (a.kind) {
+      case TransactWriteAction::Kind::kPut:
+        DYNATRONI_RETURN_IF_ERROR(ValidateWriteItem(a.item_or_key, where));
+        x["Item"] = EncodeItem(a.item_or_key);
+        break;
+      case TransactWriteAction::Kind::kUpdate:
+        DYNATRONI_RETURN_IF_ERROR(ValidateKey(a.item_or_key, where));
+        if (a.update_expression.empty()) return InvalidArgument(where + ": an Update needs an update_expression");
+        x["Key"] = EncodeItem(a.item_or_key);
+        x["UpdateExpression"] = a.update_expression;
+        kind = "Update";
+        break;
+      case TransactWriteAction::Kind::kDelete:
+        DYNATRONI_RETURN_IF_ERROR(ValidateKey(a.item_or_key, where));
+        x["Key"] = EncodeItem(a.item_or_key);
+        kind = "Delete";
+        break;
+      case TransactWriteAction::Kind::kConditionCheck:
+        DYNATRONI_RETURN_IF_ERROR(ValidateKey(a.item_or_key, where));
+        if (a.condition.condition.empty()) {
+          return InvalidArgument(where + ": a ConditionCheck needs a condition expression");
+        }
+        x["Key"] = EncodeItem(a.item_or_key);
+        kind = "ConditionCheck";
+        break;
+    }
+    AddExpressionParts(x, a.condition, "ConditionExpression");
+    if (!a.condition.condition.empty() && a.return_old_on_condition_failure) {
+      x["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD";
+    }
+    items.push_back({{kind, std::move(x)}});
+  }
+  std::string token = client_request_token;
+  if (token.empty()) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; ++i) token += kHex[static_cast<int>(impl_->random->Uniform01() * 16) & 15];
+  }
+  json body = {{"TransactItems", std::move(items)}, {"ClientRequestToken", token}};
+  auto out = impl_->Invoke(op, body, true, deadline);
+  TransactWriteResult r;
+  r.ambiguous_attempt = out.ambiguous;
+  if (out.cancelled) {
+    r.cancelled = true;
+    const json* reasons = Field(out.body, "CancellationReasons");
+    if (reasons != nullptr && reasons->is_array()) {
+      for (size_t i = 0; i < reasons->size(); ++i) {
+        const json& reason = (*reasons)[i];
+        std::string code = StringField(reason, "Code");
+        r.cancellation_codes.push_back(code.empty() ? "None" : code);
+        std::optional<Item> item;
+        if (const json* it = Field(reason, "Item"); it != nullptr && it->is_object() && !it->empty()) {
+          auto decoded = DecodeItem(*it, "CancellationReasons[" + std::to_string(i) + "].Item");
+          if (!decoded.ok()) return decoded.status().Annotate(op);
+          item = std::move(decoded).value();
+        }
+        r.cancellation_items.push_back(std::move(item));
+      }
+    } else {
+      r.cancellation_codes = CodesFromMessage(StringField(out.body, "message"));
+      r.cancellation_items.resize(r.cancellation_codes.size());
+    }
+    return r;
+  }
+  if (!out.status.ok()) return out.status;
+  return r;
+}
+
+Result<TableDescription> Client::DescribeTable(const std::string& table, Deadline deadline) {
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(table).Annotate("DescribeTable"));
+  auto out = impl_->Invoke("DescribeTable", json{{"TableName", table}}, false, deadline);
+  if (!out.status.ok()) return out.status;
+  const json* t = Field(out.body, "Table");
+  return ParseTableDescription(t != nullptr ? *t : json(), "DescribeTable");
+}
+
+Result<TableDescription> Client::WaitUntilActive(const std::string& table, Deadline deadline, Duration poll) {
+  std::string last_status;
+  while (true) {
+    auto d = DescribeTable(table, deadline);
+    if (!d.ok()) {
+      if (d.status().code() == StatusCode::kDeadlineExceeded && !last_status.empty()) break;
+      return d.status();
+    }
+    if (d->status == "ACTIVE") return d;
+    last_status = d->status;
+    Duration left = deadline.Remaining(*impl_->clock) - impl_->opts.retry.min_attempt_time;
+    if (left <= poll) break;
+    impl_->clock->SleepFor(poll);
+  }
+  return DeadlineExceeded("DescribeTable: table \"" + table + "\" is still " + last_status +
+                          " at the deadline (waiting for ACTIVE)");
+}
+
+Result<TableDescription> Client::CreateTable(const CreateTableRequest& req, Deadline deadline) {
+  const std::string op = "CreateTable";
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
+  if (req.key_schema.empty()) return InvalidArgument(op + ": key_schema is empty; give at least a HASH key");
+  json body = {{"TableName", req.table}};
+  json ks = json::array();
+  for (const auto& k : req.key_schema) ks.push_back({{"AttributeName", k.name}, {"KeyType", k.key_type}});
+  json ad = json::array();
+  for (const auto& a : req.attributes) ad.push_back({{"AttributeName", a.name}, {"AttributeType", a.type}});
+  body["KeySchema"] = std::move(ks);
+  body["AttributeDefinitions"] = std::move(ad);
+  if (req.on_demand) {
+    body["BillingMode"] = "PAY_PER_REQUEST";
+  } else {
+    if (req.read_capacity <= 0 || req.write_capacity <= 0) {
+      return InvalidArgument(op + ": provisioned tables need read_capacity and write_capacity >= 1");
+    }
+    body["BillingMode"] = "PROVISIONED";
+    body["ProvisionedThroughput"] = {{"ReadCapacityUnits", req.read_capacity},
+                                     {"WriteCapacityUnits", req.write_capacity}};
+  }
+  if (req.deletion_protection) body["DeletionProtectionEnabled"] = true;
+  auto out = impl_->Invoke(op, body, true, deadline);
+  if (!out.status.ok()) return out.status;
+  const json* t = Field(out.body, "TableDescription");
+  return ParseTableDescription(t != nullptr ? *t : json(), op);
+}
+
+Status Client::DeleteTable(const std::string& table, Deadline deadline) {
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(table).Annotate("DeleteTable"));
+  return impl_->Invoke("DeleteTable", json{{"TableName", table}}, true, deadline).status;
+}
+
+Status Client::UpdateTimeToLive(const std::string& table, const std::string& attribute, bool enabled,
+                                Deadline deadline) {
+  const std::string op = "UpdateTimeToLive";
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(table).Annotate(op));
+  if (attribute.empty() || attribute.size() > 255) {
+    return InvalidArgument(op + ": attribute name must be 1-255 characters");
+  }
+  json body = {{"TableName", table},
+               {"TimeToLiveSpecification", {{"Enabled", enabled}, {"AttributeName", attribute}}}};
+  return impl_->Invoke(op, body, true, deadline).status;
+}
+
+Result<TimeToLiveDescription> Client::DescribeTimeToLive(const std::string& table, Deadline deadline) {
+  const std::string op = "DescribeTimeToLive";
+  DYNATRONI_RETURN_IF_ERROR(ValidateTableName(table).Annotate(op));
+  auto out = impl_->Invoke(op, json{{"TableName", table}}, false, deadline);
+  if (!out.status.ok()) return out.status;
+  const json* d = Field(out.body, "TimeToLiveDescription");
+  if (d == nullptr || !d->is_object()) return MalformedResponse(op + ": response has no TimeToLiveDescription");
+  TimeToLiveDescription r;
+  r.status = StringField(*d, "TimeToLiveStatus");
+  r.attribute = StringField(*d, "AttributeName");
+  if (r.status.empty()) return MalformedResponse(op + ": TimeToLiveDescription has no TimeToLiveStatus");
+  return r;
+}
+
+ClientStats Client::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->stats_mu);
+  return impl_->stats;
+}
+
+const std::string& Client::region() const { return impl_->opts.region; }
+const std::string& Client::endpoint() const { return impl_->opts.endpoint; }
+Duration Client::clock_skew() const { return impl_->skew.offset(); }
+
+}  // namespace dynatroni::dynamodb

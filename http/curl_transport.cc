@@ -1,0 +1,443 @@
+#include "http/curl_transport.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+namespace dynatroni::http {
+namespace {
+
+std::once_flag g_curl_init_once;
+CURLcode g_curl_init_result = CURLE_OK;
+
+char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = AsciiLower(c);
+  return out;
+}
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (AsciiLower(s[i]) != prefix[i]) return false;
+  }
+  return true;
+}
+
+bool HasControlChars(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+}
+
+// RFC 9110 token characters (method and header names).
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kExtra.find(c) != std::string_view::npos;
+  });
+}
+
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// The parts of the URL used in error messages: never the user info or the
+// query string (a presigned URL could carry a signature there).
+struct UrlParts {
+  std::string host;       // as in the URL (IPv6 bracketed)
+  std::string host_port;  // "host:port" (IPv6 hosts bracketed)
+  std::string display;    // "scheme://host:port/path"
+};
+
+Result<UrlParts> ParseUrl(const std::string& url) {
+  if (!StartsWithIgnoreCase(url, "http://") && !StartsWithIgnoreCase(url, "https://")) {
+    // Echo at most the scheme: the rest may carry user info.
+    const size_t sep = url.find("://");
+    const std::string scheme = sep == std::string::npos || sep > 16 ? "" : url.substr(0, sep);
+    return InvalidArgument(
+        "url must start with http:// or https://" +
+        (scheme.empty() ? std::string(" (it has no scheme)") : " (got " + scheme + "://)"));
+  }
+  if (HasControlChars(url)) return InvalidArgument("url contains CR, LF or NUL characters");
+  CURLU* u = curl_url();
+  if (u == nullptr) return Internal("curl_url() failed (out of memory)");
+  UrlParts parts;
+  CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
+  if (rc != CURLUE_OK) {
+    curl_url_cleanup(u);
+    return InvalidArgument(std::string("url is malformed: ") + curl_url_strerror(rc));
+  }
+  auto get = [u](CURLUPart part, unsigned flags) {
+    char* value = nullptr;
+    std::string out;
+    if (curl_url_get(u, part, &value, flags) == CURLUE_OK && value != nullptr) out = value;
+    curl_free(value);
+    return out;
+  };
+  std::string scheme = get(CURLUPART_SCHEME, 0);
+  std::string host = get(CURLUPART_HOST, 0);
+  std::string port = get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  std::string path = get(CURLUPART_PATH, 0);
+  curl_url_cleanup(u);
+  if (host.empty()) return InvalidArgument("url has no host; use scheme://host[:port]/path");
+  parts.host = host;
+  parts.host_port = host + ":" + port;
+  parts.display = scheme + "://" + parts.host_port + path;
+  return parts;
+}
+
+// Per-Send state reached from the libcurl callbacks.
+struct TransferState {
+  Headers headers;
+  std::string body;
+};
+
+size_t OnBody(char* data, size_t size, size_t nmemb, void* userdata) {
+  const size_t len = size * nmemb;
+  try {
+    static_cast<TransferState*>(userdata)->body.append(data, len);
+  } catch (...) {  // never let an exception cross libcurl
+    return 0;
+  }
+  return len;
+}
+
+size_t OnHeader(char* data, size_t size, size_t nitems, void* userdata) {
+  const size_t len = size * nitems;
+  try {
+    auto* state = static_cast<TransferState*>(userdata);
+    std::string_view line(data, len);
+    if (line.substr(0, 5) == "HTTP/") {
+      // A new response head (after 1xx): keep only the final response's headers.
+      state->headers.clear();
+      return len;
+    }
+    if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+      // Obsolete line folding: continuation of the previous value.
+      std::string_view more = TrimOws(line);
+      if (!state->headers.empty() && !more.empty()) {
+        state->headers.back().second.append(" ").append(more);
+      }
+      return len;
+    }
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return len;  // blank line or junk
+    state->headers.emplace_back(AsciiLower(TrimOws(line.substr(0, colon))),
+                                std::string(TrimOws(line.substr(colon + 1))));
+  } catch (...) {
+    return 0;
+  }
+  return len;
+}
+
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+
+bool AppendHeader(SlistPtr& list, const std::string& line) {
+  curl_slist* appended = curl_slist_append(list.get(), line.c_str());
+  if (appended == nullptr) return false;
+  (void)list.release();
+  list.reset(appended);
+  return true;
+}
+
+long ToMillisCeil(Duration d) {
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+  return static_cast<long>(std::clamp<int64_t>(ms, 1, LONG_MAX));
+}
+
+// `peer` is the address libcurl last tried (the proxy when one is used), or empty.
+std::string DescribeFailure(CURLcode code, bool sent, const UrlParts& url, const std::string& peer,
+                            long os_errno, long elapsed_ms) {
+  const std::string& hp = url.host_port;
+  const std::string& connect_target = peer.empty() ? hp : peer;
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return "could not resolve host " + url.host;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return "could not resolve the proxy host (from the http_proxy/https_proxy environment variables)";
+    case CURLE_COULDNT_CONNECT:
+      if (os_errno == ECONNREFUSED) return "connect to " + connect_target + " refused";
+      if (os_errno != 0) {
+        return "connect to " + connect_target + " failed: " + std::strerror(static_cast<int>(os_errno));
+      }
+      return "connect to " + connect_target + " failed";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return "TLS handshake with " + hp + " failed";
+    case CURLE_OPERATION_TIMEDOUT:
+      if (sent) return "timed out after " + std::to_string(elapsed_ms) + " ms waiting for the response";
+      return "timed out after " + std::to_string(elapsed_ms) +
+             " ms before the request was sent (connecting to " + hp + ")";
+    case CURLE_SEND_ERROR:
+      return "sending the request to " + hp + " failed";
+    case CURLE_RECV_ERROR:
+      return "receiving the response from " + hp + " failed";
+    case CURLE_GOT_NOTHING:
+      return hp + " closed the connection without a response";
+    case CURLE_PARTIAL_FILE:
+      return "the response from " + hp + " was cut short";
+    case CURLE_WEIRD_SERVER_REPLY:
+      return hp + " sent a malformed response";
+    default:
+      return std::string("transfer with ") + hp + " failed: " + curl_easy_strerror(code);
+  }
+}
+
+}  // namespace
+
+namespace internal {
+
+CurlTimeouts ComputeCurlTimeouts(Duration remaining, Duration max_connect_timeout) {
+  const long connect_cap = ToMillisCeil(max_connect_timeout);
+  if (remaining == Duration::max()) return CurlTimeouts{0, connect_cap};
+  const long total = ToMillisCeil(remaining);
+  return CurlTimeouts{total, std::min(total, connect_cap)};
+}
+
+StatusCode ClassifyCurlError(int curl_code, bool request_bytes_sent) {
+  switch (static_cast<CURLcode>(curl_code)) {
+    case CURLE_OK:
+      return StatusCode::kOk;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      return StatusCode::kInvalidArgument;
+    default:
+      break;
+  }
+  // Resolve, connect and TLS errors happen before the request is written; but
+  // libcurl silently retries a request that died on a reused connection, and
+  // request bytes counted then (or a proxy CONNECT) make us assume the worst.
+  return request_bytes_sent ? StatusCode::kUnknownOutcome : StatusCode::kUnavailable;
+}
+
+}  // namespace internal
+
+Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlOptions options) {
+  std::call_once(g_curl_init_once, [] { g_curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (g_curl_init_result != CURLE_OK) {
+    return Internal(std::string("curl_global_init failed: ") + curl_easy_strerror(g_curl_init_result));
+  }
+  if (!options.ca_bundle.empty()) {
+    const int fd = ::open(options.ca_bundle.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return InvalidArgument("ca_bundle '" + options.ca_bundle + "' is not readable (" +
+                             std::strerror(errno) +
+                             "); give a readable PEM file or leave it empty for the system CA store");
+    }
+    struct stat st {};
+    const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    ::close(fd);
+    if (!regular) {
+      return InvalidArgument("ca_bundle '" + options.ca_bundle +
+                             "' is not a regular file; give a readable PEM file or leave it empty");
+    }
+  }
+  if (options.max_connect_timeout <= Duration::zero()) {
+    return InvalidArgument("max_connect_timeout must be positive");
+  }
+  if (HasControlChars(options.user_agent)) {
+    return InvalidArgument("user_agent must not contain CR, LF or NUL characters");
+  }
+  return std::unique_ptr<CurlTransport>(new CurlTransport(std::move(options)));
+}
+
+CurlTransport::CurlTransport(CurlOptions options) : options_(std::move(options)) {}
+
+CurlTransport::~CurlTransport() {
+  for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
+size_t CurlTransport::idle_handles() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return idle_.size();
+}
+
+void* CurlTransport::AcquireHandle() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      void* handle = idle_.back();  // LIFO: the most recently used connection is the warmest
+      idle_.pop_back();
+      return handle;
+    }
+  }
+  return curl_easy_init();
+}
+
+void CurlTransport::ReleaseHandle(void* handle) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_.size() < options_.max_idle_connections) {
+      idle_.push_back(handle);
+      return;
+    }
+  }
+  curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
+Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) {
+  DYNATRONI_ASSIGN_OR_RETURN(UrlParts url, ParseUrl(request.url));
+  const std::string context = request.method + " " + url.display + ": ";
+  if (!IsToken(request.method)) return InvalidArgument("request method must be an HTTP token (e.g. POST)");
+  if (request.method == "HEAD" && !request.body.empty()) {
+    return InvalidArgument(context + "a HEAD request cannot carry a body");
+  }
+
+  // Build the header list before touching the network.
+  SlistPtr header_list;
+  bool has_expect = false;
+  bool has_content_type = false;
+  for (const auto& [name, value] : request.headers) {
+    if (!IsToken(name)) return InvalidArgument(context + "header name '" + name + "' is not an HTTP token");
+    if (HasControlChars(value)) {
+      // Never echo the value: it may be a signature or a token.
+      return InvalidArgument(context + "value of header '" + name + "' contains CR, LF or NUL");
+    }
+    const std::string lower = AsciiLower(name);
+    has_expect |= lower == "expect";
+    has_content_type |= lower == "content-type";
+    // "Name;" is libcurl's spelling of a header with an empty value.
+    if (!AppendHeader(header_list, value.empty() ? name + ";" : name + ": " + value)) {
+      return Internal("out of memory building request headers");
+    }
+  }
+  // No 100-continue round trip, and no form content type invented by libcurl.
+  if ((!has_expect && !AppendHeader(header_list, "Expect:")) ||
+      (!has_content_type && !AppendHeader(header_list, "Content-Type:"))) {
+    return Internal("out of memory building request headers");
+  }
+
+  SystemClock& clock = *SystemClock::Instance();
+  const MonoTime start = clock.Now();
+  const Duration remaining = deadline.Remaining(clock);
+  if (remaining <= Duration::zero()) {
+    return Unavailable(context + "deadline passed before the request was sent");
+  }
+  const internal::CurlTimeouts timeouts =
+      internal::ComputeCurlTimeouts(remaining, options_.max_connect_timeout);
+
+  CURL* curl = static_cast<CURL*>(AcquireHandle());
+  if (curl == nullptr) return Unavailable(context + "curl_easy_init failed (out of memory)");
+  struct Releaser {
+    CurlTransport* self;
+    CURL* curl;
+    ~Releaser() { self->ReleaseHandle(curl); }
+  } releaser{this, curl};
+
+  // Back to defaults; keeps the connection cache, DNS cache and TLS sessions.
+  curl_easy_reset(curl);
+  TransferState state;
+  char error_buffer[CURL_ERROR_SIZE];
+  error_buffer[0] = '\0';
+
+  CURLcode rc = CURLE_OK;
+  auto set = [&](CURLoption option, auto value) {
+    if (rc == CURLE_OK) rc = curl_easy_setopt(curl, option, value);
+  };
+  set(CURLOPT_ERRORBUFFER, error_buffer);
+  set(CURLOPT_URL, request.url.c_str());
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_FOLLOWLOCATION, 0L);
+  set(CURLOPT_NOSIGNAL, 1L);
+  set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  set(CURLOPT_TCP_NODELAY, 1L);
+  set(CURLOPT_TCP_KEEPALIVE, 1L);
+  set(CURLOPT_TCP_KEEPIDLE, 30L);
+  set(CURLOPT_TCP_KEEPINTVL, 10L);
+  set(CURLOPT_FORBID_REUSE, 0L);
+  // Drop idle connections before typical 60 s load-balancer idle timeouts can
+  // race with a reuse.
+  set(CURLOPT_MAXAGE_CONN, 50L);
+  set(CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+  set(CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+  if (!options_.ca_bundle.empty()) set(CURLOPT_CAINFO, options_.ca_bundle.c_str());
+  if (!options_.user_agent.empty()) set(CURLOPT_USERAGENT, options_.user_agent.c_str());
+  // CURLOPT_PROXY stays unset so libcurl honours the *_proxy environment.
+  set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  set(CURLOPT_TIMEOUT_MS, timeouts.total_ms);
+  set(CURLOPT_CONNECTTIMEOUT_MS, timeouts.connect_ms);
+  set(CURLOPT_HEADERFUNCTION, &OnHeader);
+  set(CURLOPT_HEADERDATA, static_cast<void*>(&state));
+  set(CURLOPT_WRITEFUNCTION, &OnBody);
+  set(CURLOPT_WRITEDATA, static_cast<void*>(&state));
+  set(CURLOPT_HTTPHEADER, header_list.get());
+  if (request.method == "GET" && request.body.empty()) {
+    set(CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    set(CURLOPT_NOBODY, 1L);
+  } else {
+    set(CURLOPT_POST, 1L);
+    set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    set(CURLOPT_POSTFIELDS, request.body.data());
+    if (request.method != "POST") set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  if (rc != CURLE_OK) {
+    return Internal(context + "configuring libcurl failed: " + curl_easy_strerror(rc));
+  }
+
+  rc = curl_easy_perform(curl);
+  if (rc != CURLE_OK) {
+    long request_size = 0;
+    curl_off_t uploaded = 0;
+    long os_errno = 0;
+    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+    curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+    const bool sent = request_size > 0 || uploaded > 0;
+    char* primary_ip = nullptr;
+    long primary_port = 0;
+    std::string peer;
+    if (curl_easy_getinfo(curl, CURLINFO_PRIMARY_IP, &primary_ip) == CURLE_OK && primary_ip != nullptr &&
+        primary_ip[0] != '\0' && curl_easy_getinfo(curl, CURLINFO_PRIMARY_PORT, &primary_port) == CURLE_OK &&
+        primary_port > 0) {
+      const bool v6 = std::strchr(primary_ip, ':') != nullptr;
+      peer = (v6 ? "[" : "") + std::string(primary_ip) + (v6 ? "]:" : ":") + std::to_string(primary_port);
+    }
+    const long elapsed_ms =
+        static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now() - start).count());
+    std::string message = context + DescribeFailure(rc, sent, url, peer, os_errno, elapsed_ms);
+    if (error_buffer[0] != '\0') {
+      std::string_view detail(error_buffer);
+      message += " (curl: " + std::string(TrimOws(detail)) + ")";
+    }
+    return Status(internal::ClassifyCurlError(rc, sent), std::move(message));
+  }
+
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 100 || status > 999) {
+    return MalformedResponse(context + "response carried no valid HTTP status line");
+  }
+  Response response;
+  response.status = static_cast<int>(status);
+  response.headers = std::move(state.headers);
+  response.body = std::move(state.body);
+  return response;
+}
+
+}  // namespace dynatroni::http

@@ -1,0 +1,540 @@
+#include "http/curl_transport.h"
+
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/testing_http_server.h"
+
+namespace dynatroni::http {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ReceivedRequest;
+using testing::Reply;
+using testing::TestingHttpServer;
+
+constexpr std::array<const char*, 8> kProxyVars = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                                   "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+
+// Keeps the tests hermetic: no proxy variable from the caller's environment
+// leaks in, and whatever a test sets is restored afterwards.
+class ProxyEnvGuard {
+ public:
+  ProxyEnvGuard() {
+    for (size_t i = 0; i < kProxyVars.size(); ++i) {
+      const char* v = std::getenv(kProxyVars[i]);
+      if (v != nullptr) saved_[i] = v;
+      ::unsetenv(kProxyVars[i]);
+    }
+  }
+  ~ProxyEnvGuard() {
+    for (size_t i = 0; i < kProxyVars.size(); ++i) {
+      if (saved_[i]) {
+        ::setenv(kProxyVars[i], saved_[i]->c_str(), 1);
+      } else {
+        ::unsetenv(kProxyVars[i]);
+      }
+    }
+  }
+
+ private:
+  std::array<std::optional<std::string>, kProxyVars.size()> saved_;
+};
+
+std::unique_ptr<TestingHttpServer> StartServer(testing::Handler handler) {
+  auto server = TestingHttpServer::Start(std::move(handler));
+  EXPECT_TRUE(server.ok()) << server.status().ToString();
+  return server.ok() ? std::move(server).value() : nullptr;
+}
+
+std::unique_ptr<CurlTransport> MakeTransport(CurlOptions options = {}) {
+  auto transport = CurlTransport::Create(std::move(options));
+  EXPECT_TRUE(transport.ok()) << transport.status().ToString();
+  return transport.ok() ? std::move(transport).value() : nullptr;
+}
+
+::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
+}
+
+Deadline In(Duration d) { return Deadline::After(*SystemClock::Instance(), d); }
+
+Reply Echo(const ReceivedRequest& req) {
+  Reply reply;
+  reply.status = 200;
+  reply.headers = {{"X-Echo-Method", req.method}, {"X-Echo-Target", req.target}};
+  reply.body = "echo:" + req.body;
+  return reply;
+}
+
+// A loopback listener that never accepts and whose accept queue is full, so a
+// new connection attempt hangs in the TCP handshake (SYNs are dropped).
+class BlackholeListener {
+ public:
+  BlackholeListener() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::listen(listen_fd_, 0), 0);
+    EXPECT_EQ(::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port_ = ntohs(addr.sin_port);
+    for (int i = 0; i < 3; ++i) {  // fill the queue (backlog 0 still admits one)
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      (void)::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+      fillers_.push_back(fd);
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  ~BlackholeListener() {
+    for (int fd : fillers_) ::close(fd);
+    ::close(listen_fd_);
+  }
+  BlackholeListener(const BlackholeListener&) = delete;
+  BlackholeListener& operator=(const BlackholeListener&) = delete;
+  [[nodiscard]] int port() const { return port_; }
+
+ private:
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::vector<int> fillers_;
+};
+
+// A loopback port with nothing listening on it.
+int ClosedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(Unit, HttpResponseHeaderReturnsFirstValueOrEmpty) {
+  Response response;
+  response.headers = {{"x-a", "1"}, {"x-b", "2"}, {"x-a", "3"}};
+  EXPECT_EQ(response.Header("x-a"), "1");
+  EXPECT_EQ(response.Header("x-b"), "2");
+  EXPECT_EQ(response.Header("x-c"), "");
+}
+
+TEST(Unit, CurlTimeoutsDeriveFromRemainingTime) {
+  auto t = internal::ComputeCurlTimeouts(300ms, 2s);
+  EXPECT_EQ(t.total_ms, 300);
+  EXPECT_EQ(t.connect_ms, 300);
+  t = internal::ComputeCurlTimeouts(10s, 2s);
+  EXPECT_EQ(t.total_ms, 10000);
+  EXPECT_EQ(t.connect_ms, 2000);
+  t = internal::ComputeCurlTimeouts(1ns, 2s);  // rounds up, never 0 (= no timeout in libcurl)
+  EXPECT_EQ(t.total_ms, 1);
+  EXPECT_EQ(t.connect_ms, 1);
+  t = internal::ComputeCurlTimeouts(Duration::max(), 2s);
+  EXPECT_EQ(t.total_ms, 0);
+  EXPECT_EQ(t.connect_ms, 2000);
+}
+
+TEST(Unit, CurlErrorsClassifiedBySentBytes) {
+  using internal::ClassifyCurlError;
+  EXPECT_EQ(ClassifyCurlError(CURLE_COULDNT_CONNECT, false), StatusCode::kUnavailable);
+  EXPECT_EQ(ClassifyCurlError(CURLE_COULDNT_RESOLVE_HOST, false), StatusCode::kUnavailable);
+  EXPECT_EQ(ClassifyCurlError(CURLE_SSL_CONNECT_ERROR, false), StatusCode::kUnavailable);
+  EXPECT_EQ(ClassifyCurlError(CURLE_PEER_FAILED_VERIFICATION, false), StatusCode::kUnavailable);
+  EXPECT_EQ(ClassifyCurlError(CURLE_OPERATION_TIMEDOUT, false), StatusCode::kUnavailable);
+  EXPECT_EQ(ClassifyCurlError(CURLE_OPERATION_TIMEDOUT, true), StatusCode::kUnknownOutcome);
+  EXPECT_EQ(ClassifyCurlError(CURLE_RECV_ERROR, true), StatusCode::kUnknownOutcome);
+  EXPECT_EQ(ClassifyCurlError(CURLE_GOT_NOTHING, true), StatusCode::kUnknownOutcome);
+  EXPECT_EQ(ClassifyCurlError(CURLE_PARTIAL_FILE, true), StatusCode::kUnknownOutcome);
+  // A connect error after bytes went out (libcurl's retry on a dead reused connection).
+  EXPECT_EQ(ClassifyCurlError(CURLE_COULDNT_CONNECT, true), StatusCode::kUnknownOutcome);
+  EXPECT_EQ(ClassifyCurlError(CURLE_UNSUPPORTED_PROTOCOL, false), StatusCode::kInvalidArgument);
+}
+
+TEST(Unit, CurlTransportPostRoundTripCarriesHeadersAndBody) {
+  ProxyEnvGuard env;
+  auto server = StartServer(Echo);
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.method = "POST";
+  request.url = server->Url("/api?x=1");
+  request.headers = {{"Content-Type", "application/x-amz-json-1.0"},
+                     {"X-Amz-Target", "DynamoDB_20120810.GetItem"}};
+  request.body = R"({"TableName":"t"})";
+  auto response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::string("echo:") + R"({"TableName":"t"})");
+  EXPECT_EQ(response->Header("x-echo-method"), "POST");  // lower-cased names
+  EXPECT_EQ(response->Header("x-echo-target"), "/api?x=1");
+  EXPECT_EQ(response->Header("content-length"), std::to_string(response->body.size()));
+
+  auto seen = server->requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].Header("content-type"), "application/x-amz-json-1.0");
+  EXPECT_EQ(seen[0].Header("x-amz-target"), "DynamoDB_20120810.GetItem");
+  EXPECT_EQ(seen[0].Header("host"), "127.0.0.1:" + std::to_string(server->port()));
+  EXPECT_EQ(seen[0].Header("user-agent"), std::string("dynatroni/") + DYNATRONI_VERSION);
+  EXPECT_EQ(seen[0].Header("expect"), "");
+  EXPECT_EQ(seen[0].body, request.body);
+}
+
+TEST(Unit, CurlTransportGetRoundTripAndErrorStatusesAreResponses) {
+  ProxyEnvGuard env;
+  auto server = StartServer([](const ReceivedRequest& req) {
+    Reply reply = Echo(req);
+    if (req.target == "/missing") {
+      reply.status = 404;
+      reply.reason = "Not Found";
+    }
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.method = "GET";
+  request.url = server->Url("/thing");
+  auto response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->Header("x-echo-method"), "GET");
+  EXPECT_EQ(response->body, "echo:");
+
+  request.url = server->Url("/missing");
+  response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 404);
+}
+
+TEST(Unit, CurlTransportSequentialSendsReuseOneConnection) {
+  ProxyEnvGuard env;
+  auto server = StartServer(Echo);
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  for (int i = 0; i < 3; ++i) {
+    Request request;
+    request.url = server->Url("/");
+    request.body = "n" + std::to_string(i);
+    auto response = transport->Send(request, In(5s));
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    EXPECT_EQ(response->body, "echo:n" + std::to_string(i));
+  }
+  EXPECT_EQ(server->accepted_connections(), 1);
+  EXPECT_EQ(transport->idle_handles(), 1u);
+}
+
+TEST(Unit, CurlTransportServerClosingAfterReplyForcesAFreshConnection) {
+  ProxyEnvGuard env;
+  auto server = StartServer([](const ReceivedRequest& req) {
+    Reply reply = Echo(req);
+    reply.close_after_reply = true;
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  for (int i = 0; i < 2; ++i) {
+    auto response = transport->Send(request, In(5s));
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+  }
+  EXPECT_EQ(server->accepted_connections(), 2);
+}
+
+TEST(Unit, CurlTransportSilentServerGivesUnknownOutcomeWithinDeadline) {
+  ProxyEnvGuard env;
+  auto server = StartServer([](const ReceivedRequest&) {
+    Reply reply;
+    reply.delay = 20s;  // cut short when the server stops
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  request.headers = {{"X-Secret-Header", "hdr-s3cr3t"}};
+  request.body = "body-s3cr3t";
+  const auto start = std::chrono::steady_clock::now();
+  auto response = transport->Send(request, In(300ms));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnknownOutcome) << response.status().ToString();
+  EXPECT_TRUE(Contains(response.status().message(), "waiting for the response"));
+  EXPECT_TRUE(Contains(response.status().message(), "timed out after"));
+  EXPECT_FALSE(Contains(response.status().message(), "s3cr3t"));
+  EXPECT_LT(elapsed, 5s);
+  EXPECT_EQ(server->requests().size(), 1u);  // it did reach the server
+}
+
+TEST(Unit, CurlTransportServerClosingWithoutReplyGivesUnknownOutcome) {
+  ProxyEnvGuard env;
+  auto server = StartServer([](const ReceivedRequest&) {
+    Reply reply;
+    reply.close_without_reply = true;
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  request.body = "x";
+  auto response = transport->Send(request, In(5s));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnknownOutcome) << response.status().ToString();
+  EXPECT_TRUE(Contains(response.status().message(), "closed the connection without a response"));
+}
+
+TEST(Unit, CurlTransportRefusedConnectionIsUnavailable) {
+  ProxyEnvGuard env;
+  auto transport = MakeTransport();
+  ASSERT_TRUE(transport);
+  const int port = ClosedPort();
+  Request request;
+  request.url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  auto response = transport->Send(request, In(5s));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnavailable) << response.status().ToString();
+  EXPECT_TRUE(
+      Contains(response.status().message(), "connect to 127.0.0.1:" + std::to_string(port) + " refused"));
+}
+
+TEST(Unit, CurlTransportConnectTimeoutIsUnavailableAndCappedByOption) {
+  ProxyEnvGuard env;
+  BlackholeListener blackhole;
+  CurlOptions options;
+  options.max_connect_timeout = 100ms;
+  auto transport = MakeTransport(options);
+  ASSERT_TRUE(transport);
+  Request request;
+  request.url = "http://127.0.0.1:" + std::to_string(blackhole.port()) + "/";
+  request.body = "never sent";
+  const auto start = std::chrono::steady_clock::now();
+  auto response = transport->Send(request, In(4s));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnavailable) << response.status().ToString();
+  EXPECT_TRUE(Contains(response.status().message(), "before the request was sent"));
+  EXPECT_LT(elapsed, 3s);  // the 100 ms connect cap, not the 4 s deadline, ended it
+}
+
+TEST(Unit, CurlTransportDeadlineShorterThanConnectCapEndsConnect) {
+  ProxyEnvGuard env;
+  BlackholeListener blackhole;
+  auto transport = MakeTransport();  // 2 s connect cap
+  ASSERT_TRUE(transport);
+  Request request;
+  request.url = "http://127.0.0.1:" + std::to_string(blackhole.port()) + "/";
+  auto response = transport->Send(request, In(150ms));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnavailable) << response.status().ToString();
+  EXPECT_TRUE(Contains(response.status().message(), "timed out after"));
+}
+
+TEST(Unit, CurlTransportExpiredDeadlineIsUnavailableWithoutContactingServer) {
+  ProxyEnvGuard env;
+  auto server = StartServer(Echo);
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  auto response = transport->Send(request, Deadline::At(SystemClock::Instance()->Now() - 1ms));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(Contains(response.status().message(), "deadline passed"));
+  response = transport->Send(request, In(0ns));
+  EXPECT_EQ(response.status().code(), StatusCode::kUnavailable);
+  std::this_thread::sleep_for(50ms);  // let a (wrong) connection attempt show up
+  EXPECT_EQ(server->accepted_connections(), 0);
+}
+
+TEST(Unit, CurlTransportHttpsToPlainTextServerFailsTlsAsUnavailable) {
+  ProxyEnvGuard env;
+  auto server = StartServer(Echo);
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = "https://127.0.0.1:" + std::to_string(server->port()) + "/";
+  auto response = transport->Send(request, In(3s));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnavailable) << response.status().ToString();
+  EXPECT_TRUE(Contains(response.status().message(), "TLS handshake"));
+  EXPECT_TRUE(server->requests().empty());  // never downgraded to plain http
+}
+
+TEST(Unit, CurlTransportTlsVerificationIsOnByDefault) {
+  CurlOptions options;
+  EXPECT_TRUE(options.verify_tls);
+  EXPECT_TRUE(options.ca_bundle.empty());
+}
+
+TEST(Unit, CurlTransportMissingCaBundleIsInvalidArgumentNamingIt) {
+  CurlOptions options;
+  options.ca_bundle = "/nonexistent/dynatroni-ca.pem";
+  auto transport = CurlTransport::Create(options);
+  ASSERT_FALSE(transport.ok());
+  EXPECT_EQ(transport.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(transport.status().message(), "ca_bundle"));
+  EXPECT_TRUE(Contains(transport.status().message(), "/nonexistent/dynatroni-ca.pem"));
+
+  options.ca_bundle = "/tmp";  // a directory is not a bundle
+  transport = CurlTransport::Create(options);
+  ASSERT_FALSE(transport.ok());
+  EXPECT_TRUE(Contains(transport.status().message(), "ca_bundle"));
+}
+
+TEST(Unit, CurlTransportReadableCaBundleIsAccepted) {
+  const std::string path = ::testing::TempDir() + "/dynatroni_ca_bundle_test.pem";
+  std::ofstream(path) << "not checked until a TLS handshake\n";
+  CurlOptions options;
+  options.ca_bundle = path;
+  auto transport = CurlTransport::Create(options);
+  EXPECT_TRUE(transport.ok()) << transport.status().ToString();
+  std::remove(path.c_str());
+}
+
+TEST(Unit, CurlTransportBadOptionsAreInvalidArgument) {
+  CurlOptions options;
+  options.max_connect_timeout = 0ms;
+  auto transport = CurlTransport::Create(options);
+  ASSERT_FALSE(transport.ok());
+  EXPECT_TRUE(Contains(transport.status().message(), "max_connect_timeout"));
+  options = CurlOptions{};
+  options.user_agent = "x\r\nInjected: 1";
+  transport = CurlTransport::Create(options);
+  ASSERT_FALSE(transport.ok());
+  EXPECT_TRUE(Contains(transport.status().message(), "user_agent"));
+}
+
+TEST(Unit, CurlTransportNonHttpUrlIsInvalidArgument) {
+  ProxyEnvGuard env;
+  auto transport = MakeTransport();
+  ASSERT_TRUE(transport);
+  for (const char* url : {"ftp://127.0.0.1/x", "file:///etc/passwd", "127.0.0.1:8000/", "", "gopher://h/"}) {
+    Request request;
+    request.url = url;
+    auto response = transport->Send(request, In(5s));
+    ASSERT_FALSE(response.ok()) << url;
+    EXPECT_EQ(response.status().code(), StatusCode::kInvalidArgument) << url;
+    EXPECT_TRUE(Contains(response.status().message(), "http:// or https://")) << url;
+  }
+}
+
+TEST(Unit, CurlTransportHeaderInjectionIsInvalidArgumentAndNotEchoed) {
+  ProxyEnvGuard env;
+  auto server = StartServer(Echo);
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  request.headers = {{"X-Token", "s3cr3t\r\nX-Evil: 1"}};
+  auto response = transport->Send(request, In(5s));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(response.status().message(), "X-Token"));
+  EXPECT_FALSE(Contains(response.status().message(), "s3cr3t"));
+  request.headers = {{"Bad Name", "v"}};
+  EXPECT_EQ(transport->Send(request, In(5s)).status().code(), StatusCode::kInvalidArgument);
+  request.headers = {};
+  request.method = "PO ST";
+  EXPECT_EQ(transport->Send(request, In(5s)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(server->accepted_connections(), 0);
+}
+
+TEST(Unit, CurlTransportHttpProxyEnvironmentRoutesThroughProxy) {
+  ProxyEnvGuard env;
+  auto proxy = StartServer([](const ReceivedRequest& req) {
+    Reply reply;
+    reply.body = "via-proxy " + req.method + " " + req.target;
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(proxy && transport);
+  ::setenv("http_proxy", proxy->Url("").c_str(), 1);  // restored by env
+  Request request;
+  request.url =
+      "http://dynatroni-proxy-test.invalid:8000/path?q=1";  // unresolvable: only the proxy can answer
+  request.body = "payload";
+  auto response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "via-proxy POST http://dynatroni-proxy-test.invalid:8000/path?q=1");
+  auto seen = proxy->requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].target, "http://dynatroni-proxy-test.invalid:8000/path?q=1");  // absolute form
+  EXPECT_EQ(seen[0].body, "payload");
+
+  // no_proxy exempts a host again.
+  auto direct = StartServer(Echo);
+  ASSERT_TRUE(direct);
+  ::setenv("no_proxy", "127.0.0.1", 1);
+  request.url = direct->Url("/direct");
+  response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "echo:payload");
+  EXPECT_EQ(proxy->requests().size(), 1u);
+}
+
+TEST(Unit, CurlTransportConcurrentSendsFromFourThreadsAllSucceed) {
+  ProxyEnvGuard env;
+  auto server = StartServer([](const ReceivedRequest& req) {
+    Reply reply = Echo(req);
+    reply.delay = 5ms;  // make the sends overlap
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 5;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Request request;
+        request.url = server->Url("/");
+        request.body = std::to_string(t) + "-" + std::to_string(i);
+        auto response = transport->Send(request, In(5s));
+        if (response.ok() && response->status == 200 && response->body == "echo:" + request.body) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  EXPECT_EQ(server->requests().size(), static_cast<size_t>(kThreads * kPerThread));
+  // At most one live handle (and connection) per concurrent sender.
+  EXPECT_LE(server->accepted_connections(), kThreads);
+  EXPECT_LE(transport->idle_handles(), 4u);
+}
+
+TEST(Unit, CurlTransportIdlePoolIsBoundedByMaxIdleConnections) {
+  ProxyEnvGuard env;
+  auto server = StartServer(Echo);
+  CurlOptions options;
+  options.max_idle_connections = 0;  // no reuse at all
+  auto transport = MakeTransport(options);
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(transport->Send(request, In(5s)).ok());
+  EXPECT_EQ(transport->idle_handles(), 0u);
+  EXPECT_EQ(server->accepted_connections(), 2);
+}
+
+}  // namespace
+}  // namespace dynatroni::http

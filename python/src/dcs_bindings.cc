@@ -1,0 +1,248 @@
+// File: python/src/dcs_bindings.cc
+//
+// Binds dcs::Dcs (and its configuration) as dynatroni._core.Dcs for the
+// Patroni plugin. Every method converts its arguments to C++ values, releases
+// the GIL for the store call, and raises dynatroni._core.StoreError (mapped to
+// Patroni's DCSError by the plugin) when DynamoDB cannot be reached or the
+// outcome is unknown. Thread-safe: Dcs is.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dcs/config.h"
+#include "dcs/dcs.h"
+#include "dcs/dynamo_item_store.h"
+
+namespace nb = nanobind;
+
+namespace dynatroni::python {
+namespace {
+
+struct StoreError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <typename T>
+T Unwrap(Result<T> r) {
+  if (!r.ok()) throw StoreError(r.status().ToString());
+  return std::move(r).value();
+}
+
+double Seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+Duration FromSeconds(double s) {
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+}
+
+nb::dict ItemDict(const dcs::ObservedItem& o) {
+  nb::dict d;
+  d["key"] = o.item.key;
+  d["value"] = o.item.value;
+  d["version"] = o.item.version;
+  d["session"] = o.item.session;
+  d["term"] = o.item.term;
+  d["lease_ms"] = o.item.lease_ms;
+  d["updated_at_ms"] = o.item.updated_at_ms;
+  d["ttl"] = o.item.ttl_epoch_s;
+  d["age"] = Seconds(o.age);
+  return d;
+}
+
+class PyDcs {
+ public:
+  PyDcs(const std::map<std::string, std::string>& section, const std::string& partition, const std::string& name) {
+    auto config = dcs::ParseDcsConfig(section, dcs::ProcessEnvironment());
+    if (!config.ok()) throw ConfigError(config.status().message());
+    config_ = *config;
+    auto client = dcs::OpenClient(config_, &credential_source_);
+    if (!client.ok()) throw ConfigError(client.status().message());
+    client_ = *client;
+    auto warnings = warnings_;
+    auto store = std::make_shared<dcs::DynamoItemStore>(
+        client_, config_.table_name, [warnings](const std::string& w) { warnings->Add(w); });
+    dcs::DcsOptions o;
+    o.partition = partition;
+    o.name = name;
+    o.store = store;
+    o.leader_poll_interval = config_.leader_poll_interval;
+    if (config_.failover_time) o.timing = *dcs::Timing::FromFailoverTime(*config_.failover_time);
+    auto d = dcs::Dcs::Create(o);
+    if (!d.ok()) throw ConfigError(d.status().message());
+    dcs_ = std::move(d).value();
+  }
+
+  struct Warnings {
+    std::mutex mu;
+    std::vector<std::string> list;
+    void Add(const std::string& w) {
+      std::lock_guard<std::mutex> l(mu);
+      if (list.size() < 100) list.push_back(w);
+    }
+    std::vector<std::string> Drain() {
+      std::lock_guard<std::mutex> l(mu);
+      return std::exchange(list, {});
+    }
+  };
+
+  std::shared_ptr<Warnings> warnings_ = std::make_shared<Warnings>();
+  dcs::DcsConfig config_;
+  std::string credential_source_;
+  std::shared_ptr<dynamodb::Client> client_;
+  std::unique_ptr<dcs::Dcs> dcs_;
+};
+
+template <typename F>
+auto NoGil(F&& f) {
+  nb::gil_scoped_release release;
+  return f();
+}
+
+}  // namespace
+
+void BindDcs(nb::module_& m) {
+  nb::exception<StoreError>(m, "StoreError");
+  nb::exception<ConfigError>(m, "ConfigError", PyExc_ValueError);
+
+  m.def("partition_for", &dcs::PartitionFor, nb::arg("namespace"), nb::arg("scope"),
+        "The DynamoDB partition (cluster_name) for a Patroni namespace and scope.");
+  m.def(
+      "parse_config",
+      [](const std::map<std::string, std::string>& section) {
+        auto c = dcs::ParseDcsConfig(section, dcs::ProcessEnvironment());
+        if (!c.ok()) throw ConfigError(c.status().message());
+        nb::dict d;
+        d["table_name"] = c->table_name;
+        d["region"] = c->region;
+        d["endpoint_url"] = c->endpoint_url;
+        d["failover_time"] = c->failover_time ? std::optional<double>(Seconds(*c->failover_time)) : std::nullopt;
+        d["profile"] = c->profile;
+        d["ca_bundle"] = c->ca_bundle;
+        d["leader_poll_interval"] = Seconds(c->leader_poll_interval);
+        return d;
+      },
+      nb::arg("section"), "Validate a `dynamodb:` section (strings) layered with PATRONI_DYNAMODB_* variables.");
+  m.def(
+      "timing_from_failover_time",
+      [](double f) {
+        auto t = dcs::Timing::FromFailoverTime(FromSeconds(f));
+        if (!t.ok()) throw ConfigError(t.status().message());
+        return std::make_tuple(Seconds(t->ttl), Seconds(t->loop_wait), Seconds(t->retry_timeout));
+      },
+      nb::arg("failover_time"));
+
+  nb::class_<PyDcs>(m, "Dcs")
+      .def(nb::init<const std::map<std::string, std::string>&, const std::string&, const std::string&>(),
+           nb::arg("section"), nb::arg("partition"), nb::arg("name"))
+      .def_prop_ro("table_name", [](PyDcs& s) { return s.config_.table_name; })
+      .def_prop_ro("region", [](PyDcs& s) { return s.client_->region(); })
+      .def_prop_ro("endpoint", [](PyDcs& s) { return s.client_->endpoint(); })
+      .def_prop_ro("credential_source", [](PyDcs& s) { return s.credential_source_; })
+      .def_prop_ro("session", [](PyDcs& s) { return s.dcs_->session(); })
+      .def_prop_ro("failover_time",
+                   [](PyDcs& s) {
+                     return s.config_.failover_time ? std::optional<double>(Seconds(*s.config_.failover_time))
+                                                    : std::nullopt;
+                   })
+      .def("set_timing",
+           [](PyDcs& s, double ttl, double loop_wait, double retry_timeout) {
+             dcs::Timing t;
+             t.ttl = FromSeconds(ttl);
+             t.loop_wait = FromSeconds(loop_wait);
+             t.retry_timeout = FromSeconds(retry_timeout);
+             s.dcs_->SetTiming(t);
+           })
+      .def("timing",
+           [](PyDcs& s) {
+             auto t = s.dcs_->timing();
+             return std::make_tuple(Seconds(t.ttl), Seconds(t.loop_wait), Seconds(t.retry_timeout),
+                                    Seconds(t.SafetyMargin()));
+           })
+      .def("load_cluster",
+           [](PyDcs& s, const std::string& prefix) {
+             auto view = Unwrap(NoGil([&] { return s.dcs_->LoadCluster(prefix); }));
+             nb::list items, expired;
+             for (const auto& [k, o] : view.items) items.append(ItemDict(o));
+             for (const auto& [k, o] : view.expired_leaders) expired.append(ItemDict(o));
+             nb::dict d;
+             d["items"] = items;
+             d["expired_leaders"] = expired;
+             d["expired_members"] = view.expired_members;
+             d["warnings"] = s.warnings_->Drain();
+             return d;
+           })
+      .def("acquire_leader",
+           [](PyDcs& s, const std::string& k) { return Unwrap(NoGil([&] { return s.dcs_->AcquireLeader(k); })); })
+      .def("take_leader",
+           [](PyDcs& s, const std::string& k) { return Unwrap(NoGil([&] { return s.dcs_->TakeLeader(k); })); })
+      .def("renew_leader",
+           [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
+             return Unwrap(NoGil([&] { return s.dcs_->RenewLeader(k, v); }));
+           })
+      .def("release_leader",
+           [](PyDcs& s, const std::string& k) { return Unwrap(NoGil([&] { return s.dcs_->ReleaseLeader(k); })); })
+      .def("lease",
+           [](PyDcs& s, const std::string& k) {
+             auto l = s.dcs_->Lease(k);
+             nb::dict d;
+             d["held"] = l.held;
+             d["version"] = l.version;
+             d["term"] = l.term;
+             d["remaining"] = Seconds(l.remaining);
+             return d;
+           })
+      .def("set_value",
+           [](PyDcs& s, const std::string& k, const std::string& v, std::optional<int64_t> cas) {
+             return Unwrap(NoGil([&] { return s.dcs_->SetValue(k, v, cas); }));
+           })
+      .def("initialize",
+           [](PyDcs& s, const std::string& k, const std::string& v, bool create_new) {
+             return Unwrap(NoGil([&] { return s.dcs_->Initialize(k, v, create_new); }));
+           })
+      .def("delete_key",
+           [](PyDcs& s, const std::string& k, std::optional<int64_t> cas) {
+             return Unwrap(NoGil([&] { return s.dcs_->DeleteKey(k, cas); }));
+           })
+      .def("touch_member",
+           [](PyDcs& s, const std::string& k, const std::string& data) {
+             return Unwrap(NoGil([&] { return s.dcs_->TouchMember(k, data); }));
+           })
+      .def("delete_cluster",
+           [](PyDcs& s) {
+             Status st = NoGil([&] { return s.dcs_->DeleteCluster(); });
+             if (!st.ok()) throw StoreError(st.ToString());
+           })
+      .def("plan_watch",
+           [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
+             auto p = s.dcs_->PlanWatch(k, v);
+             const char* action = p.action == dcs::WatchPlan::Action::kWait   ? "wait"
+                                  : p.action == dcs::WatchPlan::Action::kPoll ? "poll"
+                                                                              : "wake";
+             return std::make_tuple(std::string(action), Seconds(p.wait), p.reason);
+           })
+      .def("poll_leader",
+           [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
+             return Unwrap(NoGil([&] { return s.dcs_->PollLeader(k, v); }));
+           })
+      .def("stats", [](PyDcs& s) {
+        auto st = s.client_->stats();
+        nb::dict d;
+        d["requests_by_operation"] = st.requests_by_operation;
+        d["retries"] = st.retries;
+        d["throttles"] = st.throttles;
+        return d;
+      });
+}
+
+}  // namespace dynatroni::python

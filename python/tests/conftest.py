@@ -1,0 +1,38 @@
+"""Shared pytest fixtures for Dynatroni's Python tests.
+
+Tests that need a DynamoDB use the `local_dynamodb` fixture: moto (server mode)
+and dynalite started on loopback ports by tools/local_dynamodb.py for the test
+session and stopped afterwards. A server that cannot start fails the tests that
+use it (never a silent skip).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+
+import local_dynamodb as servers_tool  # noqa: E402  (tools/ is not a package)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def local_dynamodb(tmp_path_factory: pytest.TempPathFactory):
+    """{"moto": "http://127.0.0.1:P1", "dynalite": "http://127.0.0.1:P2"} plus the test credentials.
+
+    Yields a dict with "endpoints" (name -> URL) and "env" (the dummy AWS
+    variables the servers accept).
+    """
+    log_dir = tmp_path_factory.mktemp("local-dynamodb-logs")
+    with servers_tool.servers(["moto", "dynalite"], log_dir=log_dir) as started:
+        yield {
+            "endpoints": {s.name: s.endpoint for s in started},
+            "env": dict(servers_tool.TEST_ENV),
+        }

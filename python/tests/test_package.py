@@ -1,0 +1,56 @@
+"""The installed package: version from VERSION, the CLI script, and wheel contents."""
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import dynatroni
+import dynatroni._core
+
+
+def test_version_comes_from_version_file(repo_root: Path):
+    expected = (repo_root / "VERSION").read_text().strip()
+    assert dynatroni.__version__ == expected
+    assert dynatroni._core.__version__ == expected
+    assert importlib.metadata.version("dynatroni") == expected
+
+
+def test_package_is_installed_not_imported_from_source(repo_root: Path):
+    # The extension only exists in the installed package, so this guards
+    # against tests silently importing python/dynatroni from the checkout.
+    assert Path(dynatroni._core.__file__).name.startswith("_core")
+    assert repo_root / "python" not in Path(dynatroni.__file__).parents
+
+
+def test_cli_is_installed_as_a_script():
+    scripts = Path(sysconfig.get_path("scripts"))
+    cli = scripts / "dynatroni"
+    assert cli.is_file(), f"{cli} missing: pip install . must install the C++ CLI"
+    out = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=True, timeout=30)
+    assert out.stdout.strip() == f"dynatroni {dynatroni.__version__}"
+
+
+def test_wheel_contains_only_our_package():
+    files = importlib.metadata.files("dynatroni")
+    assert files, "no RECORD for the dynatroni distribution"
+    tops = set()
+    for f in files:
+        parts = Path(str(f)).parts
+        if parts[0].endswith(".dist-info"):
+            continue
+        if parts[0] == "..":  # the script, recorded relative to site-packages
+            assert Path(str(f)).name == "dynatroni", f
+            continue
+        tops.add(parts[0])
+    assert tops == {"dynatroni"}, tops
+    names = {Path(str(f)).name for f in files}
+    assert "__init__.py" in names
+    assert any(n.startswith("_core") and n.endswith((".so", ".pyd")) for n in names), names
+
+
+def test_extension_runs_in_this_interpreter():
+    assert sys.modules["dynatroni._core"] is dynatroni._core
+    assert callable(dynatroni.sign_dynamodb_request)
