@@ -25,8 +25,8 @@ CLANG_FORMAT ?= clang-format
 CLANG_TIDY ?= clang-tidy
 RUN_CLANG_TIDY ?= run-clang-tidy
 # Our C++ sources (never third-party or generated trees).
-CXX_SOURCES = $(shell find . \( -path ./.git -o -path ./node_modules -o -path './build*' -o -path ./.venv \
-  -o -path ./dist -o -path ./demo-data -o -path '*/testdata' \) -prune -o \
+CXX_SOURCES = $(shell find . \( -path ./.git -o -path ./node_modules -o -path './build*' -o -path './.venv*' \
+  -o -path ./dist -o -path ./demo-data -o -path '*/testdata' -o -name site-packages \) -prune -o \
   \( -name '*.h' -o -name '*.cc' \) -type f -print | sort)
 # clang-tidy runs on these (regex over compile_commands.json); TIDY_TESTS=1 adds the tests.
 TIDY_TESTS ?= 0

@@ -1,9 +1,9 @@
 #include "aws/credentials.h"
 
-#include <openssl/crypto.h>
-
 #include <cstdlib>
 #include <utility>
+
+#include <openssl/crypto.h>
 
 namespace dynatroni::aws {
 

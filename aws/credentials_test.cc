@@ -1,8 +1,8 @@
 #include "aws/credentials.h"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "aws/test_env.h"
 

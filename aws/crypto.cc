@@ -1,9 +1,9 @@
 #include "aws/crypto.h"
 
-#include <openssl/evp.h>
-
 #include <cstdio>
 #include <cstdlib>
+
+#include <openssl/evp.h>
 
 namespace dynatroni::aws::crypto {
 namespace {

@@ -1,8 +1,8 @@
 #include "aws/crypto.h"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace dynatroni::aws::crypto {
 namespace {

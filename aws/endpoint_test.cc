@@ -1,8 +1,9 @@
 #include "aws/endpoint.h"
 
-#include <gtest/gtest.h>
-
+#include <cstdlib>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "aws/test_env.h"
 
@@ -121,6 +122,22 @@ TEST(NormalizeEndpointUrl, RejectsEverythingElseNamingTheField) {
   auto userinfo = NormalizeEndpointUrl("http://user:hunter2@host", "endpoint_url");
   EXPECT_EQ(userinfo.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(userinfo.status().message().find("hunter2"), std::string::npos);
+}
+
+TEST(ScopedEnv, RestoresSetAndUnsetVariables) {
+  ::setenv("DYNATRONI_TEST_ENV_A", "before", 1);
+  ::unsetenv("DYNATRONI_TEST_ENV_B");
+  {
+    ScopedEnv env({"DYNATRONI_TEST_ENV_A"});
+    EXPECT_EQ(std::getenv("DYNATRONI_TEST_ENV_A"), nullptr);
+    env.Set("DYNATRONI_TEST_ENV_A", "during");
+    env.Set("DYNATRONI_TEST_ENV_B", "during");
+    env.Set("DYNATRONI_TEST_ENV_B", "again");
+    EXPECT_STREQ(std::getenv("DYNATRONI_TEST_ENV_B"), "again");
+  }
+  EXPECT_STREQ(std::getenv("DYNATRONI_TEST_ENV_A"), "before");
+  EXPECT_EQ(std::getenv("DYNATRONI_TEST_ENV_B"), nullptr);
+  ::unsetenv("DYNATRONI_TEST_ENV_A");
 }
 
 }  // namespace

@@ -213,7 +213,7 @@ Result<SigningStages> Sign(const SigningInput& in, const Credentials& creds, con
   }
   std::string header_block;
   for (const auto& [name, value] : canonical) {
-    header_block += name + ":" + value + "\n";
+    header_block.append(name).append(":").append(value).append("\n");
     if (!st.signed_headers.empty()) st.signed_headers += ';';
     st.signed_headers += name;
   }

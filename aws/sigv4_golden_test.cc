@@ -4,19 +4,19 @@
 //
 // Suite directory: $DYNATRONI_SIGV4_SUITE when set, else the project's copy in
 // aws/testdata/sigv4 (DYNATRONI_SIGV4_DEFAULT_SUITE, set by aws/CMakeLists.txt).
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "aws/sigv4.h"
 

@@ -1,8 +1,8 @@
 #include "aws/sigv4.h"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "aws/crypto.h"
 

@@ -16,17 +16,17 @@ namespace dynatroni::aws::testing_env {
 class ScopedEnv {
  public:
   // Starts by unsetting every name in `clear`, so the host's environment cannot leak in.
-  explicit ScopedEnv(std::vector<std::string> clear = {}) {
+  explicit ScopedEnv(const std::vector<std::string>& clear = {}) {
     for (const auto& name : clear) Unset(name);
   }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
   ~ScopedEnv() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second) {
-        ::setenv(it->first.c_str(), it->second->c_str(), 1);
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        ::setenv(name.c_str(), value->c_str(), 1);
       } else {
-        ::unsetenv(it->first.c_str());
+        ::unsetenv(name.c_str());
       }
     }
   }
@@ -40,7 +40,11 @@ class ScopedEnv {
   }
 
  private:
+  // Remembers the value from before the first change only.
   void Save(const std::string& name) {
+    for (const auto& saved : saved_) {
+      if (saved.first == name) return;
+    }
     const char* v = std::getenv(name.c_str());
     saved_.emplace_back(name, v ? std::optional<std::string>(v) : std::nullopt);
   }

@@ -1,12 +1,15 @@
-// The dynatroni command. Subcommands are implemented in cli/*.cc.
-#include <cstdio>
-#include <cstring>
+// The dynatroni command: forwards to cli::RunCli (cli/cli.h).
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/cli.h"
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
-    std::printf("dynatroni %s\n", DYNATRONI_VERSION);
-    return 0;
-  }
-  std::fprintf(stderr, "usage: dynatroni --version\n");
-  return 2;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  dynatroni::cli::CliHooks hooks;
+  hooks.out_is_tty = isatty(STDOUT_FILENO) == 1;
+  return dynatroni::cli::RunCli(args, std::cout, std::cerr, std::cin, dynatroni::dcs::ProcessEnvironment(), hooks);
 }

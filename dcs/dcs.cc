@@ -25,6 +25,17 @@ bool IsMemberKey(const std::string& key) {
          key.compare(slash + 1, 8, "members/") == 0;
 }
 
+// The part of `deadline` a write may use: the rest is kept for the consistent
+// re-read that resolves an unknown outcome, so write + resolution together end
+// by `deadline` (retry_timeout, or the holder bound while holding the lease).
+Deadline WriteDeadline(Deadline deadline, Clock& clock) {
+  if (deadline.infinite()) return deadline;
+  Duration remaining = deadline.Remaining(clock);
+  if (remaining <= Duration::zero()) return deadline;
+  Duration reserve = std::min<Duration>(remaining / 3, std::chrono::seconds(1));
+  return Deadline::At(deadline.when() - reserve);
+}
+
 std::string RandomSession(const std::string& name) {
   std::random_device rd;
   char buf[17];
@@ -193,9 +204,12 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
     return outcome.status();
   }
   if (!applied && (ambiguous || !current)) {
-    // Resolve by a consistent re-read: did one of our attempts apply?
-    Deadline reread = deadline.Expired(*clock_) ? Deadline::After(*clock_, timing().retry_timeout) : deadline;
-    auto got = opts_.store->Get(opts_.partition, leader_key, reread);
+    // Resolve by a consistent re-read: did one of our attempts apply? Only
+    // inside the caller's deadline (never past retry_timeout or the holder
+    // bound); when none is left the outcome stays unknown.
+    Result<std::optional<StoredItem>> got =
+        deadline.Expired(*clock_) ? Result<std::optional<StoredItem>>(DeadlineExceeded("no time left to re-read"))
+                                  : opts_.store->Get(opts_.partition, leader_key, deadline);
     if (!got.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       auto& pending = unresolved_send_[leader_key];
@@ -236,7 +250,8 @@ Result<bool> Dcs::AcquireLeader(const std::string& leader_key) {
   }
   Deadline deadline = Deadline::After(*clock_, timing().retry_timeout);
   MonoTime send = clock_->Now();
-  auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre, deadline);
+  auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre,
+                                WriteDeadline(deadline, *clock_));
   return ResolveLeaderWrite(leader_key, std::move(out), send, deadline);
 }
 
@@ -253,7 +268,8 @@ Result<bool> Dcs::TakeLeader(const std::string& leader_key) {
   }
   Deadline deadline = Deadline::After(*clock_, timing().retry_timeout);
   MonoTime send = clock_->Now();
-  auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre, deadline);
+  auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre,
+                                WriteDeadline(deadline, *clock_));
   return ResolveLeaderWrite(leader_key, std::move(out), send, deadline);
 }
 
@@ -274,7 +290,8 @@ Result<bool> Dcs::RenewLeader(const std::string& leader_key, std::optional<int64
   Deadline deadline = CallDeadline(leader_key);
   MonoTime send = clock_->Now();
   auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(false),
-                                Precondition::ValueAndVersion(opts_.name, *expected), deadline);
+                                Precondition::ValueAndVersion(opts_.name, *expected),
+                                WriteDeadline(deadline, *clock_));
   if (!out.ok() && out.status().code() == StatusCode::kDeadlineExceeded) {
     std::lock_guard<std::mutex> lock(mu_);
     holders_.erase(leader_key);
@@ -320,7 +337,7 @@ Result<std::optional<int64_t>> Dcs::SetValue(const std::string& key, const std::
   m.session = opts_.session;
   Precondition pre = cas_version ? Precondition::VersionIs(*cas_version) : Precondition::None();
   Deadline deadline = Deadline::After(*clock_, timing().retry_timeout);
-  auto out = opts_.store->Write(opts_.partition, key, m, pre, deadline);
+  auto out = opts_.store->Write(opts_.partition, key, m, pre, WriteDeadline(deadline, *clock_));
   if (!out.ok()) return out.status();
   if (out->applied) return std::optional<int64_t>(out->item->version);
   if (out->ambiguous) {

@@ -119,16 +119,26 @@ bool SameSet(std::vector<std::string> a, std::vector<std::string> b) {
 bool operator==(const AttributeValue& a, const AttributeValue& b) {
   if (a.type() != b.type()) return false;
   switch (a.type()) {
-    case AttributeType::kS: return *a.AsString() == *b.AsString();
-    case AttributeType::kN: return *a.AsNumberText() == *b.AsNumberText();
-    case AttributeType::kB: return *a.AsBinary() == *b.AsBinary();
-    case AttributeType::kBool: return *a.AsBool() == *b.AsBool();
-    case AttributeType::kNull: return true;
-    case AttributeType::kM: return *a.AsMap() == *b.AsMap();
-    case AttributeType::kL: return *a.AsList() == *b.AsList();
-    case AttributeType::kSS: return SameSet(*a.AsStringSet(), *b.AsStringSet());
-    case AttributeType::kNS: return SameSet(*a.AsNumberSet(), *b.AsNumberSet());
-    case AttributeType::kBS: return SameSet(*a.AsBinarySet(), *b.AsBinarySet());
+    case AttributeType::kS:
+      return *a.AsString() == *b.AsString();
+    case AttributeType::kN:
+      return *a.AsNumberText() == *b.AsNumberText();
+    case AttributeType::kB:
+      return *a.AsBinary() == *b.AsBinary();
+    case AttributeType::kBool:
+      return *a.AsBool() == *b.AsBool();
+    case AttributeType::kNull:
+      return true;
+    case AttributeType::kM:
+      return *a.AsMap() == *b.AsMap();
+    case AttributeType::kL:
+      return *a.AsList() == *b.AsList();
+    case AttributeType::kSS:
+      return SameSet(*a.AsStringSet(), *b.AsStringSet());
+    case AttributeType::kNS:
+      return SameSet(*a.AsNumberSet(), *b.AsNumberSet());
+    case AttributeType::kBS:
+      return SameSet(*a.AsBinarySet(), *b.AsBinarySet());
   }
   return false;
 }
@@ -291,7 +301,8 @@ Status ValidateNumber(std::string_view text, std::string_view path) {
     return InvalidArgument(At(path) + ": number overflow; DynamoDB numbers must be below 1E+126");
   }
   if (parsed->magnitude < -130) {
-    return InvalidArgument(At(path) + ": number underflow; DynamoDB numbers must be at least 1E-130 in magnitude");
+    return InvalidArgument(At(path) +
+                           ": number underflow; DynamoDB numbers must be at least 1E-130 in magnitude");
   }
   return Status::Ok();
 }
@@ -301,19 +312,27 @@ Status ValidateNumber(std::string_view text, std::string_view path) {
 
 json EncodeAttributeValue(const AttributeValue& v) {
   switch (v.type()) {
-    case AttributeType::kS: return json{{"S", *v.AsString()}};
-    case AttributeType::kN: return json{{"N", *v.AsNumberText()}};
-    case AttributeType::kB: return json{{"B", Base64Encode(*v.AsBinary())}};
-    case AttributeType::kBool: return json{{"BOOL", *v.AsBool()}};
-    case AttributeType::kNull: return json{{"NULL", true}};
-    case AttributeType::kM: return json{{"M", EncodeItem(*v.AsMap())}};
+    case AttributeType::kS:
+      return json{{"S", *v.AsString()}};
+    case AttributeType::kN:
+      return json{{"N", *v.AsNumberText()}};
+    case AttributeType::kB:
+      return json{{"B", Base64Encode(*v.AsBinary())}};
+    case AttributeType::kBool:
+      return json{{"BOOL", *v.AsBool()}};
+    case AttributeType::kNull:
+      return json{{"NULL", true}};
+    case AttributeType::kM:
+      return json{{"M", EncodeItem(*v.AsMap())}};
     case AttributeType::kL: {
       json arr = json::array();
       for (const auto& e : *v.AsList()) arr.push_back(EncodeAttributeValue(e));
       return json{{"L", std::move(arr)}};
     }
-    case AttributeType::kSS: return json{{"SS", *v.AsStringSet()}};
-    case AttributeType::kNS: return json{{"NS", *v.AsNumberSet()}};
+    case AttributeType::kSS:
+      return json{{"SS", *v.AsStringSet()}};
+    case AttributeType::kNS:
+      return json{{"NS", *v.AsNumberSet()}};
     case AttributeType::kBS: {
       json arr = json::array();
       for (const auto& e : *v.AsBinarySet()) arr.push_back(Base64Encode(e));
@@ -342,7 +361,9 @@ std::string Join(std::string_view path, std::string_view name) {
   return out;
 }
 
-std::string Index(std::string_view path, size_t i) { return std::string(path) + "[" + std::to_string(i) + "]"; }
+std::string Index(std::string_view path, size_t i) {
+  return std::string(path) + "[" + std::to_string(i) + "]";
+}
 
 Status Bad(std::string_view path, const std::string& what) {
   return MalformedResponse(At(path) + ": " + what);
@@ -487,7 +508,8 @@ Status ValidateMapAt(const Item& item, const std::string& path, int depth) {
 
 Status ValidateAt(const AttributeValue& v, const std::string& path, int depth) {
   switch (v.type()) {
-    case AttributeType::kN: return ValidateNumber(*v.AsNumberText(), Join(path, "N"));
+    case AttributeType::kN:
+      return ValidateNumber(*v.AsNumberText(), Join(path, "N"));
     case AttributeType::kM:
     case AttributeType::kL: {
       const std::string here = Join(path, v.type() == AttributeType::kM ? "M" : "L");
@@ -497,18 +519,23 @@ Status ValidateAt(const AttributeValue& v, const std::string& path, int depth) {
       }
       if (const auto* m = v.AsMap()) return ValidateMapAt(*m, here, depth + 1);
       const auto& list = *v.AsList();
-      for (size_t i = 0; i < list.size(); ++i) DYNATRONI_RETURN_IF_ERROR(ValidateAt(list[i], Index(here, i), depth + 1));
+      for (size_t i = 0; i < list.size(); ++i)
+        DYNATRONI_RETURN_IF_ERROR(ValidateAt(list[i], Index(here, i), depth + 1));
       return Status::Ok();
     }
-    case AttributeType::kSS: return ValidateSet(*v.AsStringSet(), Join(path, "SS"));
-    case AttributeType::kBS: return ValidateSet(*v.AsBinarySet(), Join(path, "BS"));
+    case AttributeType::kSS:
+      return ValidateSet(*v.AsStringSet(), Join(path, "SS"));
+    case AttributeType::kBS:
+      return ValidateSet(*v.AsBinarySet(), Join(path, "BS"));
     case AttributeType::kNS: {
       const std::string here = Join(path, "NS");
       const auto& set = *v.AsNumberSet();
-      for (size_t i = 0; i < set.size(); ++i) DYNATRONI_RETURN_IF_ERROR(ValidateNumber(set[i], Index(here, i)));
+      for (size_t i = 0; i < set.size(); ++i)
+        DYNATRONI_RETURN_IF_ERROR(ValidateNumber(set[i], Index(here, i)));
       return ValidateSet(set, here);
     }
-    default: return Status::Ok();
+    default:
+      return Status::Ok();
   }
 }
 
@@ -518,7 +545,9 @@ Status ValidateAttributeValue(const AttributeValue& v, std::string_view path) {
   return ValidateAt(v, std::string(path), 0);
 }
 
-Status ValidateItem(const Item& item, std::string_view path) { return ValidateMapAt(item, std::string(path), 0); }
+Status ValidateItem(const Item& item, std::string_view path) {
+  return ValidateMapAt(item, std::string(path), 0);
+}
 
 // ---------------------------------------------------------------------------
 // Size and debug rendering
@@ -533,11 +562,15 @@ size_t NumberSize(const std::string& text) {
 
 size_t ValueSize(const AttributeValue& v) {
   switch (v.type()) {
-    case AttributeType::kS: return v.AsString()->size();
-    case AttributeType::kN: return NumberSize(*v.AsNumberText());
-    case AttributeType::kB: return v.AsBinary()->size();
+    case AttributeType::kS:
+      return v.AsString()->size();
+    case AttributeType::kN:
+      return NumberSize(*v.AsNumberText());
+    case AttributeType::kB:
+      return v.AsBinary()->size();
     case AttributeType::kBool:
-    case AttributeType::kNull: return 1;
+    case AttributeType::kNull:
+      return 1;
     case AttributeType::kM: {
       size_t n = 3;
       for (const auto& [name, value] : *v.AsMap()) n += 1 + name.size() + ValueSize(value);
@@ -588,11 +621,21 @@ void AppendDebug(std::string& out, const AttributeValue& v) {
     out += '}';
   };
   switch (v.type()) {
-    case AttributeType::kS: AppendQuoted(out, *v.AsString()); return;
-    case AttributeType::kN: out += *v.AsNumberText(); return;
-    case AttributeType::kB: out += "<" + std::to_string(v.AsBinary()->size()) + " bytes>"; return;
-    case AttributeType::kBool: out += *v.AsBool() ? "true" : "false"; return;
-    case AttributeType::kNull: out += "null"; return;
+    case AttributeType::kS:
+      AppendQuoted(out, *v.AsString());
+      return;
+    case AttributeType::kN:
+      out += *v.AsNumberText();
+      return;
+    case AttributeType::kB:
+      out += "<" + std::to_string(v.AsBinary()->size()) + " bytes>";
+      return;
+    case AttributeType::kBool:
+      out += *v.AsBool() ? "true" : "false";
+      return;
+    case AttributeType::kNull:
+      out += "null";
+      return;
     case AttributeType::kM: {
       out += '{';
       bool first = true;
@@ -615,9 +658,15 @@ void AppendDebug(std::string& out, const AttributeValue& v) {
       out += ']';
       return;
     }
-    case AttributeType::kSS: set("SS", *v.AsStringSet(), false); return;
-    case AttributeType::kNS: set("NS", *v.AsNumberSet(), false); return;
-    case AttributeType::kBS: set("BS", *v.AsBinarySet(), true); return;
+    case AttributeType::kSS:
+      set("SS", *v.AsStringSet(), false);
+      return;
+    case AttributeType::kNS:
+      set("NS", *v.AsNumberSet(), false);
+      return;
+    case AttributeType::kBS:
+      set("BS", *v.AsBinarySet(), true);
+      return;
   }
 }
 

@@ -31,12 +31,22 @@ enum class AttributeType { kS, kN, kB, kBool, kNull, kM, kL, kSS, kNS, kBS };
 
 class AttributeValue {
  public:
-  struct Number { std::string digits; };
-  struct Binary { std::string bytes; };
+  struct Number {
+    std::string digits;
+  };
+  struct Binary {
+    std::string bytes;
+  };
   struct Null {};
-  struct StringSet { std::vector<std::string> v; };
-  struct NumberSet { std::vector<std::string> v; };
-  struct BinarySet { std::vector<std::string> v; };
+  struct StringSet {
+    std::vector<std::string> v;
+  };
+  struct NumberSet {
+    std::vector<std::string> v;
+  };
+  struct BinarySet {
+    std::vector<std::string> v;
+  };
   using List = std::vector<AttributeValue>;
   using Map = Item;
 
@@ -70,8 +80,8 @@ class AttributeValue {
   friend bool operator==(const AttributeValue& a, const AttributeValue& b);
 
  private:
-  using Variant = std::variant<std::string, Number, Binary, bool, Null, Map, List, StringSet,
-                               NumberSet, BinarySet>;
+  using Variant =
+      std::variant<std::string, Number, Binary, bool, Null, Map, List, StringSet, NumberSet, BinarySet>;
   Variant v_;
 };
 

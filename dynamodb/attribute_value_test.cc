@@ -1,7 +1,6 @@
 #include "dynamodb/attribute_value.h"
 
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 namespace dynatroni::dynamodb {
@@ -112,48 +111,49 @@ TEST_P(AttributeValueMalformed, IsRejectedWithPathAndReason) {
   EXPECT_EQ(r.status().message().rfind("Item.a", 0), 0u) << r.status().message();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Unit, AttributeValueMalformed,
-    ::testing::Values(MalformedCase{R"("x")", "expected an attribute value object"},
-                      MalformedCase{R"({})", "exactly one type tag"},
-                      MalformedCase{R"({"S":"a","N":"1"})", "exactly one type tag"},
-                      MalformedCase{R"({"S":1})", "expected a string"},
-                      MalformedCase{R"({"N":1})", "expected a number in a string"},
-                      MalformedCase{R"({"N":"1.2.3"})", "not a DynamoDB number"},
-                      MalformedCase{R"({"N":""})", "not a DynamoDB number"},
-                      MalformedCase{R"({"N":"1e"})", "not a DynamoDB number"},
-                      MalformedCase{R"({"N":"0x10"})", "not a DynamoDB number"},
-                      MalformedCase{R"({"N":"NaN"})", "not a DynamoDB number"},
-                      MalformedCase{R"({"N":" 1"})", "not a DynamoDB number"},
-                      MalformedCase{R"({"N":"123456789012345678901234567890123456789"})", "38"},
-                      MalformedCase{R"({"N":"1e126"})", "overflow"},
-                      MalformedCase{R"({"N":"1e-131"})", "underflow"},
-                      MalformedCase{R"({"B":"abc"})", "invalid base64"},
-                      MalformedCase{R"({"B":"ab=c"})", "invalid base64"},
-                      MalformedCase{R"({"B":"a===" })", "invalid base64"},
-                      MalformedCase{R"({"B":"aGk=aGk="})", "invalid base64"},
-                      MalformedCase{R"({"B":"aGl="})", "invalid base64"},
-                      MalformedCase{R"({"B":"aG k"})", "invalid base64"},
-                      MalformedCase{R"({"B":5})", "expected a base64 string"},
-                      MalformedCase{R"({"BOOL":"true"})", "expected true or false"},
-                      MalformedCase{R"({"NULL":false})", "expected true"},
-                      MalformedCase{R"({"M":[]})", "expected a JSON object"},
-                      MalformedCase{R"({"L":{}})", "expected a JSON array"},
-                      MalformedCase{R"({"SS":[]})", "must not be empty"},
-                      MalformedCase{R"({"SS":["a",1]})", "[1]"},
-                      MalformedCase{R"({"NS":["1","x"]})", "not a DynamoDB number"},
-                      MalformedCase{R"({"BS":["!!!!"]})", "invalid base64"},
-                      MalformedCase{R"({"SS":"a"})", "expected a JSON array"},
-                      MalformedCase{R"({"Q":"a"})", "unknown attribute type \"Q\""}));
+INSTANTIATE_TEST_SUITE_P(Unit, AttributeValueMalformed,
+                         ::testing::Values(MalformedCase{R"("x")", "expected an attribute value object"},
+                                           MalformedCase{R"({})", "exactly one type tag"},
+                                           MalformedCase{R"({"S":"a","N":"1"})", "exactly one type tag"},
+                                           MalformedCase{R"({"S":1})", "expected a string"},
+                                           MalformedCase{R"({"N":1})", "expected a number in a string"},
+                                           MalformedCase{R"({"N":"1.2.3"})", "not a DynamoDB number"},
+                                           MalformedCase{R"({"N":""})", "not a DynamoDB number"},
+                                           MalformedCase{R"({"N":"1e"})", "not a DynamoDB number"},
+                                           MalformedCase{R"({"N":"0x10"})", "not a DynamoDB number"},
+                                           MalformedCase{R"({"N":"NaN"})", "not a DynamoDB number"},
+                                           MalformedCase{R"({"N":" 1"})", "not a DynamoDB number"},
+                                           MalformedCase{R"({"N":"123456789012345678901234567890123456789"})",
+                                                         "38"},
+                                           MalformedCase{R"({"N":"1e126"})", "overflow"},
+                                           MalformedCase{R"({"N":"1e-131"})", "underflow"},
+                                           MalformedCase{R"({"B":"abc"})", "invalid base64"},
+                                           MalformedCase{R"({"B":"ab=c"})", "invalid base64"},
+                                           MalformedCase{R"({"B":"a===" })", "invalid base64"},
+                                           MalformedCase{R"({"B":"aGk=aGk="})", "invalid base64"},
+                                           MalformedCase{R"({"B":"aGl="})", "invalid base64"},
+                                           MalformedCase{R"({"B":"aG k"})", "invalid base64"},
+                                           MalformedCase{R"({"B":5})", "expected a base64 string"},
+                                           MalformedCase{R"({"BOOL":"true"})", "expected true or false"},
+                                           MalformedCase{R"({"NULL":false})", "expected true"},
+                                           MalformedCase{R"({"M":[]})", "expected a JSON object"},
+                                           MalformedCase{R"({"L":{}})", "expected a JSON array"},
+                                           MalformedCase{R"({"SS":[]})", "must not be empty"},
+                                           MalformedCase{R"({"SS":["a",1]})", "[1]"},
+                                           MalformedCase{R"({"NS":["1","x"]})", "not a DynamoDB number"},
+                                           MalformedCase{R"({"BS":["!!!!"]})", "invalid base64"},
+                                           MalformedCase{R"({"SS":"a"})", "expected a JSON array"},
+                                           MalformedCase{R"({"Q":"a"})", "unknown attribute type \"Q\""}));
 
 TEST(AttributeValue, NumbersFollowDynamoDbLiteralRules) {
-  for (const char* ok : {"0", "-0", "+7", "12", "-12.50", "3.", ".5", "1e5", "1E+5", "2.5e-3",
-                         "12345678901234567890123456789012345678", "1000000000000000000000000000000000000000000",
-                         "9.9999999999999999999999999999999999999E+125", "1E-130", "0.0000e999"}) {
+  for (const char* ok :
+       {"0", "-0", "+7", "12", "-12.50", "3.", ".5", "1e5", "1E+5", "2.5e-3",
+        "12345678901234567890123456789012345678", "1000000000000000000000000000000000000000000",
+        "9.9999999999999999999999999999999999999E+125", "1E-130", "0.0000e999"}) {
     EXPECT_TRUE(ValidateNumber(ok, "n").ok()) << ok << ": " << ValidateNumber(ok, "n").message();
   }
-  for (const char* bad : {"", "-", "+", ".", "e5", "1e", "1e+", "--1", "1.2.3", "1,5", "Infinity", "1 ", "1e5.5",
-                          "123456789012345678901234567890123456789", "1E126", "1E-131"}) {
+  for (const char* bad : {"", "-", "+", ".", "e5", "1e", "1e+", "--1", "1.2.3", "1,5", "Infinity", "1 ",
+                          "1e5.5", "123456789012345678901234567890123456789", "1E126", "1E-131"}) {
     Status s = ValidateNumber(bad, "Item.n");
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_EQ(s.message().rfind("Item.n: ", 0), 0u) << s.message();
@@ -198,18 +198,26 @@ TEST(AttributeValue, ClientSideValidationCatchesBadNumbersAndSets) {
   EXPECT_EQ(s.message().rfind("Item.n.N: ", 0), 0u) << s.message();
 
   EXPECT_EQ(ValidateItem({{"s", AttributeValue::SS({})}}, "Item").code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(ValidateItem({{"s", AttributeValue::SS({"a", "a"})}}, "Item").code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(ValidateItem({{"s", AttributeValue::NS({"1", "x"})}}, "Item").code(), StatusCode::kInvalidArgument);
-  Status nested = ValidateItem({{"m", AttributeValue::M({{"x", AttributeValue::L({AttributeValue::N("..")})}})}}, "Item");
+  EXPECT_EQ(ValidateItem({{"s", AttributeValue::SS({"a", "a"})}}, "Item").code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateItem({{"s", AttributeValue::NS({"1", "x"})}}, "Item").code(),
+            StatusCode::kInvalidArgument);
+  Status nested =
+      ValidateItem({{"m", AttributeValue::M({{"x", AttributeValue::L({AttributeValue::N("..")})}})}}, "Item");
   EXPECT_EQ(nested.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(nested.message().rfind("Item.m.M.x.L[0].N: ", 0), 0u) << nested.message();
-  EXPECT_TRUE(ValidateItem({{"ok", AttributeValue::NS({"1", "2"})}, {"s", AttributeValue::S("")}}, "Item").ok());
+  EXPECT_TRUE(
+      ValidateItem({{"ok", AttributeValue::NS({"1", "2"})}, {"s", AttributeValue::S("")}}, "Item").ok());
 }
 
 TEST(AttributeValue, Base64IsStrictAndMatchesRfc4648Vectors) {
-  const std::pair<const char*, const char*> vectors[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
-      {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(Base64Encode(plain), encoded);
     auto d = Base64Decode(encoded);
@@ -228,9 +236,11 @@ TEST(AttributeValue, ItemSizeCountsNamesAndValues) {
   EXPECT_EQ(ItemSizeBytes({{"t", AttributeValue::Bool(true)}, {"z", AttributeValue::NullValue()}}), 4u);
   // 1 byte per two significant digits plus one: "12345" -> 3 + 1.
   EXPECT_EQ(ItemSizeBytes({{"n", AttributeValue::N("12345")}}), 1u + 4u);
-  EXPECT_EQ(ItemSizeBytes({{"n", AttributeValue::N("1000000")}}), ItemSizeBytes({{"n", AttributeValue::N("1")}}));
+  EXPECT_EQ(ItemSizeBytes({{"n", AttributeValue::N("1000000")}}),
+            ItemSizeBytes({{"n", AttributeValue::N("1")}}));
   // Map: 3 bytes + per element (1 + name + value).
-  EXPECT_EQ(ItemSizeBytes({{"m", AttributeValue::M({{"k", AttributeValue::S("vv")}})}}), 1u + 3u + 1u + 1u + 2u);
+  EXPECT_EQ(ItemSizeBytes({{"m", AttributeValue::M({{"k", AttributeValue::S("vv")}})}}),
+            1u + 3u + 1u + 1u + 2u);
   EXPECT_EQ(ItemSizeBytes({{"l", AttributeValue::L({AttributeValue::S("a"), AttributeValue::S("bc")})}}),
             1u + 3u + 2u + 3u);
   EXPECT_EQ(ItemSizeBytes({{"s", AttributeValue::SS({"ab", "c"})}}), 4u);
@@ -239,8 +249,8 @@ TEST(AttributeValue, ItemSizeCountsNamesAndValues) {
 }
 
 TEST(AttributeValue, DebugStringHidesBinaryContent) {
-  AttributeValue v = AttributeValue::M({{"b", AttributeValue::B("secret")}, {"n", AttributeValue::N(3)},
-                                        {"s", AttributeValue::SS({"x"})}});
+  AttributeValue v = AttributeValue::M(
+      {{"b", AttributeValue::B("secret")}, {"n", AttributeValue::N(3)}, {"s", AttributeValue::SS({"x"})}});
   std::string d = DebugString(v);
   EXPECT_EQ(d, R"({b: <6 bytes>, n: 3, s: SS{"x"}})");
   EXPECT_EQ(d.find("secret"), std::string::npos);

@@ -49,9 +49,9 @@ bool Contains(std::initializer_list<std::string_view> list, std::string_view cod
 
 bool IsThrottle(std::string_view code) {
   return Contains({"ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException",
-                   "Throttling", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
-                   "LimitExceededException", "TransactionInProgressException", "RequestThrottled", "SlowDown",
-                   "BandwidthLimitExceeded", "PriorRequestNotComplete"},
+                   "Throttling", "ThrottledException", "RequestThrottledException",
+                   "TooManyRequestsException", "LimitExceededException", "TransactionInProgressException",
+                   "RequestThrottled", "SlowDown", "BandwidthLimitExceeded", "PriorRequestNotComplete"},
                   code);
 }
 
@@ -120,11 +120,16 @@ std::string OneLine(std::string s) {
 
 std::string ReturnValuesName(ReturnValues rv) {
   switch (rv) {
-    case ReturnValues::kNone: return "NONE";
-    case ReturnValues::kAllOld: return "ALL_OLD";
-    case ReturnValues::kAllNew: return "ALL_NEW";
-    case ReturnValues::kUpdatedOld: return "UPDATED_OLD";
-    case ReturnValues::kUpdatedNew: return "UPDATED_NEW";
+    case ReturnValues::kNone:
+      return "NONE";
+    case ReturnValues::kAllOld:
+      return "ALL_OLD";
+    case ReturnValues::kAllNew:
+      return "ALL_NEW";
+    case ReturnValues::kUpdatedOld:
+      return "UPDATED_OLD";
+    case ReturnValues::kUpdatedNew:
+      return "UPDATED_NEW";
   }
   return "NONE";
 }
@@ -144,13 +149,15 @@ Status ValidateExpressionValues(const ExpressionParts& parts) {
 
 Status ValidateKey(const Item& key, const std::string& op) {
   if (key.empty()) {
-    return InvalidArgument(op + ": key is empty; give the table's partition key (and sort key, if any) attributes");
+    return InvalidArgument(
+        op + ": key is empty; give the table's partition key (and sort key, if any) attributes");
   }
   return ValidateItem(key, "Key").Annotate(op);
 }
 
 Status ValidateWriteItem(const Item& item, const std::string& op) {
-  if (item.empty()) return InvalidArgument(op + ": item is empty; it must contain at least the table's key attributes");
+  if (item.empty())
+    return InvalidArgument(op + ": item is empty; it must contain at least the table's key attributes");
   DYNATRONI_RETURN_IF_ERROR(ValidateItem(item, "Item").Annotate(op));
   size_t size = ItemSizeBytes(item);
   if (size > kMaxItemSizeBytes) {
@@ -168,7 +175,8 @@ Result<TableDescription> ParseTableDescription(const json& table, const std::str
   if (d.name.empty()) return MalformedResponse(op + ": table description has no TableName");
   d.status = StringField(table, "TableStatus");
   if (const json* ks = Field(table, "KeySchema"); ks != nullptr && ks->is_array()) {
-    for (const auto& e : *ks) d.key_schema.push_back({StringField(e, "AttributeName"), StringField(e, "KeyType")});
+    for (const auto& e : *ks)
+      d.key_schema.push_back({StringField(e, "AttributeName"), StringField(e, "KeyType")});
   }
   if (const json* ad = Field(table, "AttributeDefinitions"); ad != nullptr && ad->is_array()) {
     for (const auto& e : *ad) {
@@ -220,7 +228,8 @@ std::vector<std::string> CodesFromMessage(const std::string& message) {
 // ---------------------------------------------------------------------------
 
 Status ValidateTableName(const std::string& table) {
-  constexpr const char* kRule = "DynamoDB table names are 3-255 characters of A-Z, a-z, 0-9, '_', '-' and '.'";
+  constexpr const char* kRule =
+      "DynamoDB table names are 3-255 characters of A-Z, a-z, 0-9, '_', '-' and '.'";
   if (table.empty()) return InvalidArgument(std::string("table name is empty; ") + kRule);
   if (table.size() < 3 || table.size() > 255) {
     std::string shown = table.size() > 40 ? table.substr(0, 40) + "..." : table;
@@ -253,8 +262,8 @@ class Client::Impl {
 
   // What one logical call produced.
   struct Outcome {
-    Status status;       // OK on success
-    json body;           // success body, or the error body of a condition failure / cancellation
+    Status status;  // OK on success
+    json body;      // success body, or the error body of a condition failure / cancellation
     bool ambiguous = false;
     bool condition_failed = false;
     bool cancelled = false;
@@ -273,7 +282,8 @@ class Client::Impl {
       double scaled = static_cast<double>(base.count()) * std::ldexp(1.0, n);
       if (scaled < static_cast<double>(cap.count())) cap = Duration(static_cast<Duration::rep>(scaled));
     }
-    Duration delay = Duration(static_cast<Duration::rep>(random->Uniform01() * static_cast<double>(cap.count())));
+    Duration delay =
+        Duration(static_cast<Duration::rep>(random->Uniform01() * static_cast<double>(cap.count())));
     if (!deadline.infinite()) {
       Duration slack = deadline.Remaining(*clock) - p.min_attempt_time;
       if (slack < Duration::zero()) return false;
@@ -303,7 +313,8 @@ class Client::Impl {
     r.ambiguous_attempt = out.ambiguous;
     if (out.condition_failed) {
       r.condition_failed = true;
-      if (const json* item = Field(out.body, "Item"); item != nullptr && item->is_object() && !item->empty()) {
+      if (const json* item = Field(out.body, "Item");
+          item != nullptr && item->is_object() && !item->empty()) {
         auto decoded = DecodeItem(*item, "Item");
         if (!decoded.ok()) return decoded.status().Annotate(op + " (ConditionalCheckFailedException)");
         r.attributes = std::move(decoded).value();
@@ -349,8 +360,10 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
   // Returns the final error once a write has become ambiguous.
   auto finish_error = [&](Status s) {
     if (is_write && out.ambiguous) {
-      Status u = UnknownOutcome(op + ": outcome unknown: an earlier attempt may have been applied (re-read to "
-                                "resolve); final answer: " + s.message());
+      Status u = UnknownOutcome(op +
+                                ": outcome unknown: an earlier attempt may have been applied (re-read to "
+                                "resolve); final answer: " +
+                                s.message());
       u.WithAwsError(s.aws_error(), s.http_status());
       out.status = std::move(u);
     } else {
@@ -362,8 +375,10 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
     Duration remaining = deadline.Remaining(*clock);
     if (remaining < policy.min_attempt_time) {
       if (attempts == 0) {
-        out.status = DeadlineExceeded(op + ": deadline leaves " + Ms(remaining) + ", less than the minimum attempt "
-                                      "time of " + Ms(policy.min_attempt_time) + "; nothing was sent");
+        out.status = DeadlineExceeded(op + ": deadline leaves " + Ms(remaining) +
+                                      ", less than the minimum attempt "
+                                      "time of " +
+                                      Ms(policy.min_attempt_time) + "; nothing was sent");
         return out;
       }
       break;
@@ -382,13 +397,14 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
     auto creds = opts.credentials->Resolve(deadline);
     if (!creds.ok()) {
       const Status& cs = creds.status();
-      std::string what = op + ": cannot get AWS credentials from provider \"" + opts.credentials->name() + "\": " +
-                         cs.message();
+      std::string what = op + ": cannot get AWS credentials from provider \"" + opts.credentials->name() +
+                         "\": " + cs.message();
       if (cs.code() == StatusCode::kUnavailable || cs.code() == StatusCode::kDeadlineExceeded) {
         retry = Retry{Unavailable(what)};
       } else if (cs.code() == StatusCode::kNotFound) {
-        finish_error(PermissionDenied(what + " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure "
-                                             "credentials explicitly)"));
+        finish_error(PermissionDenied(what +
+                                      " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure "
+                                      "credentials explicitly)"));
         return out;
       } else {
         finish_error(Status(cs.code(), what));
@@ -413,10 +429,16 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
       if (!response.ok()) {
         const Status& ts = response.status();
         switch (ts.code()) {
-          case StatusCode::kUnavailable: retry = Retry{ts.Annotate(op)}; break;
+          case StatusCode::kUnavailable:
+            retry = Retry{ts.Annotate(op)};
+            break;
           case StatusCode::kUnknownOutcome:
-          case StatusCode::kDeadlineExceeded: retry = Retry{ts.Annotate(op), false, true}; break;
-          default: finish_error(ts.Annotate(op)); return out;
+          case StatusCode::kDeadlineExceeded:
+            retry = Retry{ts.Annotate(op), false, true};
+            break;
+          default:
+            finish_error(ts.Annotate(op));
+            return out;
         }
       } else {
         const http::Response& resp = response.value();
@@ -425,7 +447,8 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
         bool crc_ok = true;
         if (opts.verify_crc32 && !crc_header.empty()) {
           uint64_t expected = 0;
-          auto [ptr, ec] = std::from_chars(crc_header.data(), crc_header.data() + crc_header.size(), expected);
+          auto [ptr, ec] =
+              std::from_chars(crc_header.data(), crc_header.data() + crc_header.size(), expected);
           uLong actual = crc32_z(0L, reinterpret_cast<const Bytef*>(resp.body.data()), resp.body.size());
           crc_ok = ec == std::errc() && ptr == crc_header.data() + crc_header.size() && expected == actual;
         }
@@ -438,8 +461,9 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
         } else if (http >= 200 && http < 300) {
           json parsed = json::parse(resp.body, nullptr, false);
           if (parsed.is_discarded() || !parsed.is_object()) {
-            Status s = MalformedResponse(op + ": response body is not a JSON object (malformed or truncated, " +
-                                         std::to_string(resp.body.size()) + " bytes)");
+            Status s =
+                MalformedResponse(op + ": response body is not a JSON object (malformed or truncated, " +
+                                  std::to_string(resp.body.size()) + " bytes)");
             s.WithAwsError("", http);
             retry = Retry{s, false, true};
           } else {
@@ -478,10 +502,12 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
           if (code.empty()) {
             // No recognizable error document (HTML from a proxy, garbage, empty).
             if (http >= 500) {
-              retry = Retry{make(StatusCode::kUnavailable, "HTTP " + std::to_string(http) + " from the server"),
-                            false, true};
+              retry =
+                  Retry{make(StatusCode::kUnavailable, "HTTP " + std::to_string(http) + " from the server"),
+                        false, true};
             } else if (http == 403) {
-              finish_error(make(StatusCode::kPermissionDenied, "HTTP 403 (access denied) with no error details"));
+              finish_error(
+                  make(StatusCode::kPermissionDenied, "HTTP 403 (access denied) with no error details"));
               return out;
             } else {
               finish_error(make(StatusCode::kMalformedResponse,
@@ -525,8 +551,8 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
             finish_error(make(StatusCode::kNotFound, shown));
             return out;
           } else if (code == "UnknownOperationException") {
-            finish_error(make(StatusCode::kFailedPrecondition,
-                              "the endpoint does not support the " + op + " operation (UnknownOperationException)"));
+            finish_error(make(StatusCode::kFailedPrecondition, "the endpoint does not support the " + op +
+                                                                   " operation (UnknownOperationException)"));
             return out;
           } else if (IsPreconditionError(code)) {
             finish_error(make(StatusCode::kFailedPrecondition, shown));
@@ -557,9 +583,9 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
                     (at_deadline ? " (deadline reached)" : " (max_attempts reached)");
   Status final_status;
   if (is_write && out.ambiguous) {
-    final_status = UnknownOutcome(op + ": outcome unknown, " + why +
-                                  "; the write may or may not have been applied (re-read to resolve); last error: " +
-                                  last.message());
+    final_status = UnknownOutcome(
+        op + ": outcome unknown, " + why +
+        "; the write may or may not have been applied (re-read to resolve); last error: " + last.message());
   } else if (last.code() == StatusCode::kMalformedResponse) {
     final_status = MalformedResponse(last.message() + " (" + why + ")");
   } else if (!sent_any && last.code() == StatusCode::kDeadlineExceeded) {
@@ -578,18 +604,21 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
 Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
-  if (options.region.empty()) return InvalidArgument("ClientOptions.region is empty; set the AWS region, e.g. us-east-1");
+  if (options.region.empty())
+    return InvalidArgument("ClientOptions.region is empty; set the AWS region, e.g. us-east-1");
   if (options.endpoint.rfind("http://", 0) != 0 && options.endpoint.rfind("https://", 0) != 0) {
     return InvalidArgument("ClientOptions.endpoint \"" + options.endpoint +
                            "\" is not an http(s):// URL; resolve it with aws::ResolveEndpoint");
   }
   while (options.endpoint.size() > 8 && options.endpoint.back() == '/') options.endpoint.pop_back();
-  if (!options.credentials) return InvalidArgument("ClientOptions.credentials is null; give a credentials provider");
+  if (!options.credentials)
+    return InvalidArgument("ClientOptions.credentials is null; give a credentials provider");
   if (!options.transport) return InvalidArgument("ClientOptions.transport is null; give an HTTP transport");
   const RetryPolicy& p = options.retry;
   if (p.max_attempts < 1) return InvalidArgument("RetryPolicy.max_attempts must be at least 1");
-  if (p.base_delay < Duration::zero() || p.throttle_base_delay < Duration::zero() || p.max_delay < Duration::zero() ||
-      p.min_attempt_time < Duration::zero() || p.attempt_timeout < Duration::zero()) {
+  if (p.base_delay < Duration::zero() || p.throttle_base_delay < Duration::zero() ||
+      p.max_delay < Duration::zero() || p.min_attempt_time < Duration::zero() ||
+      p.attempt_timeout < Duration::zero()) {
     return InvalidArgument("RetryPolicy durations must not be negative");
   }
   return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(std::move(options))));
@@ -606,7 +635,8 @@ Result<json> Client::Call(const std::string& operation, const json& body, bool i
 Result<GetItemResult> Client::GetItem(const GetItemRequest& req, Deadline deadline) {
   DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate("GetItem"));
   DYNATRONI_RETURN_IF_ERROR(ValidateKey(req.key, "GetItem"));
-  json body = {{"TableName", req.table}, {"Key", EncodeItem(req.key)}, {"ConsistentRead", req.consistent_read}};
+  json body = {
+      {"TableName", req.table}, {"Key", EncodeItem(req.key)}, {"ConsistentRead", req.consistent_read}};
   if (!req.projection.empty()) body["ProjectionExpression"] = req.projection;
   if (!req.names.empty()) body["ExpressionAttributeNames"] = req.names;
   auto out = impl_->Invoke("GetItem", body, false, deadline);
@@ -626,7 +656,8 @@ Result<WriteResult> Client::PutItem(const PutItemRequest& req, Deadline deadline
   DYNATRONI_RETURN_IF_ERROR(ValidateWriteItem(req.item, op));
   DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.condition).Annotate(op));
   if (req.return_values != ReturnValues::kNone && req.return_values != ReturnValues::kAllOld) {
-    return InvalidArgument(op + ": return_values must be kNone or kAllOld (DynamoDB allows no other for PutItem)");
+    return InvalidArgument(op +
+                           ": return_values must be kNone or kAllOld (DynamoDB allows no other for PutItem)");
   }
   json body = {{"TableName", req.table}, {"Item", EncodeItem(req.item)}};
   AddExpressionParts(body, req.condition, "ConditionExpression");
@@ -658,7 +689,8 @@ Result<WriteResult> Client::DeleteItem(const DeleteItemRequest& req, Deadline de
   DYNATRONI_RETURN_IF_ERROR(ValidateKey(req.key, op));
   DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.condition).Annotate(op));
   if (req.return_values != ReturnValues::kNone && req.return_values != ReturnValues::kAllOld) {
-    return InvalidArgument(op + ": return_values must be kNone or kAllOld (DynamoDB allows no other for DeleteItem)");
+    return InvalidArgument(
+        op + ": return_values must be kNone or kAllOld (DynamoDB allows no other for DeleteItem)");
   }
   json body = {{"TableName", req.table}, {"Key", EncodeItem(req.key)}};
   AddExpressionParts(body, req.condition, "ConditionExpression");
@@ -673,7 +705,8 @@ Result<QueryResult> Client::Query(const QueryRequest& req, Deadline deadline) {
   const std::string op = "Query";
   DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
   if (req.key_condition.condition.empty()) {
-    return InvalidArgument(op + ": key_condition.condition (KeyConditionExpression) is empty; e.g. \"#pk = :pk\"");
+    return InvalidArgument(op +
+                           ": key_condition.condition (KeyConditionExpression) is empty; e.g. \"#pk = :pk\"");
   }
   if (req.page_limit < 0) return InvalidArgument(op + ": page_limit must be 0 (server default) or positive");
   DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.key_condition).Annotate(op));
@@ -705,7 +738,8 @@ Result<QueryResult> Client::Query(const QueryRequest& req, Deadline deadline) {
     if (lek == nullptr || lek->is_null() || (lek->is_object() && lek->empty())) break;
     if (!lek->is_object()) return MalformedResponse(op + ": LastEvaluatedKey is not a JSON object");
     if (*lek == start_key) {
-      return MalformedResponse(op + ": the server returned the same LastEvaluatedKey twice (pagination would loop)");
+      return MalformedResponse(
+          op + ": the server returned the same LastEvaluatedKey twice (pagination would loop)");
     }
     start_key = *lek;
   }
@@ -783,7 +817,8 @@ Result<TransactWriteResult> Client::TransactWriteItems(const std::vector<Transac
         break;
       case TransactWriteAction::Kind::kUpdate:
         DYNATRONI_RETURN_IF_ERROR(ValidateKey(a.item_or_key, where));
-        if (a.update_expression.empty()) return InvalidArgument(where + ": an Update needs an update_expression");
+        if (a.update_expression.empty())
+          return InvalidArgument(where + ": an Update needs an update_expression");
         x["Key"] = EncodeItem(a.item_or_key);
         x["UpdateExpression"] = a.update_expression;
         kind = "Update";
@@ -920,7 +955,8 @@ Result<TimeToLiveDescription> Client::DescribeTimeToLive(const std::string& tabl
   auto out = impl_->Invoke(op, json{{"TableName", table}}, false, deadline);
   if (!out.status.ok()) return out.status;
   const json* d = Field(out.body, "TimeToLiveDescription");
-  if (d == nullptr || !d->is_object()) return MalformedResponse(op + ": response has no TimeToLiveDescription");
+  if (d == nullptr || !d->is_object())
+    return MalformedResponse(op + ": response has no TimeToLiveDescription");
   TimeToLiveDescription r;
   r.status = StringField(*d, "TimeToLiveStatus");
   r.attribute = StringField(*d, "AttributeName");

@@ -49,7 +49,7 @@
 namespace dynatroni::dynamodb {
 
 struct RetryPolicy {
-  int max_attempts = 8;                            // total, including the first
+  int max_attempts = 8;  // total, including the first
   Duration base_delay = std::chrono::milliseconds(25);
   Duration throttle_base_delay = std::chrono::milliseconds(100);
   Duration max_delay = std::chrono::seconds(1);
@@ -61,12 +61,12 @@ struct RetryPolicy {
 };
 
 struct ClientOptions {
-  std::string region;                                  // required
-  std::string endpoint;                                // scheme://host[:port]
+  std::string region;                                     // required
+  std::string endpoint;                                   // scheme://host[:port]
   std::shared_ptr<aws::CredentialsProvider> credentials;  // required
-  std::shared_ptr<http::Transport> transport;          // required
-  Clock* clock = nullptr;                              // default: SystemClock
-  Random* random = nullptr;                            // default: SystemRandom
+  std::shared_ptr<http::Transport> transport;             // required
+  Clock* clock = nullptr;                                 // default: SystemClock
+  Random* random = nullptr;                               // default: SystemRandom
   RetryPolicy retry;
   // Verify the x-amz-crc32 header when present (retry reads on mismatch).
   bool verify_crc32 = true;
@@ -81,8 +81,8 @@ struct ClientStats {
 };
 
 struct ExpressionParts {
-  std::string condition;  // ConditionExpression (or KeyConditionExpression for Query)
-  std::map<std::string, std::string> names;    // "#k" -> "key"
+  std::string condition;                         // ConditionExpression (or KeyConditionExpression for Query)
+  std::map<std::string, std::string> names;      // "#k" -> "key"
   std::map<std::string, AttributeValue> values;  // ":v" -> value
 };
 
@@ -102,7 +102,7 @@ struct GetItemResult {
 struct PutItemRequest {
   std::string table;
   Item item;
-  ExpressionParts condition;  // condition.condition empty = unconditional
+  ExpressionParts condition;                         // condition.condition empty = unconditional
   ReturnValues return_values = ReturnValues::kNone;  // kNone or kAllOld
   bool return_old_on_condition_failure = true;       // ReturnValuesOnConditionCheckFailure=ALL_OLD
 };
@@ -137,7 +137,7 @@ struct QueryRequest {
   ExpressionParts key_condition;
   std::string filter_expression;  // uses key_condition.names/values
   bool consistent_read = true;
-  int page_limit = 0;             // Limit per page; 0 = server default (1 MB)
+  int page_limit = 0;  // Limit per page; 0 = server default (1 MB)
   bool scan_forward = true;
 };
 struct QueryResult {
@@ -167,8 +167,14 @@ struct TransactWriteResult {
   bool ambiguous_attempt = false;
 };
 
-struct KeySchemaElement { std::string name; std::string key_type; };  // HASH/RANGE
-struct AttributeDefinition { std::string name; std::string type; };  // S/N/B
+struct KeySchemaElement {
+  std::string name;
+  std::string key_type;
+};  // HASH/RANGE
+struct AttributeDefinition {
+  std::string name;
+  std::string type;
+};  // S/N/B
 
 struct CreateTableRequest {
   std::string table;
@@ -215,8 +221,7 @@ class Client {
   // An empty `client_request_token` gets a random one, so retries of an
   // ambiguous attempt are idempotent on the service (10 minutes).
   Result<TransactWriteResult> TransactWriteItems(const std::vector<TransactWriteAction>& actions,
-                                                 const std::string& client_request_token,
-                                                 Deadline deadline);
+                                                 const std::string& client_request_token, Deadline deadline);
   Result<TableDescription> DescribeTable(const std::string& table, Deadline deadline);
   // Polls DescribeTable every `poll` until TableStatus is ACTIVE.
   // kDeadlineExceeded (naming the last status) when the deadline passes first.
@@ -233,8 +238,8 @@ class Client {
   // failure / cancelled transaction comes back as kFailedPrecondition with
   // aws_error() set (the typed calls above turn them into results).
   // `ambiguous` (optional) is set when some attempt had an unknown outcome.
-  Result<nlohmann::json> Call(const std::string& operation, const nlohmann::json& body,
-                              bool is_write, Deadline deadline, bool* ambiguous = nullptr);
+  Result<nlohmann::json> Call(const std::string& operation, const nlohmann::json& body, bool is_write,
+                              Deadline deadline, bool* ambiguous = nullptr);
 
   [[nodiscard]] ClientStats stats() const;
   [[nodiscard]] const std::string& region() const;

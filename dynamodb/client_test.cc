@@ -1,11 +1,12 @@
 #include "dynamodb/client.h"
 
-#include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <atomic>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "http/fake_transport.h"
 
@@ -42,7 +43,8 @@ std::string Crc(const std::string& body) {
   return std::to_string(crc32_z(0L, reinterpret_cast<const Bytef*>(body.data()), body.size()));
 }
 
-std::string ErrorBody(const std::string& type, const std::string& message, const char* message_key = "message") {
+std::string ErrorBody(const std::string& type, const std::string& message,
+                      const char* message_key = "message") {
   return json{{"__type", "com.amazonaws.dynamodb.v20120810#" + type}, {message_key, message}}.dump();
 }
 
@@ -50,7 +52,8 @@ class DynamoDbClient : public ::testing::Test {
  protected:
   void SetUp() override { client_ = Make(); }
 
-  std::unique_ptr<Client> Make(RetryPolicy policy = {}, std::shared_ptr<aws::CredentialsProvider> creds = nullptr) {
+  std::unique_ptr<Client> Make(RetryPolicy policy = {},
+                               std::shared_ptr<aws::CredentialsProvider> creds = nullptr) {
     ClientOptions o;
     o.region = "us-east-1";
     o.endpoint = "http://127.0.0.1:8000";
@@ -76,7 +79,8 @@ class DynamoDbClient : public ::testing::Test {
 
   json Body(size_t i) { return json::parse(transport_->requests().at(i).body); }
   std::string Header(size_t i, const std::string& name) {
-    for (const auto& [k, v] : transport_->requests().at(i).headers) {
+    const auto requests = transport_->requests();
+    for (const auto& [k, v] : requests.at(i).headers) {
       std::string lower = k;
       for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (lower == name) return v;
@@ -88,7 +92,8 @@ class DynamoDbClient : public ::testing::Test {
 
   FakeClock clock_;
   SeededRandom random_{7};
-  std::shared_ptr<http::FakeTransport> transport_ = std::make_shared<http::FakeTransport>(&clock_, milliseconds(5));
+  std::shared_ptr<http::FakeTransport> transport_ =
+      std::make_shared<http::FakeTransport>(&clock_, milliseconds(5));
   std::unique_ptr<Client> client_;
 };
 
@@ -96,12 +101,60 @@ Item Key(const std::string& pk, const std::string& sk) {
   return {{"cluster_name", AttributeValue::S(pk)}, {"key", AttributeValue::S(sk)}};
 }
 
+GetItemRequest Get(const std::string& table, Item key, bool consistent = true, std::string projection = "",
+                   std::map<std::string, std::string> names = {}) {
+  GetItemRequest r;
+  r.table = table;
+  r.key = std::move(key);
+  r.consistent_read = consistent;
+  r.projection = std::move(projection);
+  r.names = std::move(names);
+  return r;
+}
+
+PutItemRequest Put(const std::string& table, Item item, ExpressionParts condition = {}) {
+  PutItemRequest r;
+  r.table = table;
+  r.item = std::move(item);
+  r.condition = std::move(condition);
+  return r;
+}
+
+UpdateItemRequest Update(const std::string& table, Item key, std::string update,
+                         ExpressionParts condition = {}) {
+  UpdateItemRequest r;
+  r.table = table;
+  r.key = std::move(key);
+  r.update_expression = std::move(update);
+  r.condition = std::move(condition);
+  return r;
+}
+
+DeleteItemRequest Del(const std::string& table, Item key) {
+  DeleteItemRequest r;
+  r.table = table;
+  r.key = std::move(key);
+  return r;
+}
+
+ClientOptions Opts(std::shared_ptr<http::Transport> transport, Clock* clock = nullptr,
+                   Random* random = nullptr) {
+  ClientOptions o;
+  o.region = "us-east-1";
+  o.endpoint = "http://localhost:1";
+  o.credentials = aws::MakeStaticProvider(TestCreds());
+  o.transport = std::move(transport);
+  o.clock = clock;
+  o.random = random;
+  return o;
+}
+
 // --------------------------------------------------------------------------
 // Request shape
 
 TEST_F(DynamoDbClient, GetItemSendsSignedJsonProtocolRequest) {
   Ok({{"Item", {{"cluster_name", {{"S", "c"}}}, {"key", {{"S", "leader"}}}, {"rev", {{"N", "7"}}}}}});
-  auto r = client_->GetItem({"tbl", Key("c", "leader"), true, "", {}}, In(seconds(2)));
+  auto r = client_->GetItem(Get("tbl", Key("c", "leader"), true, "", {}), In(seconds(2)));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_TRUE(r->item.has_value());
   EXPECT_EQ(r->item->at("rev").AsInt64(), 7);
@@ -111,9 +164,10 @@ TEST_F(DynamoDbClient, GetItemSendsSignedJsonProtocolRequest) {
   EXPECT_EQ(req.url, "http://127.0.0.1:8000/");
   EXPECT_EQ(Header(0, "x-amz-target"), "DynamoDB_20120810.GetItem");
   EXPECT_EQ(Header(0, "content-type"), "application/x-amz-json-1.0");
-  EXPECT_EQ(Header(0, "authorization").rfind("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/us-east-1/dynamodb/"
-                                             "aws4_request",
-                                             0),
+  EXPECT_EQ(Header(0, "authorization")
+                .rfind("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/us-east-1/dynamodb/"
+                       "aws4_request",
+                       0),
             0u)
       << Header(0, "authorization");
   EXPECT_EQ(Header(0, "x-amz-date"), "20231114T221320Z");
@@ -127,7 +181,7 @@ TEST_F(DynamoDbClient, GetItemSendsSignedJsonProtocolRequest) {
 
 TEST_F(DynamoDbClient, GetItemOfAbsentItemIsNullopt) {
   Ok(json::object());
-  auto r = client_->GetItem({"tbl", Key("c", "none"), false, "#v", {{"#v", "value"}}}, In(seconds(2)));
+  auto r = client_->GetItem(Get("tbl", Key("c", "none"), false, "#v", {{"#v", "value"}}), In(seconds(2)));
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->item.has_value());
   EXPECT_EQ(Body(0)["ConsistentRead"], false);
@@ -214,12 +268,14 @@ TEST_F(DynamoDbClient, DeleteItemShapeAndReturnValuesRule) {
 // Condition failures are results
 
 TEST_F(DynamoDbClient, ConditionFailureWithItemIsAResultCarryingTheCurrentItem) {
-  transport_->PushResponse(400, json{{"__type", "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"},
-                                     {"message", "The conditional request failed"},
-                                     {"Item", {{"rev", {{"N", "9"}}}, {"owner", {{"S", "other"}}}}}}
-                                    .dump());
-  UpdateItemRequest req{"tbl", Key("c", "leader"), "SET a = :a", {"rev = :r", {}, {{":r", AttributeValue::N(1)},
-                                                                                   {":a", AttributeValue::S("x")}}}};
+  transport_->PushResponse(
+      400, json{{"__type", "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"},
+                {"message", "The conditional request failed"},
+                {"Item", {{"rev", {{"N", "9"}}}, {"owner", {{"S", "other"}}}}}}
+               .dump());
+  UpdateItemRequest req =
+      Update("tbl", Key("c", "leader"), "SET a = :a",
+             {"rev = :r", {}, {{":r", AttributeValue::N(1)}, {":a", AttributeValue::S("x")}}});
   auto r = client_->UpdateItem(req, In(seconds(2)));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->condition_failed);
@@ -231,7 +287,7 @@ TEST_F(DynamoDbClient, ConditionFailureWithItemIsAResultCarryingTheCurrentItem) 
 
 TEST_F(DynamoDbClient, ConditionFailureWithoutItemHasNoAttributes) {
   Error(400, "ConditionalCheckFailedException", "The conditional request failed");
-  PutItemRequest req{"tbl", Key("c", "k"), {"attribute_not_exists(k)", {}, {}}};
+  PutItemRequest req = Put("tbl", Key("c", "k"), {"attribute_not_exists(k)", {}, {}});
   auto r = client_->PutItem(req, In(seconds(2)));
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->condition_failed);
@@ -257,12 +313,13 @@ struct MappingCase {
   const char* message_key;
 };
 
-class DynamoDbClientErrorMapping : public DynamoDbClient, public ::testing::WithParamInterface<MappingCase> {};
+class DynamoDbClientErrorMapping : public DynamoDbClient,
+                                   public ::testing::WithParamInterface<MappingCase> {};
 
 TEST_P(DynamoDbClientErrorMapping, SurfacesAtOnceWithDynamoDbMessage) {
   const auto& c = GetParam();
   transport_->PushResponse(c.http, json{{"__type", c.type}, {c.message_key, "the service said no"}}.dump());
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), c.expected) << r.status().ToString();
   EXPECT_EQ(r.status().message(), "GetItem: the service said no");
@@ -274,29 +331,31 @@ TEST_P(DynamoDbClientErrorMapping, SurfacesAtOnceWithDynamoDbMessage) {
 
 INSTANTIATE_TEST_SUITE_P(
     Unit, DynamoDbClientErrorMapping,
-    ::testing::Values(
-        MappingCase{400, "com.amazon.coral.validate#ValidationException", StatusCode::kInvalidArgument, "message"},
-        MappingCase{400, "com.amazonaws.dynamodb.v20120810#SerializationException", StatusCode::kInvalidArgument,
-                    "Message"},
-        MappingCase{400, "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", StatusCode::kNotFound,
-                    "message"},
-        MappingCase{400, "com.amazon.coral.service#AccessDeniedException", StatusCode::kPermissionDenied, "Message"},
-        MappingCase{400, "com.amazon.coral.service#UnrecognizedClientException", StatusCode::kPermissionDenied,
-                    "message"},
-        MappingCase{403, "com.amazon.coral.service#MissingAuthenticationTokenException",
-                    StatusCode::kPermissionDenied, "message"},
-        MappingCase{400, "com.amazon.coral.service#IncompleteSignatureException", StatusCode::kPermissionDenied,
-                    "message"},
-        MappingCase{400, "com.amazon.coral.service#InvalidSignatureException", StatusCode::kPermissionDenied,
-                    "message"},
-        MappingCase{400, "com.amazon.coral.service#ExpiredTokenException", StatusCode::kPermissionDenied, "message"},
-        MappingCase{403, "SignatureDoesNotMatch", StatusCode::kPermissionDenied, "message"},
-        MappingCase{400, "com.amazonaws.dynamodb.v20120810#ResourceInUseException", StatusCode::kFailedPrecondition,
-                    "message"},
-        MappingCase{400, "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
-                    StatusCode::kFailedPrecondition, "message"},
-        MappingCase{400, "com.amazonaws.dynamodb.v20120810#SomethingNewException", StatusCode::kInvalidArgument,
-                    "message"}));
+    ::testing::Values(MappingCase{400, "com.amazon.coral.validate#ValidationException",
+                                  StatusCode::kInvalidArgument, "message"},
+                      MappingCase{400, "com.amazonaws.dynamodb.v20120810#SerializationException",
+                                  StatusCode::kInvalidArgument, "Message"},
+                      MappingCase{400, "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+                                  StatusCode::kNotFound, "message"},
+                      MappingCase{400, "com.amazon.coral.service#AccessDeniedException",
+                                  StatusCode::kPermissionDenied, "Message"},
+                      MappingCase{400, "com.amazon.coral.service#UnrecognizedClientException",
+                                  StatusCode::kPermissionDenied, "message"},
+                      MappingCase{403, "com.amazon.coral.service#MissingAuthenticationTokenException",
+                                  StatusCode::kPermissionDenied, "message"},
+                      MappingCase{400, "com.amazon.coral.service#IncompleteSignatureException",
+                                  StatusCode::kPermissionDenied, "message"},
+                      MappingCase{400, "com.amazon.coral.service#InvalidSignatureException",
+                                  StatusCode::kPermissionDenied, "message"},
+                      MappingCase{400, "com.amazon.coral.service#ExpiredTokenException",
+                                  StatusCode::kPermissionDenied, "message"},
+                      MappingCase{403, "SignatureDoesNotMatch", StatusCode::kPermissionDenied, "message"},
+                      MappingCase{400, "com.amazonaws.dynamodb.v20120810#ResourceInUseException",
+                                  StatusCode::kFailedPrecondition, "message"},
+                      MappingCase{400, "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
+                                  StatusCode::kFailedPrecondition, "message"},
+                      MappingCase{400, "com.amazonaws.dynamodb.v20120810#SomethingNewException",
+                                  StatusCode::kInvalidArgument, "message"}));
 
 TEST_F(DynamoDbClient, UnknownOperationNamesTheOperation) {
   transport_->PushResponse(400, R"({"__type":"com.amazon.coral.service#UnknownOperationException"})");
@@ -310,7 +369,7 @@ TEST_F(DynamoDbClient, UnknownOperationNamesTheOperation) {
 TEST_F(DynamoDbClient, ErrorTypeFromHeaderWhenBodyHasNone) {
   transport_->PushResponse(400, R"({"message":"bad key"})",
                            {{"x-amzn-errortype", "ValidationException:http://internal.amazon.com/coral/"}});
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(2)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(2)));
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().aws_error(), "ValidationException");
 }
@@ -321,7 +380,7 @@ TEST_F(DynamoDbClient, XmlForbiddenFromMotoIsPermissionDenied) {
                            "<Message>The security token included in the request is invalid.</Message></Error>"
                            "</ErrorResponse>",
                            {{"content-type", "text/xml"}});
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(2)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(2)));
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(r.status().aws_error(), "InvalidClientTokenId");
   EXPECT_NE(r.status().message().find("security token"), std::string::npos);
@@ -330,24 +389,27 @@ TEST_F(DynamoDbClient, XmlForbiddenFromMotoIsPermissionDenied) {
 
 TEST_F(DynamoDbClient, UnreadableErrorBodies) {
   transport_->PushResponse(403, "Forbidden");
-  EXPECT_EQ(client_->GetItem({"tbl", Key("a", "b")}, In(seconds(2))).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(2))).status().code(),
+            StatusCode::kPermissionDenied);
 
   transport_->PushResponse(404, "<html>not here</html>");
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(2)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(2)));
   EXPECT_EQ(r.status().code(), StatusCode::kMalformedResponse);
   EXPECT_EQ(r.status().http_status(), 404);
 
   transport_->PushResponse(502, "<html>Bad Gateway</html>");
   Ok(json::object());
-  EXPECT_TRUE(client_->GetItem({"tbl", Key("a", "b")}, In(seconds(2))).ok()) << "a 5xx without JSON is retried";
+  EXPECT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(2))).ok())
+      << "a 5xx without JSON is retried";
   EXPECT_EQ(transport_->request_count(), 4u);
 }
 
 TEST_F(DynamoDbClient, ErrorMessagesNeverContainTheSecret) {
   Error(400, "InvalidSignatureException", "The request signature we calculated does not match");
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(2)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(2)));
   EXPECT_EQ(r.status().ToString().find(kSecret), std::string::npos);
-  for (const auto& [k, v] : transport_->requests().at(0).headers) EXPECT_EQ(v.find(kSecret), std::string::npos) << k;
+  const auto requests = transport_->requests();
+  for (const auto& [k, v] : requests.at(0).headers) EXPECT_EQ(v.find(kSecret), std::string::npos) << k;
 }
 
 // --------------------------------------------------------------------------
@@ -361,12 +423,12 @@ TEST_F(DynamoDbClient, ThrottlesAreRetriedWithCappedJitteredBackoff) {
       return http::Response{status, {}, body};
     });
   };
-  for (const char* t : {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-                        "LimitExceededException", "TransactionInProgressException"}) {
+  for (const char* t : {"ProvisionedThroughputExceededException", "ThrottlingException",
+                        "RequestLimitExceeded", "LimitExceededException", "TransactionInProgressException"}) {
     record_then(400, ErrorBody(t, "slow down"));
   }
   record_then(200, "{}");
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(30)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(30)));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(sent.size(), 6u);
   RetryPolicy p;
@@ -392,10 +454,10 @@ TEST_F(DynamoDbClient, JitterUsesTheWholeRangeAcrossSeeds) {
     auto t = std::make_shared<http::FakeTransport>();
     t->PushResponse(500, ErrorBody("InternalServerError", "oops"));
     t->PushResponse(200, "{}");
-    ClientOptions o{"us-east-1", "http://localhost:1", aws::MakeStaticProvider(TestCreds()), t, &clock, &rnd};
+    ClientOptions o = Opts(t, &clock, &rnd);
     auto c = Client::Create(o);
     ASSERT_TRUE(c.ok());
-    ASSERT_TRUE((*c)->GetItem({"tbl", Key("a", "b")}, Deadline::After(clock, seconds(5))).ok());
+    ASSERT_TRUE((*c)->GetItem(Get("tbl", Key("a", "b")), Deadline::After(clock, seconds(5))).ok());
     EXPECT_LE(clock.total_slept(), RetryPolicy{}.base_delay);
     sleeps.insert(clock.total_slept().count());
   }
@@ -409,7 +471,7 @@ TEST_F(DynamoDbClient, ReadsGiveUpAtMaxAttemptsWithUnavailable) {
   transport_->SetFallback([](const http::Request&) -> Result<http::Response> {
     return http::Response{500, {}, ErrorBody("InternalServerError", "Internal server error")};
   });
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(60)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(60)));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(r.status().aws_error(), "InternalServerError");
@@ -426,7 +488,7 @@ TEST_F(DynamoDbClient, RetriesNeverOutliveTheDeadline) {
   });
   MonoTime start = clock_.Now();
   Deadline d = In(seconds(2));
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, d);
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), d);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(r.status().message().find("deadline"), std::string::npos) << r.status().message();
@@ -439,12 +501,12 @@ TEST_F(DynamoDbClient, RetriesNeverOutliveTheDeadline) {
 }
 
 TEST_F(DynamoDbClient, NoAttemptStartsWithLessThanMinAttemptTimeLeft) {
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(milliseconds(20)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(milliseconds(20)));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_EQ(transport_->request_count(), 0u);
 
-  auto past = client_->GetItem({"tbl", Key("a", "b")}, Deadline::At(clock_.Now() - seconds(1)));
+  auto past = client_->GetItem(Get("tbl", Key("a", "b")), Deadline::At(clock_.Now() - seconds(1)));
   EXPECT_EQ(past.status().code(), StatusCode::kDeadlineExceeded);
 }
 
@@ -453,7 +515,7 @@ TEST_F(DynamoDbClient, AttemptTimeoutBoundsEachAttempt) {
   p.attempt_timeout = milliseconds(300);
   client_ = Make(p);
   Ok(json::object());
-  ASSERT_TRUE(client_->GetItem({"tbl", Key("a", "b")}, In(seconds(10))).ok());
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(10))).ok());
   Deadline sent = transport_->deadlines().at(0);
   EXPECT_LE(sent.when(), clock_.Now() + milliseconds(300));
 }
@@ -462,7 +524,7 @@ TEST_F(DynamoDbClient, NetworkFailuresBeforeSendingAreRetried) {
   transport_->PushFailure(Unavailable("connection refused"));
   transport_->PushFailure(Unavailable("connection refused"));
   Ok(json::object());
-  PutItemRequest req{"tbl", Key("a", "b")};
+  PutItemRequest req = Put("tbl", Key("a", "b"));
   auto r = client_->PutItem(req, In(seconds(5)));
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->ambiguous_attempt) << "nothing was sent, so nothing is ambiguous";
@@ -471,7 +533,7 @@ TEST_F(DynamoDbClient, NetworkFailuresBeforeSendingAreRetried) {
 TEST_F(DynamoDbClient, WriteTimingOutUntilTheDeadlineIsUnknownOutcome) {
   transport_->SetFallback(
       [](const http::Request&) -> Result<http::Response> { return UnknownOutcome("timeout after sending"); });
-  PutItemRequest req{"tbl", Key("a", "b")};
+  PutItemRequest req = Put("tbl", Key("a", "b"));
   auto r = client_->PutItem(req, In(seconds(1)));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnknownOutcome) << r.status().ToString();
@@ -487,8 +549,10 @@ TEST_F(DynamoDbClient, WriteTimingOutUntilTheDeadlineIsUnknownOutcome) {
 TEST_F(DynamoDbClient, SlowWriteReachingTheDeadlineIsUnknownOutcome) {
   // One attempt that the transport times out (latency beyond the deadline).
   transport_->set_latency(seconds(5));
-  transport_->SetFallback([](const http::Request&) -> Result<http::Response> { return http::Response{200, {}, "{}"}; });
-  PutItemRequest req{"tbl", Key("a", "b")};
+  transport_->SetFallback([](const http::Request&) -> Result<http::Response> {
+    return http::Response{200, {}, "{}"};
+  });
+  PutItemRequest req = Put("tbl", Key("a", "b"));
   Deadline d = In(seconds(1));
   auto r = client_->PutItem(req, d);
   EXPECT_EQ(r.status().code(), StatusCode::kUnknownOutcome);
@@ -498,14 +562,14 @@ TEST_F(DynamoDbClient, SlowWriteReachingTheDeadlineIsUnknownOutcome) {
 TEST_F(DynamoDbClient, ReadTimingOutUntilTheDeadlineIsUnavailableNotUnknown) {
   transport_->SetFallback(
       [](const http::Request&) -> Result<http::Response> { return UnknownOutcome("timeout after sending"); });
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(1)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(1)));
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
 }
 
 TEST_F(DynamoDbClient, WriteRefusedUntilTheDeadlineIsUnavailable) {
   transport_->SetFallback(
       [](const http::Request&) -> Result<http::Response> { return Unavailable("connection refused"); });
-  auto r = client_->PutItem({"tbl", Key("a", "b")}, In(seconds(1)));
+  auto r = client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(1)));
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << "never sent: definitely not applied";
 }
 
@@ -515,7 +579,7 @@ TEST_F(DynamoDbClient, AmbiguousAttemptThenConditionFailureIsFlagged) {
                                      {"message", "The conditional request failed"},
                                      {"Item", {{"owner", {{"S", "me"}}}}}}
                                     .dump());
-  PutItemRequest req{"tbl", Key("a", "b"), {"attribute_not_exists(k)", {}, {}}};
+  PutItemRequest req = Put("tbl", Key("a", "b"), {"attribute_not_exists(k)", {}, {}});
   auto r = client_->PutItem(req, In(seconds(5)));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->condition_failed);
@@ -526,20 +590,20 @@ TEST_F(DynamoDbClient, AmbiguousAttemptThenConditionFailureIsFlagged) {
 TEST_F(DynamoDbClient, FiveHundredOnAWriteIsAmbiguousButThrottleIsNot) {
   Error(500, "InternalServerError", "Internal server error");
   Ok(json::object());
-  auto r = client_->PutItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5)));
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->ambiguous_attempt);
 
   Error(400, "ProvisionedThroughputExceededException", "slow down");
   Ok(json::object());
-  auto t = client_->PutItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto t = client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5)));
   ASSERT_TRUE(t.ok());
   EXPECT_FALSE(t->ambiguous_attempt);
 
   Error(503, "ServiceUnavailable", "down");
   Ok(json::object());
-  auto u = client_->UpdateItem({"tbl", Key("a", "b"), "SET x = :x", {"", {}, {{":x", AttributeValue::N(1)}}}},
-                               In(seconds(5)));
+  auto u = client_->UpdateItem(
+      Update("tbl", Key("a", "b"), "SET x = :x", {"", {}, {{":x", AttributeValue::N(1)}}}), In(seconds(5)));
   ASSERT_TRUE(u.ok());
   EXPECT_TRUE(u->ambiguous_attempt);
 }
@@ -547,7 +611,7 @@ TEST_F(DynamoDbClient, FiveHundredOnAWriteIsAmbiguousButThrottleIsNot) {
 TEST_F(DynamoDbClient, AmbiguousAttemptThenDefinitiveErrorIsStillUnknownOutcome) {
   transport_->PushFailure(UnknownOutcome("reset"));
   Error(400, "ExpiredTokenException", "The security token included in the request is expired");
-  auto r = client_->DeleteItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->DeleteItem(Del("tbl", Key("a", "b")), In(seconds(5)));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnknownOutcome);
   EXPECT_EQ(r.status().aws_error(), "ExpiredTokenException");
@@ -556,7 +620,7 @@ TEST_F(DynamoDbClient, AmbiguousAttemptThenDefinitiveErrorIsStillUnknownOutcome)
 TEST_F(DynamoDbClient, ReadsRetryUnknownOutcome) {
   transport_->PushFailure(UnknownOutcome("timeout"));
   Ok(json::object());
-  EXPECT_TRUE(client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5))).ok());
+  EXPECT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
   EXPECT_EQ(transport_->request_count(), 2u);
 }
 
@@ -565,7 +629,7 @@ TEST_F(DynamoDbClient, MaxAttemptsOneMeansNoRetry) {
   p.max_attempts = 1;
   client_ = Make(p);
   Error(500, "InternalServerError", "x");
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(transport_->request_count(), 1u);
   EXPECT_EQ(clock_.total_slept(), Duration::zero());
@@ -578,7 +642,7 @@ TEST_F(DynamoDbClient, CrcMismatchIsRetriedForReads) {
   std::string body = R"({"Item":{"k":{"S":"v"}}})";
   transport_->PushResponse(200, body, {{"x-amz-crc32", "12345"}});
   transport_->PushResponse(200, body, {{"x-amz-crc32", Crc(body)}});
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r->item->at("k").AsString(), "v");
   EXPECT_EQ(transport_->request_count(), 2u);
@@ -588,31 +652,32 @@ TEST_F(DynamoDbClient, PersistentCrcMismatchIsMalformedForReadsAndUnknownForWrit
   transport_->SetFallback([](const http::Request&) -> Result<http::Response> {
     return http::Response{200, {{"x-amz-crc32", "not-a-number"}}, "{}"};
   });
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(1)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(1)));
   EXPECT_EQ(r.status().code(), StatusCode::kMalformedResponse);
   EXPECT_NE(r.status().message().find("x-amz-crc32"), std::string::npos);
-  auto w = client_->PutItem({"tbl", Key("a", "b")}, In(seconds(1)));
-  EXPECT_EQ(w.status().code(), StatusCode::kUnknownOutcome) << "a 200 with a damaged body was probably applied";
+  auto w = client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(1)));
+  EXPECT_EQ(w.status().code(), StatusCode::kUnknownOutcome)
+      << "a 200 with a damaged body was probably applied";
 }
 
 TEST_F(DynamoDbClient, CrcCheckCanBeDisabled) {
-  ClientOptions o{"us-east-1", "http://localhost:1", aws::MakeStaticProvider(TestCreds()), transport_, &clock_,
-                  &random_};
+  ClientOptions o = Opts(transport_, &clock_, &random_);
   o.verify_crc32 = false;
   auto c = Client::Create(o);
   transport_->PushResponse(200, "{}", {{"x-amz-crc32", "1"}});
-  EXPECT_TRUE((*c)->GetItem({"tbl", Key("a", "b")}, In(seconds(1))).ok());
+  EXPECT_TRUE((*c)->GetItem(Get("tbl", Key("a", "b")), In(seconds(1))).ok());
 }
 
 TEST_F(DynamoDbClient, TruncatedBodyIsRetriedThenMalformed) {
   transport_->PushResponse(200, R"({"Item":{"k":{"S":"v")");
   Ok({{"Item", {{"k", {{"S", "v"}}}}}});
-  EXPECT_TRUE(client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5))).ok());
+  EXPECT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
   EXPECT_EQ(transport_->request_count(), 2u);
 
-  transport_->SetFallback(
-      [](const http::Request&) -> Result<http::Response> { return http::Response{200, {}, "[1,2"}; });
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(1)));
+  transport_->SetFallback([](const http::Request&) -> Result<http::Response> {
+    return http::Response{200, {}, "[1,2"};
+  });
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(1)));
   EXPECT_EQ(r.status().code(), StatusCode::kMalformedResponse);
   EXPECT_NE(r.status().message().find("not a JSON object"), std::string::npos) << r.status().message();
 }
@@ -620,14 +685,14 @@ TEST_F(DynamoDbClient, TruncatedBodyIsRetriedThenMalformed) {
 TEST_F(DynamoDbClient, MalformedWriteResponseIsAmbiguous) {
   transport_->PushResponse(200, "{\"Attri");
   Ok(json::object());
-  auto r = client_->PutItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5)));
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->ambiguous_attempt);
 }
 
 TEST_F(DynamoDbClient, UnknownAttributeTypeInResponseIsMalformedNamingThePath) {
   Ok(json::parse(R"({"Item":{"value":{"M":{"x":{"Q":"1"}}}}})"));
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kMalformedResponse);
   EXPECT_NE(r.status().message().find(R"(Item.value.M.x: unknown attribute type "Q")"), std::string::npos)
@@ -640,11 +705,12 @@ TEST_F(DynamoDbClient, UnknownAttributeTypeInResponseIsMalformedNamingThePath) {
 TEST_F(DynamoDbClient, SkewErrorCorrectsTheClockFromDateAndRetriesOnce) {
   // Our wall clock is 20 minutes behind the server's.
   clock_.SetWall(WallTime(seconds(1700000000)));
-  transport_->PushResponse(400, ErrorBody("InvalidSignatureException",
-                                          "Signature expired: 20231114T221320Z is now earlier than ..."),
-                           {{"date", "Tue, 14 Nov 2023 22:33:20 GMT"}});
+  transport_->PushResponse(
+      400,
+      ErrorBody("InvalidSignatureException", "Signature expired: 20231114T221320Z is now earlier than ..."),
+      {{"date", "Tue, 14 Nov 2023 22:33:20 GMT"}});
   Ok(json::object());
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(Header(0, "x-amz-date"), "20231114T221320Z");
   EXPECT_EQ(Header(1, "x-amz-date").substr(0, 13), "20231114T2233");
@@ -655,19 +721,21 @@ TEST_F(DynamoDbClient, SkewErrorCorrectsTheClockFromDateAndRetriesOnce) {
 
 TEST_F(DynamoDbClient, SkewRetryHappensOnlyOnce) {
   transport_->SetFallback([](const http::Request&) -> Result<http::Response> {
-    return http::Response{400, {{"date", "Tue, 14 Nov 2023 23:33:20 GMT"}},
+    return http::Response{400,
+                          {{"date", "Tue, 14 Nov 2023 23:33:20 GMT"}},
                           ErrorBody("InvalidSignatureException", "Signature expired")};
   });
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(transport_->request_count(), 2u);
 }
 
 TEST_F(DynamoDbClient, SignatureErrorWithoutSkewIsPermissionDeniedAtOnce) {
   std::string date = "Tue, 14 Nov 2023 22:13:20 GMT";  // == the fake wall clock
-  transport_->PushResponse(400, ErrorBody("InvalidSignatureException", "The request signature we calculated..."),
+  transport_->PushResponse(400,
+                           ErrorBody("InvalidSignatureException", "The request signature we calculated..."),
                            {{"date", date}});
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(transport_->request_count(), 1u);
   EXPECT_EQ(client_->clock_skew(), Duration::zero());
@@ -679,12 +747,17 @@ TEST_F(DynamoDbClient, SignatureErrorWithoutSkewIsPermissionDeniedAtOnce) {
 TEST_F(DynamoDbClient, QueryFollowsLastEvaluatedKeyAcrossPages) {
   json lek1 = {{"cluster_name", {{"S", "c"}}}, {"key", {{"S", "k1"}}}};
   json lek2 = {{"cluster_name", {{"S", "c"}}}, {"key", {{"S", "k3"}}}};
-  Ok({{"Items", {{{"key", {{"S", "k0"}}}}, {{"key", {{"S", "k1"}}}}}}, {"Count", 2}, {"LastEvaluatedKey", lek1}});
-  Ok({{"Items", {{{"key", {{"S", "k2"}}}}, {{"key", {{"S", "k3"}}}}}}, {"Count", 2}, {"LastEvaluatedKey", lek2}});
+  Ok({{"Items", {{{"key", {{"S", "k0"}}}}, {{"key", {{"S", "k1"}}}}}},
+      {"Count", 2},
+      {"LastEvaluatedKey", lek1}});
+  Ok({{"Items", {{{"key", {{"S", "k2"}}}}, {{"key", {{"S", "k3"}}}}}},
+      {"Count", 2},
+      {"LastEvaluatedKey", lek2}});
   Ok({{"Items", {{{"key", {{"S", "k4"}}}}}}, {"Count", 1}});
   QueryRequest q;
   q.table = "tbl";
-  q.key_condition = {"#pk = :pk AND begins_with(#sk, :p)", {{"#pk", "cluster_name"}, {"#sk", "key"}},
+  q.key_condition = {"#pk = :pk AND begins_with(#sk, :p)",
+                     {{"#pk", "cluster_name"}, {"#sk", "key"}},
                      {{":pk", AttributeValue::S("c")}, {":p", AttributeValue::S("k")}}};
   q.page_limit = 2;
   q.scan_forward = false;
@@ -722,8 +795,8 @@ TEST_F(DynamoDbClient, QueryPagesShareOneDeadline) {
   transport_->set_latency(milliseconds(400));
   int page = 0;
   transport_->SetFallback([&page](const http::Request&) -> Result<http::Response> {
-    return http::Response{200, {}, R"({"Items":[],"LastEvaluatedKey":{"k":{"S":")" + std::to_string(++page) +
-                                       R"("}}})"};
+    return http::Response{
+        200, {}, R"({"Items":[],"LastEvaluatedKey":{"k":{"S":")" + std::to_string(++page) + R"("}}})"};
   });
   QueryRequest q;
   q.table = "tbl";
@@ -834,11 +907,13 @@ TEST_F(DynamoDbClient, TransactWriteItemsShapeAndToken) {
 TEST_F(DynamoDbClient, TransactionCancelledIsAResultWithReasonsAndItems) {
   transport_->PushResponse(
       400, json{{"__type", "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"},
-                {"Message", "Transaction cancelled, please refer cancellation reasons for specific reasons "
-                            "[None, ConditionalCheckFailed]"},
+                {"Message",
+                 "Transaction cancelled, please refer cancellation reasons for specific reasons "
+                 "[None, ConditionalCheckFailed]"},
                 {"CancellationReasons",
                  {{{"Code", "None"}},
-                  {{"Code", "ConditionalCheckFailed"}, {"Message", "The conditional request failed"},
+                  {{"Code", "ConditionalCheckFailed"},
+                   {"Message", "The conditional request failed"},
                    {"Item", {{"rev", {{"N", "5"}}}}}}}}}
                .dump());
   std::vector<TransactWriteAction> actions(2);
@@ -859,7 +934,8 @@ TEST_F(DynamoDbClient, TransactionCancelledIsAResultWithReasonsAndItems) {
 
 TEST_F(DynamoDbClient, TransactionCancelledWithoutReasonListParsesTheMessage) {
   Error(400, "TransactionCanceledException",
-        "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None]");
+        "Transaction cancelled, please refer cancellation reasons for specific reasons "
+        "[ConditionalCheckFailed, None]");
   TransactWriteAction a;
   a.kind = TransactWriteAction::Kind::kDelete;
   a.table = "tbl";
@@ -871,14 +947,17 @@ TEST_F(DynamoDbClient, TransactionCancelledWithoutReasonListParsesTheMessage) {
 }
 
 TEST_F(DynamoDbClient, TransactWriteItemsValidatesActions) {
-  EXPECT_EQ(client_->TransactWriteItems({}, "", In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->TransactWriteItems({}, "", In(seconds(1))).status().code(),
+            StatusCode::kInvalidArgument);
   std::vector<TransactWriteAction> many(101);
-  EXPECT_EQ(client_->TransactWriteItems(many, "", In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->TransactWriteItems(many, "", In(seconds(1))).status().code(),
+            StatusCode::kInvalidArgument);
   TransactWriteAction check;
   check.kind = TransactWriteAction::Kind::kConditionCheck;
   check.table = "tbl";
   check.item_or_key = Key("a", "b");
-  EXPECT_EQ(client_->TransactWriteItems({check}, "", In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->TransactWriteItems({check}, "", In(seconds(1))).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(client_->TransactWriteItems({check}, std::string(37, 'x'), In(seconds(1))).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(transport_->request_count(), 0u);
@@ -953,7 +1032,8 @@ TEST_F(DynamoDbClient, CreateTableSendsSchemaAndBillingMode) {
   EXPECT_EQ(Header(0, "x-amz-target"), "DynamoDB_20120810.CreateTable");
   EXPECT_EQ(b["BillingMode"], "PAY_PER_REQUEST");
   EXPECT_EQ(b["KeySchema"][1], json::parse(R"({"AttributeName":"key","KeyType":"RANGE"})"));
-  EXPECT_EQ(b["AttributeDefinitions"][0], json::parse(R"({"AttributeName":"cluster_name","AttributeType":"S"})"));
+  EXPECT_EQ(b["AttributeDefinitions"][0],
+            json::parse(R"({"AttributeName":"cluster_name","AttributeType":"S"})"));
   EXPECT_FALSE(b.contains("ProvisionedThroughput"));
   EXPECT_FALSE(b.contains("DeletionProtectionEnabled"));
 
@@ -991,12 +1071,13 @@ TEST_F(DynamoDbClient, DeleteTableAndTtlOperations) {
 // Client-side validation
 
 TEST_F(DynamoDbClient, TableNamesAreValidatedBeforeSending) {
-  for (const std::string bad : {std::string(""), std::string("ab"), std::string("t"), std::string(256, 'a'),
-                                std::string("has space"), std::string("slash/name"), std::string("ümlaut")}) {
+  for (const std::string& bad :
+       {std::string(""), std::string("ab"), std::string("t"), std::string(256, 'a'), std::string("has space"),
+        std::string("slash/name"), std::string("ümlaut")}) {
     Status s = ValidateTableName(bad);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(s.message().find("3-255 characters"), std::string::npos) << s.message();
-    auto r = client_->GetItem({bad, Key("a", "b")}, In(seconds(1)));
+    auto r = client_->GetItem(Get(bad, Key("a", "b")), In(seconds(1)));
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(r.status().message().rfind("GetItem: table name", 0), 0u) << r.status().message();
   }
@@ -1008,14 +1089,16 @@ TEST_F(DynamoDbClient, TableNamesAreValidatedBeforeSending) {
 }
 
 TEST_F(DynamoDbClient, ItemOver400KbIsRejectedClientSide) {
-  PutItemRequest req{"tbl", Key("a", "b")};
+  PutItemRequest req = Put("tbl", Key("a", "b"));
   req.item["blob"] = AttributeValue::B(std::string(400 * 1024, 'x'));
   auto r = client_->PutItem(req, In(seconds(1)));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("400 KB"), std::string::npos) << r.status().message();
 
-  BatchWriteRequest batch{"tbl", {req.item}, {}};
+  BatchWriteRequest batch;
+  batch.table = "tbl";
+  batch.puts = {req.item};
   EXPECT_EQ(client_->BatchWriteItem(batch, In(seconds(1))).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(transport_->request_count(), 0u);
 
@@ -1026,18 +1109,21 @@ TEST_F(DynamoDbClient, ItemOver400KbIsRejectedClientSide) {
 }
 
 TEST_F(DynamoDbClient, MissingKeysAndBadValuesAreRejectedClientSide) {
-  EXPECT_EQ(client_->GetItem({"tbl", {}}, In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(client_->DeleteItem({"tbl", {}}, In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(client_->PutItem({"tbl", {}}, In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
-  auto bad_number = client_->PutItem({"tbl", {{"k", AttributeValue::N("12x")}}}, In(seconds(1)));
+  EXPECT_EQ(client_->GetItem(Get("tbl", {}), In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->DeleteItem(Del("tbl", {}), In(seconds(1))).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(client_->PutItem(Put("tbl", {}), In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
+  auto bad_number = client_->PutItem(Put("tbl", {{"k", AttributeValue::N("12x")}}), In(seconds(1)));
   EXPECT_EQ(bad_number.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(bad_number.status().message().find("Item.k.N"), std::string::npos) << bad_number.status().message();
-  UpdateItemRequest u{"tbl", Key("a", "b"), "SET v = :v", {"", {}, {{":v", AttributeValue::SS({})}}}};
+  EXPECT_NE(bad_number.status().message().find("Item.k.N"), std::string::npos)
+      << bad_number.status().message();
+  UpdateItemRequest u =
+      Update("tbl", Key("a", "b"), "SET v = :v", {"", {}, {{":v", AttributeValue::SS({})}}});
   EXPECT_EQ(client_->UpdateItem(u, In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
   QueryRequest q;
   q.table = "tbl";
   EXPECT_EQ(client_->Query(q, In(seconds(1))).status().code(), StatusCode::kInvalidArgument);
-  PutItemRequest invalid_utf8{"tbl", {{"k", AttributeValue::S("\xff\xfe")}}};
+  PutItemRequest invalid_utf8 = Put("tbl", {{"k", AttributeValue::S("\xff\xfe")}});
   auto u8 = client_->PutItem(invalid_utf8, In(seconds(1)));
   EXPECT_EQ(u8.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(u8.status().message().find("UTF-8"), std::string::npos);
@@ -1051,16 +1137,17 @@ TEST_F(DynamoDbClient, NoCredentialsIsAClearError) {
   auto provider = std::make_shared<ScriptedProvider>();
   provider->failures = {NotFound("AWS_ACCESS_KEY_ID is not set")};
   client_ = Make({}, provider);
-  auto r = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(1)));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(1)));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_NE(r.status().message().find("cannot get AWS credentials"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("cannot get AWS credentials"), std::string::npos)
+      << r.status().message();
   EXPECT_NE(r.status().message().find("scripted"), std::string::npos);
   EXPECT_EQ(transport_->request_count(), 0u);
 
   aws::Credentials empty;
   client_ = Make({}, aws::MakeStaticProvider(empty));
-  auto e = client_->GetItem({"tbl", Key("a", "b")}, In(seconds(1)));
+  auto e = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(1)));
   EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(e.status().message().find("access_key_id"), std::string::npos) << e.status().message();
   EXPECT_EQ(transport_->request_count(), 0u);
@@ -1072,13 +1159,13 @@ TEST_F(DynamoDbClient, CredentialsAreResolvedPerAttemptAndTransientFailuresRetri
   client_ = Make({}, provider);
   Error(500, "InternalServerError", "x");
   Ok(json::object());
-  ASSERT_TRUE(client_->GetItem({"tbl", Key("a", "b")}, In(seconds(5))).ok());
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
   EXPECT_EQ(provider->calls.load(), 3);
   EXPECT_EQ(transport_->request_count(), 2u);
 }
 
 TEST_F(DynamoDbClient, CreateValidatesOptions) {
-  ClientOptions o{"us-east-1", "http://localhost:1", aws::MakeStaticProvider(TestCreds()), transport_};
+  ClientOptions o = Opts(transport_);
   EXPECT_TRUE(Client::Create(o).ok());
   auto no_region = o;
   no_region.region.clear();
@@ -1113,7 +1200,7 @@ TEST_F(DynamoDbClient, IsSafeForConcurrentUse) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kCalls; ++i) {
-        if (client_->GetItem({"tbl", Key("a", "b")}, Deadline::Infinite()).ok()) ++ok;
+        if (client_->GetItem(Get("tbl", Key("a", "b")), Deadline::Infinite()).ok()) ++ok;
       }
     });
   }

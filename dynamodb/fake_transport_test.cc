@@ -1,10 +1,10 @@
 #include "http/fake_transport.h"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace dynatroni::http {
 namespace {

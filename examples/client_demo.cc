@@ -109,7 +109,8 @@ Deadline StepDeadline() { return Deadline::After(*SystemClock::Instance(), kStep
 int RunDemo(dynatroni::dynamodb::Client& client, const std::string& table, Steps& steps) {
   namespace ddb = dynatroni::dynamodb;
   const std::string cluster = "demo-cluster";
-  const Item leader_key = {{"cluster_name", AttributeValue::S(cluster)}, {"key", AttributeValue::S("leader")}};
+  const Item leader_key = {{"cluster_name", AttributeValue::S(cluster)},
+                           {"key", AttributeValue::S("leader")}};
 
   // 1. node-a acquires the lease: only if nobody holds it.
   ddb::PutItemRequest acquire;
@@ -170,9 +171,10 @@ int RunDemo(dynatroni::dynamodb::Client& client, const std::string& table, Steps
     std::fprintf(stderr, "demo: node-b acquired a lease that node-a holds\n");
     return 1;
   }
-  steps.Print("node-b tries to acquire", "refused (condition failed); current item: " +
-                                             (stolen->attributes ? Render(*stolen->attributes)
-                                                                 : std::string("not returned by this server")));
+  steps.Print(
+      "node-b tries to acquire",
+      "refused (condition failed); current item: " +
+          (stolen->attributes ? Render(*stolen->attributes) : std::string("not returned by this server")));
 
   // 4. One strongly consistent Query of the partition (what a cluster load does).
   ddb::QueryRequest query;
@@ -229,7 +231,8 @@ int Main(int argc, char** argv) {
   const Deadline active_deadline = StepDeadline();
   while (status != "ACTIVE") {
     if (active_deadline.Expired(*SystemClock::Instance())) {
-      std::fprintf(stderr, "demo: table %s not ACTIVE in time (last status %s)\n", table.c_str(), status.c_str());
+      std::fprintf(stderr, "demo: table %s not ACTIVE in time (last status %s)\n", table.c_str(),
+                   status.c_str());
       break;
     }
     SystemClock::Instance()->SleepFor(std::chrono::milliseconds(50));
@@ -238,7 +241,8 @@ int Main(int argc, char** argv) {
     status = described->status;
     ++polls;
   }
-  steps.Print("create table", table + ": " + status + " after " + std::to_string(polls) + " DescribeTable poll(s)");
+  steps.Print("create table",
+              table + ": " + status + " after " + std::to_string(polls) + " DescribeTable poll(s)");
 
   const int rc = status == "ACTIVE" ? RunDemo(client, table, steps) : 1;
 

@@ -10,7 +10,8 @@ void FakeTransport::PushResponse(Response response, std::optional<Duration> late
   PushHandler([r = std::move(response)](const Request&) -> Result<Response> { return r; }, latency);
 }
 
-void FakeTransport::PushResponse(int status, std::string body, Headers headers, std::optional<Duration> latency) {
+void FakeTransport::PushResponse(int status, std::string body, Headers headers,
+                                 std::optional<Duration> latency) {
   Response r;
   r.status = status;
   r.body = std::move(body);

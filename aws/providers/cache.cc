@@ -139,8 +139,8 @@ Result<Credentials> CachingProvider::Resolve(Deadline deadline) {
     auto r = RefreshLocked(lock, deadline);
     if (r.ok()) return r;
     if (expired_at) {
-      return r.status().Annotate("cached credentials expired at " + providers_internal::FormatIso8601(*expired_at) +
-                                 " and the refresh failed");
+      return r.status().Annotate("cached credentials expired at " +
+                                 providers_internal::FormatIso8601(*expired_at) + " and the refresh failed");
     }
     return r;
   }
@@ -163,15 +163,14 @@ void CachingProvider::BackgroundLoop() {
         sleep = std::min(sleep, *retry_not_before_ - now);
       } else {
         // Until the background refresh point.
-        const WallTime due = *cached_->expiration -
-                             std::chrono::duration_cast<WallTime::duration>(options_.refresh_window +
-                                                                            options_.background_lead);
+        const WallTime due = *cached_->expiration - std::chrono::duration_cast<WallTime::duration>(
+                                                        options_.refresh_window + options_.background_lead);
         sleep = std::min(sleep, Duration(due - clock().WallNow()));
       }
     }
     poke_ = false;
-    wake_background_.wait_for(lock, WaitSpan(std::max(sleep, Duration(std::chrono::milliseconds(1))),
-                                             options_.max_idle_wait));
+    wake_background_.wait_for(
+        lock, WaitSpan(std::max(sleep, Duration(std::chrono::milliseconds(1))), options_.max_idle_wait));
   }
 }
 

@@ -105,15 +105,15 @@ class CachingProvider final : public CredentialsProvider {
   mutable std::mutex mu_;
   std::condition_variable wake_background_;
   std::condition_variable refresh_done_;
-  std::optional<Credentials> cached_;  // guarded by mu_
-  bool refreshing_ = false;            // guarded by mu_
-  bool poke_ = false;                  // guarded by mu_: a caller saw a refresh is due
-  bool stop_ = false;                  // guarded by mu_
-  uint64_t generation_ = 0;            // guarded by mu_: completed refreshes
-  uint64_t refresh_count_ = 0;         // guarded by mu_
-  Status last_error_;                  // guarded by mu_
+  std::optional<Credentials> cached_;         // guarded by mu_
+  bool refreshing_ = false;                   // guarded by mu_
+  bool poke_ = false;                         // guarded by mu_: a caller saw a refresh is due
+  bool stop_ = false;                         // guarded by mu_
+  uint64_t generation_ = 0;                   // guarded by mu_: completed refreshes
+  uint64_t refresh_count_ = 0;                // guarded by mu_
+  Status last_error_;                         // guarded by mu_
   std::optional<MonoTime> retry_not_before_;  // guarded by mu_
-  std::thread thread_;                 // started on first need
+  std::thread thread_;                        // started on first need
 };
 
 std::shared_ptr<CachingProvider> MakeCachingProvider(std::shared_ptr<CredentialsProvider> inner,

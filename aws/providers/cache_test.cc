@@ -1,12 +1,12 @@
 #include "aws/providers/cache.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 namespace dynatroni::aws {
 namespace {
@@ -32,7 +32,8 @@ class ScriptedProvider final : public CredentialsProvider {
     c.access_key_id = "ASIA" + std::to_string(calls_);
     c.secret_access_key = SecretString("secret-" + std::to_string(calls_));
     c.session_token = SecretString("token-" + std::to_string(calls_));
-    if (lifetime_) c.expiration = clock_->WallNow() + std::chrono::duration_cast<WallTime::duration>(*lifetime_);
+    if (lifetime_)
+      c.expiration = clock_->WallNow() + std::chrono::duration_cast<WallTime::duration>(*lifetime_);
     return c;
   }
   [[nodiscard]] std::string name() const override { return "scripted"; }

@@ -60,8 +60,8 @@ class ProviderChain final : public CredentialsProvider {
 
 }  // namespace
 
-std::shared_ptr<CredentialsProvider> MakeProviderChain(std::vector<std::shared_ptr<CredentialsProvider>> links,
-                                                       std::string name) {
+std::shared_ptr<CredentialsProvider> MakeProviderChain(
+    std::vector<std::shared_ptr<CredentialsProvider>> links, std::string name) {
   return std::make_shared<ProviderChain>(std::move(links), std::move(name));
 }
 

@@ -75,8 +75,8 @@ std::shared_ptr<CredentialsProvider> MakeDefaultChain(ChainOptions options = {})
 
 // A chain over `links` with the semantics above (for custom setups and tests).
 // `name` is the provider's name().
-std::shared_ptr<CredentialsProvider> MakeProviderChain(std::vector<std::shared_ptr<CredentialsProvider>> links,
-                                                       std::string name = "credential-chain");
+std::shared_ptr<CredentialsProvider> MakeProviderChain(
+    std::vector<std::shared_ptr<CredentialsProvider>> links, std::string name = "credential-chain");
 
 }  // namespace dynatroni::aws
 

@@ -1,8 +1,8 @@
 #include "aws/providers/chain.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+
+#include <gtest/gtest.h>
 
 #include "aws/providers/testing_support.h"
 #include "http/testing_http_server.h"
@@ -45,10 +45,11 @@ class FakeAws {
  private:
   Reply Handle(const ReceivedRequest& r) {
     Reply reply;
-    if (r.target == "/sts/") {
+    if (r.target == "/sts") {
       auto form = ParseForm(r.body);
       reply.status = sts_status;
-      reply.body = StsCredentialsXml(form["Action"], "ASIASTS", kSecrets[2], kSecrets[3], "2030-01-01T00:00:00Z");
+      reply.body =
+          StsCredentialsXml(form["Action"], "ASIASTS", kSecrets[2], kSecrets[3], "2030-01-01T00:00:00Z");
     } else if (r.target == "/container") {
       reply.body = std::string("{\"AccessKeyId\":\"ASIACTR\",\"SecretAccessKey\":\"") + kSecrets[4] +
                    "\",\"Token\":\"t\",\"Expiration\":\"2030-01-01T00:00:00Z\"}";
@@ -58,7 +59,8 @@ class FakeAws {
       reply.body = "role";
     } else if (r.target == "/latest/meta-data/iam/security-credentials/role") {
       reply.body = std::string("{\"Code\":\"Success\",\"AccessKeyId\":\"ASIAIMDS\",\"SecretAccessKey\":\"") +
-                   kSecrets[5] + "\",\"Token\":\"" + kSecrets[6] + "\",\"Expiration\":\"2030-01-01T00:00:00Z\"}";
+                   kSecrets[5] + "\",\"Token\":\"" + kSecrets[6] +
+                   "\",\"Expiration\":\"2030-01-01T00:00:00Z\"}";
     } else {
       reply.status = 404;
     }
@@ -74,7 +76,7 @@ class ChainTest : public ::testing::Test {
     o.transport = RealTransport();
     o.cache = cache;
     o.imds_endpoint = aws_.url();
-    o.sts_endpoint = aws_.url() + "/sts/";
+    o.sts_endpoint = aws_.url() + "/sts";
     o.static_credentials = static_;
     return MakeDefaultChain(o);
   }
@@ -88,8 +90,10 @@ class ChainTest : public ::testing::Test {
     static_ = s;
     env_.Set("AWS_ACCESS_KEY_ID", "AKIAENV").Set("AWS_SECRET_ACCESS_KEY", kSecrets[0]);
     env_.WriteFile(".aws/credentials", std::string("[default]\naws_access_key_id = AKIAFILE\n"
-                                                   "aws_secret_access_key = ") + kSecrets[1] + "\n");
-    env_.Set("AWS_WEB_IDENTITY_TOKEN_FILE", env_.WriteFile("token", "jwt")).Set("AWS_ROLE_ARN", "arn:aws:iam::1:role/w");
+                                                   "aws_secret_access_key = ") +
+                                           kSecrets[1] + "\n");
+    env_.Set("AWS_WEB_IDENTITY_TOKEN_FILE", env_.WriteFile("token", "jwt"))
+        .Set("AWS_ROLE_ARN", "arn:aws:iam::1:role/w");
     env_.Set("AWS_CONTAINER_CREDENTIALS_FULL_URI", aws_.url() + "/container");
     env_.Unset("AWS_EC2_METADATA_DISABLED");
   }
@@ -117,7 +121,7 @@ TEST_F(ChainTest, FollowsTheCliOrder) {
   expect("ASIACTR", "container");
   env_.Unset("AWS_CONTAINER_CREDENTIALS_FULL_URI");
   expect("ASIAIMDS", "imds");
-  EXPECT_EQ(aws_.Count("/sts/"), 1);
+  EXPECT_EQ(aws_.Count("/sts"), 1);
   EXPECT_EQ(aws_.Count("/container"), 1);
 }
 
@@ -127,7 +131,8 @@ TEST_F(ChainTest, FailureMessageNamesEveryLinkInOrder) {
   EXPECT_EQ(c.status().code(), StatusCode::kNotFound);
   const std::string& m = c.status().message();
   size_t last = 0;
-  for (const char* link : {"static: ", "environment: ", "profile: ", "web-identity: ", "container: ", "imds: "}) {
+  for (const char* link :
+       {"static: ", "environment: ", "profile: ", "web-identity: ", "container: ", "imds: "}) {
     size_t at = m.find(link);
     ASSERT_NE(at, std::string::npos) << link << " missing in: " << m;
     EXPECT_GE(at, last) << link << " out of order in: " << m;

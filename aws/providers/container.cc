@@ -28,7 +28,7 @@ bool IsAllowedPlainHttpHost(const std::string& host) {
   in_addr v4{};
   if (inet_pton(AF_INET, h.c_str(), &v4) == 1) {
     uint32_t a = ntohl(v4.s_addr);
-    if ((a >> 24) == 127) return true;                 // 127.0.0.0/8
+    if ((a >> 24) == 127) return true;                                        // 127.0.0.0/8
     if (a == ((169u << 24) | (254u << 16) | (170u << 8) | 2u)) return true;   // ECS
     if (a == ((169u << 24) | (254u << 16) | (170u << 8) | 23u)) return true;  // EKS Pod Identity
     return false;
@@ -66,7 +66,8 @@ class ContainerProvider final : public CredentialsProvider {
       DYNATRONI_RETURN_IF_ERROR(ValidateContainerCredentialsUri(*full));
       url = *full;
     } else {
-      return NotFound("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI are not set");
+      return NotFound(
+          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI are not set");
     }
 
     http::Request req;
@@ -75,8 +76,9 @@ class ContainerProvider final : public CredentialsProvider {
     req.headers.emplace_back("accept", "application/json");
     std::string token;
     if (auto token_file = GetEnv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
-      auto t = ReadSmallFile(*token_file, "container authorization token file "
-                                          "(AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)",
+      auto t = ReadSmallFile(*token_file,
+                             "container authorization token file "
+                             "(AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)",
                              64 * 1024);
       if (!t.ok()) {
         Status st = t.status();
@@ -109,7 +111,7 @@ class ContainerProvider final : public CredentialsProvider {
       auto resp = transport->Send(req, CallDeadline(deadline, clock, o_.attempt_timeout));
       if (!resp.ok()) {
         last = Status(resp.status().code() == StatusCode::kInvalidArgument ? StatusCode::kInvalidArgument
-                                                                            : StatusCode::kUnavailable,
+                                                                           : StatusCode::kUnavailable,
                       resp.status().message())
                    .Annotate(what);
         if (last.code() == StatusCode::kInvalidArgument) break;
@@ -152,9 +154,10 @@ Status ValidateContainerCredentialsUri(std::string_view uri) {
   if (!url.ok()) return url.status();
   if (url->scheme == "https") return Status::Ok();
   if (IsAllowedPlainHttpHost(url->host)) return Status::Ok();
-  return InvalidArgument("AWS_CONTAINER_CREDENTIALS_FULL_URI uses plain http to host " + url->host +
-                         ", which is not allowed: use https, or a loopback address (127.0.0.0/8, ::1, "
-                         "localhost), 169.254.170.2 (ECS), 169.254.170.23 or fd00:ec2::23 (EKS Pod Identity)");
+  return InvalidArgument(
+      "AWS_CONTAINER_CREDENTIALS_FULL_URI uses plain http to host " + url->host +
+      ", which is not allowed: use https, or a loopback address (127.0.0.0/8, ::1, "
+      "localhost), 169.254.170.2 (ECS), 169.254.170.23 or fd00:ec2::23 (EKS Pod Identity)");
 }
 
 std::shared_ptr<CredentialsProvider> MakeContainerProvider(ContainerOptions options) {

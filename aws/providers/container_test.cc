@@ -1,8 +1,8 @@
 #include "aws/providers/container.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+
+#include <gtest/gtest.h>
 
 #include "aws/providers/testing_support.h"
 #include "http/testing_http_server.h"
@@ -22,8 +22,8 @@ constexpr char kSecret[] = "ctrSECRETqqq";
 constexpr char kToken[] = "ctrTOKENppp";
 
 std::string Body() {
-  return std::string("{\"AccessKeyId\":\"ASIACTR\",\"SecretAccessKey\":\"") + kSecret + "\",\"Token\":\"" + kToken +
-         "\",\"Expiration\":\"2030-01-01T00:00:00Z\",\"RoleArn\":\"arn:aws:iam::1:role/task\"}";
+  return std::string("{\"AccessKeyId\":\"ASIACTR\",\"SecretAccessKey\":\"") + kSecret + "\",\"Token\":\"" +
+         kToken + "\",\"Expiration\":\"2030-01-01T00:00:00Z\",\"RoleArn\":\"arn:aws:iam::1:role/task\"}";
 }
 
 class ContainerTest : public ::testing::Test {
@@ -96,13 +96,15 @@ TEST_F(ContainerTest, TokenFileWinsAndIsRereadEachTime) {
 }
 
 TEST_F(ContainerTest, PlainHttpOnlyToAllowedHosts) {
-  for (const char* ok : {"http://127.0.0.1:8080/c", "http://127.3.4.5/c", "http://localhost/c", "http://[::1]:9/c",
-                         "http://169.254.170.2/v2/c", "http://169.254.170.23/v1/credentials",
-                         "http://[fd00:ec2::23]/v1/credentials", "https://creds.example.com/c"}) {
+  for (const char* ok :
+       {"http://127.0.0.1:8080/c", "http://127.3.4.5/c", "http://localhost/c", "http://[::1]:9/c",
+        "http://169.254.170.2/v2/c", "http://169.254.170.23/v1/credentials",
+        "http://[fd00:ec2::23]/v1/credentials", "https://creds.example.com/c"}) {
     EXPECT_TRUE(ValidateContainerCredentialsUri(ok).ok()) << ok;
   }
-  for (const char* bad : {"http://169.254.169.254/latest", "http://10.0.0.1/c", "http://example.com/c",
-                          "http://128.0.0.1/c", "http://[fd00:ec2::24]/c", "ftp://127.0.0.1/c", "127.0.0.1/c"}) {
+  for (const char* bad :
+       {"http://169.254.169.254/latest", "http://10.0.0.1/c", "http://example.com/c", "http://128.0.0.1/c",
+        "http://[fd00:ec2::24]/c", "ftp://127.0.0.1/c", "127.0.0.1/c"}) {
     Status st = ValidateContainerCredentialsUri(bad);
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
   }
@@ -163,7 +165,8 @@ TEST_F(ContainerTest, SlowEndpointFailsWithinTheDeadline) {
   auto start = std::chrono::steady_clock::now();
   auto c = Resolve(milliseconds(300));
   ASSERT_FALSE(c.ok());
-  EXPECT_TRUE(c.status().code() == StatusCode::kDeadlineExceeded || c.status().code() == StatusCode::kUnavailable)
+  EXPECT_TRUE(c.status().code() == StatusCode::kDeadlineExceeded ||
+              c.status().code() == StatusCode::kUnavailable)
       << c.status().ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2500));
 }

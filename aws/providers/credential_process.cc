@@ -1,7 +1,6 @@
 #include "aws/providers/credential_process.h"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -12,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+
+#include <openssl/crypto.h>
 
 #include "aws/providers/util.h"
 

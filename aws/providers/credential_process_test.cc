@@ -1,8 +1,8 @@
 #include "aws/providers/credential_process.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+
+#include <gtest/gtest.h>
 
 namespace dynatroni::aws {
 namespace {
@@ -12,15 +12,17 @@ using std::chrono::seconds;
 
 constexpr char kSecret[] = "procSECRETwJalrXUtnFEMI";
 
-Result<Credentials> Run(const std::string& cmd, Duration timeout = seconds(10)) {
+Result<Credentials> RunCmd(const std::string& cmd, Duration timeout = seconds(10)) {
   CredentialProcessOptions o;
   o.timeout = timeout;
-  return RunCredentialProcess(cmd, Deadline::After(*SystemClock::Instance(), seconds(10)), o, "credential_process");
+  return RunCredentialProcess(cmd, Deadline::After(*SystemClock::Instance(), seconds(10)), o,
+                              "credential_process");
 }
 
 TEST(CredentialProcess, ParsesVersionOneOutput) {
-  auto c = Run(std::string("printf '%s' '{\"Version\": 1, \"AccessKeyId\": \"ASIAPROC\", \"SecretAccessKey\": \"") +
-               kSecret + "\", \"SessionToken\": \"tok\", \"Expiration\": \"2030-01-01T00:00:00Z\"}'");
+  auto c = RunCmd(
+      std::string("printf '%s' '{\"Version\": 1, \"AccessKeyId\": \"ASIAPROC\", \"SecretAccessKey\": \"") +
+      kSecret + "\", \"SessionToken\": \"tok\", \"Expiration\": \"2030-01-01T00:00:00Z\"}'");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->access_key_id, "ASIAPROC");
   EXPECT_EQ(c->secret_access_key.reveal(), kSecret);
@@ -30,14 +32,14 @@ TEST(CredentialProcess, ParsesVersionOneOutput) {
 }
 
 TEST(CredentialProcess, LongTermKeysNeedNoTokenOrExpiration) {
-  auto c = Run("echo '{\"Version\":1,\"AccessKeyId\":\"AKIAPROC\",\"SecretAccessKey\":\"s\"}'");
+  auto c = RunCmd("echo '{\"Version\":1,\"AccessKeyId\":\"AKIAPROC\",\"SecretAccessKey\":\"s\"}'");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_TRUE(c->session_token.empty());
   EXPECT_FALSE(c->expiration.has_value());
 }
 
 TEST(CredentialProcess, NonZeroExitIsUnavailable) {
-  auto c = Run(std::string("echo '") + kSecret + "'; exit 3");
+  auto c = RunCmd(std::string("echo '") + kSecret + "'; exit 3");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(c.status().message().find("status 3"), std::string::npos) << c.status().message();
@@ -45,12 +47,12 @@ TEST(CredentialProcess, NonZeroExitIsUnavailable) {
 }
 
 TEST(CredentialProcess, BadJsonIsMalformedAndNotQuoted) {
-  for (const std::string cmd : {std::string("echo '{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"") +
-                                    kSecret + "\"'",
-                                std::string("echo 'not json ") + kSecret + "'",
-                                std::string("echo '{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"") +
-                                    kSecret + "\"}'"}) {
-    auto c = Run(cmd);
+  for (const std::string& cmd :
+       {std::string("echo '{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"") + kSecret + "\"'",
+        std::string("echo 'not json ") + kSecret + "'",
+        std::string("echo '{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"") + kSecret +
+            "\"}'"}) {
+    auto c = RunCmd(cmd);
     ASSERT_FALSE(c.ok()) << cmd;
     EXPECT_EQ(c.status().code(), StatusCode::kMalformedResponse) << c.status().ToString();
     EXPECT_EQ(c.status().message().find(kSecret), std::string::npos) << c.status().message();
@@ -60,7 +62,7 @@ TEST(CredentialProcess, BadJsonIsMalformedAndNotQuoted) {
 TEST(CredentialProcess, TimeoutKillsTheProcessGroup) {
   auto start = std::chrono::steady_clock::now();
   // The background sleep holds stdout open too: only killing the group ends it.
-  auto c = Run("sleep 20 & sleep 20", milliseconds(200));
+  auto c = RunCmd("sleep 20 & sleep 20", milliseconds(200));
   auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), StatusCode::kDeadlineExceeded) << c.status().ToString();
@@ -90,7 +92,7 @@ TEST(CredentialProcess, OversizedOutputIsRejected) {
 }
 
 TEST(CredentialProcess, EmptyCommandIsInvalid) {
-  EXPECT_EQ(Run("").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(RunCmd("").status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -81,7 +81,19 @@ Result<std::string> ImdsClient::Token(const std::string& endpoint, Deadline dead
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!token_.empty() && token_endpoint_ == endpoint && c.Now() < token_renew_at_) return token_.reveal();
+    if (v1_until_ && token_endpoint_ == endpoint && c.Now() < *v1_until_ && options_.allow_imdsv1_fallback) {
+      *use_v1 = true;
+      return std::string();
+    }
   }
+  auto fall_back = [&]() {
+    std::lock_guard<std::mutex> lock(mu_);
+    token_ = SecretString();
+    token_endpoint_ = endpoint;
+    v1_until_ = c.Now() + std::chrono::minutes(5);
+    *use_v1 = true;
+    return std::string();
+  };
   auto transport = GetTransport();
   if (!transport.ok()) return transport.status();
   http::Request req;
@@ -99,10 +111,7 @@ Result<std::string> ImdsClient::Token(const std::string& endpoint, Deadline dead
     if (deadline.Expired(c)) {
       return DeadlineExceeded("instance metadata: the deadline passed while requesting a session token");
     }
-    if (options_.allow_imdsv1_fallback) {
-      *use_v1 = true;
-      return std::string();
-    }
+    if (options_.allow_imdsv1_fallback) return fall_back();
     return NotFound("no instance metadata service answered the IMDSv2 token request at " + endpoint +
                     " (not running on EC2, or the PUT response hop limit is too low for a container): " +
                     resp.status().message());
@@ -115,13 +124,13 @@ Result<std::string> ImdsClient::Token(const std::string& endpoint, Deadline dead
     std::lock_guard<std::mutex> lock(mu_);
     token_ = SecretString(token);
     token_endpoint_ = endpoint;
+    v1_until_.reset();
     token_renew_at_ = sent_at + options_.token_ttl - options_.token_refresh_margin;
     return token;
   }
   WipeString(r.body);
   if ((r.status == 403 || r.status == 404 || r.status == 405) && options_.allow_imdsv1_fallback) {
-    *use_v1 = true;
-    return std::string();
+    return fall_back();
   }
   if (r.status == 403) {
     return PermissionDenied(
@@ -129,8 +138,8 @@ Result<std::string> ImdsClient::Token(const std::string& endpoint, Deadline dead
         "turned off for this instance");
   }
   if (r.status == 404 || r.status == 405) {
-    return FailedPrecondition("instance metadata endpoint " + endpoint + " does not support IMDSv2 tokens (HTTP " +
-                              std::to_string(r.status) +
+    return FailedPrecondition("instance metadata endpoint " + endpoint +
+                              " does not support IMDSv2 tokens (HTTP " + std::to_string(r.status) +
                               "); set allow_imdsv1_fallback to allow insecure IMDSv1 requests");
   }
   return HttpError("instance metadata token request", r.status);
@@ -160,8 +169,8 @@ Result<std::string> ImdsClient::Get(std::string_view path, Deadline deadline) {
         return DeadlineExceeded("instance metadata: the deadline passed during GET " + std::string(path));
       }
       if (v1) {
-        return NotFound("no instance metadata service answered at " + *endpoint + " (IMDSv1 fallback): " +
-                        resp.status().message());
+        return NotFound("no instance metadata service answered at " + *endpoint +
+                        " (IMDSv1 fallback): " + resp.status().message());
       }
       return Unavailable("instance metadata GET " + std::string(path) + ": " + resp.status().message());
     }

@@ -23,7 +23,8 @@
 //    AWS_EC2_METADATA_V1_DISABLED=true. Dynatroni's default is the hardened
 //    setting (as if ec2_metadata_v1_disabled were true); allow_imdsv1_fallback
 //    = true restores the SDKs' fallback, for instances or proxies without
-//    IMDSv2 support.
+//    IMDSv2 support. A fallback decision is remembered for 5 minutes (one
+//    token PUT per resolution at most, as botocore does).
 //  * When no metadata service answers at all (connection refused, timeout on
 //    the token PUT: not on EC2), the provider returns kNotFound, so a chain
 //    reports "not on EC2" rather than an outage.
@@ -50,8 +51,8 @@ namespace dynatroni::aws {
 struct ImdsOptions {
   std::shared_ptr<http::Transport> transport;  // nullptr = process-wide CurlTransport
   Clock* clock = nullptr;                      // nullptr = SystemClock
-  std::string endpoint;  // empty: see above
-  bool disabled = false;  // in addition to AWS_EC2_METADATA_DISABLED=true
+  std::string endpoint;                        // empty: see above
+  bool disabled = false;                       // in addition to AWS_EC2_METADATA_DISABLED=true
   bool allow_imdsv1_fallback = false;
   Duration per_call_timeout = std::chrono::seconds(1);
   std::chrono::seconds token_ttl{21600};
@@ -92,7 +93,9 @@ class ImdsClient {
   SecretString token_;                          // guarded by mu_
   std::string token_endpoint_;                  // endpoint the token is for
   MonoTime token_renew_at_{};                   // guarded by mu_
-  int token_fetches_ = 0;                       // guarded by mu_
+  // After a token PUT failed and fallback is allowed: use IMDSv1 until then.
+  std::optional<MonoTime> v1_until_;  // guarded by mu_
+  int token_fetches_ = 0;             // guarded by mu_
 };
 
 // The IMDS credential provider (source "imds").

@@ -1,10 +1,10 @@
 #include "aws/providers/imds.h"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <mutex>
+
+#include <gtest/gtest.h>
 
 #include "aws/providers/testing_support.h"
 #include "http/testing_http_server.h"
@@ -43,9 +43,11 @@ class FakeImds {
   int token_status = 200;
   bool require_token = true;
   std::string role = "db-role";
-  std::string creds_body = std::string("{\"Code\":\"Success\",\"LastUpdated\":\"2024-01-01T00:00:00Z\",\"Type\":"
-                                       "\"AWS-HMAC\",\"AccessKeyId\":\"ASIAIMDS\",\"SecretAccessKey\":\"") +
-                           kSecret + "\",\"Token\":\"" + kToken + "\",\"Expiration\":\"2030-01-01T00:00:00Z\"}";
+  std::string creds_body = std::string(
+                               "{\"Code\":\"Success\",\"LastUpdated\":\"2024-01-01T00:00:00Z\",\"Type\":"
+                               "\"AWS-HMAC\",\"AccessKeyId\":\"ASIAIMDS\",\"SecretAccessKey\":\"") +
+                           kSecret + "\",\"Token\":\"" + kToken +
+                           "\",\"Expiration\":\"2030-01-01T00:00:00Z\"}";
   milliseconds delay{0};
   int reject_next_token_uses = 0;  // answer 401 this many times
   int tokens_issued = 0;

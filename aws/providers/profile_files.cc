@@ -67,7 +67,7 @@ Result<ParsedProfileFile> ParseProfileFile(std::string_view contents, ProfileFil
   ParsedProfileFile out;
   const std::string file(file_name);
   bool seen_section = false;
-  bool default_is_prefixed = false;    // config: [profile default] seen
+  bool default_is_prefixed = false;      // config: [profile default] seen
   ProfileProperties* section = nullptr;  // nullptr inside an ignored section
   std::string* property = nullptr;       // the last property (continuations), or nullptr
   bool property_empty_valued = false;    // its value was empty: indented lines are sub-properties
@@ -77,7 +77,8 @@ Result<ParsedProfileFile> ParseProfileFile(std::string_view contents, ProfileFil
   size_t pos = 0;
   while (pos <= contents.size()) {
     size_t nl = contents.find('\n', pos);
-    std::string_view line = contents.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        contents.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? contents.size() + 1 : nl + 1;
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -102,7 +103,8 @@ Result<ParsedProfileFile> ParseProfileFile(std::string_view contents, ProfileFil
       bool prefixed = false;
       if (auto rest = AfterKeyword(inner, "profile")) {
         if (kind == ProfileFileKind::kCredentials) {
-          out.warnings.push_back(where + "section ignored: the credentials file takes [name], not [profile name]");
+          out.warnings.push_back(where +
+                                 "section ignored: the credentials file takes [name], not [profile name]");
           continue;
         }
         name = *rest;
@@ -112,14 +114,17 @@ Result<ParsedProfileFile> ParseProfileFile(std::string_view contents, ProfileFil
         continue;  // other section kinds: not profiles
       }
       if (!IsIdentifier(name)) {
-        out.warnings.push_back(where + "section ignored: the profile name has characters outside "
-                                       "letters, digits and _-/.%@:+");
+        out.warnings.push_back(where +
+                               "section ignored: the profile name has characters outside "
+                               "letters, digits and _-/.%@:+");
         continue;
       }
       const std::string n(name);
       if (kind == ProfileFileKind::kConfig && !prefixed && n != "default") {
-        out.warnings.push_back(where + "section [" + n + "] ignored: profiles in the config file are written "
-                                       "[profile " + n + "]");
+        out.warnings.push_back(where + "section [" + n +
+                               "] ignored: profiles in the config file are written "
+                               "[profile " +
+                               n + "]");
         continue;
       }
       if (kind == ProfileFileKind::kConfig && n == "default") {
@@ -194,14 +199,15 @@ std::string ExpandHome(const std::string& path) {
   return home + path.substr(1);
 }
 
-ProfileFileLocations ResolveProfileFileLocations(const std::string& profile, const std::string& credentials_file,
+ProfileFileLocations ResolveProfileFileLocations(const std::string& profile,
+                                                 const std::string& credentials_file,
                                                  const std::string& config_file) {
   ProfileFileLocations loc;
   loc.credentials_file = ExpandHome(
       !credentials_file.empty() ? credentials_file
                                 : GetEnv("AWS_SHARED_CREDENTIALS_FILE").value_or("~/.aws/credentials"));
-  loc.config_file = ExpandHome(!config_file.empty() ? config_file
-                                                    : GetEnv("AWS_CONFIG_FILE").value_or("~/.aws/config"));
+  loc.config_file =
+      ExpandHome(!config_file.empty() ? config_file : GetEnv("AWS_CONFIG_FILE").value_or("~/.aws/config"));
   if (!profile.empty()) {
     loc.profile = profile;
     loc.profile_origin = "explicit";
@@ -229,8 +235,8 @@ Result<ProfileSet> ProfileSet::Load(const ProfileFileLocations& locations) {
   const std::string* paths[2] = {&locations.config_file, &locations.credentials_file};
   const ProfileFileKind kinds[2] = {ProfileFileKind::kConfig, ProfileFileKind::kCredentials};
   for (int i = 0; i < 2; ++i) {
-    auto text = ReadSmallFile(*paths[i], kinds[i] == ProfileFileKind::kConfig ? "AWS config file"
-                                                                                : "AWS shared credentials file");
+    auto text = ReadSmallFile(
+        *paths[i], kinds[i] == ProfileFileKind::kConfig ? "AWS config file" : "AWS shared credentials file");
     if (!text.ok()) {
       if (text.status().code() == StatusCode::kNotFound) continue;  // a missing file is an empty file
       return text.status();
@@ -277,18 +283,19 @@ class ProfileProvider final : public CredentialsProvider {
   explicit ProfileProvider(ProfileProviderOptions o) : o_(std::move(o)) {}
 
   Result<Credentials> Resolve(Deadline deadline) override {
-    const ProfileFileLocations loc = ResolveProfileFileLocations(o_.profile, o_.credentials_file, o_.config_file);
+    const ProfileFileLocations loc =
+        ResolveProfileFileLocations(o_.profile, o_.credentials_file, o_.config_file);
     auto set = ProfileSet::Load(loc);
     if (!set.ok()) return set.status();
     const std::string& name = loc.profile;
     if (!set->Has(name)) {
       const std::string where = loc.credentials_file + " or " + loc.config_file;
       if (loc.profile_origin == "default") return NotFound("no [default] profile in " + where);
-      return InvalidArgument(Quote(name) + " (from " +
-                             (loc.profile_origin == "explicit" ? std::string("the profile option")
-                                                               : loc.profile_origin) +
-                             ") is in neither " + where + "; add a [profile " + name +
-                             "] section to the config file or select an existing profile");
+      return InvalidArgument(
+          Quote(name) + " (from " +
+          (loc.profile_origin == "explicit" ? std::string("the profile option") : loc.profile_origin) +
+          ") is in neither " + where + "; add a [profile " + name +
+          "] section to the config file or select an existing profile");
     }
     Ctx ctx{*set, deadline, name};
     if (set->Get(name, "role_arn")) {
@@ -302,13 +309,17 @@ class ProfileProvider final : public CredentialsProvider {
       return StaticKeys(*set, ProfileFileKind::kCredentials, name);
     }
     if (auto process = set->Get(name, "credential_process")) return RunProcess(ctx, name, *process);
-    if (HasKeys(*set, ProfileFileKind::kConfig, name)) return StaticKeys(*set, ProfileFileKind::kConfig, name);
-    if (set->Get(name, "sso_session") || set->Get(name, "sso_start_url") || set->Get(name, "sso_account_id")) {
-      return InvalidArgument(Quote(name) + " uses IAM Identity Center (sso_* settings), which Dynatroni does not "
+    if (HasKeys(*set, ProfileFileKind::kConfig, name))
+      return StaticKeys(*set, ProfileFileKind::kConfig, name);
+    if (set->Get(name, "sso_session") || set->Get(name, "sso_start_url") ||
+        set->Get(name, "sso_account_id")) {
+      return InvalidArgument(Quote(name) +
+                             " uses IAM Identity Center (sso_* settings), which Dynatroni does not "
                              "support; set credential_process = aws configure export-credentials --profile " +
                              name + " --format process in another profile and use that one");
     }
-    return NotFound(Quote(name) + " has no credentials (no aws_access_key_id, role_arn or credential_process)");
+    return NotFound(Quote(name) +
+                    " has no credentials (no aws_access_key_id, role_arn or credential_process)");
   }
 
   [[nodiscard]] std::string name() const override { return "profile"; }
@@ -330,7 +341,8 @@ class ProfileProvider final : public CredentialsProvider {
     return HasKeys(set, ProfileFileKind::kCredentials, name) || HasKeys(set, ProfileFileKind::kConfig, name);
   }
 
-  static Result<Credentials> StaticKeys(const ProfileSet& set, ProfileFileKind kind, const std::string& name) {
+  static Result<Credentials> StaticKeys(const ProfileSet& set, ProfileFileKind kind,
+                                        const std::string& name) {
     auto id = set.GetFrom(kind, name, "aws_access_key_id");
     auto secret = set.GetFrom(kind, name, "aws_secret_access_key");
     const char* file = kind == ProfileFileKind::kConfig ? "config" : "credentials";
@@ -346,7 +358,8 @@ class ProfileProvider final : public CredentialsProvider {
     c.access_key_id = *id;
     c.secret_access_key = SecretString(std::move(*secret));
     auto token = set.GetFrom(kind, name, "aws_session_token");
-    if (!token) token = set.GetFrom(kind, name, "aws_security_token");  // legacy name, still honoured by the CLI
+    if (!token)
+      token = set.GetFrom(kind, name, "aws_security_token");  // legacy name, still honoured by the CLI
     if (token) c.session_token = SecretString(std::move(*token));
     c.source = "profile:" + name;
     return c;
@@ -375,7 +388,8 @@ class ProfileProvider final : public CredentialsProvider {
   }
 
   // Credentials of a source profile: its own role (recursively), its keys, or its process.
-  Result<Credentials> ResolveSource(const Ctx& ctx, const std::string& name, std::vector<std::string>& visited) const {
+  Result<Credentials> ResolveSource(const Ctx& ctx, const std::string& name,
+                                    std::vector<std::string>& visited) const {
     if (ctx.set.Get(name, "role_arn")) return AssumeRoleFor(ctx, name, visited);
     if (HasAnyKeys(ctx.set, name)) return KeysOf(ctx.set, name);
     if (auto process = ctx.set.Get(name, "credential_process")) return RunProcess(ctx, name, *process);
@@ -407,8 +421,8 @@ class ProfileProvider final : public CredentialsProvider {
         co.clock = o_.clock;
         p = MakeContainerProvider(std::move(co));
       } else {
-        return InvalidArgument(Quote(name) +
-                               ": credential_source must be Environment, Ec2InstanceMetadata or EcsContainer");
+        return InvalidArgument(
+            Quote(name) + ": credential_source must be Environment, Ec2InstanceMetadata or EcsContainer");
       }
       auto c = p->Resolve(ctx.deadline);
       if (!c.ok()) {
@@ -419,7 +433,8 @@ class ProfileProvider final : public CredentialsProvider {
       return c;
     }
     if (!source_profile) {
-      return InvalidArgument(Quote(name) + " sets role_arn but none of source_profile, credential_source or "
+      return InvalidArgument(Quote(name) +
+                             " sets role_arn but none of source_profile, credential_source or "
                              "web_identity_token_file");
     }
     const std::string& src = *source_profile;
@@ -445,10 +460,12 @@ class ProfileProvider final : public CredentialsProvider {
     return ResolveSource(ctx, src, visited);
   }
 
-  Result<Credentials> AssumeRoleFor(const Ctx& ctx, const std::string& name, std::vector<std::string>& visited) const {
+  Result<Credentials> AssumeRoleFor(const Ctx& ctx, const std::string& name,
+                                    std::vector<std::string>& visited) const {
     const std::string role_arn = *ctx.set.Get(name, "role_arn");
     if (ctx.set.Get(name, "mfa_serial")) {
-      return InvalidArgument(Quote(name) + " sets mfa_serial: assuming a role with MFA needs a person to type the "
+      return InvalidArgument(Quote(name) +
+                             " sets mfa_serial: assuming a role with MFA needs a person to type the "
                              "code, which a daemon cannot do; use a role without MFA for Dynatroni");
     }
     const std::string region = StsRegion(o_.region, ctx.set.Get(name, "region").value_or(""));
@@ -483,7 +500,8 @@ class ProfileProvider final : public CredentialsProvider {
     call.region = region;
     call.signing_credentials = &*source;
     call.params = {{"RoleArn", role_arn}, {"RoleSessionName", session}};
-    if (auto external_id = ctx.set.Get(name, "external_id")) call.params.emplace_back("ExternalId", *external_id);
+    if (auto external_id = ctx.set.Get(name, "external_id"))
+      call.params.emplace_back("ExternalId", *external_id);
     if (auto duration = ctx.set.Get(name, "duration_seconds")) {
       int secs = 0;
       bool ok = !duration->empty() && duration->size() <= 6 &&

@@ -106,7 +106,7 @@ struct ProfileProviderOptions {
   // For STS and (credential_source) the container endpoint / IMDS. nullptr =
   // the process-wide CurlTransport, created on first use.
   std::shared_ptr<http::Transport> transport;
-  Clock* clock = nullptr;  // nullptr = SystemClock
+  Clock* clock = nullptr;        // nullptr = SystemClock
   std::string profile;           // empty: AWS_PROFILE, AWS_DEFAULT_PROFILE, "default"
   std::string credentials_file;  // empty: AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials
   std::string config_file;       // empty: AWS_CONFIG_FILE, ~/.aws/config

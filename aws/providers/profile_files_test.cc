@@ -1,10 +1,10 @@
 #include "aws/providers/profile_files.h"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <mutex>
+
+#include <gtest/gtest.h>
 
 #include "aws/providers/testing_support.h"
 #include "http/testing_http_server.h"
@@ -39,7 +39,7 @@ TEST(ProfileFiles, ParsesSectionsCommentsAndWhitespace) {
       "  \n"
       "Region = eu-west-1 ; comment after whitespace\n"
       "credential_process = /bin/helper --tag=a#b;c\n"
-      "\tOUTPUT\t=\tjson\t\n"
+      "OUTPUT\t=\tjson\t\n"
       "[profile empty]\r\n"
       "[sso-session corp]\n"
       "sso_start_url = https://x\n",
@@ -90,7 +90,8 @@ TEST(ProfileFiles, IgnoresSectionsOfTheWrongForm) {
 TEST(ProfileFiles, PrefixedDefaultWinsInEitherOrder) {
   auto a = Parse("[default]\nregion = a\n[profile default]\nregion = b\n", ProfileFileKind::kConfig);
   EXPECT_EQ(a.profiles["default"]["region"], "b");
-  auto b = Parse("[profile default]\nregion = b\n[default]\nregion = a\noutput = x\n", ProfileFileKind::kConfig);
+  auto b =
+      Parse("[profile default]\nregion = b\n[default]\nregion = a\noutput = x\n", ProfileFileKind::kConfig);
   EXPECT_EQ(b.profiles["default"]["region"], "b");
   EXPECT_FALSE(b.profiles["default"].contains("output"));
 }
@@ -106,8 +107,9 @@ TEST(ProfileFiles, FatalSyntaxErrorsNameFileAndLine) {
     std::string text;
     std::string line;
   };
-  for (const auto& c : {Case{"region = x\n", "f:1:"}, Case{"[default]\nnot a property\n", "f:2:"},
-                        Case{"\n[default\nregion = x\n", "f:2:"}, Case{"  indented = before any section\n", "f:1:"}}) {
+  for (const auto& c :
+       {Case{"region = x\n", "f:1:"}, Case{"[default]\nnot a property\n", "f:2:"},
+        Case{"\n[default\nregion = x\n", "f:2:"}, Case{"  indented = before any section\n", "f:1:"}}) {
     auto r = ParseProfileFile(c.text, ProfileFileKind::kConfig, "f");
     ASSERT_FALSE(r.ok()) << c.text;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
@@ -126,7 +128,9 @@ TEST(ProfileFiles, LocationsFollowEnvironmentAndHome) {
   EXPECT_EQ(loc.config_file, env.home() + "/.aws/config");
   EXPECT_EQ(loc.profile, "default");
   EXPECT_EQ(loc.profile_origin, "default");
-  env.Set("AWS_SHARED_CREDENTIALS_FILE", "~/c").Set("AWS_CONFIG_FILE", "/etc/cfg").Set("AWS_DEFAULT_PROFILE", "old");
+  env.Set("AWS_SHARED_CREDENTIALS_FILE", "~/c")
+      .Set("AWS_CONFIG_FILE", "/etc/cfg")
+      .Set("AWS_DEFAULT_PROFILE", "old");
   loc = ResolveProfileFileLocations("", "", "");
   EXPECT_EQ(loc.credentials_file, env.home() + "/c");
   EXPECT_EQ(loc.config_file, "/etc/cfg");
@@ -150,7 +154,8 @@ TEST(ProfileProvider, StaticKeysFromCredentialsFileWinOverConfig) {
   env.WriteFile(".aws/credentials",
                 "[default]\naws_access_key_id = AKIACREDS\naws_secret_access_key = credsSECRET\n"
                 "aws_session_token = credsTOKEN\n");
-  env.WriteFile(".aws/config", "[default]\naws_access_key_id = AKIACONFIG\naws_secret_access_key = cfgSECRET\n");
+  env.WriteFile(".aws/config",
+                "[default]\naws_access_key_id = AKIACONFIG\naws_secret_access_key = cfgSECRET\n");
   auto c = ResolveProfile();
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->access_key_id, "AKIACREDS");
@@ -162,8 +167,10 @@ TEST(ProfileProvider, StaticKeysFromCredentialsFileWinOverConfig) {
 
 TEST(ProfileProvider, SelectsProfileFromEnvironmentAndFilesFromVariables) {
   ScopedAwsEnv env;
-  std::string creds = env.WriteFile("elsewhere/creds", "[prod]\naws_access_key_id = AKIAPROD\naws_secret_access_key = s\n");
-  std::string config = env.WriteFile("elsewhere/cfg", "[profile dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = s\n");
+  std::string creds =
+      env.WriteFile("elsewhere/creds", "[prod]\naws_access_key_id = AKIAPROD\naws_secret_access_key = s\n");
+  std::string config = env.WriteFile(
+      "elsewhere/cfg", "[profile dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = s\n");
   env.Set("AWS_SHARED_CREDENTIALS_FILE", creds).Set("AWS_CONFIG_FILE", config).Set("AWS_PROFILE", "prod");
   auto c = ResolveProfile();
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -207,9 +214,10 @@ TEST(ProfileProvider, SyntaxErrorIsReported) {
 
 TEST(ProfileProvider, RunsCredentialProcess) {
   ScopedAwsEnv env;
-  env.WriteFile(".aws/config",
-                "[profile tool]\ncredential_process = echo '{\"Version\":1,\"AccessKeyId\":\"ASIATOOL\","
-                "\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\",\"Expiration\":\"2030-01-01T00:00:00Z\"}'\n");
+  env.WriteFile(
+      ".aws/config",
+      "[profile tool]\ncredential_process = echo '{\"Version\":1,\"AccessKeyId\":\"ASIATOOL\","
+      "\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\",\"Expiration\":\"2030-01-01T00:00:00Z\"}'\n");
   env.Set("AWS_PROFILE", "tool");
   auto c = ResolveProfile();
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -220,10 +228,11 @@ TEST(ProfileProvider, RunsCredentialProcess) {
 
 TEST(ProfileProvider, RejectsSsoAndMfaProfiles) {
   ScopedAwsEnv env;
-  env.WriteFile(".aws/config",
-                "[profile sso]\nsso_session = corp\nsso_account_id = 1\n"
-                "[profile mfa]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\nmfa_serial = arn:mfa\n"
-                "[profile base]\naws_access_key_id = AKIA\naws_secret_access_key = s\n");
+  env.WriteFile(
+      ".aws/config",
+      "[profile sso]\nsso_session = corp\nsso_account_id = 1\n"
+      "[profile mfa]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\nmfa_serial = arn:mfa\n"
+      "[profile base]\naws_access_key_id = AKIA\naws_secret_access_key = s\n");
   env.Set("AWS_PROFILE", "sso");
   auto sso = ResolveProfile();
   EXPECT_EQ(sso.status().code(), StatusCode::kInvalidArgument);
@@ -268,7 +277,8 @@ TEST(ProfileProvider, AssumesRoleWithSignedStsCall) {
                 "[profile prod]\nrole_arn = arn:aws:iam::123456789012:role/PROD\nsource_profile = base\n"
                 "role_session_name = patroni-1\nexternal_id = ext-42\nduration_seconds = 1800\n"
                 "region = us-west-2\n");
-  env.WriteFile(".aws/credentials", "[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = baseSECRET\n");
+  env.WriteFile(".aws/credentials",
+                "[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = baseSECRET\n");
   env.Set("AWS_PROFILE", "prod");
   ProfileProviderOptions o;
   o.transport = RealTransport();
@@ -290,7 +300,8 @@ TEST(ProfileProvider, AssumesRoleWithSignedStsCall) {
   EXPECT_EQ(form["RoleSessionName"], "patroni-1");
   EXPECT_EQ(form["ExternalId"], "ext-42");
   EXPECT_EQ(form["DurationSeconds"], "1800");
-  EXPECT_NE(std::string(reqs[0].Header("authorization")).find("/us-west-2/sts/aws4_request"), std::string::npos);
+  EXPECT_NE(std::string(reqs[0].Header("authorization")).find("/us-west-2/sts/aws4_request"),
+            std::string::npos);
   Credentials base;
   base.access_key_id = "AKIABASE";
   base.secret_access_key = SecretString("baseSECRET");
@@ -328,7 +339,8 @@ TEST(ProfileProvider, ChainsRolesThroughSourceProfiles) {
   EXPECT_EQ(reqs[1].Header("x-amz-security-token"), "token-MID");
   EXPECT_EQ(testing::VerifySigV4(reqs[1], mid), "");
   // No region anywhere: the global endpoint's signing region.
-  EXPECT_NE(std::string(reqs[1].Header("authorization")).find("/us-east-1/sts/aws4_request"), std::string::npos);
+  EXPECT_NE(std::string(reqs[1].Header("authorization")).find("/us-east-1/sts/aws4_request"),
+            std::string::npos);
 }
 
 TEST(ProfileProvider, SelfReferenceUsesOwnKeys) {
@@ -345,7 +357,8 @@ TEST(ProfileProvider, SelfReferenceUsesOwnKeys) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->access_key_id, "ASIASELFROLE");
   ASSERT_EQ(sts.requests().size(), 1u);
-  EXPECT_NE(std::string(sts.requests()[0].Header("authorization")).find("Credential=AKIASELF/"), std::string::npos);
+  EXPECT_NE(std::string(sts.requests()[0].Header("authorization")).find("Credential=AKIASELF/"),
+            std::string::npos);
 }
 
 TEST(ProfileProvider, DetectsCyclesAndDepth) {
@@ -364,7 +377,8 @@ TEST(ProfileProvider, DetectsCyclesAndDepth) {
   o.profile = "a";
   auto cycle = ResolveProfile(o);
   EXPECT_EQ(cycle.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(cycle.status().message().find("cycle: a -> b -> a"), std::string::npos) << cycle.status().message();
+  EXPECT_NE(cycle.status().message().find("cycle: a -> b -> a"), std::string::npos)
+      << cycle.status().message();
   o.profile = "d1";
   o.max_role_chain_depth = 2;
   auto deep = ResolveProfile(o);
@@ -381,7 +395,8 @@ TEST(ProfileProvider, CredentialSourceEnvironment) {
   ScopedAwsEnv env;
   FakeSts sts;
   env.Set("AWS_ENDPOINT_URL_STS", sts.url());
-  env.WriteFile(".aws/config", "[default]\nrole_arn = arn:aws:iam::1:role/ENV\ncredential_source = Environment\n");
+  env.WriteFile(".aws/config",
+                "[default]\nrole_arn = arn:aws:iam::1:role/ENV\ncredential_source = Environment\n");
   ProfileProviderOptions o;
   o.transport = RealTransport();
   auto missing = ResolveProfile(o);
@@ -401,9 +416,10 @@ class ProfileStsFailures : public ::testing::Test {
  protected:
   void SetUp() override {
     env_.Set("AWS_ENDPOINT_URL_STS", sts_.url());
-    env_.WriteFile(".aws/config", "[default]\nrole_arn = arn:aws:iam::1:role/R\nsource_profile = base\n"
-                                  "[profile base]\naws_access_key_id = AKIABASE\naws_secret_access_key = " +
-                                      std::string(kBaseSecret) + "\n");
+    env_.WriteFile(".aws/config",
+                   "[default]\nrole_arn = arn:aws:iam::1:role/R\nsource_profile = base\n"
+                   "[profile base]\naws_access_key_id = AKIABASE\naws_secret_access_key = " +
+                       std::string(kBaseSecret) + "\n");
   }
   Result<Credentials> Resolve(Duration deadline = seconds(5)) {
     ProfileProviderOptions o;
@@ -427,14 +443,16 @@ TEST_F(ProfileStsFailures, StsErrorIsPermissionDenied) {
     Reply r;
     r.status = 403;
     r.reason = "Forbidden";
-    r.body = StsErrorXml("AccessDenied", "User: arn:aws:iam::1:user/base is not authorized to perform: sts:AssumeRole");
+    r.body = StsErrorXml("AccessDenied",
+                         "User: arn:aws:iam::1:user/base is not authorized to perform: sts:AssumeRole");
     return r;
   };
   auto c = Resolve();
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(c.status().aws_error(), "AccessDenied");
-  EXPECT_NE(c.status().message().find("not authorized to perform"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("not authorized to perform"), std::string::npos)
+      << c.status().message();
   ExpectNoSecrets(c.status());
 }
 
@@ -463,7 +481,8 @@ TEST_F(ProfileStsFailures, SlowStsFailsWithinTheDeadline) {
   auto c = Resolve(milliseconds(300));
   auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(c.ok());
-  EXPECT_TRUE(c.status().code() == StatusCode::kDeadlineExceeded || c.status().code() == StatusCode::kUnavailable)
+  EXPECT_TRUE(c.status().code() == StatusCode::kDeadlineExceeded ||
+              c.status().code() == StatusCode::kUnavailable)
       << c.status().ToString();
   EXPECT_LT(elapsed, milliseconds(2500));
   ExpectNoSecrets(c.status());

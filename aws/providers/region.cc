@@ -41,8 +41,9 @@ Result<ResolvedRegion> ResolveRegionChain(const RegionChainOptions& options, Dea
     if (r.ok()) return ResolvedRegion{*r, "imds"};
     imds_note = "instance metadata: " + r.status().message();
   }
-  return InvalidArgument("no AWS region configured: set the region option, AWS_REGION, or region in profile '" +
-                         loc.profile + "' of " + loc.config_file + " (e.g. us-east-1); " + imds_note);
+  return InvalidArgument(
+      "no AWS region configured: set the region option, AWS_REGION, or region in profile '" + loc.profile +
+      "' of " + loc.config_file + " (e.g. us-east-1); " + imds_note);
 }
 
 }  // namespace dynatroni::aws

@@ -62,10 +62,10 @@ bool IsNameChar(char c) {
 }
 
 struct ElementSpan {
-  size_t open_begin = 0;    // '<' of the start tag
+  size_t open_begin = 0;  // '<' of the start tag
   size_t content_begin = 0;
   size_t content_end = 0;
-  size_t close_end = 0;     // one past the '>' of the end tag
+  size_t close_end = 0;  // one past the '>' of the end tag
 };
 
 // Finds the next start tag named exactly `name` at or after `from`.
@@ -165,10 +165,10 @@ Result<std::string> DecodeEntities(std::string_view s, std::string_view name) {
       }
       unsigned long v = 0;
       for (char d : digits) {
-        int dv = (d >= '0' && d <= '9')                ? d - '0'
-                 : (hex && d >= 'a' && d <= 'f')       ? d - 'a' + 10
-                 : (hex && d >= 'A' && d <= 'F')       ? d - 'A' + 10
-                                                       : -1;
+        int dv = (d >= '0' && d <= '9')          ? d - '0'
+                 : (hex && d >= 'a' && d <= 'f') ? d - 'a' + 10
+                 : (hex && d >= 'A' && d <= 'F') ? d - 'A' + 10
+                                                 : -1;
         if (dv < 0) {
           WipeString(out);
           return bad();
@@ -261,7 +261,8 @@ Result<std::optional<std::string>> XmlLeafText(std::string_view xml, std::string
 Result<Credentials> ParseStsCredentials(std::string_view body, std::string_view action) {
   const std::string root = std::string(action) + "Response";
   if (RootName(body) != root) {
-    return MalformedResponse("STS " + std::string(action) + ": response is not an <" + root + "> XML document");
+    return MalformedResponse("STS " + std::string(action) + ": response is not an <" + root +
+                             "> XML document");
   }
   auto result = XmlElementContent(body, std::string(action) + "Result");
   if (!result.ok()) return result.status();
@@ -333,11 +334,11 @@ Status StsFailure(std::string_view what, const http::Response& response) {
       code == "InternalError" || response.status >= 500 || response.status == 429) {
     sc = StatusCode::kUnavailable;
   } else if (code == "AccessDenied" || code == "AccessDeniedException" || code == "ExpiredToken" ||
-             code == "ExpiredTokenException" || code == "InvalidIdentityToken" || code == "IDPRejectedClaim" ||
-             code == "InvalidClientTokenId" || code == "SignatureDoesNotMatch" ||
-             code == "MissingAuthenticationToken" || code == "UnrecognizedClientException" ||
-             code == "RegionDisabledException" || code == "InvalidAccessKeyId" ||
-             response.status == 401 || response.status == 403) {
+             code == "ExpiredTokenException" || code == "InvalidIdentityToken" ||
+             code == "IDPRejectedClaim" || code == "InvalidClientTokenId" ||
+             code == "SignatureDoesNotMatch" || code == "MissingAuthenticationToken" ||
+             code == "UnrecognizedClientException" || code == "RegionDisabledException" ||
+             code == "InvalidAccessKeyId" || response.status == 401 || response.status == 403) {
     sc = StatusCode::kPermissionDenied;
   } else {
     sc = StatusCode::kInvalidArgument;

@@ -70,10 +70,10 @@ std::optional<StsError> ParseStsError(std::string_view body);
 Status StsFailure(std::string_view what, const http::Response& response);
 
 struct StsCall {
-  std::string action;  // "AssumeRole" or "AssumeRoleWithWebIdentity"
+  std::string action;                                       // "AssumeRole" or "AssumeRoleWithWebIdentity"
   std::vector<std::pair<std::string, std::string>> params;  // besides Action and Version
-  std::string endpoint;  // from ResolveStsEndpoint
-  std::string region;    // signing region; empty = us-east-1
+  std::string endpoint;                                     // from ResolveStsEndpoint
+  std::string region;                                       // signing region; empty = us-east-1
   // Credentials to sign with; nullptr sends the request unsigned.
   const Credentials* signing_credentials = nullptr;
 };
@@ -82,8 +82,8 @@ struct StsCall {
 // credentials. Transport errors keep their code (kUnavailable, or
 // kUnknownOutcome mapped to kUnavailable since STS calls are safe to repeat);
 // `what` prefixes every message. The request and response bodies are wiped.
-Result<Credentials> CallSts(http::Transport& transport, Clock& clock, const StsCall& call,
-                            Deadline deadline, std::string_view what);
+Result<Credentials> CallSts(http::Transport& transport, Clock& clock, const StsCall& call, Deadline deadline,
+                            std::string_view what);
 
 }  // namespace providers_internal
 }  // namespace dynatroni::aws

@@ -31,9 +31,10 @@ TEST(StsXml, ParsesAssumeRoleResponse) {
 }
 
 TEST(StsXml, DecodesEntities) {
-  auto c = ParseStsCredentials(
-      StsCredentialsXml("AssumeRoleWithWebIdentity", "ASIA", "a&amp;b&lt;c&#x2F;d&#47;", "t&quot;", "2024-01-02T03:04:05Z"),
-      "AssumeRoleWithWebIdentity");
+  auto c =
+      ParseStsCredentials(StsCredentialsXml("AssumeRoleWithWebIdentity", "ASIA", "a&amp;b&lt;c&#x2F;d&#47;",
+                                            "t&quot;", "2024-01-02T03:04:05Z"),
+                          "AssumeRoleWithWebIdentity");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->secret_access_key.reveal(), "a&b<c/d/");
   EXPECT_EQ(c->session_token.reveal(), "t\"");
@@ -42,8 +43,9 @@ TEST(StsXml, DecodesEntities) {
 TEST(StsXml, RejectsMalformedBodiesWithoutLeakingSecrets) {
   const std::string good = StsCredentialsXml("AssumeRole", "ASIA", kSecret, kToken, "2024-01-02T03:04:05Z");
   std::string no_token = good;
-  no_token.replace(no_token.find("<SessionToken>"), std::string("<SessionToken>").size() + sizeof(kToken) - 1 +
-                                                        std::string("</SessionToken>").size(), "");
+  no_token.replace(
+      no_token.find("<SessionToken>"),
+      std::string("<SessionToken>").size() + sizeof(kToken) - 1 + std::string("</SessionToken>").size(), "");
   std::string twice = good;
   twice.insert(twice.find("<Expiration>"), "<AccessKeyId>OTHER</AccessKeyId>");
   std::string markup = good;
@@ -53,8 +55,14 @@ TEST(StsXml, RejectsMalformedBodiesWithoutLeakingSecrets) {
   bad_entity.replace(bad_entity.find(kToken), 3, "&bogus;");
   std::string bad_exp = StsCredentialsXml("AssumeRole", "ASIA", kSecret, kToken, "soon");
   const std::string cases[] = {
-      no_token, twice, markup, truncated, bad_entity, bad_exp,
-      StsCredentialsXml("AssumeRoleWithWebIdentity", "ASIA", kSecret, kToken, "2024-01-02T03:04:05Z"),  // wrong action
+      no_token,
+      twice,
+      markup,
+      truncated,
+      bad_entity,
+      bad_exp,
+      StsCredentialsXml("AssumeRoleWithWebIdentity", "ASIA", kSecret, kToken,
+                        "2024-01-02T03:04:05Z"),  // wrong action
       "{\"SecretAccessKey\":\"" + std::string(kSecret) + "\"}",
       "",
   };

@@ -17,15 +17,37 @@ namespace dynatroni::aws::testing {
 
 namespace {
 
-const char* const kAwsVariables[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_STS", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED",
-    "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "AWS_EC2_METADATA_V1_DISABLED",
-    "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
-    "HOME"};
+const char* const kAwsVariables[] = {"AWS_ACCESS_KEY_ID",
+                                     "AWS_SECRET_ACCESS_KEY",
+                                     "AWS_SESSION_TOKEN",
+                                     "AWS_PROFILE",
+                                     "AWS_DEFAULT_PROFILE",
+                                     "AWS_SHARED_CREDENTIALS_FILE",
+                                     "AWS_CONFIG_FILE",
+                                     "AWS_REGION",
+                                     "AWS_DEFAULT_REGION",
+                                     "AWS_ENDPOINT_URL",
+                                     "AWS_ENDPOINT_URL_STS",
+                                     "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                     "AWS_ROLE_ARN",
+                                     "AWS_ROLE_SESSION_NAME",
+                                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                     "AWS_EC2_METADATA_DISABLED",
+                                     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                     "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+                                     "AWS_EC2_METADATA_V1_DISABLED",
+                                     "http_proxy",
+                                     "HTTP_PROXY",
+                                     "https_proxy",
+                                     "HTTPS_PROXY",
+                                     "all_proxy",
+                                     "ALL_PROXY",
+                                     "no_proxy",
+                                     "NO_PROXY",
+                                     "HOME"};
 
 }  // namespace
 
@@ -110,12 +132,15 @@ std::string StsCredentialsXml(const std::string& action, const std::string& acce
          "</SecretAccessKey>\n      <SessionToken>" + token + "</SessionToken>\n      <Expiration>" +
          expiration_iso8601 + "</Expiration>\n    </Credentials>\n  </" + action +
          "Result>\n  <ResponseMetadata>\n    <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId>\n"
-         "  </ResponseMetadata>\n</" + action + "Response>\n";
+         "  </ResponseMetadata>\n</" +
+         action + "Response>\n";
 }
 
 std::string StsErrorXml(const std::string& code, const std::string& message) {
-  return "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    <Type>Sender</Type>\n"
-         "    <Code>" + code + "</Code>\n    <Message>" + message +
+  return "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    "
+         "<Type>Sender</Type>\n"
+         "    <Code>" +
+         code + "</Code>\n    <Message>" + message +
          "</Message>\n  </Error>\n  <RequestId>0d9e4a3c-0000-0000-0000-000000000000</RequestId>\n"
          "</ErrorResponse>\n";
 }
@@ -204,8 +229,6 @@ std::string VerifySigV4(const http::testing::ReceivedRequest& request, const Cre
   return "";
 }
 
-std::string IsoIn(std::chrono::seconds d, WallTime now) {
-  return providers_internal::FormatIso8601(now + d);
-}
+std::string IsoIn(std::chrono::seconds d, WallTime now) { return providers_internal::FormatIso8601(now + d); }
 
 }  // namespace dynatroni::aws::testing

@@ -1,7 +1,5 @@
 #include "aws/providers/util.h"
 
-#include <openssl/crypto.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -9,9 +7,11 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
+
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 
 #include "http/curl_transport.h"
 
@@ -72,7 +72,7 @@ Result<WallTime> ParseIso8601(std::string_view input, std::string_view field) {
   std::string_view s = Trim(input);
   auto bad = [&]() {
     return InvalidArgument(std::string(field) +
-                           " is not an ISO-8601 UTC timestamp like 2024-01-02T03:04:05Z");
+                           " is not an ISO-8601 timestamp with a zone, like 1999-12-31T23:59:59Z");
   };
   size_t pos = 0;
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
@@ -204,8 +204,8 @@ std::string FormEncode(std::string_view s) {
   std::string out;
   out.reserve(s.size() * 3);
   for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -317,8 +317,8 @@ Result<Credentials> ParseJsonCredentials(std::string_view body, JsonCredentialFo
       return MalformedResponse(prefix + ": output has no integer \"Version\" field (must be 1)");
     }
     if (v->get<int64_t>() != 1) {
-      return MalformedResponse(prefix + ": unsupported output \"Version\" " + std::to_string(v->get<int64_t>()) +
-                               " (only 1 is supported)");
+      return MalformedResponse(prefix + ": unsupported output \"Version\" " +
+                               std::to_string(v->get<int64_t>()) + " (only 1 is supported)");
     }
   }
   if (format == JsonCredentialFormat::kContainerOrImds) {

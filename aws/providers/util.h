@@ -42,9 +42,9 @@ Result<WallTime> ParseIso8601(std::string_view s, std::string_view field);
 std::string FormatIso8601(WallTime t);
 
 struct Url {
-  std::string scheme;  // "http" or "https" (lower-cased)
-  std::string host;    // without brackets for IPv6 literals
-  int port = 0;        // 0 when absent
+  std::string scheme;          // "http" or "https" (lower-cased)
+  std::string host;            // without brackets for IPv6 literals
+  int port = 0;                // 0 when absent
   std::string path_and_query;  // starts with '/', "/" when absent
   // "host[:port]" as sent in the Host header (IPv6 literal in brackets).
   [[nodiscard]] std::string HostHeader() const;
@@ -62,8 +62,7 @@ void WipeString(std::string& s);
 // Reads a whole (small) file. kNotFound when it does not exist,
 // kPermissionDenied when unreadable, kInvalidArgument when larger than
 // `max_bytes`. Messages name `what` and the path.
-Result<std::string> ReadSmallFile(const std::string& path, std::string_view what,
-                                  size_t max_bytes = 1 << 20);
+Result<std::string> ReadSmallFile(const std::string& path, std::string_view what, size_t max_bytes = 1 << 20);
 
 // Status for a non-2xx HTTP response from a credential endpoint: 401/403 ->
 // kPermissionDenied, 429 and 5xx -> kUnavailable, other 4xx ->

@@ -1,8 +1,8 @@
 #include "aws/providers/util.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+
+#include <gtest/gtest.h>
 
 namespace dynatroni::aws::providers_internal {
 namespace {
@@ -22,13 +22,16 @@ TEST(ProvidersUtil, ParsesIso8601Forms) {
 }
 
 TEST(ProvidersUtil, RejectsBadIso8601WithoutQuotingIt) {
-  for (const char* bad : {"2024-01-02T03:04:05", "2024-13-02T03:04:05Z", "2023-02-29T00:00:00Z",
-                          "2024-01-02 03:04Z", "tomorrow", "", "2024-01-02T03:04:05Zjunk", "2024-01-02T25:00:00Z"}) {
+  for (const char* bad :
+       {"2024-01-02T03:04:05", "2024-13-02T03:04:05Z", "2023-02-29T00:00:00Z", "2024-01-02 03:04Z",
+        "tomorrow", "", "2024-01-02T03:04:05Zjunk", "2024-01-02T25:00:00Z"}) {
     auto r = ParseIso8601(bad, "Expiration");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(r.status().message().find("Expiration"), std::string::npos);
-    if (std::string(bad).size() > 3) EXPECT_EQ(r.status().message().find(bad), std::string::npos) << bad;
+    if (std::string(bad).size() > 3) {
+      EXPECT_EQ(r.status().message().find(bad), std::string::npos) << bad;
+    }
   }
 }
 
@@ -56,8 +59,8 @@ TEST(ProvidersUtil, SplitsUrls) {
   EXPECT_EQ(bare->path_and_query, "/");
   EXPECT_EQ(ParseUrl("https://h:443/", "f")->HostHeader(), "h");
 
-  for (const char* bad : {"ftp://h/", "h:80", "http://", "http://u:p@h/", "http://h:99999/", "http://h:x/",
-                          "http://[::1/"}) {
+  for (const char* bad :
+       {"ftp://h/", "h:80", "http://", "http://u:p@h/", "http://h:99999/", "http://h:x/", "http://[::1/"}) {
     auto r = ParseUrl(bad, "SOME_FIELD");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find("SOME_FIELD"), std::string::npos);
@@ -65,7 +68,8 @@ TEST(ProvidersUtil, SplitsUrls) {
 }
 
 TEST(ProvidersUtil, FormEncodesReservedCharacters) {
-  EXPECT_EQ(FormEncode("arn:aws:iam::1:role/x y+z=&~._-"), "arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx%20y%2Bz%3D%26~._-");
+  EXPECT_EQ(FormEncode("arn:aws:iam::1:role/x y+z=&~._-"),
+            "arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx%20y%2Bz%3D%26~._-");
 }
 
 TEST(ProvidersUtil, ParsesContainerJson) {
@@ -85,9 +89,9 @@ TEST(ProvidersUtil, JsonErrorsNeverQuoteTheBody) {
   const std::string bodies[] = {
       "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"" + secret + "\",",       // truncated
       "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"" + secret + "\"} junk",  // trailing junk
-      "{\"SecretAccessKey\":\"" + secret + "\",\"Token\":\"t\"}",            // no key id
-      "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"" + secret + "\",\"Token\":\"t\",\"Expiration\":\"" + secret +
-          "\"}",  // bad expiration
+      "{\"SecretAccessKey\":\"" + secret + "\",\"Token\":\"t\"}",             // no key id
+      "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"" + secret + "\",\"Token\":\"t\",\"Expiration\":\"" +
+          secret + "\"}",  // bad expiration
       "[\"" + secret + "\"]",
   };
   for (const auto& body : bodies) {

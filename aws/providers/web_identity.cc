@@ -23,7 +23,8 @@ class WebIdentityProvider final : public CredentialsProvider {
 
   Result<Credentials> Resolve(Deadline deadline) override {
     Clock& clock = o_.clock != nullptr ? *o_.clock : *SystemClock::Instance();
-    std::string token_file = !o_.token_file.empty() ? o_.token_file : GetEnv("AWS_WEB_IDENTITY_TOKEN_FILE").value_or("");
+    std::string token_file =
+        !o_.token_file.empty() ? o_.token_file : GetEnv("AWS_WEB_IDENTITY_TOKEN_FILE").value_or("");
     std::string role_arn = !o_.role_arn.empty() ? o_.role_arn : GetEnv("AWS_ROLE_ARN").value_or("");
     if (token_file.empty() && role_arn.empty()) {
       return NotFound("AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set");
@@ -31,8 +32,8 @@ class WebIdentityProvider final : public CredentialsProvider {
     if (token_file.empty()) return NotFound("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not");
     if (role_arn.empty()) return NotFound("AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
 
-    std::string session = !o_.role_session_name.empty() ? o_.role_session_name
-                                                        : GetEnv("AWS_ROLE_SESSION_NAME").value_or("");
+    std::string session =
+        !o_.role_session_name.empty() ? o_.role_session_name : GetEnv("AWS_ROLE_SESSION_NAME").value_or("");
     if (session.empty()) session = DefaultRoleSessionName(clock);
 
     std::shared_ptr<http::Transport> transport = o_.transport;
@@ -57,7 +58,8 @@ class WebIdentityProvider final : public CredentialsProvider {
     call.action = "AssumeRoleWithWebIdentity";
     call.endpoint = *endpoint;
     call.region = region;
-    call.params = {{"RoleArn", role_arn}, {"RoleSessionName", session}, {"WebIdentityToken", std::string(Trim(*token))}};
+    call.params = {
+        {"RoleArn", role_arn}, {"RoleSessionName", session}, {"WebIdentityToken", std::string(Trim(*token))}};
     WipeString(*token);
     if (call.params.back().second.empty()) {
       return InvalidArgument("web identity token file " + token_file + " is empty");

@@ -29,9 +29,9 @@ struct WebIdentityOptions {
   std::string role_session_name;  // AWS_ROLE_SESSION_NAME, else "dynatroni-<unix seconds>"
   // STS region: empty = AWS_REGION, AWS_DEFAULT_REGION, else the global endpoint.
   std::string region;
-  std::string sts_endpoint;  // empty: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, default
+  std::string sts_endpoint;                         // empty: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, default
   Duration sts_timeout = std::chrono::seconds(10);  // cap of the STS call
-  std::string source = "web-identity";             // Credentials.source of the result
+  std::string source = "web-identity";              // Credentials.source of the result
 };
 
 // kNotFound (explaining which variable is missing) unless both the token file

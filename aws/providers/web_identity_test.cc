@@ -1,8 +1,8 @@
 #include "aws/providers/web_identity.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+
+#include <gtest/gtest.h>
 
 #include "aws/providers/testing_support.h"
 #include "http/testing_http_server.h"
@@ -110,7 +110,8 @@ TEST_F(WebIdentityTest, InvalidTokenIsPermissionDeniedWithoutLeakingIt) {
     Reply r;
     r.status = 400;
     r.reason = "Bad Request";
-    r.body = StsErrorXml("InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider");
+    r.body =
+        StsErrorXml("InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider");
     return r;
   };
   auto c = Resolve();
@@ -124,9 +125,12 @@ TEST_F(WebIdentityTest, MalformedAndSlowResponses) {
   Configure("tok");
   handler_ = [](const ReceivedRequest&) {
     Reply r;
-    r.body = "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
-             "<AccessKeyId>A</AccessKeyId><SecretAccessKey>" + std::string(kStsSecret) +
-             "</SecretAccessKey></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
+    r.body =
+        "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+        "<AccessKeyId>A</AccessKeyId><SecretAccessKey>" +
+        std::string(kStsSecret) +
+        "</SecretAccessKey></Credentials></AssumeRoleWithWebIdentityResult></"
+        "AssumeRoleWithWebIdentityResponse>";
     return r;
   };
   auto malformed = Resolve();

@@ -6,16 +6,16 @@
 // is released for the C++ work, and re-acquired only to build Python results.
 // A non-OK dynatroni::Status raises ValueError carrying Status::message()
 // (never credentials).
-#include <nanobind/nanobind.h>
-#include <nanobind/stl/optional.h>
-#include <nanobind/stl/string.h>
-
 #include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
 
 #include "aws/credentials.h"
 #include "aws/sigv4.h"
@@ -28,7 +28,7 @@ namespace nb = nanobind;
 namespace dynatroni::python {
 namespace {
 
-// Parses two to four ASCII digits at s[pos, pos+n); -1 when not all digits.
+// Parses the n ASCII digits at s[pos, pos+n); -1 when any is not a digit.
 int ParseDigits(std::string_view s, size_t pos, size_t n) {
   int v = 0;
   for (size_t i = pos; i < pos + n; ++i) {
@@ -64,7 +64,8 @@ Result<WallTime> ParseAmzDate(std::string_view s) {
 // Runs without the GIL: only C++ values in and out.
 Result<http::Request> SignDynamoDbRequest(const std::string& endpoint, const std::string& operation,
                                           std::string body, const std::string& region,
-                                          const std::string& access_key_id, const std::string& secret_access_key,
+                                          const std::string& access_key_id,
+                                          const std::string& secret_access_key,
                                           const std::string& session_token, const std::string& amz_date) {
   DYNATRONI_ASSIGN_OR_RETURN(const WallTime when, ParseAmzDate(amz_date));
   aws::Credentials creds;

@@ -1,0 +1,104 @@
+// Offline tests of `dynatroni cost`: the request-pattern arithmetic.
+#include "cli/cost.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "cli/cli.h"
+
+namespace dynatroni::cli {
+namespace {
+
+TEST(CliCost, ThreeNodesThirtySecondsMatchesTheHandCount) {
+  CostInputs in;
+  in.failover_time_s = 30;  // loop_wait 10 s: 6 loops per minute
+  in.nodes = 3;
+  CostEstimate e = ComputeCost(in);
+  EXPECT_DOUBLE_EQ(e.loop_wait_s, 10);
+  EXPECT_DOUBLE_EQ(e.partition_kb, 3.5);  // 2 KB + 3 x 0.5 KB
+  EXPECT_EQ(e.query_rcu, 1);
+  EXPECT_DOUBLE_EQ(e.queries_per_min, 18);   // 3 nodes x 6
+  EXPECT_DOUBLE_EQ(e.getitems_per_min, 12);  // 2 replicas x 6
+  EXPECT_DOUBLE_EQ(e.updates_per_min, 30);   // (3 members + renewal + status) x 6
+  EXPECT_DOUBLE_EQ(e.requests_per_min, 60);
+  EXPECT_DOUBLE_EQ(e.read_units_per_min, 30);
+  EXPECT_DOUBLE_EQ(e.write_units_per_min, 30);
+  // 30 units/min x 43800 min/month = 1.314 M units.
+  EXPECT_NEAR(e.ondemand_read_usd, 1.314 * 0.125, 1e-9);
+  EXPECT_NEAR(e.ondemand_write_usd, 1.314 * 0.625, 1e-9);
+  EXPECT_NEAR(e.ondemand_usd, 1.314 * 0.75, 1e-9);
+  // 0.5 units/s x 1.5 headroom -> 1 RCU and 1 WCU.
+  EXPECT_EQ(e.rcu, 1);
+  EXPECT_EQ(e.wcu, 1);
+  EXPECT_NEAR(e.provisioned_usd, (0.00013 + 0.00065) * 730, 1e-9);
+  EXPECT_GE(e.assumptions.size(), 5u);
+}
+
+TEST(CliCost, LargePartitionsCostMoreReadUnitsPerQuery) {
+  CostInputs in;
+  in.failover_time_s = 30;
+  in.nodes = 3;
+  in.partition_kb = 10;  // ceil(10 / 4) = 3 units per Query
+  CostEstimate e = ComputeCost(in);
+  EXPECT_EQ(e.query_rcu, 3);
+  EXPECT_DOUBLE_EQ(e.read_units_per_min, 18 * 3 + 12);
+  in.partition_kb = 4;  // exactly 4 KB is one unit
+  EXPECT_EQ(ComputeCost(in).query_rcu, 1);
+  in.partition_kb = 0;
+  in.nodes = 20;  // 2 + 20 x 0.5 = 12 KB -> 3 units
+  EXPECT_EQ(ComputeCost(in).query_rcu, 3);
+}
+
+TEST(CliCost, ClustersMultiplyAndShorterLoopsCostMore) {
+  CostInputs in;
+  in.failover_time_s = 30;
+  in.nodes = 3;
+  CostEstimate one = ComputeCost(in);
+  in.clusters = 50;
+  CostEstimate fifty = ComputeCost(in);
+  EXPECT_DOUBLE_EQ(fifty.requests_per_min, 50 * one.requests_per_min);
+  EXPECT_NEAR(fifty.ondemand_usd, 50 * one.ondemand_usd, 1e-9);
+  // 50 x 0.5 units/s x 1.5 = 37.5 -> 38 RCU.
+  EXPECT_EQ(fifty.rcu, 38);
+  EXPECT_EQ(fifty.wcu, 38);
+  in.clusters = 1;
+  in.failover_time_s = 15;
+  EXPECT_DOUBLE_EQ(ComputeCost(in).requests_per_min, 2 * one.requests_per_min);
+}
+
+TEST(CliCost, StatusWritesAndPricesAreOptions) {
+  CostInputs in;
+  in.failover_time_s = 30;
+  in.nodes = 2;
+  in.status_writes = 0;
+  in.price_read = 0;
+  in.price_write = 1.0;
+  CostEstimate e = ComputeCost(in);
+  EXPECT_DOUBLE_EQ(e.updates_per_min, (2 + 1) * 6);
+  EXPECT_DOUBLE_EQ(e.ondemand_read_usd, 0);
+  EXPECT_NEAR(e.ondemand_write_usd, 18 * 43800 / 1e6, 1e-9);
+}
+
+TEST(CliCost, CommandPrintsTheTableAndJson) {
+  std::ostringstream out, err;
+  std::istringstream in;
+  int rc = RunCli({"cost", "--failover-time", "30", "--nodes", "3", "--clusters", "2", "--json"}, out, err, in, {});
+  ASSERT_EQ(rc, kExitOk) << err.str();
+  auto j = nlohmann::json::parse(out.str());
+  EXPECT_DOUBLE_EQ(j["per_minute"]["requests"].get<double>(), 120);
+  EXPECT_EQ(j["inputs"]["clusters"], 2);
+  EXPECT_EQ(j["provisioned"]["rcu"], 2);  // 1 unit/s x 1.5
+  EXPECT_FALSE(j["assumptions"].empty());
+
+  std::ostringstream text;
+  rc = RunCli({"cost", "--failover-time", "30", "--nodes", "3", "--price-write", "1.25"}, text, err, in, {});
+  ASSERT_EQ(rc, kExitOk);
+  EXPECT_NE(text.str().find("Requests/min"), std::string::npos);
+  EXPECT_NE(text.str().find("on-demand"), std::string::npos);
+  EXPECT_NE(text.str().find("$1.2500 per million write units"), std::string::npos);
+  EXPECT_NE(text.str().find("Assumptions"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dynatroni::cli
