@@ -41,8 +41,8 @@ json ParseJsonObject(const std::optional<std::string>& v) {
 
 std::string Describe(const dcs::StoredItem& it) {
   if (!it.live()) return "released (tombstone) at version " + std::to_string(it.version);
-  return "held by " + *it.value + " at version " + std::to_string(it.version) + " (term " + std::to_string(it.term) +
-         ", session " + it.session + ")";
+  return "held by " + *it.value + " at version " + std::to_string(it.version) + " (term " +
+         std::to_string(it.term) + ", session " + it.session + ")";
 }
 
 class BreakGlass {
@@ -60,7 +60,8 @@ class BreakGlass {
   int Run() {
     const std::string& partition = ctx_.config.partition;
     auto items = ctx_.store->Query(partition, prefix_, CallDeadline());
-    if (!items.ok()) return Error(items.status().Annotate("reading cluster " + partition), "nothing was changed");
+    if (!items.ok())
+      return Error(items.status().Annotate("reading cluster " + partition), "nothing was changed");
     std::optional<dcs::StoredItem> leader, member;
     std::vector<std::string> members;
     for (const auto& it : *items) {
@@ -86,12 +87,13 @@ class BreakGlass {
     if (!member) {
       std::string list;
       for (const auto& m : members) list += (list.empty() ? "" : ", ") + m;
-      out_ << "REFUSED: " << opts_.member << " is not a member of cluster " << partition << " (members: "
-           << (list.empty() ? "none" : list) << "). Nothing was changed.\n";
+      out_ << "REFUSED: " << opts_.member << " is not a member of cluster " << partition
+           << " (members: " << (list.empty() ? "none" : list) << "). Nothing was changed.\n";
       return kExitFailed;
     }
     json mdata = ParseJsonObject(member->value);
-    if (mdata.contains("tags") && mdata["tags"].is_object() && mdata["tags"].value("nofailover", false) == true) {
+    if (mdata.contains("tags") && mdata["tags"].is_object() &&
+        mdata["tags"].value("nofailover", false) == true) {
       out_ << "REFUSED: " << opts_.member << " is tagged nofailover: Patroni would never promote it. "
            << "Nothing was changed.\n";
       return kExitFailed;
@@ -126,15 +128,16 @@ class BreakGlass {
 
   void PrintPlan(const json& mdata) {
     const int64_t wall_ms = EpochMillis(clock_.WallNow());
-    out_ << "Break-glass promotion in cluster " << ctx_.config.partition << " (table " << ctx_.config.dcs.table_name
-         << ", " << ctx_.client->region() << ")\n";
+    out_ << "Break-glass promotion in cluster " << ctx_.config.partition << " (table "
+         << ctx_.config.dcs.table_name << ", " << ctx_.client->region() << ")\n";
     TextTable t({"", ""});
     std::string written = old_.updated_at_ms > 0
                               ? ", last written " + FormatMillis(wall_ms - old_.updated_at_ms) +
                                     " ago by its writer's wall clock"
                               : "";
     t.AddRow({"stuck lease", *old_.value + ": term " + std::to_string(old_.term) + ", version " +
-                                 std::to_string(old_.version) + ", lease " + FormatMillis(old_.lease_ms) + written});
+                                 std::to_string(old_.version) + ", lease " + FormatMillis(old_.lease_ms) +
+                                 written});
     std::string role = mdata.value("role", std::string("?"));
     std::string state = mdata.value("state", std::string("?"));
     std::string tl = mdata.contains("timeline") ? ", timeline " + mdata["timeline"].dump() : "";
@@ -175,9 +178,11 @@ class BreakGlass {
       watched = clock_.Now() - start;
       if (hooks_.on_watch_tick) hooks_.on_watch_tick(watched);
       auto got = ctx_.store->Get(ctx_.config.partition, leader_key_, CallDeadline());
-      if (!got.ok()) return Error(got.status().Annotate("reading the lease during the watch"), "nothing was changed");
+      if (!got.ok())
+        return Error(got.status().Annotate("reading the lease during the watch"), "nothing was changed");
       if (!*got) {
-        out_ << "REFUSED: the leader item disappeared during the watch (cluster removed?). Nothing was changed.\n";
+        out_ << "REFUSED: the leader item disappeared during the watch (cluster removed?). Nothing was "
+                "changed.\n";
         return kExitFailed;
       }
       const dcs::StoredItem& now = **got;
@@ -189,8 +194,8 @@ class BreakGlass {
                << "Nothing was changed.\n";
         } else {
           out_ << "REFUSED: the lease was released during the watch (version " << now.version
-               << "): Patroni elects a new leader by itself; use `patronictl failover --candidate " << opts_.member
-               << "` to choose it. Nothing was changed.\n";
+               << "): Patroni elects a new leader by itself; use `patronictl failover --candidate "
+               << opts_.member << "` to choose it. Nothing was changed.\n";
         }
         return kExitFailed;
       }
@@ -234,7 +239,8 @@ class BreakGlass {
 
     // The tombstone, only at the version watched.
     dcs::Mutation tomb;
-    tomb.ttl_epoch_s = duration_cast<std::chrono::seconds>(clock_.WallNow().time_since_epoch() + kTombstoneGc).count();
+    tomb.ttl_epoch_s =
+        duration_cast<std::chrono::seconds>(clock_.WallNow().time_since_epoch() + kTombstoneGc).count();
     auto t = ctx_.store->Write(partition, leader_key_, tomb, dcs::Precondition::VersionIs(old_.version),
                                CallDeadline());
     std::optional<dcs::StoredItem> after;
@@ -297,8 +303,8 @@ class BreakGlass {
     dcs::Mutation m;
     m.value = audit_.dump();
     m.session = "dynatroni-cli:" + who_;
-    auto w = ctx_.store->Write(ctx_.config.partition, audit_key_, m, dcs::Precondition::VersionIs(audit_version_),
-                               CallDeadline());
+    auto w = ctx_.store->Write(ctx_.config.partition, audit_key_, m,
+                               dcs::Precondition::VersionIs(audit_version_), CallDeadline());
     if (!w.ok() || !w->applied) {
       err_ << "dynatroni: warning: could not record the outcome in " << audit_key_ << ": "
            << (w.ok() ? "the item changed" : w.status().message()) << "\n";

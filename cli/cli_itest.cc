@@ -1,11 +1,12 @@
 // The dynatroni command against the local DynamoDB servers (moto, dynalite):
 // RunCli in-process, one table per test created with `table create`.
-#include <gtest/gtest.h>
+#include "cli/cli.h"
 
 #include <sstream>
 
+#include <gtest/gtest.h>
+
 #include "aws/credentials.h"
-#include "cli/cli.h"
 #include "dcs/dcs.h"
 #include "dcs/dynamo_item_store.h"
 #include "http/curl_transport.h"
@@ -41,7 +42,8 @@ class CliTest : public ::testing::TestWithParam<testing::LocalServer> {
     client_ = std::shared_ptr<dynamodb::Client>(std::move(client).value());
     table_ = testing::UniqueTableName("cli");
     store_ = std::make_shared<dcs::DynamoItemStore>(client_, table_);
-    env_ = {{"AWS_ACCESS_KEY_ID", "AKIDLOCALTEST"}, {"AWS_SECRET_ACCESS_KEY", "local-test-secret"},
+    env_ = {{"AWS_ACCESS_KEY_ID", "AKIDLOCALTEST"},
+            {"AWS_SECRET_ACCESS_KEY", "local-test-secret"},
             {"USER", "tester"}};
   }
   void TearDown() override {
@@ -50,12 +52,10 @@ class CliTest : public ::testing::TestWithParam<testing::LocalServer> {
 
   // Runs `dynatroni ARGS --table T --endpoint-url E --region us-east-1`.
   Ran Run(std::vector<std::string> args, const CliHooks& hooks = {}, const std::string& input = "") {
-    for (const char* a : {"--table"}) args.push_back(a);
-    args.push_back(table_);
-    args.push_back("--endpoint-url");
-    args.push_back(GetParam().endpoint);
-    args.push_back("--region");
-    args.push_back("us-east-1");
+    for (const std::string& a : {std::string("--table"), table_, std::string("--endpoint-url"),
+                                 GetParam().endpoint, std::string("--region"), std::string("us-east-1")}) {
+      args.push_back(a);
+    }
     std::ostringstream out, err;
     std::istringstream in(input);
     Ran r;
@@ -126,7 +126,8 @@ class CliTest : public ::testing::TestWithParam<testing::LocalServer> {
 TEST_P(CliTest, TableCreateIsIdempotentAndCheckPasses) {
   auto r = Run({"table", "create"});
   ASSERT_EQ(r.rc, kExitOk) << r.out << r.err;
-  EXPECT_NE(r.out.find("creating: key cluster_name (S, HASH) + key (S, RANGE), on-demand"), std::string::npos);
+  EXPECT_NE(r.out.find("creating: key cluster_name (S, HASH) + key (S, RANGE), on-demand"),
+            std::string::npos);
   EXPECT_NE(r.out.find("table is ACTIVE after"), std::string::npos);
   EXPECT_NE(r.out.find("Table " + table_ + " created"), std::string::npos) << r.out;
   if (GetParam().supports_ttl) {
@@ -197,7 +198,8 @@ TEST_P(CliTest, TableCheckDetectsAWrongKeySchema) {
 
   r = Run({"table", "create"});
   EXPECT_EQ(r.rc, kExitFailed) << r.out;
-  EXPECT_NE(r.out.find("already exists with a different key schema: nothing changed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("already exists with a different key schema: nothing changed"), std::string::npos)
+      << r.out;
 
   r = Run({"doctor"});
   EXPECT_EQ(r.rc, kExitFailed) << r.out;
@@ -220,20 +222,24 @@ TEST_P(CliTest, StatusShowsLeaseMembersKeysAndLeftovers) {
   // A leftover: an item whose DynamoDB ttl is in the past.
   dcs::Mutation m;
   m.value = "old";
-  m.ttl_epoch_s = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count() -
-                  3600;
-  ASSERT_TRUE(store_->Write("c1", "members/gone", m, dcs::Precondition::None(),
-                            Deadline::After(*SystemClock::Instance(), 10s))
+  m.ttl_epoch_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count() -
+      3600;
+  ASSERT_TRUE(store_
+                  ->Write("c1", "members/gone", m, dcs::Precondition::None(),
+                          Deadline::After(*SystemClock::Instance(), 10s))
                   .ok());
+
+  ASSERT_TRUE(n1->SetValue("sync", R"({"leader":"node1","sync_standby":"node2"})", std::nullopt).ok());
 
   auto r = Run({"status", "--cluster", "c1"});
   ASSERT_EQ(r.rc, kExitOk) << r.out << r.err;
   EXPECT_NE(r.out.find("Leader: node1  term 1  version 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("node1   leader"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("observed age unknown (first observation)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("by the writer's wall clock"), std::string::npos);
-  EXPECT_NE(r.out.find("node2   replica"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("node2   sync_standby"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("streaming"), std::string::npos);
   EXPECT_NE(r.out.find("initialize  "), std::string::npos);
   EXPECT_NE(r.out.find("7312345678901234567"), std::string::npos);
@@ -255,11 +261,14 @@ TEST_P(CliTest, StatusShowsLeaseMembersKeysAndLeftovers) {
   for (const auto& mm : j["members"]) {
     if (mm["name"] == "node2") node2 = mm;
   }
-  EXPECT_EQ(node2["role"], "replica");
+  EXPECT_EQ(node2["role"], "sync_standby");
+  EXPECT_EQ(node2["reported_role"], "replica");
+  EXPECT_EQ(node2["state"], "streaming");
   EXPECT_EQ(node2["timeline"], 3);
   EXPECT_EQ(node2["lag_bytes"], 3 * 1048576);
   EXPECT_EQ(j["keys"]["config"]["value"]["ttl"], 30);
-  EXPECT_TRUE(j["keys"]["sync"].is_null());
+  EXPECT_EQ(j["keys"]["sync"]["value"]["sync_standby"], "node2");
+  EXPECT_TRUE(j["keys"]["failover"].is_null());
   ASSERT_EQ(j["leftovers"].size(), 1u);
   EXPECT_EQ(j["leftovers"][0]["key"], "members/gone");
 
@@ -348,7 +357,8 @@ TEST_P(CliTest, DoctorFailsOnAMissingTable) {
   auto r = Run({"doctor"});
   EXPECT_EQ(r.rc, kExitFailed) << r.out << r.err;
   EXPECT_NE(r.out.find("PASS  endpoint"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("FAIL  table          table " + table_ + " does not exist"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL  table          table " + table_ + " does not exist"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("fix: dynatroni table create --table " + table_), std::string::npos);
   r = Run({"doctor", "--json"});
   EXPECT_EQ(r.rc, kExitFailed);
@@ -356,7 +366,7 @@ TEST_P(CliTest, DoctorFailsOnAMissingTable) {
 }
 
 TEST_P(CliTest, DoctorFailsWhenTheEndpointIsUnreachable) {
-  std::vector<std::string> args = {"doctor", "--table", table_, "--endpoint-url", "http://127.0.0.1:9",
+  std::vector<std::string> args = {"doctor",   "--table",  table_, "--endpoint-url", "http://127.0.0.1:9",
                                    "--region", "us-east-1"};
   std::ostringstream out, err;
   std::istringstream in;
@@ -377,8 +387,8 @@ TEST_P(CliTest, BreakGlassPromotesOverADeadLeader) {
   hooks.clock = &clock;
   int ticks = 0;
   hooks.on_watch_tick = [&](Duration) { ++ticks; };
-  auto r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason", "node1 host lost",
-                "--yes"},
+  auto r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason",
+                "node1 host lost", "--yes"},
                hooks);
   ASSERT_EQ(r.rc, kExitOk) << r.out << r.err;
   EXPECT_GE(clock.total_slept(), 30s) << "watched a full lease TTL";
@@ -439,8 +449,8 @@ TEST_P(CliTest, BreakGlassRefusesWhileTheLeaseIsRenewed) {
       renewed = true;
     }
   };
-  auto r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason", "test", "--yes"},
-               hooks);
+  auto r = Run(
+      {"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason", "test", "--yes"}, hooks);
   EXPECT_EQ(r.rc, kExitFailed) << r.out << r.err;
   EXPECT_TRUE(renewed);
   EXPECT_NE(r.out.find("REFUSED: the lease was renewed during the watch: version 1 -> 2, held by node1"),
@@ -461,32 +471,40 @@ TEST_P(CliTest, BreakGlassAsksAndRefusesWhatItCannotDo) {
   CliHooks hooks;
   hooks.clock = &clock;
   // Declined confirmation: nothing happens, not even the watch.
-  auto r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason", "r"}, hooks, "no\n");
+  auto r =
+      Run({"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason", "r"}, hooks, "no\n");
   EXPECT_EQ(r.rc, kExitFailed);
   EXPECT_NE(r.out.find("Type 'yes' to continue"), std::string::npos);
   EXPECT_NE(r.out.find("Aborted: nothing was changed."), std::string::npos);
   EXPECT_EQ(clock.total_slept(), 0s);
   // Unknown member, the holder itself, and a free lease.
-  r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node9", "--reason", "r", "--yes"}, hooks);
+  r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node9", "--reason", "r", "--yes"},
+          hooks);
   EXPECT_EQ(r.rc, kExitFailed);
-  EXPECT_NE(r.out.find("node9 is not a member of cluster c1 (members: node1, node2)"), std::string::npos) << r.out;
-  r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node1", "--reason", "r", "--yes"}, hooks);
+  EXPECT_NE(r.out.find("node9 is not a member of cluster c1 (members: node1, node2)"), std::string::npos)
+      << r.out;
+  r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node1", "--reason", "r", "--yes"},
+          hooks);
   EXPECT_EQ(r.rc, kExitFailed);
   EXPECT_NE(r.out.find("holds the stuck lease itself"), std::string::npos);
   ASSERT_TRUE(n1->ReleaseLeader("leader").value());
-  r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason", "r", "--yes"}, hooks);
+  r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason", "r", "--yes"},
+          hooks);
   EXPECT_EQ(r.rc, kExitFailed);
   EXPECT_NE(r.out.find("has no leader lease to break"), std::string::npos) << r.out;
   EXPECT_EQ(clock.total_slept(), 0s);
   // Confirmed with "yes" on the input stream (lease taken again by node1).
   ASSERT_TRUE(n1->TakeLeader("leader").value());
-  r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason", "r"}, hooks, "yes\n");
+  r = Run({"break-glass", "promote", "--cluster", "c1", "--member", "node2", "--reason", "r"}, hooks,
+          "yes\n");
   EXPECT_EQ(r.rc, kExitOk) << r.out << r.err;
   EXPECT_FALSE(Get("c1", "leader")->live());
 }
 
 INSTANTIATE_TEST_SUITE_P(Cli, CliTest, ::testing::ValuesIn(testing::LocalServers()),
-                         [](const ::testing::TestParamInfo<testing::LocalServer>& p) { return p.param.name; });
+                         [](const ::testing::TestParamInfo<testing::LocalServer>& p) {
+                           return p.param.name;
+                         });
 
 }  // namespace
 }  // namespace dynatroni::cli

@@ -29,11 +29,11 @@ struct TableFinding {
   std::string fix;     // how to fix it (warnings and problems)
 };
 
-struct TableInspection {
+struct TableInspection {  // NOLINT(bugprone-exception-escape): json's noexcept moves are flagged falsely
   dynamodb::TableDescription desc;
-  std::string ttl_status;     // ENABLED, DISABLED, ...; "unsupported" when the endpoint lacks the operation
+  std::string ttl_status;  // ENABLED, DISABLED, ...; "unsupported" when the endpoint lacks the operation
   std::string ttl_attribute;
-  std::string pitr_status;    // ENABLED, DISABLED, "unsupported"
+  std::string pitr_status;  // ENABLED, DISABLED, "unsupported"
   std::vector<TableFinding> findings;
   [[nodiscard]] int problems() const;
   [[nodiscard]] bool key_schema_ok() const;

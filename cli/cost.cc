@@ -21,15 +21,14 @@ CostEstimate ComputeCost(const CostInputs& in) {
 
   // Per cluster per loop.
   const double queries = n;
-  const double getitems = n - 1;                  // each replica polls the leader once
+  const double getitems = n - 1;  // each replica polls the leader once
   const double member_writes = n;
   const double leader_writes = 1.0 + in.status_writes;  // renewal + status
   e.queries_per_min = queries * loops_per_min * c;
   e.getitems_per_min = getitems * loops_per_min * c;
   e.updates_per_min = (member_writes + leader_writes) * loops_per_min * c;
   e.requests_per_min = e.queries_per_min + e.getitems_per_min + e.updates_per_min;
-  e.read_units_per_min =
-      (queries * static_cast<double>(e.query_rcu) + getitems * 1.0) * loops_per_min * c;
+  e.read_units_per_min = (queries * static_cast<double>(e.query_rcu) + getitems * 1.0) * loops_per_min * c;
   e.write_units_per_min =
       (member_writes * static_cast<double>(e.member_wcu) + leader_writes * 1.0) * loops_per_min * c;
 
@@ -38,28 +37,34 @@ CostEstimate ComputeCost(const CostInputs& in) {
   e.ondemand_write_usd = e.write_units_per_min * minutes_per_month / 1e6 * in.price_write;
   e.ondemand_usd = e.ondemand_read_usd + e.ondemand_write_usd;
 
-  e.rcu = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(e.read_units_per_min / 60.0 * in.headroom - 1e-9)));
-  e.wcu = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(e.write_units_per_min / 60.0 * in.headroom - 1e-9)));
-  e.provisioned_usd = (static_cast<double>(e.rcu) * in.price_rcu_hour + static_cast<double>(e.wcu) * in.price_wcu_hour) *
-                      kHoursPerMonth;
+  e.rcu =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(e.read_units_per_min / 60.0 * in.headroom - 1e-9)));
+  e.wcu = std::max<int64_t>(
+      1, static_cast<int64_t>(std::ceil(e.write_units_per_min / 60.0 * in.headroom - 1e-9)));
+  e.provisioned_usd =
+      (static_cast<double>(e.rcu) * in.price_rcu_hour + static_cast<double>(e.wcu) * in.price_wcu_hour) *
+      kHoursPerMonth;
 
   auto kb = [](double v) { return FormatFixed(v, v == std::floor(v) ? 0 : 1) + " KB"; };
   e.assumptions = {
-      "loop_wait = failover_time / 3 = " + FormatFixed(e.loop_wait_s, 1) + " s; one Patroni loop per loop_wait",
+      "loop_wait = failover_time / 3 = " + FormatFixed(e.loop_wait_s, 1) +
+          " s; one Patroni loop per loop_wait",
       "per loop every node: 1 strongly consistent Query of its cluster's partition + 1 member UpdateItem",
       "per loop the leader: 1 lease renewal + status write in " + FormatFixed(in.status_writes * 100, 0) +
           "% of loops (written only when the LSN moved; 100% = a busy primary)",
       "per loop each replica: 1 strongly consistent GetItem of the leader item (watch)",
       "partition size " + kb(e.partition_kb) +
-          (in.partition_kb > 0 ? " (--partition-kb)" : " (2 KB of config/history/status/leader + " +
-                                                          kb(in.member_kb) + " per member; --partition-kb)") +
+          (in.partition_kb > 0 ? " (--partition-kb)"
+                               : " (2 KB of config/history/status/leader + " + kb(in.member_kb) +
+                                     " per member; --partition-kb)") +
           ": one Query = " + std::to_string(e.query_rcu) + " read unit(s) (4 KB each, strongly consistent)",
       "member item " + kb(in.member_kb) + " = " + std::to_string(e.member_wcu) +
           " write unit(s); leader and status items under 1 KB = 1 write unit; leader GetItem = 1 read unit",
-      "ignored: extra leader polls while a lease runs out during failovers (~ttl per replica per failover), "
-      "failsafe writes, patronictl/REST traffic, free tier, storage (a few KB per cluster), PITR and backups",
-      "on-demand: $" + FormatFixed(in.price_read, 4) + " per million read units, $" + FormatFixed(in.price_write, 4) +
-          " per million write units; a month = 730 hours",
+      std::string("ignored: extra leader polls while a lease runs out during failovers (~ttl per replica per "
+                  "failover), failsafe writes, patronictl/REST traffic, free tier, storage (a few KB per "
+                  "cluster), PITR and backups"),
+      "on-demand: $" + FormatFixed(in.price_read, 4) + " per million read units, $" +
+          FormatFixed(in.price_write, 4) + " per million write units; a month = 730 hours",
       "provisioned: average units/s x " + FormatFixed(in.headroom, 2) + " headroom, at least 1; $" +
           FormatFixed(in.price_rcu_hour, 5) + " per RCU-hour, $" + FormatFixed(in.price_wcu_hour, 5) +
           " per WCU-hour (burst capacity absorbs short spikes)",
@@ -112,8 +117,8 @@ int RunCost(const Options& opts, std::ostream& out, std::ostream& /*err*/) {
     PrintJson(out, CostJson(in, e));
     return kExitOk;
   }
-  out << "Request pattern: " << in.clusters << (in.clusters == 1 ? " cluster" : " clusters") << " x " << in.nodes
-      << " nodes, failover_time " << FormatFixed(in.failover_time_s, 1) << " s (loop_wait "
+  out << "Request pattern: " << in.clusters << (in.clusters == 1 ? " cluster" : " clusters") << " x "
+      << in.nodes << " nodes, failover_time " << FormatFixed(in.failover_time_s, 1) << " s (loop_wait "
       << FormatFixed(e.loop_wait_s, 1) << " s)\n\n";
   TextTable t({"Operation", "Requests/min", "Units/min"});
   t.AlignRight(1);
@@ -121,21 +126,24 @@ int RunCost(const Options& opts, std::ostream& out, std::ostream& /*err*/) {
   const double lpm = 60.0 / e.loop_wait_s * static_cast<double>(in.clusters);
   t.AddRow({"Query (get_cluster)", FormatFixed(e.queries_per_min, 1),
             FormatFixed(e.queries_per_min * static_cast<double>(e.query_rcu), 1) + " RRU"});
-  t.AddRow({"GetItem (watch)", FormatFixed(e.getitems_per_min, 1), FormatFixed(e.getitems_per_min, 1) + " RRU"});
+  t.AddRow(
+      {"GetItem (watch)", FormatFixed(e.getitems_per_min, 1), FormatFixed(e.getitems_per_min, 1) + " RRU"});
   t.AddRow({"UpdateItem (member)", FormatFixed(static_cast<double>(in.nodes) * lpm, 1),
             FormatFixed(static_cast<double>(in.nodes * e.member_wcu) * lpm, 1) + " WRU"});
   t.AddRow({"UpdateItem (lease)", FormatFixed(lpm, 1), FormatFixed(lpm, 1) + " WRU"});
   t.AddRow({"UpdateItem (status)", FormatFixed(lpm * in.status_writes, 1),
             FormatFixed(lpm * in.status_writes, 1) + " WRU"});
-  t.AddRow({"Total", FormatFixed(e.requests_per_min, 1),
-            FormatFixed(e.read_units_per_min, 1) + " RRU + " + FormatFixed(e.write_units_per_min, 1) + " WRU"});
+  t.AddRow(
+      {"Total", FormatFixed(e.requests_per_min, 1),
+       FormatFixed(e.read_units_per_min, 1) + " RRU + " + FormatFixed(e.write_units_per_min, 1) + " WRU"});
   t.Print(out, "  ");
   out << "\nPer month (730 h)\n";
   TextTable m({"Billing", "Capacity", "Cost"});
   m.AlignRight(2);
-  m.AddRow({"on-demand", "reads " + FormatDollars(e.ondemand_read_usd) + " + writes " +
-                             FormatDollars(e.ondemand_write_usd),
-            FormatDollars(e.ondemand_usd)});
+  m.AddRow(
+      {"on-demand",
+       "reads " + FormatDollars(e.ondemand_read_usd) + " + writes " + FormatDollars(e.ondemand_write_usd),
+       FormatDollars(e.ondemand_usd)});
   m.AddRow({"provisioned", std::to_string(e.rcu) + " RCU + " + std::to_string(e.wcu) + " WCU",
             FormatDollars(e.provisioned_usd)});
   m.Print(out, "  ");

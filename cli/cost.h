@@ -45,7 +45,7 @@ struct CostInputs {
 struct CostEstimate {
   double loop_wait_s = 0;
   double partition_kb = 0;
-  int64_t query_rcu = 0;  // read units of one partition Query
+  int64_t query_rcu = 0;   // read units of one partition Query
   int64_t member_wcu = 0;  // write units of one member write
   // Per minute, all clusters.
   double queries_per_min = 0;

@@ -1,9 +1,9 @@
 // Offline tests of `dynatroni cost`: the request-pattern arithmetic.
 #include "cli/cost.h"
 
-#include <gtest/gtest.h>
-
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "cli/cli.h"
 
@@ -83,7 +83,8 @@ TEST(CliCost, StatusWritesAndPricesAreOptions) {
 TEST(CliCost, CommandPrintsTheTableAndJson) {
   std::ostringstream out, err;
   std::istringstream in;
-  int rc = RunCli({"cost", "--failover-time", "30", "--nodes", "3", "--clusters", "2", "--json"}, out, err, in, {});
+  int rc = RunCli({"cost", "--failover-time", "30", "--nodes", "3", "--clusters", "2", "--json"}, out, err,
+                  in, {});
   ASSERT_EQ(rc, kExitOk) << err.str();
   auto j = nlohmann::json::parse(out.str());
   EXPECT_DOUBLE_EQ(j["per_minute"]["requests"].get<double>(), 120);

@@ -46,10 +46,10 @@ const char* Text(Result3 r) {
 }
 
 bool CredentialRejected(const Status& s) {
-  static const char* const kCodes[] = {"UnrecognizedClientException", "InvalidSignatureException",
-                                       "ExpiredTokenException", "MissingAuthenticationTokenException",
+  static const char* const kCodes[] = {"UnrecognizedClientException",  "InvalidSignatureException",
+                                       "ExpiredTokenException",        "MissingAuthenticationTokenException",
                                        "IncompleteSignatureException", "InvalidClientTokenId",
-                                       "SignatureDoesNotMatch", "ExpiredToken"};
+                                       "SignatureDoesNotMatch",        "ExpiredToken"};
   for (const char* c : kCodes) {
     if (s.aws_error() == c) return true;
   }
@@ -70,8 +70,9 @@ class Doctor {
     const auto& d = config_.dcs;
     Add(Result3::kPass, "configuration",
         "table " + d.table_name + " (" + config_.table_source + ")" +
-            (config_.partition.empty() ? std::string(", no cluster given")
-                                       : ", cluster " + config_.partition + " (" + config_.cluster_source + ")"));
+            (config_.partition.empty()
+                 ? std::string(", no cluster given")
+                 : ", cluster " + config_.partition + " (" + config_.cluster_source + ")"));
     auto ctx = OpenContext(config_, hooks_.clock);
     if (!ctx.ok()) {
       const Status& s = ctx.status();
@@ -196,8 +197,9 @@ class Doctor {
     }
     std::sort(ms.begin(), ms.end());
     int64_t median = ms[ms.size() / 2];
-    std::string detail = endpoint + " answers, DescribeTable round trip " + std::to_string(median) + " ms (min " +
-                         std::to_string(ms.front()) + ", max " + std::to_string(ms.back()) + ")";
+    std::string detail = endpoint + " answers, DescribeTable round trip " + std::to_string(median) +
+                         " ms (min " + std::to_string(ms.front()) + ", max " + std::to_string(ms.back()) +
+                         ")";
     if (median > 250) {
       Add(Result3::kWarn, "endpoint", detail,
           "slow round trips eat into retry_timeout (failover_time / 3): run Patroni in the table's Region");
@@ -224,8 +226,10 @@ class Doctor {
     if (table_status_.code() == StatusCode::kPermissionDenied) {
       if (!CredentialRejected(table_status_)) {
         Add(Result3::kWarn, "table",
-            "DescribeTable is not allowed, so schema, TTL and global-table mode cannot be checked (the plugin "
-            "does not need it): " + table_status_.message(),
+            "DescribeTable is not allowed, so schema, TTL and global-table mode cannot be checked (the "
+            "plugin "
+            "does not need it): " +
+                table_status_.message(),
             IamFix("dynamodb:DescribeTable and dynamodb:DescribeTimeToLive", ctx_->client->region(), table));
       }
       return;
@@ -262,7 +266,8 @@ class Doctor {
 
   void CheckPermissions() {
     if (table_missing_) {
-      Add(Result3::kWarn, "permission", "not probed: the table does not exist", "create the table, then re-run");
+      Add(Result3::kWarn, "permission", "not probed: the table does not exist",
+          "create the table, then re-run");
       return;
     }
     auto get = ctx_->store->Get(kProbePartition, kProbeKey, CallDeadline());
@@ -285,9 +290,10 @@ class Doctor {
           "report this: the endpoint does not evaluate conditions correctly");
       return;
     }
-    PermissionResult("dynamodb:UpdateItem", upd.status(),
-                     "conditional write refused by its condition, nothing written; BatchWriteItem, used only by "
-                     "`patronictl remove`, is not probed");
+    PermissionResult(
+        "dynamodb:UpdateItem", upd.status(),
+        "conditional write refused by its condition, nothing written; BatchWriteItem, used only by "
+        "`patronictl remove`, is not probed");
   }
 
   // The server's Date header against this host's wall clock.
@@ -321,8 +327,9 @@ class Doctor {
     Duration offset = (*server + std::chrono::milliseconds(500)) - local_mid;
     Duration uncertainty = std::chrono::milliseconds(500) + (after - before) / 2;
     std::string sign = offset >= Duration::zero() ? "+" : "";
-    std::string detail = "this host is " + sign + FormatDuration(offset) + " ±" + FormatDuration(uncertainty) +
-                         " off the server's Date header (leases never use wall clocks; updated_at ages and TTL do)";
+    std::string detail =
+        "this host is " + sign + FormatDuration(offset) + " ±" + FormatDuration(uncertainty) +
+        " off the server's Date header (leases never use wall clocks; updated_at ages and TTL do)";
     Duration abs = offset < Duration::zero() ? -offset : offset;
     if (abs > std::chrono::minutes(5)) {
       Add(Result3::kWarn, "clock", detail,
@@ -339,20 +346,22 @@ class Doctor {
     auto items = ctx_->store->Query(config_.partition, "", CallDeadline());
     if (!items.ok()) {
       if (items.status().code() != StatusCode::kPermissionDenied) {
-        Add(Result3::kWarn, "cluster", "could not read cluster " + config_.partition + ": " +
-                                           items.status().message());
+        Add(Result3::kWarn, "cluster",
+            "could not read cluster " + config_.partition + ": " + items.status().message());
       }
       return;
     }
     if (items->empty()) {
       Add(Result3::kWarn, "cluster", "no items for cluster " + config_.partition,
-          "check scope and namespace: Patroni has not written this cluster (`dynatroni list` shows the clusters)");
+          "check scope and namespace: Patroni has not written this cluster (`dynatroni list` shows the "
+          "clusters)");
       return;
     }
     std::string leader = "no leader";
     int members = 0;
     for (const auto& it : *items) {
-      if (it.key == "leader" && it.live()) leader = "leader " + *it.value + " (term " + std::to_string(it.term) + ")";
+      if (it.key == "leader" && it.live())
+        leader = "leader " + *it.value + " (term " + std::to_string(it.term) + ")";
       if (it.key.rfind("members/", 0) == 0 && it.live()) ++members;
     }
     Add(Result3::kPass, "cluster",

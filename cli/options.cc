@@ -1,13 +1,13 @@
 #include "cli/options.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <yaml-cpp/yaml.h>
 
 #include "aws/endpoint.h"
 
@@ -17,8 +17,8 @@ namespace {
 enum class Arity { kNone, kOne, kTwo, kOptionalNumber };
 
 struct FlagSpec {
-  const char* name;   // long name without dashes
-  char short_name;    // 0 = none
+  const char* name;  // long name without dashes
+  char short_name;   // 0 = none
   Arity arity;
   // Space-separated command ids ("table-create status ...") or "*".
   const char* commands;
@@ -120,15 +120,15 @@ Result<int64_t> ParseInt(const std::string& flag, const std::string& text, int64
   errno = 0;
   long long v = std::strtoll(text.c_str(), &end, 10);
   if (text.empty() || end == nullptr || *end != '\0' || errno != 0 || v < min) {
-    return InvalidArgument("--" + flag + ": expected a whole number >= " + std::to_string(min) + ", got '" + text +
-                           "'");
+    return InvalidArgument("--" + flag + ": expected a whole number >= " + std::to_string(min) + ", got '" +
+                           text + "'");
   }
   return static_cast<int64_t>(v);
 }
 
 const std::set<std::string>& KnownCommandIds() {
-  static const std::set<std::string> ids = {"table-create", "table-check", "status", "list", "doctor",
-                                            "break-glass", "cost", "help", "version"};
+  static const std::set<std::string> ids = {"table-create", "table-check", "status", "list",   "doctor",
+                                            "break-glass",  "cost",        "help",   "version"};
   return ids;
 }
 
@@ -236,12 +236,14 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
   if (id == "break-glass-promote") id = "break-glass";
   for (const auto& [spec, values] : given) {
     if (!Allowed(*spec, id)) {
-      return report(InvalidArgument("--" + std::string(spec->name) + " is not an option of `" + CommandText(cmd) +
-                                    "`"));
+      return report(InvalidArgument("--" + std::string(spec->name) + " is not an option of `" +
+                                    CommandText(cmd) + "`"));
     }
     const std::string n = spec->name;
     const std::string v = values.empty() ? "" : values[0];
-    auto num = [&](double min, bool inclusive, const char* what) { return ParseNumber(n, v, min, inclusive, what); };
+    auto num = [&](double min, bool inclusive, const char* what) {
+      return ParseNumber(n, v, min, inclusive, what);
+    };
     if (n == "json") {
       o.json = true;
     } else if (n == "config") {
@@ -262,7 +264,8 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
     } else if (n == "failover-time") {
       auto f = num(0, false, "a number of seconds (at least 9)");
       if (!f.ok()) return report(f.status());
-      auto t = dcs::Timing::FromFailoverTime(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*f)));
+      auto t = dcs::Timing::FromFailoverTime(
+          std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*f)));
       if (!t.ok()) return report(InvalidArgument("--failover-time: " + t.status().message()));
       o.failover_time_s = *f;
     } else if (n == "group") {
@@ -271,11 +274,15 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
       o.group = *g;
     } else if (n == "provisioned") {
       auto r = ParseInt(n, values[0], 1);
-      if (!r.ok()) return report(InvalidArgument("--provisioned RCU WCU: RCU must be a whole number >= 1, got '" +
-                                                 values[0] + "'"));
+      if (!r.ok()) {
+        return report(InvalidArgument("--provisioned RCU WCU: RCU must be a whole number >= 1, got '" +
+                                      values[0] + "'"));
+      }
       auto w = ParseInt(n, values[1], 1);
-      if (!w.ok()) return report(InvalidArgument("--provisioned RCU WCU: WCU must be a whole number >= 1, got '" +
-                                                 values[1] + "'"));
+      if (!w.ok()) {
+        return report(InvalidArgument("--provisioned RCU WCU: WCU must be a whole number >= 1, got '" +
+                                      values[1] + "'"));
+      }
       o.provisioned = std::make_pair(*r, *w);
     } else if (n == "pitr") {
       o.pitr = true;
@@ -315,8 +322,8 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
     } else if (n == "price-read" || n == "price-write" || n == "price-rcu-hour" || n == "price-wcu-hour") {
       auto p = num(0, true, "a price in dollars (>= 0)");
       if (!p.ok()) return report(p.status());
-      double& dst = n == "price-read" ? o.price_read
-                    : n == "price-write" ? o.price_write
+      double& dst = n == "price-read"       ? o.price_read
+                    : n == "price-write"    ? o.price_write
                     : n == "price-rcu-hour" ? o.price_rcu_hour
                                             : o.price_wcu_hour;
       dst = *p;
@@ -330,8 +337,10 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
       }
     } else if (n == "status-writes") {
       auto p = num(0, true, "a fraction between 0 and 1");
-      if (!p.ok() || *p > 1) return report(InvalidArgument("--status-writes: expected a fraction between 0 and 1, "
-                                                          "got '" + v + "'"));
+      if (!p.ok() || *p > 1) {
+        return report(
+            InvalidArgument("--status-writes: expected a fraction between 0 and 1, got '" + v + "'"));
+      }
       o.status_writes = *p;
     } else if (n == "headroom") {
       auto p = num(1, true, "a factor >= 1");
@@ -381,7 +390,8 @@ std::string UsageFor(const std::vector<std::string>& command) {
     s += kConfigHelp;
   } else if (id == "table-check") {
     s = "usage: dynatroni table check [--json] [config flags]\n"
-        "Verifies key schema and types, TTL, billing mode, point-in-time recovery and global-table replicas;\n"
+        "Verifies key schema and types, TTL, billing mode, point-in-time recovery and global-table "
+        "replicas;\n"
         "prints what is wrong and how to fix it. Exit 1 when there is a problem.\n";
     s += kConfigHelp;
   } else if (id == "status") {
@@ -407,7 +417,8 @@ std::string UsageFor(const std::vector<std::string>& command) {
     s += kConfigHelp;
   } else if (id == "break-glass" || id == "break-glass-promote") {
     s = "usage: dynatroni break-glass promote --cluster NAME --member NODE --reason TEXT [--yes]\n"
-        "                                     [--namespace NS] [--group N] [--failover-time S] [config flags]\n"
+        "                                     [--namespace NS] [--group N] [--failover-time S] [config "
+        "flags]\n"
         "Emergency only, when the leader lease is stuck and its holder is known to be dead: watches the\n"
         "lease for a full TTL and refuses if it is renewed; writes an audit item; removes the lease only\n"
         "at the version it watched; sets Patroni's failover key so NODE takes over. See\n"
@@ -461,11 +472,12 @@ Result<PatroniFile> ParsePatroniYaml(const std::string& text, const std::string&
     out.name = scalar("name");
     YAML::Node d = root["dynamodb"];
     if (!d || d.IsNull()) {
-      return InvalidArgument(origin + ": no `dynamodb:` section: this Patroni configuration does not use Dynatroni");
+      return InvalidArgument(origin +
+                             ": no `dynamodb:` section: this Patroni configuration does not use Dynatroni");
     }
     if (!d.IsMap()) return InvalidArgument(origin + ": `dynamodb:` must be a mapping of settings");
-    static const std::set<std::string> kPatroniKeys = {"namespace", "name", "scope", "loop_wait", "patronictl",
-                                                       "ttl", "retry_timeout", "group"};
+    static const std::set<std::string> kPatroniKeys = {"namespace",  "name", "scope",         "loop_wait",
+                                                       "patronictl", "ttl",  "retry_timeout", "group"};
     for (const auto& kv : d) {
       std::string k = kv.first.as<std::string>();
       if (kPatroniKeys.count(k) || !kv.second.IsScalar()) continue;
@@ -484,7 +496,8 @@ Result<ResolvedConfig> ResolveConfig(const Options& opts, const Env& env_in) {
   if (!opts.config_file.empty()) {
     std::ifstream f(opts.config_file);
     if (!f) {
-      return InvalidArgument("-c " + opts.config_file + ": cannot read the file: give the path of patroni.yml");
+      return InvalidArgument("-c " + opts.config_file +
+                             ": cannot read the file: give the path of patroni.yml");
     }
     std::stringstream ss;
     ss << f.rdbuf();
@@ -529,7 +542,9 @@ Result<ResolvedConfig> ResolveConfig(const Options& opts, const Env& env_in) {
     // Name the flag when the bad value came from one.
     const std::string& m = parsed.status().message();
     const std::pair<const char*, const std::optional<std::string>*> flags[] = {
-        {"table_name", &opts.table}, {"region", &opts.region}, {"endpoint_url", &opts.endpoint_url},
+        {"table_name", &opts.table},
+        {"region", &opts.region},
+        {"endpoint_url", &opts.endpoint_url},
         {"profile", &opts.profile}};
     for (const auto& [key, value] : flags) {
       std::string field = std::string("dynamodb.") + key + ":";
@@ -549,7 +564,8 @@ Result<ResolvedConfig> ResolveConfig(const Options& opts, const Env& env_in) {
     if (flag_value) return std::string("--") + flag_name;
     if (!env_value("PATRONI_DYNAMODB_" + upper).empty()) return "PATRONI_DYNAMODB_" + upper;
     if (section.count(key)) return "dynamodb." + std::string(key) + " in " + file_label;
-    if (section.count("url") || !env_value("PATRONI_DYNAMODB_URL").empty()) return std::string("dynamodb url");
+    if (section.count("url") || !env_value("PATRONI_DYNAMODB_URL").empty())
+      return std::string("dynamodb url");
     return std::string();
   };
   rc.table_source = source_of(opts.table, "table", "table_name");

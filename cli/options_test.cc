@@ -2,12 +2,13 @@
 // configuration layering and the Patroni YAML reader.
 #include "cli/options.h"
 
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "cli/cli.h"
 
@@ -20,7 +21,7 @@ struct Ran {
   std::string err;
 };
 
-Ran Run(std::vector<std::string> args, const Env& env = {}) {
+Ran RunCmd(const std::vector<std::string>& args, const Env& env = {}) {
   std::ostringstream out, err;
   std::istringstream in;
   int rc = RunCli(args, out, err, in, env);
@@ -111,7 +112,7 @@ TEST(CliOptions, BadArgumentsNameTheArgument) {
 }
 
 TEST(CliOptions, UsageErrorIsOneLineThenTheCommandsUsageAndExit2) {
-  auto r = Run({"status", "--frobnicate"});
+  auto r = RunCmd({"status", "--frobnicate"});
   EXPECT_EQ(r.rc, kExitUsage);
   EXPECT_TRUE(r.out.empty());
   ASSERT_EQ(r.err.rfind("dynatroni: error: unknown option '--frobnicate'\n", 0), 0u) << r.err;
@@ -119,45 +120,46 @@ TEST(CliOptions, UsageErrorIsOneLineThenTheCommandsUsageAndExit2) {
   EXPECT_EQ(rest.rfind("usage: dynatroni status", 0), 0u) << rest;
   EXPECT_EQ(rest, UsageFor({"status"}));
 
-  r = Run({"table", "create", "--provisioned", "x", "1"});
+  r = RunCmd({"table", "create", "--provisioned", "x", "1"});
   EXPECT_EQ(r.rc, kExitUsage);
   EXPECT_NE(r.err.find("usage: dynatroni table create"), std::string::npos);
 
-  r = Run({});
+  r = RunCmd({});
   EXPECT_EQ(r.rc, kExitUsage);
   EXPECT_NE(r.err.find("usage: dynatroni <command>"), std::string::npos);
 }
 
 TEST(CliOptions, HelpAndVersionGoToStdoutWithExit0) {
-  auto r = Run({"--version"});
+  auto r = RunCmd({"--version"});
   EXPECT_EQ(r.rc, kExitOk);
   EXPECT_EQ(r.out, std::string("dynatroni ") + DYNATRONI_VERSION + "\n");
-  r = Run({"help", "break-glass", "promote"});
+  r = RunCmd({"help", "break-glass", "promote"});
   EXPECT_EQ(r.rc, kExitOk);
   EXPECT_EQ(r.out, UsageFor({"break-glass", "promote"}));
-  r = Run({"cost", "--help"});
+  r = RunCmd({"cost", "--help"});
   EXPECT_EQ(r.rc, kExitOk);
   EXPECT_NE(r.out.find("usage: dynatroni cost"), std::string::npos);
-  r = Run({"help", "nonsense"});
+  r = RunCmd({"help", "nonsense"});
   EXPECT_EQ(r.rc, kExitUsage);
-  for (const char* c : {"table create", "table check", "status", "list", "doctor", "break-glass promote", "cost"}) {
+  for (const char* c :
+       {"table create", "table check", "status", "list", "doctor", "break-glass promote", "cost"}) {
     EXPECT_NE(UsageFor({}).find(c), std::string::npos) << c;
   }
   EXPECT_GT(Lines(UsageFor({"doctor"})), 3);
 }
 
 TEST(CliOptions, StatusWithoutAClusterIsAUsageError) {
-  auto r = Run({"status", "--table", "pg-dcs", "--region", "us-east-1"});
+  auto r = RunCmd({"status", "--table", "pg-dcs", "--region", "us-east-1"});
   EXPECT_EQ(r.rc, kExitUsage);
   EXPECT_NE(r.err.find("no cluster"), std::string::npos);
   EXPECT_NE(r.err.find("dynatroni list"), std::string::npos);
 }
 
 TEST(CliOptions, BadConfigValueFromAFlagNamesTheFlag) {
-  auto r = Run({"table", "check", "--table", "x", "--region", "us-east-1"});
+  auto r = RunCmd({"table", "check", "--table", "x", "--region", "us-east-1"});
   EXPECT_EQ(r.rc, kExitUsage);
   EXPECT_EQ(r.err.rfind("dynatroni: error: --table:", 0), 0u) << r.err;
-  r = Run({"table", "check", "--endpoint-url", "ftp://nowhere", "--region", "us-east-1"});
+  r = RunCmd({"table", "check", "--endpoint-url", "ftp://nowhere", "--region", "us-east-1"});
   EXPECT_EQ(r.rc, kExitUsage);
   EXPECT_EQ(r.err.rfind("dynatroni: error: --endpoint-url:", 0), 0u) << r.err;
 }
@@ -185,7 +187,8 @@ TEST(CliOptions, FlagsBeatEnvironmentWhichBeatsTheFile) {
   EXPECT_EQ(rc->partition, "prod/file-scope");
   EXPECT_NE(rc->table_source.find(file), std::string::npos);
 
-  Env env = {{"PATRONI_DYNAMODB_TABLE_NAME", "env-table"}, {"PATRONI_SCOPE", "env-scope"},
+  Env env = {{"PATRONI_DYNAMODB_TABLE_NAME", "env-table"},
+             {"PATRONI_SCOPE", "env-scope"},
              {"AWS_REGION", "ap-south-1"}};
   rc = ResolveConfig(*o, env);
   ASSERT_TRUE(rc.ok());
@@ -194,9 +197,9 @@ TEST(CliOptions, FlagsBeatEnvironmentWhichBeatsTheFile) {
   EXPECT_EQ(rc->dcs.region, "eu-west-1") << "dynamodb.region beats AWS_REGION, as in the plugin";
   EXPECT_EQ(rc->partition, "prod/env-scope");
 
-  o = ParseArgs({"status", "-c", file, "--table", "flag-table", "--cluster", "flag-scope", "--namespace",
-                 "/service/"},
-                nullptr);
+  o = ParseArgs(
+      {"status", "-c", file, "--table", "flag-table", "--cluster", "flag-scope", "--namespace", "/service/"},
+      nullptr);
   ASSERT_TRUE(o.ok());
   rc = ResolveConfig(*o, env);
   ASSERT_TRUE(rc.ok());
@@ -209,8 +212,8 @@ TEST(CliOptions, FlagsBeatEnvironmentWhichBeatsTheFile) {
 TEST(CliOptions, RegionAndEndpointFallBackToTheGivenAwsEnvironment) {
   auto o = ParseArgs({"list"}, nullptr);
   ASSERT_TRUE(o.ok());
-  auto rc = ResolveConfig(*o, {{"AWS_DEFAULT_REGION", "eu-north-1"},
-                               {"AWS_ENDPOINT_URL_DYNAMODB", "HTTP://127.0.0.1:8000/"}});
+  auto rc = ResolveConfig(
+      *o, {{"AWS_DEFAULT_REGION", "eu-north-1"}, {"AWS_ENDPOINT_URL_DYNAMODB", "HTTP://127.0.0.1:8000/"}});
   ASSERT_TRUE(rc.ok()) << rc.status().ToString();
   EXPECT_EQ(rc->dcs.region, "eu-north-1");
   EXPECT_EQ(rc->region_source, "AWS_DEFAULT_REGION");
@@ -233,7 +236,7 @@ TEST(CliOptions, PatroniYamlErrorsNameTheFile) {
   ASSERT_TRUE(y.ok());
   EXPECT_EQ(y->dynamodb.size(), 1u) << "nested values and Patroni's own keys are skipped";
 
-  auto r = Run({"table", "check", "-c", "/nonexistent/patroni.yml"});
+  auto r = RunCmd({"table", "check", "-c", "/nonexistent/patroni.yml"});
   EXPECT_EQ(r.rc, kExitUsage);
   EXPECT_NE(r.err.find("/nonexistent/patroni.yml: cannot read"), std::string::npos);
 }

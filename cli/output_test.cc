@@ -1,9 +1,9 @@
 // Offline tests of the dynatroni output helpers.
 #include "cli/output.h"
 
-#include <gtest/gtest.h>
-
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 namespace dynatroni::cli {
 namespace {
@@ -64,8 +64,8 @@ TEST(CliOutput, DurationsReadNaturally) {
   EXPECT_EQ(FormatMillis(850), "850ms");
   EXPECT_EQ(FormatMillis(12345), "12.3s");
   EXPECT_EQ(FormatMillis(245000), "4m 05s");
-  EXPECT_EQ(FormatMillis(2 * 3600000 + 3 * 60000), "2h 03m");
-  EXPECT_EQ(FormatMillis(3 * 86400000LL + 4 * 3600000), "3d 04h");
+  EXPECT_EQ(FormatMillis(2 * 3600000LL + 3 * 60000LL), "2h 03m");
+  EXPECT_EQ(FormatMillis(3 * 86400000LL + 4 * 3600000LL), "3d 04h");
   EXPECT_EQ(FormatMillis(-1500), "-1.5s");
   EXPECT_EQ(FormatDuration(std::chrono::seconds(30)), "30.0s");
 }

@@ -53,7 +53,8 @@ int Dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
   }
   auto ctx = OpenContext(*config, hooks.clock);
   if (!ctx.ok()) {
-    if (ctx.status().code() == StatusCode::kInvalidArgument) return Usage(err, ctx.status().message(), o.command);
+    if (ctx.status().code() == StatusCode::kInvalidArgument)
+      return Usage(err, ctx.status().message(), o.command);
     PrintError(err, ctx.status());
     return ExitCodeFor(ctx.status());
   }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <ostream>
 #include <set>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -32,7 +33,8 @@ struct FirstSeen {
 };
 using Observations = std::map<std::string, FirstSeen>;
 
-const char* const kPlainKeys[] = {"config", "initialize", "sync", "failover", "history", "status", "failsafe"};
+const char* const kPlainKeys[] = {"config",  "initialize", "sync",    "failover",
+                                  "history", "status",     "failsafe"};
 
 json ParseValue(const std::optional<std::string>& v) {
   if (!v) return nullptr;
@@ -122,12 +124,9 @@ Result<json> ReadStatus(const Options& opts, Context& ctx, Observations& obs) {
   const MonoTime now = ctx.clock->Now();
   const int64_t wall_ms = EpochMillis(ctx.clock->WallNow());
 
-  json snap = {{"table", ctx.config.dcs.table_name},
-               {"region", ctx.client->region()},
-               {"endpoint", ctx.client->endpoint()},
-               {"cluster", ctx.config.partition},
-               {"read_at", FormatEpochMillis(wall_ms)},
-               {"items", items->size()}};
+  json snap = {{"table", ctx.config.dcs.table_name},    {"region", ctx.client->region()},
+               {"endpoint", ctx.client->endpoint()},    {"cluster", ctx.config.partition},
+               {"read_at", FormatEpochMillis(wall_ms)}, {"items", items->size()}};
   if (opts.group) snap["group"] = *opts.group;
   json warnings = json::array();
   for (const auto& w : ctx.store_warnings) warnings.push_back(w);
@@ -168,7 +167,8 @@ Result<json> ReadStatus(const Options& opts, Context& ctx, Observations& obs) {
   if (auto it = by_key.find("leader"); it != by_key.end()) {
     const auto& li = it->second;
     const Duration lease = LeaseOf(li, opts, ctx);
-    leader = {{"version", li.version}, {"term", li.term}, {"lease_ms", duration_cast<milliseconds>(lease).count()}};
+    leader = {
+        {"version", li.version}, {"term", li.term}, {"lease_ms", duration_cast<milliseconds>(lease).count()}};
     if (li.updated_at_ms > 0) {
       leader["updated_at"] = FormatEpochMillis(li.updated_at_ms);
       leader["updated_age_ms"] = wall_ms - li.updated_at_ms;
@@ -192,7 +192,8 @@ Result<json> ReadStatus(const Options& opts, Context& ctx, Observations& obs) {
         leader["expires_within_ms"] = std::max<int64_t>(0, duration_cast<milliseconds>(left).count());
         leader["state"] = left > Duration::zero() ? "held" : "expired";
       }
-      if (li.updated_at_ms > 0 && wall_ms - li.updated_at_ms > kStaleFactor * li.lease_ms && li.lease_ms > 0) {
+      if (li.updated_at_ms > 0 && wall_ms - li.updated_at_ms > kStaleFactor * li.lease_ms &&
+          li.lease_ms > 0) {
         warnings.push_back("the leader item was last written " + FormatMillis(wall_ms - li.updated_at_ms) +
                            " ago (writer's wall clock): if " + leader_name +
                            " is dead and no member takes over, see `dynatroni break-glass promote`");
@@ -200,6 +201,16 @@ Result<json> ReadStatus(const Options& opts, Context& ctx, Observations& obs) {
     }
   }
   snap["leader"] = leader;
+
+  // Synchronous standbys (the `sync` key), for patronictl's role names.
+  std::set<std::string> sync_standbys;
+  if (auto it = by_key.find("sync"); it != by_key.end() && it->second.live()) {
+    std::stringstream names(JsonText(ParseValue(it->second.value), "sync_standby"));
+    std::string n;
+    while (std::getline(names, n, ',')) {
+      if (!n.empty()) sync_standbys.insert(n);
+    }
+  }
 
   // Members.
   json members = json::array();
@@ -212,16 +223,18 @@ Result<json> ReadStatus(const Options& opts, Context& ctx, Observations& obs) {
     if (!item.live()) continue;
     json v = ParseValue(item.value);
     json m = {{"name", name}, {"version", item.version}};
-    m["role"] = JsonText(v, "role");
-    m["state"] = JsonText(v, "state");
-    if (auto rs = JsonText(v, "replication_state"); !rs.empty()) m["replication_state"] = rs;
+    // Role and state as patronictl shows them; the member's own view too.
+    const bool is_leader = name == leader_name;
+    m["role"] = is_leader ? "leader" : sync_standbys.count(name) ? "sync_standby" : "replica";
+    m["reported_role"] = JsonText(v, "role");
+    std::string rs = JsonText(v, "replication_state");
+    m["state"] = !is_leader && !rs.empty() ? rs : JsonText(v, "state");
     if (auto tl = JsonInt(v, "timeline")) m["timeline"] = *tl;
     std::optional<int64_t> lsn = JsonInt(v, "xlog_location");
     if (!lsn) lsn = JsonInt(v, "replay_lsn");
     if (!lsn) lsn = JsonInt(v, "receive_lsn");
     if (lsn) m["lsn"] = *lsn;
     if (auto pv = JsonText(v, "version"); !pv.empty()) m["patroni_version"] = pv;
-    bool is_leader = name == leader_name;
     m["leader"] = is_leader;
     if (is_leader && !leader_lsn && lsn) leader_lsn = lsn;
     if (item.updated_at_ms > 0) m["updated_age_ms"] = wall_ms - item.updated_at_ms;
@@ -231,9 +244,9 @@ Result<json> ReadStatus(const Options& opts, Context& ctx, Observations& obs) {
     bool stale = item.updated_at_ms > 0 && wall_ms - item.updated_at_ms > kStaleFactor * lease_ms;
     m["stale"] = stale;
     if (stale) {
-      leftover_reasons[item.key].push_back("member not written for " + FormatMillis(wall_ms - item.updated_at_ms) +
-                                           " (updated_at, writer's wall clock) > 10 x lease " +
-                                           FormatMillis(lease_ms));
+      leftover_reasons[item.key].push_back(
+          "member not written for " + FormatMillis(wall_ms - item.updated_at_ms) +
+          " (updated_at, writer's wall clock) > 10 x lease " + FormatMillis(lease_ms));
     }
     members.push_back(std::move(m));
   }
@@ -308,14 +321,16 @@ void RenderStatus(const json& s, std::ostream& out) {
     out << "Leader: none (no leader item)\n";
   } else if (l["state"] == "released") {
     out << "Leader: none (released: tombstone at version " << l["version"].get<int64_t>() << ", term "
-        << l["term"].get<int64_t>() << "; the next leader gets term " << l["term"].get<int64_t>() + 1 << ")\n";
+        << l["term"].get<int64_t>() << "; the next leader gets term " << l["term"].get<int64_t>() + 1
+        << ")\n";
   } else {
     const std::string lease = FormatMillis(l["lease_ms"].get<int64_t>());
     out << "Leader: " << l["name"].get<std::string>() << "  term " << l["term"].get<int64_t>() << "  version "
         << l["version"].get<int64_t>() << "  session " << l["session"].get<std::string>() << "\n";
     if (l["first_observation"].get<bool>()) {
       out << "  lease    " << lease
-          << "; observed age unknown (first observation): if it is not renewed, this observer sees it expire within "
+          << "; observed age unknown (first observation): if it is not renewed, this observer sees it expire "
+             "within "
           << lease << "\n";
     } else if (l["state"] == "expired") {
       out << "  lease    " << lease << "; EXPIRED for this observer: version unchanged for "
@@ -327,8 +342,9 @@ void RenderStatus(const json& s, std::ostream& out) {
     }
   }
   if (!l.is_null() && l.contains("updated_at")) {
-    out << "  written  " << FormatMillis(l["updated_age_ms"].get<int64_t>()) << " ago by the writer's wall clock ("
-        << l["updated_at"].get<std::string>() << "; for humans only, the lease never uses it)\n";
+    out << "  written  " << FormatMillis(l["updated_age_ms"].get<int64_t>())
+        << " ago by the writer's wall clock (" << l["updated_at"].get<std::string>()
+        << "; for humans only, the lease never uses it)\n";
   }
 
   const json& members = s["members"];
@@ -342,7 +358,6 @@ void RenderStatus(const json& s, std::ostream& out) {
     t.AlignRight(5);
     for (const auto& m : members) {
       std::string state = m["state"].get<std::string>();
-      if (m.contains("replication_state")) state += " (" + m["replication_state"].get<std::string>() + ")";
       std::string lag = "";
       if (m.contains("lag_bytes")) {
         lag = std::to_string((m["lag_bytes"].get<int64_t>() + (1 << 19)) >> 20);
@@ -352,13 +367,18 @@ void RenderStatus(const json& s, std::ostream& out) {
       std::string updated = AgeText(m, "updated_age_ms");
       if (m["stale"].get<bool>()) updated += " (stale)";
       std::string role = m["role"].get<std::string>();
-      if (m["leader"].get<bool>()) role += " *";
+      const std::string reported = m["reported_role"].get<std::string>();
+      if (!m["leader"].get<bool>() && (reported == "primary" || reported == "master")) {
+        role += " (reports " + reported + "!)";
+      }
       t.AddRow({m["name"].get<std::string>(), role.empty() ? "-" : role, state.empty() ? "-" : state,
                 m.contains("timeline") ? std::to_string(m["timeline"].get<int64_t>()) : "-", lag,
                 std::to_string(m["version"].get<int64_t>()), updated});
     }
     t.Print(out, "  ");
-    out << "  (* holds the leader lease; Version = item version, bumped by every write)\n";
+    out << "  (Role as patronictl names it: leader = holds the lease; Version = item version, bumped by "
+           "every "
+           "write)\n";
   }
 
   out << "\nKeys\n";
@@ -373,7 +393,8 @@ void RenderStatus(const json& s, std::ostream& out) {
     std::string value = it["live"].get<bool>()
                             ? (it["value"].is_string() ? it["value"].get<std::string>() : it["value"].dump())
                             : "(deleted: tombstone)";
-    k.AddRow({name, std::to_string(it["version"].get<int64_t>()), AgeText(it, "updated_age_ms"), Truncate(value, 60)});
+    k.AddRow({name, std::to_string(it["version"].get<int64_t>()), AgeText(it, "updated_age_ms"),
+              Truncate(value, 60)});
   }
   k.Print(out, "  ");
 
@@ -421,7 +442,8 @@ bool Fatal(const Status& s) {
 
 }  // namespace
 
-int RunStatus(const Options& opts, Context& ctx, std::ostream& out, std::ostream& err, const CliHooks& hooks) {
+int RunStatus(const Options& opts, Context& ctx, std::ostream& out, std::ostream& err,
+              const CliHooks& hooks) {
   Observations obs;
   const bool watch = opts.watch_s.has_value();
   const Duration interval =
@@ -490,8 +512,8 @@ int RunList(const Options& opts, Context& ctx, std::ostream& out, std::ostream& 
       PrintError(err, items.status().Annotate("reading cluster " + c), table);
       return ExitCodeFor(items.status());
     }
-    json row = {{"cluster", c}, {"leader", nullptr}, {"term", nullptr}, {"members", 0}, {"stale_members", 0},
-                {"items", items->size()}};
+    json row = {{"cluster", c}, {"leader", nullptr},  {"term", nullptr},
+                {"members", 0}, {"stale_members", 0}, {"items", items->size()}};
     std::set<std::string> groups;
     for (const auto& it : *items) {
       std::string g;

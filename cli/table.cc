@@ -13,7 +13,8 @@ using Level = TableFinding::Level;
 
 bool Unsupported(const Status& s) {
   return s.aws_error() == "UnknownOperationException" ||
-         (s.code() == StatusCode::kFailedPrecondition && s.message().find("does not support") != std::string::npos);
+         (s.code() == StatusCode::kFailedPrecondition &&
+          s.message().find("does not support") != std::string::npos);
 }
 
 const char* LevelText(Level l) {
@@ -41,9 +42,7 @@ std::string DescribeKeySchema(const dynamodb::TableDescription& d) {
   return s.empty() ? "(none)" : s;
 }
 
-std::string CreateCommand(const std::string& table) {
-  return "dynatroni table create --table " + table;
-}
+std::string CreateCommand(const std::string& table) { return "dynatroni table create --table " + table; }
 
 }  // namespace
 
@@ -118,8 +117,9 @@ Result<TableInspection> InspectTable(dynamodb::Client& client, const std::string
           "disable TTL, wait for DISABLED, then `" + CreateCommand(table) + "` enables it on `ttl`");
     } else {
       add(Level::kWarn, "ttl",
-          ttl->status + ": tombstones and stale members are never garbage-collected (the lease does not depend "
-                        "on it)",
+          ttl->status +
+              ": tombstones and stale members are never garbage-collected (the lease does not depend "
+              "on it)",
           "`" + CreateCommand(table) + "` enables TTL on `ttl`");
     }
   }
@@ -129,7 +129,8 @@ Result<TableInspection> InspectTable(dynamodb::Client& client, const std::string
     add(Level::kOk, "billing", "on-demand (PAY_PER_REQUEST)");
   } else {
     std::string rcu, wcu;
-    if (const auto* pt = d.raw.contains("ProvisionedThroughput") ? &d.raw["ProvisionedThroughput"] : nullptr) {
+    if (const auto* pt =
+            d.raw.contains("ProvisionedThroughput") ? &d.raw["ProvisionedThroughput"] : nullptr) {
       if (pt->contains("ReadCapacityUnits")) rcu = pt->at("ReadCapacityUnits").dump();
       if (pt->contains("WriteCapacityUnits")) wcu = pt->at("WriteCapacityUnits").dump();
     }
@@ -140,7 +141,8 @@ Result<TableInspection> InspectTable(dynamodb::Client& client, const std::string
 
   // Point-in-time recovery.
   bool ambiguous = false;
-  auto pitr = client.Call("DescribeContinuousBackups", json{{"TableName", table}}, false, CallDeadline(), &ambiguous);
+  auto pitr =
+      client.Call("DescribeContinuousBackups", json{{"TableName", table}}, false, CallDeadline(), &ambiguous);
   if (!pitr.ok()) {
     r.pitr_status = Unsupported(pitr.status()) ? "unsupported" : "unknown";
     add(Level::kOk, "pitr",
@@ -155,7 +157,8 @@ Result<TableInspection> InspectTable(dynamodb::Client& client, const std::string
     }
     r.pitr_status = st;
     add(Level::kOk, "pitr",
-        st == "ENABLED" ? "point-in-time recovery enabled" : "point-in-time recovery " + st + " (optional: --pitr)");
+        st == "ENABLED" ? "point-in-time recovery enabled"
+                        : "point-in-time recovery " + st + " (optional: --pitr)");
   }
   add(Level::kOk, "deletion protection",
       d.deletion_protection ? "enabled" : "disabled (optional: --deletion-protection)");
@@ -167,7 +170,8 @@ Result<TableInspection> InspectTable(dynamodb::Client& client, const std::string
     std::string regions;
     for (const auto& rg : d.replica_regions) regions += (regions.empty() ? "" : ", ") + rg;
     if (d.multi_region_consistency == "STRONG") {
-      add(Level::kOk, "global table", "replicas in " + regions + " with multi-Region strong consistency (MRSC)");
+      add(Level::kOk, "global table",
+          "replicas in " + regions + " with multi-Region strong consistency (MRSC)");
     } else {
       add(Level::kProblem, "global table",
           "replicas in " + regions +
@@ -187,8 +191,8 @@ int RunTableCheck(const Options& opts, Context& ctx, std::ostream& out, std::ost
       if (opts.json) {
         PrintJson(out, json{{"table", table}, {"exists", false}, {"problems", 1}});
       } else {
-        out << "Table " << table << " does not exist in " << ctx.client->region() << " (" << ctx.client->endpoint()
-            << ")\n  fix: " << CreateCommand(table) << "\n";
+        out << "Table " << table << " does not exist in " << ctx.client->region() << " ("
+            << ctx.client->endpoint() << ")\n  fix: " << CreateCommand(table) << "\n";
       }
       return kExitFailed;
     }
@@ -239,7 +243,8 @@ int RunTableCreate(const Options& opts, Context& ctx, std::ostream& out, std::os
   if (existing.ok()) {
     if (!existing->key_schema_ok()) {
       for (const auto& f : existing->findings) {
-        if (f.level == Level::kProblem) out << "  PROBLEM  " << f.aspect << ": " << f.detail << " — fix: " << f.fix << "\n";
+        if (f.level == Level::kProblem)
+          out << "  PROBLEM  " << f.aspect << ": " << f.detail << " — fix: " << f.fix << "\n";
       }
       out << "Table " << table << " already exists with a different key schema: nothing changed\n";
       return kExitFailed;
@@ -271,14 +276,16 @@ int RunTableCreate(const Options& opts, Context& ctx, std::ostream& out, std::os
     created = true;
     // Wait for ACTIVE, with a progress line every second.
     const MonoTime start = clock.Now();
-    const Duration limit = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(opts.wait_timeout_s));
+    const Duration limit =
+        std::chrono::duration_cast<Duration>(std::chrono::duration<double>(opts.wait_timeout_s));
     MonoTime next_progress = start + std::chrono::seconds(1);
     std::string last = c->status;
     while (last != "ACTIVE") {
       Duration elapsed = clock.Now() - start;
       if (elapsed >= limit) {
-        err << "dynatroni: error: table " << table << " is still " << last << " after " << FormatDuration(elapsed)
-            << "\nfix: re-run `" << CreateCommand(table) << "` later (it continues where it stopped)\n";
+        err << "dynatroni: error: table " << table << " is still " << last << " after "
+            << FormatDuration(elapsed) << "\nfix: re-run `" << CreateCommand(table)
+            << "` later (it continues where it stopped)\n";
         return kExitRuntime;
       }
       clock.SleepFor(std::chrono::milliseconds(250));
@@ -304,7 +311,8 @@ int RunTableCreate(const Options& opts, Context& ctx, std::ostream& out, std::os
   // Bring TTL, PITR and deletion protection to what was asked.
   std::vector<std::string> changes;
   const TableInspection& insp = *existing;
-  bool ttl_on = (insp.ttl_status == "ENABLED" || insp.ttl_status == "ENABLING") && insp.ttl_attribute == "ttl";
+  bool ttl_on =
+      (insp.ttl_status == "ENABLED" || insp.ttl_status == "ENABLING") && insp.ttl_attribute == "ttl";
   if (!ttl_on && insp.ttl_status != "unsupported") {
     if ((insp.ttl_status == "ENABLED" || insp.ttl_status == "ENABLING") && insp.ttl_attribute != "ttl") {
       out << "  WARNING: TTL is enabled on `" << insp.ttl_attribute
@@ -314,7 +322,7 @@ int RunTableCreate(const Options& opts, Context& ctx, std::ostream& out, std::os
       auto s = ctx.client->UpdateTimeToLive(table, "ttl", true, CallDeadline());
       if (s.ok()) {
         out << "  TTL enabled on `ttl`\n";
-        changes.push_back("TTL");
+        changes.emplace_back("TTL");
       } else if (Unsupported(s)) {
         out << "  WARNING: this endpoint does not support TTL (UpdateTimeToLive); on AWS it garbage-collects "
                "tombstones and stale members\n";
@@ -329,18 +337,20 @@ int RunTableCreate(const Options& opts, Context& ctx, std::ostream& out, std::os
       }
     }
   } else if (insp.ttl_status == "unsupported" && created) {
-    out << "  WARNING: this endpoint does not support TTL; on AWS it garbage-collects tombstones and stale members\n";
+    out << "  WARNING: this endpoint does not support TTL; on AWS it garbage-collects tombstones and stale "
+           "members\n";
     ++warnings;
   }
   if (opts.pitr && insp.pitr_status != "ENABLED") {
     bool amb = false;
-    auto r = ctx.client->Call("UpdateContinuousBackups",
-                              json{{"TableName", table},
-                                   {"PointInTimeRecoverySpecification", {{"PointInTimeRecoveryEnabled", true}}}},
-                              true, CallDeadline(), &amb);
+    auto r =
+        ctx.client->Call("UpdateContinuousBackups",
+                         json{{"TableName", table},
+                              {"PointInTimeRecoverySpecification", {{"PointInTimeRecoveryEnabled", true}}}},
+                         true, CallDeadline(), &amb);
     if (r.ok()) {
       out << "  point-in-time recovery enabled\n";
-      changes.push_back("point-in-time recovery");
+      changes.emplace_back("point-in-time recovery");
     } else if (Unsupported(r.status())) {
       out << "  WARNING: this endpoint does not support point-in-time recovery (UpdateContinuousBackups)\n";
       ++warnings;
@@ -351,11 +361,11 @@ int RunTableCreate(const Options& opts, Context& ctx, std::ostream& out, std::os
   }
   if (opts.deletion_protection && !insp.desc.deletion_protection && !created) {
     bool amb = false;
-    auto r = ctx.client->Call("UpdateTable", json{{"TableName", table}, {"DeletionProtectionEnabled", true}}, true,
-                              CallDeadline(), &amb);
+    auto r = ctx.client->Call("UpdateTable", json{{"TableName", table}, {"DeletionProtectionEnabled", true}},
+                              true, CallDeadline(), &amb);
     if (r.ok()) {
       out << "  deletion protection enabled\n";
-      changes.push_back("deletion protection");
+      changes.emplace_back("deletion protection");
     } else if (Unsupported(r.status()) || r.status().code() == StatusCode::kInvalidArgument) {
       out << "  WARNING: deletion protection could not be enabled: " << r.status().message() << "\n";
       ++warnings;

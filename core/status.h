@@ -107,8 +107,8 @@ Status Internal(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}             // NOLINT(google-explicit-constructor)
-  Result(Status status) : v_(std::move(status)) {       // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
+  Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (std::get<Status>(v_).ok()) v_ = Status(StatusCode::kInternal, "Result built from OK status");
   }
 
@@ -131,10 +131,10 @@ class [[nodiscard]] Result {
 }  // namespace dynatroni
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define DYNATRONI_RETURN_IF_ERROR(expr)              \
-  do {                                               \
-    ::dynatroni::Status dyn_status_ = (expr);        \
-    if (!dyn_status_.ok()) return dyn_status_;       \
+#define DYNATRONI_RETURN_IF_ERROR(expr)        \
+  do {                                         \
+    ::dynatroni::Status dyn_status_ = (expr);  \
+    if (!dyn_status_.ok()) return dyn_status_; \
   } while (false)
 
 #define DYNATRONI_CONCAT_INNER_(a, b) a##b

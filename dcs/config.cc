@@ -4,6 +4,8 @@
 #include <cstdlib>
 
 #include "aws/endpoint.h"
+#include "aws/providers/chain.h"
+#include "aws/providers/region.h"
 #include "http/curl_transport.h"
 
 extern char** environ;
@@ -11,8 +13,9 @@ extern char** environ;
 namespace dynatroni::dcs {
 namespace {
 
-const char* const kKeys[] = {"table_name", "region", "endpoint_url", "failover_time", "profile", "ca_bundle",
-                             "access_key_id", "secret_access_key", "session_token", "leader_poll_interval"};
+const char* const kKeys[] = {
+    "table_name", "region",        "endpoint_url",      "failover_time", "profile",
+    "ca_bundle",  "access_key_id", "secret_access_key", "session_token", "leader_poll_interval"};
 
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -47,8 +50,9 @@ Result<Duration> ParseSeconds(const std::string& field, const std::string& text)
 Status ParseUrl(const std::string& url, std::map<std::string, std::string>* out) {
   const std::string scheme = "dynamodb://";
   if (url.rfind(scheme, 0) != 0) {
-    return InvalidArgument("url: expected dynamodb://<table>?region=...&endpoint_url=...&failover_time=..., got '" +
-                           url.substr(0, 40) + "'");
+    return InvalidArgument(
+        "url: expected dynamodb://<table>?region=...&endpoint_url=...&failover_time=..., got '" +
+        url.substr(0, 40) + "'");
   }
   std::string rest = url.substr(scheme.size());
   auto q = rest.find('?');
@@ -67,8 +71,10 @@ Status ParseUrl(const std::string& url, std::map<std::string, std::string>* out)
       std::string v = eq == std::string::npos ? "" : PercentDecode(pair.substr(eq + 1));
       bool known = false;
       for (const char* key : kKeys) known = known || k == key;
-      if (!known) return InvalidArgument("url: unknown parameter '" + k + "' (known: table_name, region, "
-                                         "endpoint_url, failover_time, profile, ca_bundle, leader_poll_interval)");
+      if (!known)
+        return InvalidArgument("url: unknown parameter '" + k +
+                               "' (known: table_name, region, "
+                               "endpoint_url, failover_time, profile, ca_bundle, leader_poll_interval)");
       (*out)[k] = v;
     }
     if (amp == std::string::npos) break;
@@ -100,7 +106,8 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
     bool known = false;
     for (const char* key : kKeys) known = known || k == key;
     if (!known) {
-      return InvalidArgument("dynamodb." + k + ": unknown setting (known: table_name, region, endpoint_url, "
+      return InvalidArgument("dynamodb." + k +
+                             ": unknown setting (known: table_name, region, endpoint_url, "
                              "failover_time, profile, ca_bundle, access_key_id, secret_access_key, "
                              "session_token, leader_poll_interval, url)");
     }
@@ -141,8 +148,9 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
     return InvalidArgument("dynamodb.table_name: " + s.message());
   }
   if (c.access_key_id.empty() != c.secret_access_key.empty()) {
-    return InvalidArgument(std::string("dynamodb.") + (c.access_key_id.empty() ? "access_key_id" : "secret_access_key") +
-                           ": set both access_key_id and secret_access_key, or neither (to use the AWS credential chain)");
+    return InvalidArgument(
+        std::string("dynamodb.") + (c.access_key_id.empty() ? "access_key_id" : "secret_access_key") +
+        ": set both access_key_id and secret_access_key, or neither (to use the AWS credential chain)");
   }
   if (!c.endpoint_url.empty()) {
     auto e = aws::NormalizeEndpointUrl(c.endpoint_url, "dynamodb.endpoint_url");
@@ -168,21 +176,35 @@ std::string PartitionFor(const std::string& ns, const std::string& scope) {
   return n + "/" + scope;
 }
 
-Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, std::string* credential_source) {
-  DYNATRONI_ASSIGN_OR_RETURN(auto region, aws::ResolveRegion(config.region));
+Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config,
+                                                     std::string* credential_source) {
+  aws::RegionChainOptions region_opts;
+  region_opts.explicit_region = config.region;
+  region_opts.profile = config.profile;
+  DYNATRONI_ASSIGN_OR_RETURN(
+      auto region, aws::ResolveRegionChain(
+                       region_opts, Deadline::After(*SystemClock::Instance(), std::chrono::seconds(5))));
   DYNATRONI_ASSIGN_OR_RETURN(auto endpoint, aws::ResolveEndpoint(config.endpoint_url, region.region));
-  std::shared_ptr<aws::CredentialsProvider> creds;
+  aws::ChainOptions chain;
+  chain.profile = config.profile;
+  chain.region = region.region;
   if (!config.access_key_id.empty()) {
     aws::Credentials c;
     c.access_key_id = config.access_key_id;
     c.secret_access_key = aws::SecretString(config.secret_access_key);
     c.session_token = aws::SecretString(config.session_token);
     c.source = "static";
-    creds = aws::MakeStaticProvider(std::move(c));
-  } else {
-    creds = aws::MakeEnvironmentProvider();
+    chain.static_credentials = std::move(c);
   }
-  if (credential_source) *credential_source = creds->name();
+  std::shared_ptr<aws::CredentialsProvider> creds = aws::MakeDefaultChain(std::move(chain));
+  if (credential_source) {
+    // Resolve once now so the operator sees which link supplies credentials
+    // (never the secret). A failure here is reported, not fatal: the DCS
+    // retries on every call and Patroni treats it as DynamoDB being unreachable.
+    auto resolved = creds->Resolve(Deadline::After(*SystemClock::Instance(), std::chrono::seconds(5)));
+    *credential_source =
+        resolved.ok() ? resolved->source : "unresolved (" + resolved.status().message() + ")";
+  }
   http::CurlOptions curl;
   curl.ca_bundle = config.ca_bundle;
   DYNATRONI_ASSIGN_OR_RETURN(auto transport, http::CurlTransport::Create(curl));

@@ -30,8 +30,8 @@ namespace dynatroni::dcs {
 
 struct DcsConfig {
   std::string table_name = "patroni";
-  std::string region;        // empty: resolved from the environment / profile
-  std::string endpoint_url;  // empty: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, regional
+  std::string region;                     // empty: resolved from the environment / profile
+  std::string endpoint_url;               // empty: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, regional
   std::optional<Duration> failover_time;  // unset: follow Patroni's ttl/loop_wait/retry_timeout
   std::string profile;
   std::string ca_bundle;

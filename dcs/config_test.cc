@@ -16,9 +16,10 @@ TEST(DcsConfig, DefaultsNeedNothing) {
 }
 
 TEST(DcsConfig, UrlFormIsEnoughToStartAndOtherSourcesLayerOverIt) {
-  Env env = {{"PATRONI_DYNAMODB_URL",
-              "dynamodb://pg-dcs?region=eu-west-1&endpoint_url=http%3A%2F%2F127.0.0.1%3A8000&failover_time=15"},
-             {"PATRONI_DYNAMODB_REGION", "eu-central-1"}};
+  Env env = {
+      {"PATRONI_DYNAMODB_URL",
+       "dynamodb://pg-dcs?region=eu-west-1&endpoint_url=http%3A%2F%2F127.0.0.1%3A8000&failover_time=15"},
+      {"PATRONI_DYNAMODB_REGION", "eu-central-1"}};
   auto c = ParseDcsConfig({}, env);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->table_name, "pg-dcs");

@@ -60,8 +60,8 @@ Result<Timing> Timing::FromFailoverTime(Duration failover_time) {
 }
 
 Duration Timing::SafetyMargin() const {
-  auto drift = duration_cast<Duration>(std::chrono::duration<double, std::nano>(
-      static_cast<double>(ttl.count()) * 2.0 * kMaxClockRateDrift));
+  auto drift = duration_cast<Duration>(
+      std::chrono::duration<double, std::nano>(static_cast<double>(ttl.count()) * 2.0 * kMaxClockRateDrift));
   return kDemoteAllowance + drift;
 }
 
@@ -71,7 +71,8 @@ Dcs::Dcs(DcsOptions options)
       timing_(opts_.timing) {}
 
 Result<std::unique_ptr<Dcs>> Dcs::Create(DcsOptions options) {
-  if (options.partition.empty()) return InvalidArgument("DCS partition (the Patroni scope) is empty: set `scope`");
+  if (options.partition.empty())
+    return InvalidArgument("DCS partition (the Patroni scope) is empty: set `scope`");
   if (options.name.empty()) return InvalidArgument("DCS member name is empty: set `name`");
   if (!options.store) return InvalidArgument("DCS needs a store");
   if (options.session.empty()) options.session = RandomSession(options.name);
@@ -208,8 +209,9 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
     // inside the caller's deadline (never past retry_timeout or the holder
     // bound); when none is left the outcome stays unknown.
     Result<std::optional<StoredItem>> got =
-        deadline.Expired(*clock_) ? Result<std::optional<StoredItem>>(DeadlineExceeded("no time left to re-read"))
-                                  : opts_.store->Get(opts_.partition, leader_key, deadline);
+        deadline.Expired(*clock_)
+            ? Result<std::optional<StoredItem>>(DeadlineExceeded("no time left to re-read"))
+            : opts_.store->Get(opts_.partition, leader_key, deadline);
     if (!got.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       auto& pending = unresolved_send_[leader_key];
@@ -224,7 +226,8 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
   if (auto p = unresolved_send_.find(leader_key); p != unresolved_send_.end()) {
     send = std::min(send, p->second);
   }
-  bool ours = current && current->live() && *current->value == opts_.name && current->session == opts_.session;
+  bool ours =
+      current && current->live() && *current->value == opts_.name && current->session == opts_.session;
   if (applied || ours) {
     holders_[leader_key] = Holder{current->version, current->term, send};
     observed_[leader_key] = Observation{*current, send, observed_[leader_key].last_poll};
@@ -295,7 +298,8 @@ Result<bool> Dcs::RenewLeader(const std::string& leader_key, std::optional<int64
   if (!out.ok() && out.status().code() == StatusCode::kDeadlineExceeded) {
     std::lock_guard<std::mutex> lock(mu_);
     holders_.erase(leader_key);
-    return out.status().Annotate("lease renewal did not complete inside the holder bound (ttl - safety margin)");
+    return out.status().Annotate(
+        "lease renewal did not complete inside the holder bound (ttl - safety margin)");
   }
   return ResolveLeaderWrite(leader_key, std::move(out), send, deadline);
 }
@@ -344,7 +348,8 @@ Result<std::optional<int64_t>> Dcs::SetValue(const std::string& key, const std::
     std::optional<StoredItem> cur = out->item;
     if (!cur) {
       auto got = opts_.store->Get(opts_.partition, key, deadline);
-      if (!got.ok()) return UnknownOutcome("write of " + key + " has an unknown outcome: " + got.status().message());
+      if (!got.ok())
+        return UnknownOutcome("write of " + key + " has an unknown outcome: " + got.status().message());
       cur = *got;
     }
     if (cur && cur->live() && *cur->value == value && cur->session == opts_.session &&
@@ -359,8 +364,9 @@ Result<bool> Dcs::Initialize(const std::string& key, const std::string& value, b
   Mutation m;
   m.value = value;
   m.session = opts_.session;
-  auto out = opts_.store->Write(opts_.partition, key, m, create_new ? Precondition::Absent() : Precondition::None(),
-                                Deadline::After(*clock_, timing().retry_timeout));
+  auto out =
+      opts_.store->Write(opts_.partition, key, m, create_new ? Precondition::Absent() : Precondition::None(),
+                         Deadline::After(*clock_, timing().retry_timeout));
   if (!out.ok()) return out.status();
   if (out->applied) return true;
   return out->ambiguous && out->item && out->item->live() && out->item->session == opts_.session;
@@ -418,7 +424,8 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
   MonoTime expiry = o.first_seen + LeaseTtlFor(o.last);
   if (now >= expiry) {
     plan.action = WatchPlan::Action::kWakeNow;
-    plan.reason = "leader lease expired: version " + std::to_string(o.last.version) + " unchanged for a full ttl";
+    plan.reason =
+        "leader lease expired: version " + std::to_string(o.last.version) + " unchanged for a full ttl";
     return plan;
   }
   MonoTime next_poll = o.first_seen + timing_.loop_wait + opts_.renewal_poll_offset;

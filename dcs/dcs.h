@@ -170,7 +170,7 @@ class Dcs {
 
  private:
   struct Observation {
-    StoredItem last;     // the item as last seen
+    StoredItem last;      // the item as last seen
     MonoTime first_seen;  // when this node first saw last.version
     MonoTime last_poll;   // when watch() last polled this key
   };
@@ -196,9 +196,9 @@ class Dcs {
   DcsOptions opts_;
   Clock* clock_;
   mutable std::mutex mu_;
-  Timing timing_;                                  // guarded by mu_
-  std::map<std::string, Observation> observed_;    // guarded by mu_
-  std::map<std::string, Holder> holders_;          // guarded by mu_
+  Timing timing_;                                // guarded by mu_
+  std::map<std::string, Observation> observed_;  // guarded by mu_
+  std::map<std::string, Holder> holders_;        // guarded by mu_
   // Earliest send time of a leader write whose outcome is still unresolved.
   std::map<std::string, MonoTime> unresolved_send_;  // guarded by mu_
 };

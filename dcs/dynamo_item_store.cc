@@ -27,15 +27,18 @@ Result<StoredItem> DecodeStoredItem(const dynamodb::Item& item) {
   if (key == item.end() || !key->second.AsString()) return MalformedResponse("item has no string `key`");
   out.key = *key->second.AsString();
   if (auto v = item.find("value"); v != item.end()) {
-    if (!v->second.AsString()) return MalformedResponse("`" + out.key + "`: attribute `value` is not a string");
+    if (!v->second.AsString())
+      return MalformedResponse("`" + out.key + "`: attribute `value` is not a string");
     out.value = *v->second.AsString();
   }
   auto version = item.find("version");
   if (version == item.end()) return MalformedResponse("`" + out.key + "`: attribute `version` is missing");
   auto ver = version->second.AsInt64();
-  if (!ver || *ver < 1) return MalformedResponse("`" + out.key + "`: attribute `version` is not a positive integer");
+  if (!ver || *ver < 1)
+    return MalformedResponse("`" + out.key + "`: attribute `version` is not a positive integer");
   out.version = *ver;
-  if (auto s = item.find("session"); s != item.end() && s->second.AsString()) out.session = *s->second.AsString();
+  if (auto s = item.find("session"); s != item.end() && s->second.AsString())
+    out.session = *s->second.AsString();
   DYNATRONI_ASSIGN_OR_RETURN(out.term, OptionalInt(item, "term"));
   DYNATRONI_ASSIGN_OR_RETURN(out.lease_ms, OptionalInt(item, "lease_ms"));
   DYNATRONI_ASSIGN_OR_RETURN(out.updated_at_ms, OptionalInt(item, "updated_at"));
@@ -44,8 +47,8 @@ Result<StoredItem> DecodeStoredItem(const dynamodb::Item& item) {
 }
 
 dynamodb::UpdateItemRequest BuildWriteRequest(const std::string& table, const std::string& partition,
-                                              const std::string& key, const Mutation& m, const Precondition& pre,
-                                              int64_t now_ms) {
+                                              const std::string& key, const Mutation& m,
+                                              const Precondition& pre, int64_t now_ms) {
   dynamodb::UpdateItemRequest req;
   req.table = table;
   req.key = KeyOf(partition, key);
@@ -119,11 +122,12 @@ dynamodb::UpdateItemRequest BuildWriteRequest(const std::string& table, const st
   return req;
 }
 
-DynamoItemStore::DynamoItemStore(std::shared_ptr<dynamodb::Client> client, std::string table, WarningSink warn)
+DynamoItemStore::DynamoItemStore(std::shared_ptr<dynamodb::Client> client, std::string table,
+                                 WarningSink warn)
     : client_(std::move(client)), table_(std::move(table)), warn_(std::move(warn)) {}
 
-Result<std::vector<StoredItem>> DynamoItemStore::Query(const std::string& partition, const std::string& prefix,
-                                                       Deadline deadline) {
+Result<std::vector<StoredItem>> DynamoItemStore::Query(const std::string& partition,
+                                                       const std::string& prefix, Deadline deadline) {
   dynamodb::QueryRequest req;
   req.table = table_;
   req.consistent_read = true;
@@ -163,7 +167,8 @@ Result<std::optional<StoredItem>> DynamoItemStore::Get(const std::string& partit
 }
 
 Result<WriteOutcome> DynamoItemStore::Write(const std::string& partition, const std::string& key,
-                                            const Mutation& mutation, const Precondition& pre, Deadline deadline) {
+                                            const Mutation& mutation, const Precondition& pre,
+                                            Deadline deadline) {
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();

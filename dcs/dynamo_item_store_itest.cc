@@ -1,12 +1,13 @@
 // DynamoItemStore and the lease against the local DynamoDB servers (moto, dynalite).
-#include <gtest/gtest.h>
+#include "dcs/dynamo_item_store.h"
 
 #include <atomic>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "aws/credentials.h"
 #include "dcs/dcs.h"
-#include "dcs/dynamo_item_store.h"
 #include "http/curl_transport.h"
 #include "testing/local_servers.h"
 
@@ -163,7 +164,9 @@ TEST_P(DynamoItemStoreTest, DeletePartitionRemovesOnlyThatCluster) {
 }
 
 INSTANTIATE_TEST_SUITE_P(LocalServers, DynamoItemStoreTest, ::testing::ValuesIn(testing::LocalServers()),
-                         [](const auto& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<testing::LocalServer>& p) {
+                           return p.param.name;
+                         });
 
 }  // namespace
 }  // namespace dynatroni::dcs

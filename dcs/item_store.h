@@ -56,10 +56,10 @@ struct StoredItem {
 // What must hold of the current item for a write to apply.
 struct Precondition {
   enum class Kind {
-    kNone,            // unconditional
-    kAbsent,          // no item, or a tombstone
-    kVersionIs,       // item exists (live or tombstone) with version == version
-    kValueIs,         // live item whose value == value
+    kNone,             // unconditional
+    kAbsent,           // no item, or a tombstone
+    kVersionIs,        // item exists (live or tombstone) with version == version
+    kValueIs,          // live item whose value == value
     kValueAndVersion,  // live item whose value == value and version == version
     kAbsentOrValueIs   // no item, a tombstone, or a live item whose value == value
   };
@@ -82,7 +82,7 @@ struct Precondition {
 struct Mutation {
   std::optional<std::string> value;  // nullopt = make a tombstone (delete value, session)
   std::optional<std::string> session;
-  bool increment_term = false;       // term = old term + 1
+  bool increment_term = false;  // term = old term + 1
   std::optional<int64_t> lease_ms;
   std::optional<int64_t> ttl_epoch_s;  // nullopt = remove ttl (persist)
 };
@@ -111,7 +111,8 @@ class ItemStore {
   // precondition is WriteOutcome{applied=false}; kUnknownOutcome when the
   // write may or may not have been applied.
   virtual Result<WriteOutcome> Write(const std::string& partition, const std::string& key,
-                                     const Mutation& mutation, const Precondition& pre, Deadline deadline) = 0;
+                                     const Mutation& mutation, const Precondition& pre,
+                                     Deadline deadline) = 0;
   // Removes every item of the partition (patronictl remove).
   virtual Status DeletePartition(const std::string& partition, Deadline deadline) = 0;
 };

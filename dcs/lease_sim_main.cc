@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(n), static_cast<unsigned long long>(first),
       static_cast<unsigned long long>(first + n - 1), static_cast<unsigned long long>(events),
       static_cast<unsigned long long>(acquisitions), static_cast<unsigned long long>(crashes),
-      static_cast<unsigned long long>(pauses), duration<double>(worst).count(), duration<double>(bound).count(),
-      secs);
+      static_cast<unsigned long long>(pauses), duration<double>(worst).count(),
+      duration<double>(bound).count(), secs);
   return 0;
 }

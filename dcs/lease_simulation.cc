@@ -57,7 +57,7 @@ struct Node {
   std::unique_ptr<Dcs> dcs;
   bool alive = true;
   int incarnation = 0;
-  int phase = 0;             // 0 load, 1 lease call, 2 touch member
+  int phase = 0;  // 0 load, 1 lease call, 2 touch member
   Global cycle_start{0};
   bool has_first_delays = false;
   Global first_d1{0}, first_d2{0};
@@ -94,8 +94,9 @@ class Simulation {
       nodes_.push_back(std::move(n));
       Start(i, Global(Uniform(0, timing_.loop_wait.count())));
     }
-    Global takeover = Global(static_cast<int64_t>(static_cast<double>(timing_.ttl.count()) * (1 + c.max_drift))) +
-                      2 * timing_.loop_wait + 4 * c.max_delay + std::chrono::seconds(1);
+    Global takeover =
+        Global(static_cast<int64_t>(static_cast<double>(timing_.ttl.count()) * (1 + c.max_drift))) +
+        2 * timing_.loop_wait + 4 * c.max_delay + std::chrono::seconds(1);
     result_.takeover_bound = takeover;
   }
 
@@ -280,8 +281,8 @@ class Simulation {
     } else {
       clean_window_ = false;
     }
-    queue_.push(Event{now_ + Global(Uniform(0, cfg_.max_restart_after.count())), seq_++, n.id, n.incarnation, now_,
-                       true});
+    queue_.push(Event{now_ + Global(Uniform(0, cfg_.max_restart_after.count())), seq_++, n.id, n.incarnation,
+                      now_, true});
   }
 
   int Alive() const {
@@ -339,8 +340,8 @@ class Simulation {
       result_.live = false;
     }
     std::ostringstream os;
-    os << (safety ? "SAFETY" : "LIVENESS") << " violation (seed " << result_.seed << ", event " << result_.events
-       << "): " << what;
+    os << (safety ? "SAFETY" : "LIVENESS") << " violation (seed " << result_.seed << ", event "
+       << result_.events << "): " << what;
     if (result_.violation.empty()) result_.violation = os.str();
   }
 
@@ -358,7 +359,8 @@ class Simulation {
   bool clean_window_ = true;
 };
 
-Result<std::vector<StoredItem>> NodeStore::Query(const std::string&, const std::string& prefix, Deadline deadline) {
+Result<std::vector<StoredItem>> NodeStore::Query(const std::string&, const std::string& prefix,
+                                                 Deadline deadline) {
   auto t = sim_->Time(node_, deadline);
   if (t.timed_out) return Unavailable("simulated timeout");
   std::vector<StoredItem> out;
@@ -368,7 +370,8 @@ Result<std::vector<StoredItem>> NodeStore::Query(const std::string&, const std::
   return out;
 }
 
-Result<std::optional<StoredItem>> NodeStore::Get(const std::string&, const std::string& key, Deadline deadline) {
+Result<std::optional<StoredItem>> NodeStore::Get(const std::string&, const std::string& key,
+                                                 Deadline deadline) {
   auto t = sim_->Time(node_, deadline);
   if (t.timed_out) return Unavailable("simulated timeout");
   auto it = sim_->items().find(key);

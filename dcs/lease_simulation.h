@@ -33,13 +33,13 @@ namespace dynatroni::dcs {
 struct SimulationConfig {
   int nodes = 3;
   Duration failover_time = std::chrono::seconds(30);
-  Duration duration = std::chrono::minutes(5);  // simulated time per schedule
-  double max_drift = 0.001;                     // |clock rate - 1| per node
+  Duration duration = std::chrono::minutes(5);   // simulated time per schedule
+  double max_drift = 0.001;                      // |clock rate - 1| per node
   Duration max_delay = std::chrono::seconds(2);  // per direction
   double lost_reply_probability = 0.02;
-  double slow_call_probability = 0.05;  // a call that runs into its deadline
-  double crash_probability = 0.002;     // per event, of the node that acted
-  double pause_probability = 0.002;     // per event: pause up to 2 x ttl
+  double slow_call_probability = 0.05;                    // a call that runs into its deadline
+  double crash_probability = 0.002;                       // per event, of the node that acted
+  double pause_probability = 0.002;                       // per event: pause up to 2 x ttl
   Duration max_restart_after = std::chrono::seconds(90);  // a crashed node restarts after up to this
   bool trace = false;  // print every event to stderr (for reproducing a seed)
 };

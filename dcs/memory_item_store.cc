@@ -46,8 +46,8 @@ std::optional<MemoryItemStore::Fault> MemoryItemStore::NextFault() {
   return f;
 }
 
-Result<std::vector<StoredItem>> MemoryItemStore::Query(const std::string& partition, const std::string& prefix,
-                                                       Deadline /*deadline*/) {
+Result<std::vector<StoredItem>> MemoryItemStore::Query(const std::string& partition,
+                                                       const std::string& prefix, Deadline /*deadline*/) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto f = NextFault()) return Unavailable("injected fault: query failed");
   std::vector<StoredItem> out;
@@ -83,9 +83,10 @@ Result<WriteOutcome> MemoryItemStore::Write(const std::string& partition, const 
     if (fault == Fault::kApplyThenUnknown) return UnknownOutcome("injected fault: reply lost");
     return out;
   }
-  int64_t now_ms = clock_ ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                clock_->WallNow().time_since_epoch()).count()
-                          : 0;
+  int64_t now_ms =
+      clock_ ? std::chrono::duration_cast<std::chrono::milliseconds>(clock_->WallNow().time_since_epoch())
+                   .count()
+             : 0;
   StoredItem next = ApplyMutation(key, current, mutation, now_ms);
   items_[{partition, key}] = next;
   if (fault == Fault::kApplyThenUnknown) return UnknownOutcome("injected fault: applied, reply lost");

@@ -46,20 +46,20 @@ AttributeValue AttributeValue::L(List l) {
   v.v_ = std::move(l);
   return v;
 }
-AttributeValue AttributeValue::SS(std::vector<std::string> s) {
-  AttributeValue v;
-  v.v_ = StringSet{std::move(s)};
-  return v;
+AttributeValue AttributeValue::SS(std::vector<std::string> v) {
+  AttributeValue out;
+  out.v_ = StringSet{std::move(v)};
+  return out;
 }
-AttributeValue AttributeValue::NS(std::vector<std::string> s) {
-  AttributeValue v;
-  v.v_ = NumberSet{std::move(s)};
-  return v;
+AttributeValue AttributeValue::NS(std::vector<std::string> v) {
+  AttributeValue out;
+  out.v_ = NumberSet{std::move(v)};
+  return out;
 }
-AttributeValue AttributeValue::BS(std::vector<std::string> s) {
-  AttributeValue v;
-  v.v_ = BinarySet{std::move(s)};
-  return v;
+AttributeValue AttributeValue::BS(std::vector<std::string> v) {
+  AttributeValue out;
+  out.v_ = BinarySet{std::move(v)};
+  return out;
 }
 
 AttributeType AttributeValue::type() const {
@@ -557,7 +557,7 @@ namespace {
 size_t NumberSize(const std::string& text) {
   auto parsed = ParseNumber(text);
   if (!parsed || parsed->zero) return 2;
-  return static_cast<size_t>((parsed->significant_digits + 1) / 2 + 1);
+  return (static_cast<size_t>(parsed->significant_digits) + 1) / 2 + 1;
 }
 
 size_t ValueSize(const AttributeValue& v) {
@@ -583,9 +583,11 @@ size_t ValueSize(const AttributeValue& v) {
     }
     case AttributeType::kSS:
     case AttributeType::kBS: {
-      const auto& set = v.type() == AttributeType::kSS ? *v.AsStringSet() : *v.AsBinarySet();
+      const auto* set = v.AsStringSet() != nullptr ? v.AsStringSet() : v.AsBinarySet();
       size_t n = 0;
-      for (const auto& e : set) n += e.size();
+      if (set != nullptr) {
+        for (const auto& e : *set) n += e.size();
+      }
       return n;
     }
     case AttributeType::kNS: {

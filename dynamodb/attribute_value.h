@@ -110,7 +110,7 @@ std::string Base64Encode(std::string_view bytes);
 std::optional<std::string> Base64Decode(std::string_view text);
 
 // DynamoDB's maximum item size (400 KB, names and values counted).
-inline constexpr size_t kMaxItemSizeBytes = 400 * 1024;
+inline constexpr size_t kMaxItemSizeBytes = size_t{400} * 1024;
 // Maximum nesting of M/L values.
 inline constexpr int kMaxNestingDepth = 32;
 

@@ -236,16 +236,16 @@ Status ValidateTableName(const std::string& table) {
     return InvalidArgument("table name \"" + shown + "\" has " + std::to_string(table.size()) +
                            " characters; " + kRule);
   }
-  for (char c : table) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-' || c == '.';
-    if (!ok) {
-      std::string shown = table.size() > 40 ? table.substr(0, 40) + "..." : table;
-      std::string bad = (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-                            ? "a non-printable or non-ASCII character"
-                            : std::string("'") + c + "'";
-      return InvalidArgument("table name \"" + shown + "\" contains " + bad + "; " + kRule);
-    }
+  auto bad_char = std::find_if(table.begin(), table.end(), [](char c) {
+    return !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+             c == '-' || c == '.');
+  });
+  if (bad_char != table.end()) {
+    const auto c = static_cast<unsigned char>(*bad_char);
+    std::string bad = "a non-printable or non-ASCII character";
+    if (c >= 0x20 && c < 0x7f) bad = std::string("'") + *bad_char + "'";
+    std::string shown = table.size() > 40 ? table.substr(0, 40) + "..." : table;
+    return InvalidArgument("table name \"" + shown + "\" contains " + bad + "; " + kRule);
   }
   return Status::Ok();
 }
@@ -261,7 +261,7 @@ class Client::Impl {
         signer(opts.region) {}
 
   // What one logical call produced.
-  struct Outcome {
+  struct Outcome {  // NOLINT(bugprone-exception-escape): json's noexcept moves are flagged falsely
     Status status;  // OK on success
     json body;      // success body, or the error body of a condition failure / cancellation
     bool ambiguous = false;
@@ -308,7 +308,7 @@ class Client::Impl {
     ++stats.unknown_outcomes;
   }
 
-  Result<WriteResult> ToWriteResult(const std::string& op, Outcome out) {
+  static Result<WriteResult> ToWriteResult(const std::string& op, const Outcome& out) {
     WriteResult r;
     r.ambiguous_attempt = out.ambiguous;
     if (out.condition_failed) {
@@ -351,9 +351,8 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
   }
 
   const RetryPolicy& policy = opts.retry;
-  int attempts = 0;       // attempts started (credentials resolved or not)
-  int retries = 0;        // backoff sleeps taken
-  bool sent_any = false;  // some request reached the transport
+  int attempts = 0;  // attempts started (credentials resolved or not)
+  int retries = 0;   // backoff sleeps taken
   bool skew_retry_used = false;
   Status last;  // the last retryable failure
 
@@ -424,7 +423,6 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
         attempt_deadline = deadline.Min(Deadline::After(*clock, policy.attempt_timeout));
       }
       CountAttempt(op);
-      sent_any = true;
       auto response = opts.transport->Send(request.value(), attempt_deadline);
       if (!response.ok()) {
         const Status& ts = response.status();
@@ -544,9 +542,6 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
             retry = Retry{make(StatusCode::kUnavailable, shown), false, false};
           } else if (IsServerFault(code) || http >= 500) {
             retry = Retry{make(StatusCode::kUnavailable, shown), false, true};
-          } else if (code == "ValidationException" || code == "SerializationException") {
-            finish_error(make(StatusCode::kInvalidArgument, shown));
-            return out;
           } else if (IsNotFound(code)) {
             finish_error(make(StatusCode::kNotFound, shown));
             return out;
@@ -558,6 +553,7 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
             finish_error(make(StatusCode::kFailedPrecondition, shown));
             return out;
           } else {
+            // ValidationException, SerializationException and any other client error.
             finish_error(make(StatusCode::kInvalidArgument, shown));
             return out;
           }
@@ -586,10 +582,9 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
     final_status = UnknownOutcome(
         op + ": outcome unknown, " + why +
         "; the write may or may not have been applied (re-read to resolve); last error: " + last.message());
-  } else if (last.code() == StatusCode::kMalformedResponse) {
-    final_status = MalformedResponse(last.message() + " (" + why + ")");
-  } else if (!sent_any && last.code() == StatusCode::kDeadlineExceeded) {
-    final_status = DeadlineExceeded(last.message() + " (" + why + ")");
+  } else if (last.code() == StatusCode::kMalformedResponse || last.code() == StatusCode::kPermissionDenied) {
+    // Bad bodies stay malformed; a skew retry that ran out of attempts stays an auth error.
+    final_status = Status(last.code(), last.message() + " (" + why + ")");
   } else {
     final_status = Unavailable(last.message() + " (" + why + ")");
   }

@@ -185,7 +185,7 @@ struct CreateTableRequest {
   bool deletion_protection = false;
 };
 
-struct TableDescription {
+struct TableDescription {  // NOLINT(bugprone-exception-escape): json's noexcept moves are flagged falsely
   std::string name;
   std::string status;  // CREATING, ACTIVE, ...
   std::vector<KeySchemaElement> key_schema;

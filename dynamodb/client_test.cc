@@ -730,6 +730,17 @@ TEST_F(DynamoDbClient, SkewRetryHappensOnlyOnce) {
   EXPECT_EQ(transport_->request_count(), 2u);
 }
 
+TEST_F(DynamoDbClient, SkewRetryBeyondMaxAttemptsStaysPermissionDenied) {
+  RetryPolicy p;
+  p.max_attempts = 1;
+  client_ = Make(p);
+  transport_->PushResponse(400, ErrorBody("InvalidSignatureException", "Signature expired"),
+                           {{"date", "Tue, 14 Nov 2023 23:33:20 GMT"}});
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << r.status().ToString();
+  EXPECT_EQ(transport_->request_count(), 1u);
+}
+
 TEST_F(DynamoDbClient, SignatureErrorWithoutSkewIsPermissionDeniedAtOnce) {
   std::string date = "Tue, 14 Nov 2023 22:13:20 GMT";  // == the fake wall clock
   transport_->PushResponse(400,

@@ -1,6 +1,5 @@
 #include "http/curl_transport.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,8 @@
 #include <cstring>
 #include <string_view>
 #include <utility>
+
+#include <curl/curl.h>
 
 namespace dynatroni::http {
 namespace {

@@ -1,7 +1,5 @@
 #include "http/curl_transport.h"
 
-#include <curl/curl.h>
-#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +12,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <curl/curl.h>
+#include <gtest/gtest.h>
 
 #include "http/testing_http_server.h"
 

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "testing/local_servers.h"
+
+#include <gtest/gtest.h>
 
 namespace dynatroni::testing {
 namespace {

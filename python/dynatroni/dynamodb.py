@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from patroni.dcs import AbstractDCS, Cluster, ClusterConfig, Failover, Leader, Member, SyncState, TimelineHistory
 from patroni.exceptions import DCSError
@@ -24,17 +24,19 @@ except ImportError:  # pragma: no cover - Patroni 3.0.x
 logger = logging.getLogger(__name__)
 
 # Keys Patroni copies into the section (never options of ours).
-_PATRONI_KEYS = ('namespace', 'name', 'scope', 'loop_wait', 'patronictl', 'ttl', 'retry_timeout', 'group')
+_PATRONI_KEYS = ('namespace', 'name', 'scope', 'loop_wait', 'patronictl', 'ttl', 'retry_timeout')
+# Patroni 3.0.x also merges the whole `citus:` section (group, database) into it.
+_CITUS_KEYS = ('group', 'database')
 
 
 class DynamoDBError(DCSError):
     """DynamoDB could not be reached, or a write's outcome is unknown."""
 
 
-def _section_strings(config: Dict[str, Any]) -> Dict[str, str]:
+def _section_strings(config: Dict[str, Any], ignore: Tuple[str, ...] = _PATRONI_KEYS) -> Dict[str, str]:
     out = {}
     for k, v in config.items():
-        if k in _PATRONI_KEYS or v is None or isinstance(v, (dict, list)):
+        if k in ignore or v is None or isinstance(v, (dict, list)):
             continue
         out[k] = str(v).lower() if isinstance(v, bool) else str(v)
     return out
@@ -50,7 +52,8 @@ class DynamoDB(AbstractDCS):
             super().__init__(config, mpp)
         self._partition = _core.partition_for(config.get('namespace', '/service/'), config['scope'])
         try:
-            self._core = _core.Dcs(_section_strings(config), self._partition, config['name'])
+            ignore = _PATRONI_KEYS + (_CITUS_KEYS if mpp is None else ())
+            self._core = _core.Dcs(_section_strings(config, ignore), self._partition, config['name'])
         except ValueError as e:
             logger.error('dynamodb: %s', e)
             raise SystemExit(f'dynamodb: {e}') from None
@@ -227,10 +230,10 @@ class DynamoDB(AbstractDCS):
 
     def _update_leader(self, leader: Optional[Leader] = None) -> bool:
         version = None
-        if leader is not None:
-            version = leader.version
-        elif self._cluster is not None and self._cluster.leader is not None:
-            version = self._cluster.leader.version
+        if leader is None and self._cluster is not None:
+            leader = self._cluster.leader
+        if leader is not None:  # Patroni 3.0.x calls the field `index`, later versions `version`
+            version = getattr(leader, 'version', getattr(leader, 'index', None))
         ok = self._call(self._core.renew_leader, self._leader_key, version if isinstance(version, int) else None)
         if not ok:
             logger.warning('dynamodb: leader lease renewal refused: the lease is not ours any more')

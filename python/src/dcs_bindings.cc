@@ -5,19 +5,19 @@
 // the GIL for the store call, and raises dynatroni._core.StoreError (mapped to
 // Patroni's DCSError by the plugin) when DynamoDB cannot be reached or the
 // outcome is unknown. Thread-safe: Dcs is.
-#include <nanobind/nanobind.h>
-#include <nanobind/stl/map.h>
-#include <nanobind/stl/optional.h>
-#include <nanobind/stl/string.h>
-#include <nanobind/stl/tuple.h>
-#include <nanobind/stl/vector.h>
-
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
 
 #include "dcs/config.h"
 #include "dcs/dcs.h"
@@ -62,7 +62,8 @@ nb::dict ItemDict(const dcs::ObservedItem& o) {
 
 class PyDcs {
  public:
-  PyDcs(const std::map<std::string, std::string>& section, const std::string& partition, const std::string& name) {
+  PyDcs(const std::map<std::string, std::string>& section, const std::string& partition,
+        const std::string& name) {
     auto config = dcs::ParseDcsConfig(section, dcs::ProcessEnvironment());
     if (!config.ok()) throw ConfigError(config.status().message());
     config_ = *config;
@@ -126,13 +127,15 @@ void BindDcs(nb::module_& m) {
         d["table_name"] = c->table_name;
         d["region"] = c->region;
         d["endpoint_url"] = c->endpoint_url;
-        d["failover_time"] = c->failover_time ? std::optional<double>(Seconds(*c->failover_time)) : std::nullopt;
+        d["failover_time"] =
+            c->failover_time ? std::optional<double>(Seconds(*c->failover_time)) : std::nullopt;
         d["profile"] = c->profile;
         d["ca_bundle"] = c->ca_bundle;
         d["leader_poll_interval"] = Seconds(c->leader_poll_interval);
         return d;
       },
-      nb::arg("section"), "Validate a `dynamodb:` section (strings) layered with PATRONI_DYNAMODB_* variables.");
+      nb::arg("section"),
+      "Validate a `dynamodb:` section (strings) layered with PATRONI_DYNAMODB_* variables.");
   m.def(
       "timing_from_failover_time",
       [](double f) {
@@ -183,15 +186,20 @@ void BindDcs(nb::module_& m) {
              return d;
            })
       .def("acquire_leader",
-           [](PyDcs& s, const std::string& k) { return Unwrap(NoGil([&] { return s.dcs_->AcquireLeader(k); })); })
-      .def("take_leader",
-           [](PyDcs& s, const std::string& k) { return Unwrap(NoGil([&] { return s.dcs_->TakeLeader(k); })); })
+           [](PyDcs& s, const std::string& k) {
+             return Unwrap(NoGil([&] { return s.dcs_->AcquireLeader(k); }));
+           })
+      .def(
+          "take_leader",
+          [](PyDcs& s, const std::string& k) { return Unwrap(NoGil([&] { return s.dcs_->TakeLeader(k); })); })
       .def("renew_leader",
            [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
              return Unwrap(NoGil([&] { return s.dcs_->RenewLeader(k, v); }));
            })
       .def("release_leader",
-           [](PyDcs& s, const std::string& k) { return Unwrap(NoGil([&] { return s.dcs_->ReleaseLeader(k); })); })
+           [](PyDcs& s, const std::string& k) {
+             return Unwrap(NoGil([&] { return s.dcs_->ReleaseLeader(k); }));
+           })
       .def("lease",
            [](PyDcs& s, const std::string& k) {
              auto l = s.dcs_->Lease(k);

@@ -11,12 +11,11 @@ Fixtures (import them into a test module with ``from plugin_harness import *``):
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import os
-import shutil
 import socket
-import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -35,7 +34,6 @@ from dynatroni import patroni_loader  # noqa: E402
 
 patroni_loader.install()
 
-import patroni  # noqa: E402
 from patroni.dcs import get_dcs  # noqa: E402
 from patroni.version import __version__ as PATRONI_VERSION  # noqa: E402
 
@@ -50,7 +48,7 @@ SECRET_KEY = 'y'
 __all__ = ['ddb', 'moto_ddb', 'make_dcs', 'make_dcs_moto', 'scope', 'Ddb', 'boto_client', 'create_table', 'query_partition', 'get_raw_item',
            'compat_update_leader', 'compat_delete_leader', 'compat_acquire', 'compat_write_sync_state', 'ver',
            'modify_ver', 'last_lsn_of', 'slots_of', 'free_port', 'dcs_config', 'PATRONI_VERSION', 'PATRONI_MAJOR',
-           'REGION', 'ACCESS_KEY', 'SECRET_KEY', 'unique_name']
+           'REGION', 'ACCESS_KEY', 'SECRET_KEY', 'unique_name', 'OutageProxy']
 
 
 def unique_name(prefix: str) -> str:
@@ -227,11 +225,12 @@ def compat_write_sync_state(dcs, leader: str, sync_standby: List[str], version) 
 
 def ver(obj) -> Any:
     """version (>= 3.0.3) or index (3.0.2) of a Member/Leader/ClusterConfig/SyncState/Failover/TimelineHistory."""
-    return obj.version if hasattr(obj, 'version') else obj.index
+    # (3.0.2's Member also has a `version` property: the Patroni version from its data.)
+    return obj.version if HAS_VERSION_FIELDS else obj.index
 
 
 def modify_ver(config) -> Any:
-    return config.modify_version if hasattr(config, 'modify_version') else config.modify_index
+    return config.modify_version if HAS_VERSION_FIELDS else config.modify_index
 
 
 def last_lsn_of(cluster) -> int:
@@ -240,3 +239,66 @@ def last_lsn_of(cluster) -> int:
 
 def slots_of(cluster) -> Any:
     return cluster.status.slots if hasattr(cluster, 'status') else cluster.slots
+
+
+class OutageProxy:
+    """A TCP proxy in front of a local DynamoDB that can simulate an outage.
+
+    mode 'forward' passes bytes both ways; 'blackhole' keeps every connection open (new and existing, so the
+    client's keep-alive connections too) but drops all bytes, so requests time out like an unreachable region.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.rsplit('//', 1)[1].rsplit(':', 1)
+        self._upstream = (host, int(port))
+        self.mode = 'forward'
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(('127.0.0.1', 0))
+        self._sock.listen(64)
+        self.endpoint = f'http://127.0.0.1:{self._sock.getsockname()[1]}'
+        self._closed = False
+        self._conns: List[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            upstream = None
+            with contextlib.suppress(OSError):
+                upstream = socket.create_connection(self._upstream, timeout=5)
+                upstream.settimeout(None)
+            with self._lock:
+                self._conns += [c for c in (client, upstream) if c is not None]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            if upstream is not None:
+                threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: Optional[socket.socket]) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if self.mode == 'forward' and dst is not None:
+                    dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for c in (src, dst):
+                if c is not None:
+                    with contextlib.suppress(OSError):
+                        c.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        with self._lock:
+            for c in self._conns:
+                with contextlib.suppress(OSError):
+                    c.close()
