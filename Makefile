@@ -50,7 +50,7 @@ TEST_STAGES := deps lint-format build ctest build-asan test-asan python-install 
 help:
 	@echo "Dynatroni - DynamoDB-backed DCS for Patroni"
 	@echo
-	@echo "  make demo       build, then run the client demo against a local DynamoDB (moto)"
+	@echo "  make demo       3-node Patroni+PostgreSQL cluster on a local DynamoDB; crash the leader; print the failover time"
 	@echo "  make test       everything CI runs: format check, build, C++ unit + integration tests,"
 	@echo "                  ASan/UBSan unit tests, pip install ., Python tests (stops at first failure)"
 	@echo
@@ -152,8 +152,11 @@ format:
 
 # ---------------------------------------------------------------- demo, bench
 
-demo: build
-	PY=$(abspath $(PY)) tools/demo_client.sh $(BUILD)
+FAILOVER_TIME ?= 15
+# The main job: a 3-node Patroni + PostgreSQL cluster on a local DynamoDB, a crash of the leader and the
+# measured failover time (tools/demo.py; DYNAMODB=dynalite or DYNAMODB_ENDPOINT=... select the DynamoDB).
+demo: build python-install
+	FAILOVER_TIME=$(FAILOVER_TIME) $(PY) tools/demo.py
 
 bench: build
 	@if [ -x bench/run.sh ]; then \

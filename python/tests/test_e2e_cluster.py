@@ -9,7 +9,9 @@ Clusters (tools/cluster_harness.py):
     patronictl and the test's own boto3 reads go to moto directly. It runs Patroni's watchdog (``testing``
     driver, ``mode: required``) with the harness playing the hardware watchdog (timeout 12 s): a frozen leader
     is reset before its lease can be taken over, which is what makes "never two writable primaries" hold
-    for a SIGSTOPped leader (docs/design.md, "What the design does not cover"). Before each test the
+    for a SIGSTOPped leader (docs/design.md, "What the design does not cover"). Without a watchdog the
+    frozen primary's PostgreSQL resumes together with Patroni and commits writes for ~0.3 s after SIGCONT,
+    until Patroni demotes it (measured with this harness; no DCS can prevent that). Before each test the
     ``healthy`` fixture restarts/resumes whatever an earlier test left down.
   * ``TestCore[3.0.2]``: the same bootstrap/switchover/crash tests on Debian's Patroni 3.0.2 (its own cluster).
   * ``TestColdStart``: its own 2-node cluster (it stops everything).
@@ -32,7 +34,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import pytest
 
