@@ -100,7 +100,7 @@ class BreakGlass {
     }
     old_ = *leader;
     ttl_ = LeaseOf(old_);
-    PrintPlan(mdata);
+    PrintPlan(mdata, *member);
     if (!Confirm()) {
       out_ << "Aborted: nothing was changed.\n";
       return kExitFailed;
@@ -126,7 +126,7 @@ class BreakGlass {
     return ExitCodeFor(s) == kExitUsage ? kExitRuntime : ExitCodeFor(s);
   }
 
-  void PrintPlan(const json& mdata) {
+  void PrintPlan(const json& mdata, const dcs::StoredItem& member) {
     const int64_t wall_ms = EpochMillis(clock_.WallNow());
     out_ << "Break-glass promotion in cluster " << ctx_.config.partition << " (table "
          << ctx_.config.dcs.table_name << ", " << ctx_.client->region() << ")\n";
@@ -141,10 +141,20 @@ class BreakGlass {
     std::string role = mdata.value("role", std::string("?"));
     std::string state = mdata.value("state", std::string("?"));
     std::string tl = mdata.contains("timeline") ? ", timeline " + mdata["timeline"].dump() : "";
-    t.AddRow({"new leader", opts_.member + " (" + role + ", " + state + tl + ")"});
+    std::string member_written =
+        member.updated_at_ms > 0 ? ", last written " + FormatMillis(wall_ms - member.updated_at_ms) + " ago"
+                                 : "";
+    t.AddRow({"new leader", opts_.member + " (" + role + ", " + state + tl + member_written + ")"});
     t.AddRow({"reason", opts_.reason});
     t.AddRow({"operator", who_});
     t.Print(out_, "  ");
+    const int64_t member_lease_ms = member.lease_ms > 0 ? member.lease_ms : 30000;
+    if (member.updated_at_ms > 0 && wall_ms - member.updated_at_ms > 10 * member_lease_ms) {
+      out_ << "WARNING: " << opts_.member << "'s member item was last written "
+           << FormatMillis(wall_ms - member.updated_at_ms)
+           << " ago (wall clock): if its Patroni is not running, nobody takes over after the lease is "
+              "removed\n";
+    }
     out_ << "Steps:\n"
          << "  1. watch the lease for " << FormatDuration(ttl_) << " (a full TTL); refuse if version "
          << old_.version << " changes (then " << *old_.value << " is alive)\n"

@@ -2,6 +2,8 @@
 // RunCli in-process, one table per test created with `table create`.
 #include "cli/cli.h"
 
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -327,6 +329,39 @@ TEST_P(CliTest, ListShowsEveryClusterWithItsLeader) {
   r = Run({"status", "--cluster", "beta", "--namespace", "/prod/", "--json"});
   ASSERT_EQ(r.rc, kExitOk) << r.err;
   EXPECT_EQ(json::parse(r.out)["members"][0]["name"], "b1");
+
+  // So does a Patroni configuration file (scope, namespace, dynamodb: section).
+  std::string file = "/tmp/dynatroni-cli-itest-" + table_ + ".yml";
+  std::ofstream(file) << "scope: beta\nnamespace: /prod/\nname: b1\ndynamodb:\n  table_name: " << table_
+                      << "\n  region: us-east-1\n  endpoint_url: " << GetParam().endpoint << "\n";
+  std::ostringstream out, err;
+  std::istringstream in;
+  int rc = RunCli({"status", "-c", file, "--json"}, out, err, in, env_);
+  std::remove(file.c_str());
+  ASSERT_EQ(rc, kExitOk) << err.str();
+  EXPECT_EQ(json::parse(out.str())["cluster"], "prod/beta");
+}
+
+TEST_P(CliTest, MppGroupsAreSelectedWithGroup) {
+  CreateTable();
+  auto c = Node("citus", "w1");
+  ASSERT_TRUE(c->TouchMember("0/members/w1", MemberJson("primary", 5)).value());
+  ASSERT_TRUE(c->AcquireLeader("0/leader").value());
+  ASSERT_TRUE(c->TouchMember("1/members/w1", MemberJson("replica", 5)).value());
+
+  auto r = Run({"status", "--cluster", "citus"});
+  ASSERT_EQ(r.rc, kExitOk) << r.err;
+  EXPECT_NE(r.out.find("WARNING: this is an MPP (Citus) cluster with groups 0, 1: use --group N"),
+            std::string::npos)
+      << r.out;
+  r = Run({"status", "--cluster", "citus", "--group", "0", "--json"});
+  ASSERT_EQ(r.rc, kExitOk) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["leader"]["name"], "w1");
+  EXPECT_EQ(j["members"].size(), 1u);
+  EXPECT_EQ(j["group"], 0);
+  r = Run({"list"});
+  EXPECT_NE(r.out.find("citus (MPP, 2 groups)  w1"), std::string::npos) << r.out;
 }
 
 TEST_P(CliTest, DoctorPassesOnAGoodTableAndWritesNothing) {

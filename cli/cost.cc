@@ -73,6 +73,7 @@ CostEstimate ComputeCost(const CostInputs& in) {
 }
 
 nlohmann::json CostJson(const CostInputs& in, const CostEstimate& e) {
+  auto r6 = [](double v) { return std::round(v * 1e6) / 1e6; };
   return {{"inputs",
            {{"failover_time_s", in.failover_time_s},
             {"nodes", in.nodes},
@@ -85,17 +86,19 @@ nlohmann::json CostJson(const CostInputs& in, const CostEstimate& e) {
             {"price_rcu_hour", in.price_rcu_hour},
             {"price_wcu_hour", in.price_wcu_hour},
             {"headroom", in.headroom}}},
-          {"loop_wait_s", e.loop_wait_s},
+          {"loop_wait_s", r6(e.loop_wait_s)},
           {"per_minute",
-           {{"query", e.queries_per_min},
-            {"get_item", e.getitems_per_min},
-            {"update_item", e.updates_per_min},
-            {"requests", e.requests_per_min},
-            {"read_units", e.read_units_per_min},
-            {"write_units", e.write_units_per_min}}},
+           {{"query", r6(e.queries_per_min)},
+            {"get_item", r6(e.getitems_per_min)},
+            {"update_item", r6(e.updates_per_min)},
+            {"requests", r6(e.requests_per_min)},
+            {"read_units", r6(e.read_units_per_min)},
+            {"write_units", r6(e.write_units_per_min)}}},
           {"on_demand_monthly_usd",
-           {{"reads", e.ondemand_read_usd}, {"writes", e.ondemand_write_usd}, {"total", e.ondemand_usd}}},
-          {"provisioned", {{"rcu", e.rcu}, {"wcu", e.wcu}, {"monthly_usd", e.provisioned_usd}}},
+           {{"reads", r6(e.ondemand_read_usd)},
+            {"writes", r6(e.ondemand_write_usd)},
+            {"total", r6(e.ondemand_usd)}}},
+          {"provisioned", {{"rcu", e.rcu}, {"wcu", e.wcu}, {"monthly_usd", r6(e.provisioned_usd)}}},
           {"assumptions", e.assumptions}};
 }
 

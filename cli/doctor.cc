@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <ostream>
 
-#include "aws/providers/chain.h"
 #include "aws/sigv4.h"
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -133,36 +132,19 @@ class Doctor {
     checks_.push_back({r, std::move(name), std::move(detail), std::move(fix)});
   }
 
+  // The link of the AWS credential chain that answered (dcs::OpenClient
+  // resolves it once): its name only, never a key.
   void CheckCredentials() {
-    // The link of the default chain that answers (its name only, never a key).
-    aws::ChainOptions co;
-    co.cache = false;
-    co.profile = config_.dcs.profile;
-    co.region = ctx_->client->region();
-    if (!config_.dcs.access_key_id.empty()) {
-      aws::Credentials c;
-      c.access_key_id = config_.dcs.access_key_id;
-      c.secret_access_key = aws::SecretString(config_.dcs.secret_access_key);
-      c.session_token = aws::SecretString(config_.dcs.session_token);
-      c.source = "static";
-      co.static_credentials = std::move(c);
-    }
-    auto chain = aws::MakeDefaultChain(std::move(co));
-    auto creds = chain->Resolve(CallDeadline(std::chrono::seconds(10)));
     credentials_index_ = checks_.size();
-    if (creds.ok()) {
-      std::string detail = "from " + creds->source;
-      if (!ctx_->credential_source.empty() && ctx_->credential_source != creds->source) {
-        detail += " (client provider: " + ctx_->credential_source + ")";
-      }
-      if (creds->expiration) {
-        auto left = *creds->expiration - SystemClock::Instance()->WallNow();
-        detail += ", temporary, expire in " + FormatDuration(left);
-      }
-      Add(Result3::kPass, "credentials", detail);
-    } else {
-      Add(Result3::kFail, "credentials", creds.status().message(),
+    const std::string& source = ctx_->credential_source;
+    const std::string unresolved = "unresolved (";
+    if (source.rfind(unresolved, 0) == 0) {
+      std::string why = source.substr(unresolved.size());
+      if (!why.empty() && why.back() == ')') why.pop_back();
+      Add(Result3::kFail, "credentials", why,
           "configure credentials: environment, profile, web identity, container or instance role");
+    } else {
+      Add(Result3::kPass, "credentials", "from " + (source.empty() ? std::string("unknown source") : source));
     }
   }
 

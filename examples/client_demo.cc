@@ -15,7 +15,7 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
 #include <utility>
@@ -261,4 +261,11 @@ int Main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return Main(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {  // only std::bad_alloc and the like: the core does not throw
+    std::fprintf(stderr, "demo: %s\n", e.what());
+    return 1;
+  }
+}
