@@ -14,6 +14,10 @@ VENV ?= /var/lib/dynatroni/venv
 SYSTEM_PYTHON ?= /usr/bin/python3
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# `make fuzz`: seconds per target (CI); `make fuzz-long FUZZ_SECONDS=...`.
+FUZZ_SHORT_SECONDS ?= 10
+FUZZ_SECONDS ?= 600
 PY := $(VENV)/bin/python
 JOBS ?= 2
 BUILD_TYPE ?= RelWithDebInfo
@@ -21,7 +25,8 @@ BUILD_TYPE ?= RelWithDebInfo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev libcurl4-openssl-dev \
   nlohmann-json3-dev libgtest-dev googletest zlib1g-dev clang clang-format clang-tidy \
-  python3-venv python3-dev postgresql patroni libyaml-cpp-dev
+  python3-venv python3-dev postgresql patroni libyaml-cpp-dev \
+  python3-pytest python3-boto3 faketime etcd-server
 VENV_STAMP := $(VENV)/.dynatroni-deps
 NPM_STAMP := node_modules/.dynatroni-deps
 
@@ -42,25 +47,32 @@ TIDY_REGEX := $(CURDIR)/($(TIDY_DIRS))/.*(?<!_test)(?<!_itest)\.cc$$
 endif
 
 CMAKE_PY_FLAGS = -DPython3_EXECUTABLE=$(abspath $(PY)) -DPython_EXECUTABLE=$(abspath $(PY))
-TEST_STAGES := deps lint-format build ctest build-asan test-asan python-install test-python
+TEST_STAGES := deps lint-format build ctest build-asan test-asan fuzz python-install test-python test-python-302 test-e2e
 
-.PHONY: help deps deps-apt build build-asan test ctest test-asan python-install test-python \
-  lint lint-format lint-tidy format demo bench wheel clean distclean
+.PHONY: help deps deps-apt build build-asan test ctest test-asan python-install test-python test-python-302 test-e2e \
+  lint lint-format lint-tidy format demo bench wheel dist dist-check clean distclean chaos chaos-short
 
 help:
 	@echo "Dynatroni - DynamoDB-backed DCS for Patroni"
 	@echo
 	@echo "  make demo       3-node Patroni+PostgreSQL cluster on a local DynamoDB; crash the leader; print the failover time"
 	@echo "  make test       everything CI runs: format check, build, C++ unit + integration tests,"
-	@echo "                  ASan/UBSan unit tests, pip install ., Python tests (stops at first failure)"
+	@echo "                  ASan/UBSan unit tests, pip install ., Python tests (Patroni 4.1 and Debian's 3.0.2),"
+	@echo "                  3-node cluster tests (test-e2e); stops at the first failing stage"
 	@echo
 	@echo "  make deps       install Debian, PyPI ($(VENV)) and npm dependencies (idempotent)"
 	@echo "  make build      configure + build into $(BUILD) ($(BUILD_TYPE), Ninja)"
 	@echo "  make build-asan unit tests with ASan/UBSan into $(ASAN_BUILD)"
+	@echo "  make fuzz       libFuzzer targets (clang) into $(FUZZ_BUILD), $(FUZZ_SHORT_SECONDS)s each (part of make test)"
+	@echo "  make fuzz-long  the same, FUZZ_SECONDS=$(FUZZ_SECONDS) each (see fuzz/README.md)"
 	@echo "  make lint       clang-format check + clang-tidy (TIDY_TESTS=1 to include tests)"
 	@echo "  make format     clang-format -i on every C++ source"
 	@echo "  make bench      build, then run the benchmarks (bench/run.sh)"
+	@echo "  make chaos      fault injection on a 3-node cluster (all 15 faults, 12+ min); rewrites docs/reliability.md results"
+	@echo "  make chaos-short  the CI subset (kill -9, throttling + dropped replies, clock offset; ~2.5 min)"
 	@echo "  make wheel      build a wheel into dist/ (isolated build, as pip does)"
+	@echo "  make dist       python -m build: sdist + wheel into dist/ (compiles the C++ core, ~10 min)"
+	@echo "  make dist-check make dist, then install the wheel into a fresh virtualenv and run the plugin tests"
 	@echo "  make clean      remove build trees;  make distclean  also $(VENV) and node_modules"
 	@echo
 	@echo "Variables: VENV=$(VENV) BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) JOBS=$(JOBS)"
@@ -108,7 +120,21 @@ build-asan: deps
 	  -DDYNATRONI_BUILD_CLI=OFF -DDYNATRONI_BUILD_BENCH=OFF -DDYNATRONI_BUILD_PYTHON=OFF $(CMAKE_PY_FLAGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS) --target dynatroni_unit_tests
 
+# libFuzzer targets (fuzz/): clang with ASan/UBSan, coverage-instrumented core, no tests/CLI/Python.
+build-fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1" -DDYNATRONI_BUILD_FUZZ=ON -DDYNATRONI_BUILD_TESTS=OFF \
+	  -DDYNATRONI_BUILD_CLI=OFF -DDYNATRONI_BUILD_BENCH=OFF -DDYNATRONI_BUILD_PYTHON=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_all
+
 # ---------------------------------------------------------------- tests
+
+# Replays every corpus (regressions included), then fuzzes each target briefly.
+fuzz: build-fuzz
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SHORT_SECONDS)
+
+fuzz-long: build-fuzz
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 test:
 	@MAKE="$(MAKE)" tools/run_stages.sh "make test" $(TEST_STAGES)
@@ -128,12 +154,38 @@ python-install: deps
 	$(PY) -m pip install --disable-pip-version-check --no-build-isolation .
 	chmod -R a+rX $(VENV)
 
+# Tests that run whole Patroni + PostgreSQL clusters (test-e2e); everything else in python/tests is test-python.
+CLUSTER_TESTS = $(sort $(wildcard python/tests/test_e2e_*.py python/tests/test_chaos*.py))
+
 test-python: python-install
-	$(PY) -m pytest python/tests --ignore=python/tests/test_e2e_cluster.py
+	$(PY) -m pytest python/tests $(addprefix --ignore=,$(CLUSTER_TESTS))
+
+# Real 3-node Patroni 4.1 and Debian 3.0.2 clusters with PostgreSQL 15 on a local moto (docs: issue 5).
+test-e2e: python-install
+	$(PY) -m pytest $(CLUSTER_TESTS)
+
+# The plugin conformance suite again under Debian's Python and Debian's Patroni 3.0.2 package, with our
+# package on PYTHONPATH (a copy of what `pip install` put into the venv, as docs/install.md describes).
+test-python-302: python-install
+	@site=$$(mktemp -d) && trap 'rm -rf "$$site"' EXIT && \
+	cp -r "$$($(PY) -c 'import dynatroni, os; print(os.path.dirname(dynatroni.__file__))')" "$$site/" && \
+	PYTHONPATH="$$site" $(SYSTEM_PYTHON) -c 'import patroni.version as v, dynatroni; print("test-python-302: Patroni", v.__version__, "from", v.__file__)' && \
+	$(PY) tools/local_dynamodb.py run -- env PYTHONPATH="$$site" $(SYSTEM_PYTHON) -m pytest -p no:cacheprovider \
+	  python/tests/test_plugin_conformance.py
 
 # A wheel built the way `pip install .` / `python -m build` does, in an isolated env.
 wheel: deps
 	$(PY) -m build --wheel --outdir dist .
+
+# sdist + wheel exactly as `python -m build` makes them (the wheel is built from the sdist, in an isolated env).
+dist: deps
+	rm -rf dist
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m build --outdir dist .
+
+# The wheel in a FRESH virtualenv from $(SYSTEM_PYTHON) with Patroni 4.1, pytest, boto3, moto: the `dynatroni`
+# command, the entry points, the plugin conformance tests; then the Debian `pip install --target` way.
+dist-check: dist
+	SYSTEM_PYTHON=$(SYSTEM_PYTHON) tools/dist_check.sh dist build-distcheck
 
 # ---------------------------------------------------------------- lint
 
@@ -153,14 +205,27 @@ format:
 # ---------------------------------------------------------------- demo, bench
 
 FAILOVER_TIME ?= 15
+# Fault injection on a real 3-node cluster behind tools/fault_proxy.py (tools/chaos.py; docs/reliability.md).
+# The results table in docs/reliability.md is rewritten from the run's JSON (chaos-out/results.json).
+CHAOS_OUT ?= chaos-out
+CHAOS_SEED ?= 1
+CHAOS_FAILOVER_TIME ?= 30
+chaos: python-install
+	$(PY) tools/chaos.py --seed $(CHAOS_SEED) --failover-time $(CHAOS_FAILOVER_TIME) --out $(CHAOS_OUT) --json $(CHAOS_OUT)/results.json --doc docs/reliability.md
+
+chaos-short: python-install
+	$(PY) tools/chaos.py --short --seed $(CHAOS_SEED) --out $(CHAOS_OUT) --json $(CHAOS_OUT)/results-short.json
+
 # The main job: a 3-node Patroni + PostgreSQL cluster on a local DynamoDB, a crash of the leader and the
 # measured failover time (tools/demo.py; DYNAMODB=dynalite or DYNAMODB_ENDPOINT=... select the DynamoDB).
 demo: build python-install
 	FAILOVER_TIME=$(FAILOVER_TIME) $(PY) tools/demo.py
 
+# BENCH=client|cluster|all selects the part (bench/run.sh; docs/benchmarks.md is regenerated from bench/results/).
+BENCH ?= all
 bench: build
 	@if [ -x bench/run.sh ]; then \
-	  PY=$(abspath $(PY)) BUILD=$(BUILD) bench/run.sh; \
+	  PY=$(abspath $(PY)) BUILD=$(BUILD) BENCH=$(BENCH) bench/run.sh; \
 	else \
 	  echo "no benchmarks yet (bench/run.sh is missing)"; exit 1; \
 	fi
@@ -168,7 +233,7 @@ bench: build
 # ---------------------------------------------------------------- clean
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-python dist .pytest_cache python/dynatroni/_core*.so
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-python dist .pytest_cache python/dynatroni/_core*.so
 	find python -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

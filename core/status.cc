@@ -1,6 +1,39 @@
 #include "core/status.h"
 
 namespace dynatroni {
+namespace {
+
+// Enforces the one-line contract of Status::message() for every message,
+// whatever text (from a server, a file or the user) was built into it: CR,
+// LF and TAB become a space, other control characters "\xNN" (fuzzing found
+// messages quoting numbers, names and values with raw newlines).
+std::string OneLine(std::string m) {
+  auto is_control = [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  };
+  size_t first = 0;
+  while (first < m.size() && !is_control(m[first])) ++first;
+  if (first == m.size()) return m;
+  std::string out = m.substr(0, first);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = first; i < m.size(); ++i) {
+    char c = m[i];
+    if (c == '\n' || c == '\r' || c == '\t') {
+      out += ' ';
+    } else if (is_control(c)) {
+      auto u = static_cast<unsigned char>(c);
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
@@ -30,7 +63,7 @@ std::string_view StatusCodeName(StatusCode code) {
 
 Status::Status(StatusCode code, std::string message) {
   if (code == StatusCode::kOk) return;
-  rep_ = std::make_shared<const Rep>(Rep{code, std::move(message), {}, 0});
+  rep_ = std::make_shared<const Rep>(Rep{code, OneLine(std::move(message)), {}, 0});
 }
 
 const std::string& Status::message() const {
@@ -52,7 +85,7 @@ Status& Status::WithAwsError(std::string aws_error, int http_status) {
 Status Status::Annotate(std::string_view context) const {
   if (!rep_) return *this;
   Status s;
-  std::string msg(context);
+  std::string msg = OneLine(std::string(context));
   msg += ": ";
   msg += rep_->message;
   s.rep_ = std::make_shared<const Rep>(Rep{rep_->code, std::move(msg), rep_->aws_error, rep_->http_status});

@@ -28,6 +28,17 @@ TEST(Status, AnnotatePrefixesContextAndKeepsCode) {
   EXPECT_EQ(s.message(), "GetItem: table t");
 }
 
+// Regression (fuzz/fuzz_attribute_value, fuzz_dcs_config): messages quoting
+// input with raw newlines or control characters broke the one-line contract.
+TEST(Status, MessageIsAlwaysOnePrintableLine) {
+  Status s = InvalidArgument(std::string("n: \"{\"SS\"\0\0\0\n}\" is not a number\r\tx\x1b[31m", 39));
+  EXPECT_EQ(s.message(), "n: \"{\"SS\"\\x00\\x00\\x00 }\" is not a number  x\\x1b[31m");
+  Status a = s.Annotate("line1\nline2");
+  EXPECT_EQ(a.message().find('\n'), std::string::npos);
+  EXPECT_EQ(a.message().rfind("line1 line2: ", 0), 0U);
+  EXPECT_EQ(InvalidArgument("plain text, unchanged").message(), "plain text, unchanged");
+}
+
 Result<int> Half(int x) {
   if (x % 2 != 0) return InvalidArgument("odd");
   return x / 2;

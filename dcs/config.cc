@@ -38,11 +38,20 @@ std::string PercentDecode(const std::string& s) {
   return out;
 }
 
+// At most this many characters of a user's value are quoted in a message.
+std::string Shown(const std::string& text) { return text.size() > 40 ? text.substr(0, 40) + "..." : text; }
+
+// Largest accepted number of seconds (a day): far above any sane timing, and
+// small enough that the conversion to nanoseconds cannot overflow (fuzzing
+// found 1e300 overflowing it).
+constexpr double kMaxSeconds = 86400;
+
 Result<Duration> ParseSeconds(const std::string& field, const std::string& text) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v) || v <= 0) {
-    return InvalidArgument(field + ": expected a positive number of seconds, got '" + text + "'");
+  if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v) || v <= 0 || v > kMaxSeconds) {
+    return InvalidArgument(field + ": expected a positive number of seconds (at most 86400), got '" +
+                           Shown(text) + "'");
   }
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(v));
 }
@@ -52,7 +61,7 @@ Status ParseUrl(const std::string& url, std::map<std::string, std::string>* out)
   if (url.rfind(scheme, 0) != 0) {
     return InvalidArgument(
         "url: expected dynamodb://<table>?region=...&endpoint_url=...&failover_time=..., got '" +
-        url.substr(0, 40) + "'");
+        Shown(url.substr(0, url.find('?'))) + "'");  // never the query: it may carry a secret_access_key
   }
   std::string rest = url.substr(scheme.size());
   auto q = rest.find('?');
@@ -71,10 +80,11 @@ Status ParseUrl(const std::string& url, std::map<std::string, std::string>* out)
       std::string v = eq == std::string::npos ? "" : PercentDecode(pair.substr(eq + 1));
       bool known = false;
       for (const char* key : kKeys) known = known || k == key;
-      if (!known)
-        return InvalidArgument("url: unknown parameter '" + k +
+      if (!known) {
+        return InvalidArgument("url: unknown parameter '" + Shown(k) +
                                "' (known: table_name, region, "
                                "endpoint_url, failover_time, profile, ca_bundle, leader_poll_interval)");
+      }
       (*out)[k] = v;
     }
     if (amp == std::string::npos) break;
@@ -106,7 +116,7 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
     bool known = false;
     for (const char* key : kKeys) known = known || k == key;
     if (!known) {
-      return InvalidArgument("dynamodb." + k +
+      return InvalidArgument("dynamodb." + Shown(k) +
                              ": unknown setting (known: table_name, region, endpoint_url, "
                              "failover_time, profile, ca_bundle, access_key_id, secret_access_key, "
                              "session_token, leader_poll_interval, url)");
@@ -161,7 +171,7 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
     if (FILE* f = std::fopen(c.ca_bundle.c_str(), "r")) {
       std::fclose(f);
     } else {
-      return InvalidArgument("dynamodb.ca_bundle: cannot read '" + c.ca_bundle +
+      return InvalidArgument("dynamodb.ca_bundle: cannot read '" + Shown(c.ca_bundle) +
                              "': give a readable PEM file or remove the setting");
     }
   }

@@ -65,6 +65,62 @@ TEST(DcsConfig, BadInputGetsOneLineNamingTheField) {
   }
 }
 
+// Regression (fuzz/fuzz_dcs_config): 1e300 seconds overflowed the conversion
+// to nanoseconds (UBSan); hostile values (huge, control characters, NaN,
+// junk in the URL) must give one short printable line naming the field.
+TEST(DcsConfig, HostileValuesGetOneShortPrintableLineNamingTheField) {
+  const std::string huge(100000, 'x');
+  struct Case {
+    std::map<std::string, std::string> section;
+    std::string field;
+  } cases[] = {
+      {{{"failover_time", "1e300"}}, "dynamodb.failover_time"},
+      {{{"failover_time", "86401"}}, "dynamodb.failover_time"},
+      {{{"failover_time", "nan"}}, "dynamodb.failover_time"},
+      {{{"failover_time", "-inf"}}, "dynamodb.failover_time"},
+      {{{"failover_time", "-30"}}, "dynamodb.failover_time"},
+      {{{"failover_time", "30s"}}, "dynamodb.failover_time"},
+      {{{"leader_poll_interval", "1e19"}}, "dynamodb.leader_poll_interval"},
+      {{{"leader_poll_interval", huge}}, "dynamodb.leader_poll_interval"},
+      {{{"table_name", huge}}, "dynamodb.table_name"},
+      {{{"table_name", "pat\nroni\x1b[2J"}}, "dynamodb.table_name"},
+      {{{"endpoint_url", "http://127.0.0.1:8000/\r\nX-Injected: 1"}}, "dynamodb.endpoint_url"},
+      {{{"endpoint_url", "http://user:pass@host"}}, "dynamodb.endpoint_url"},
+      {{{"endpoint_url", "http://[::1"}}, "dynamodb.endpoint_url"},
+      {{{"endpoint_url", "https://host:99999"}}, "dynamodb.endpoint_url"},
+      {{{"url", "dynamodb://t-able?failover_time=1e300"}}, "dynamodb.failover_time"},
+      {{{"url", "dynamodb://t%0Aable"}}, "dynamodb.table_name"},
+      {{{"url", "dynamodb://t-able?" + huge + "=1"}}, "url: unknown parameter"},
+      {{{huge, "1"}}, "unknown setting"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseDcsConfig(c.section, {});
+    ASSERT_FALSE(r.ok()) << c.field;
+    const std::string& m = r.status().message();
+    EXPECT_NE(m.find(c.field), std::string::npos) << m;
+    EXPECT_LT(m.size(), 400U) << m;
+    for (char ch : m) EXPECT_TRUE(static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f) << m;
+  }
+  auto ok = ParseDcsConfig({{"failover_time", "86400"}, {"leader_poll_interval", "0.25"}}, {});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(*ok->failover_time, 86400s);
+}
+
+TEST(DcsConfig, SecretsAreNeverQuotedInErrors) {
+  auto r = ParseDcsConfig({{"secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+                           {"session_token", "FQoGZXIvYXdzEXAMPLETOKEN"}},
+                          {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("access_key_id"), std::string::npos) << r.status().message();
+  EXPECT_EQ(r.status().message().find("EXAMPLEKEY"), std::string::npos);
+  EXPECT_EQ(r.status().message().find("EXAMPLETOKEN"), std::string::npos);
+  // A URL with the wrong scheme is quoted without its query, where keys may be.
+  auto u = ParseDcsConfig({{"url", "dynamo://t?secret_access_key=wJalrXUtnFEMI/K7MDENG"}}, {});
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("got 'dynamo://t'"), std::string::npos) << u.status().message();
+  EXPECT_EQ(u.status().message().find("wJalr"), std::string::npos) << u.status().message();
+}
+
 TEST(DcsConfig, PartitionIsScopeOrNamespaceSlashScope) {
   EXPECT_EQ(PartitionFor("/service/", "batman"), "batman");
   EXPECT_EQ(PartitionFor("service", "batman"), "batman");

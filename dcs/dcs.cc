@@ -105,7 +105,11 @@ Duration Dcs::ObserveLocked(const StoredItem& item, MonoTime now) {
 }
 
 Duration Dcs::LeaseTtlFor(const StoredItem& item) const {
-  return std::max<Duration>(timing_.ttl, milliseconds(item.lease_ms));
+  // lease_ms comes from the table: a foreign or corrupt item may hold any
+  // int64 (found by fuzz/fuzz_cluster_items: 1e17 ms overflowed the
+  // conversion to nanoseconds). Counted within [0, 24 h].
+  constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
+  return std::max<Duration>(timing_.ttl, milliseconds(std::clamp<int64_t>(item.lease_ms, 0, kMaxLeaseMs)));
 }
 
 std::optional<MonoTime> Dcs::BoundLocked(const std::string& leader_key) const {

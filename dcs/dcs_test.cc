@@ -44,6 +44,33 @@ TEST(Timing, SafetyMarginLeavesRoomForTheRenewalCycle) {
   EXPECT_GE(t.SafetyMargin(), Timing::kDemoteAllowance);
 }
 
+// Regression (fuzz/fuzz_cluster_items): a foreign or corrupt leader item with
+// an absurd lease_ms overflowed the ms -> ns conversion; such a lease now
+// counts as at most 24 h and a negative one as the node's own ttl.
+TEST_F(DcsTest, CorruptLeaseMsIsClampedNotOverflowed) {
+  StoredItem leader;
+  leader.key = "leader";
+  leader.value = "intruder";
+  leader.version = 5;
+  leader.lease_ms = 99999999999999999;
+  store_->Poke("batman", leader);
+  StoredItem other = leader;
+  other.key = "1/leader";
+  other.lease_ms = -5;
+  store_->Poke("batman", other);
+  auto a = Node("a", &clock_a_);
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  clock_a_.Advance(31s);
+  auto view = a->LoadCluster("");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->items.count("leader"), 1U);              // 24 h have not passed
+  EXPECT_EQ(view->expired_leaders.count("1/leader"), 1U);  // negative: the ttl applies
+  clock_a_.Advance(24h);
+  view = a->LoadCluster("");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->expired_leaders.count("leader"), 1U);
+}
+
 TEST_F(DcsTest, AcquireWhenAbsentIncrementsTermAndSecondNodeLoses) {
   auto a = Node("a", &clock_a_);
   auto b = Node("b", &clock_b_);

@@ -11,15 +11,81 @@ dynamodb::Item KeyOf(const std::string& partition, const std::string& key) {
   return {{kPartitionKey, AttributeValue::S(partition)}, {kSortKey, AttributeValue::S(key)}};
 }
 
-Result<int64_t> OptionalInt(const dynamodb::Item& item, const char* name) {
+Result<int64_t> OptionalInt(const dynamodb::Item& item, const std::string& key, const char* name) {
   auto it = item.find(name);
   if (it == item.end()) return int64_t{0};
   auto v = it->second.AsInt64();
-  if (!v) return MalformedResponse(std::string("attribute `") + name + "` is not an integer number");
+  if (!v) return MalformedResponse("`" + key + "`: attribute `" + name + "` is not an integer number");
   return *v;
 }
 
+constexpr char kSchemaFix[] =
+    "Dynatroni needs cluster_name (S, HASH) + key (S, RANGE); a key schema cannot be changed: create a new "
+    "table (`dynatroni table create --table NEW`) and set dynamodb.table_name to it";
+
+// DynamoDB's answers when a request's key does not match the table's schema.
+bool IsKeySchemaMismatch(const Status& s) {
+  if (s.code() != StatusCode::kInvalidArgument) return false;
+  const std::string& m = s.message();
+  return m.find("key schema") != std::string::npos ||
+         m.find("does not match the schema") != std::string::npos ||
+         m.find("key element") != std::string::npos || m.find("KeySchema") != std::string::npos;
+}
+
+// Attribute names and the small attributes (version, term, lease_ms,
+// updated_at, ttl, session id) of one item, as DynamoDB counts them, rounded up.
+constexpr size_t kItemOverheadBytes = 256;
+
+// Adds the fix to a key-schema or item-size ValidationException.
+Status Explain(Status s, const std::string& table) {
+  if (s.code() == StatusCode::kInvalidArgument &&
+      s.message().find("maximum allowed size") != std::string::npos) {
+    Status out(s.code(),
+               s.message() +
+                   " (DynamoDB's item limit is 400 KB; nothing was written: keep the value smaller, "
+                   "split or compress it)");
+    out.WithAwsError(s.aws_error(), s.http_status());
+    return out;
+  }
+  if (!IsKeySchemaMismatch(s)) return s;
+  Status out(s.code(), s.message() + " (table " + table + " does not have the expected key schema; " +
+                           kSchemaFix + ")");
+  out.WithAwsError(s.aws_error(), s.http_status());
+  return out;
+}
+
 }  // namespace
+
+Status CheckKeySchema(const dynamodb::TableDescription& table) {
+  const dynamodb::TableDescription& d = table;
+  bool hash_ok = false;
+  bool range_ok = false;
+  std::string shown;
+  for (const auto& k : d.key_schema) {
+    std::string type = "?";
+    for (const auto& a : d.attributes) {
+      if (a.name == k.name) type = a.type;
+    }
+    if (k.name == kPartitionKey && k.key_type == "HASH" && type == "S") hash_ok = true;
+    if (k.name == kSortKey && k.key_type == "RANGE" && type == "S") range_ok = true;
+    if (!shown.empty()) shown += " + ";
+    shown += k.name + " (" + type + ", " + k.key_type + ")";
+  }
+  if (hash_ok && range_ok && d.key_schema.size() == 2) return Status::Ok();
+  return FailedPrecondition("dynamodb.table_name: table " + d.name + " has the key schema " +
+                            (shown.empty() ? "(none)" : shown) + "; " + kSchemaFix);
+}
+
+Status CheckTableAtStart(dynamodb::Client& client, const std::string& table, Deadline deadline) {
+  auto d = client.DescribeTable(table, deadline);
+  if (d.ok()) return CheckKeySchema(*d);
+  if (d.status().code() == StatusCode::kNotFound) {
+    return NotFound("dynamodb.table_name: table " + table + " does not exist in " + client.region() + " at " +
+                    client.endpoint() + "; create it (`dynatroni table create --table " + table +
+                    "`) or fix table_name/region");
+  }
+  return Status::Ok();
+}
 
 Result<StoredItem> DecodeStoredItem(const dynamodb::Item& item) {
   StoredItem out;
@@ -39,10 +105,10 @@ Result<StoredItem> DecodeStoredItem(const dynamodb::Item& item) {
   out.version = *ver;
   if (auto s = item.find("session"); s != item.end() && s->second.AsString())
     out.session = *s->second.AsString();
-  DYNATRONI_ASSIGN_OR_RETURN(out.term, OptionalInt(item, "term"));
-  DYNATRONI_ASSIGN_OR_RETURN(out.lease_ms, OptionalInt(item, "lease_ms"));
-  DYNATRONI_ASSIGN_OR_RETURN(out.updated_at_ms, OptionalInt(item, "updated_at"));
-  DYNATRONI_ASSIGN_OR_RETURN(out.ttl_epoch_s, OptionalInt(item, "ttl"));
+  DYNATRONI_ASSIGN_OR_RETURN(out.term, OptionalInt(item, out.key, "term"));
+  DYNATRONI_ASSIGN_OR_RETURN(out.lease_ms, OptionalInt(item, out.key, "lease_ms"));
+  DYNATRONI_ASSIGN_OR_RETURN(out.updated_at_ms, OptionalInt(item, out.key, "updated_at"));
+  DYNATRONI_ASSIGN_OR_RETURN(out.ttl_epoch_s, OptionalInt(item, out.key, "ttl"));
   return out;
 }
 
@@ -139,7 +205,9 @@ Result<std::vector<StoredItem>> DynamoItemStore::Query(const std::string& partit
     req.key_condition.values[":prefix"] = AttributeValue::S(prefix);
     req.key_condition.condition += " AND begins_with(#sk, :prefix)";
   }
-  DYNATRONI_ASSIGN_OR_RETURN(auto result, client_->Query(req, deadline));
+  auto queried = client_->Query(req, deadline);
+  if (!queried.ok()) return Explain(queried.status(), table_);
+  auto& result = *queried;
   std::vector<StoredItem> out;
   out.reserve(result.items.size());
   for (const auto& item : result.items) {
@@ -159,7 +227,9 @@ Result<std::optional<StoredItem>> DynamoItemStore::Get(const std::string& partit
   req.table = table_;
   req.key = KeyOf(partition, key);
   req.consistent_read = true;
-  DYNATRONI_ASSIGN_OR_RETURN(auto result, client_->GetItem(req, deadline));
+  auto got = client_->GetItem(req, deadline);
+  if (!got.ok()) return Explain(got.status(), table_);
+  auto& result = *got;
   if (!result.item) return std::optional<StoredItem>();
   auto decoded = DecodeStoredItem(*result.item);
   if (!decoded.ok()) return decoded.status();
@@ -172,8 +242,22 @@ Result<WriteOutcome> DynamoItemStore::Write(const std::string& partition, const 
   int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
+  // DynamoDB's 400 KB item limit: refuse before sending, with the fix, instead
+  // of the service's bare "Item size to update has exceeded the maximum
+  // allowed size" (a long timeline history or huge member tags).
+  const size_t value_size = mutation.value ? mutation.value->size() : 0;
+  const size_t size = partition.size() + key.size() + value_size +
+                      (mutation.session ? mutation.session->size() : 0) + kItemOverheadBytes;
+  if (size > dynamodb::kMaxItemSizeBytes) {
+    return InvalidArgument("`" + key + "`: the value is " + std::to_string(value_size) +
+                           " bytes, so the item would exceed DynamoDB's 400 KB item limit (409600 bytes); "
+                           "nothing was written: keep the value smaller (split or compress it, e.g. prune a "
+                           "long timeline history)");
+  }
   auto req = BuildWriteRequest(table_, partition, key, mutation, pre, now_ms);
-  DYNATRONI_ASSIGN_OR_RETURN(auto result, client_->UpdateItem(req, deadline));
+  auto updated = client_->UpdateItem(req, deadline);
+  if (!updated.ok()) return Explain(updated.status(), table_);
+  auto& result = *updated;
   WriteOutcome out;
   out.applied = !result.condition_failed;
   out.ambiguous = result.ambiguous_attempt;

@@ -52,6 +52,15 @@ class DynamoItemStore final : public ItemStore {
 // Decodes one table item. kMalformedResponse naming the attribute when it is
 // not a Dynatroni item (missing key, wrong types).
 Result<StoredItem> DecodeStoredItem(const dynamodb::Item& item);
+// Checks that `table` has Dynatroni's key schema, cluster_name (S, HASH) +
+// key (S, RANGE). kFailedPrecondition with one line naming the table, the
+// schema it has and the fix otherwise.
+Status CheckKeySchema(const dynamodb::TableDescription& table);
+// Best effort at plugin/CLI start: DescribeTable within `deadline`, then
+// CheckKeySchema. Returns OK when the table could not be described (no
+// permission, unreachable: the regular calls report that), kNotFound when the
+// table does not exist, kFailedPrecondition for a wrong key schema.
+Status CheckTableAtStart(dynamodb::Client& client, const std::string& table, Deadline deadline);
 // The UpdateItem parts for a write (exposed for tests).
 dynamodb::UpdateItemRequest BuildWriteRequest(const std::string& table, const std::string& partition,
                                               const std::string& key, const Mutation& mutation,

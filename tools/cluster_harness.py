@@ -34,6 +34,9 @@ What it does, and the choices that matter:
   (``/usr/bin/python3 -m venv .venv-e2e``). The harness checks this first and says so.
 * **DynamoDB.** ``endpoint`` is what the nodes use (e.g. a ``tcp_proxy.TcpProxy`` in front of moto, to cut them
   off); ``ctl_endpoint`` (default: the same) is what ``patronictl`` and the harness's own boto3 reads use.
+* **etcd baseline.** ``Cluster(..., dcs="etcd3", etcd_hosts=LocalEtcd().start().hosts)`` runs plain Patroni on its
+  etcd3 backend instead (same PostgreSQL and timing; the benchmarks compare the two); ``LocalEtcd`` is a
+  throwaway single-member etcd from Debian's ``etcd-server`` on loopback ports.
 * **Timing.** ``failover_time`` goes into the ``dynamodb:`` section (the dial) and, as the docs ask, the same
   ``ttl``/``loop_wait``/``retry_timeout`` go into ``bootstrap.dcs``.
 * **Watchdog.** ``watchdog=True`` configures Patroni's ``testing`` watchdog driver (a FIFO per node) with
@@ -204,6 +207,64 @@ class LocalDynamo:
 
     def __enter__(self) -> "LocalDynamo":
         return self.start() if self._server is None and self.kind != "external" else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalEtcd:
+    """A throwaway single-member etcd (Debian's `etcd-server`, /usr/bin/etcd) on loopback ports, with its data
+    directory in a temporary directory removed on close(); for Patroni's etcd3 backend (`Cluster(dcs="etcd3",
+    etcd_hosts=etcd.hosts)`), the baseline the benchmarks compare with."""
+
+    def __init__(self, binary: str = "/usr/bin/etcd") -> None:
+        self.binary = binary
+        self.dir = Path(tempfile.mkdtemp(prefix="dynatroni-etcd-", dir=default_base_parent()))
+        self.client_port = free_port()
+        self.peer_port = free_port([self.client_port])
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def hosts(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+    def start(self, timeout: float = 30) -> "LocalEtcd":
+        if not os.access(self.binary, os.X_OK):
+            raise RuntimeError(f"{self.binary} not found: install Debian's etcd-server package (make deps)")
+        client, peer = f"http://127.0.0.1:{self.client_port}", f"http://127.0.0.1:{self.peer_port}"
+        cmd = [self.binary, "--name", "bench", "--data-dir", str(self.dir / "data"),
+               "--listen-client-urls", client, "--advertise-client-urls", client,
+               "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+               "--initial-cluster", f"bench={peer}", "--initial-cluster-state", "new"]
+        say(f"starting etcd on {client}")
+        log = open(self.dir / "etcd.log", "wb")  # noqa: SIM115 - handed to the process
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, env={**os.environ, "ETCD_UNSUPPORTED_ARCH": ""})
+        log.close()
+        _register(self)
+
+        def healthy() -> bool:
+            import urllib.request
+            if not _running(self.proc):
+                raise FatalWait(f"etcd exited: {(self.dir / 'etcd.log').read_text(errors='replace')[-1500:]}")
+            with urllib.request.urlopen(f"{client}/health", timeout=2) as r:
+                return json.loads(r.read()).get("health") == "true"
+        wait_for(healthy, timeout, "etcd to be healthy", quiet=True)
+        return self
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            _signal_group(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        _unregister(self)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "LocalEtcd":
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -572,7 +633,10 @@ class Cluster:
                  ctl_endpoint: Optional[str] = None, base_dir: Optional[Path] = None,
                  dynamic: Optional[Dict[str, Any]] = None, parameters: Optional[Dict[str, Any]] = None,
                  watchdog: bool = False, keep: Optional[bool] = None, verbose: bool = True,
-                 region: str = REGION, credentials: str = "static") -> None:
+                 region: str = REGION, credentials: str = "static",
+                 node_endpoints: Optional[Dict[str, str]] = None,
+                 node_env: Optional[Dict[str, Dict[str, str]]] = None,
+                 dcs: str = "dynamodb", etcd_hosts: str = "", pythonpath: Optional[str] = None) -> None:
         if credentials not in ("static", "environment"):
             raise ValueError("credentials must be 'static' (dummy keys for local servers) or 'environment'")
         self.n_nodes, self.endpoint, self.failover_time, self.version = n_nodes, endpoint, failover_time, patroni
@@ -583,6 +647,15 @@ class Cluster:
         self.dynamic = dynamic or {}
         self.parameters = parameters or {}
         self.use_watchdog = watchdog
+        # dcs="etcd3": plain Patroni (`python -m patroni`) on Patroni's etcd3 backend at etcd_hosts (host:port,...),
+        # e.g. a LocalEtcd; the baseline of the benchmarks. endpoint is then unused.
+        if dcs not in ("dynamodb", "etcd3") or (dcs == "etcd3" and not etcd_hosts):
+            raise ValueError(f"dcs must be 'dynamodb' or 'etcd3' (with etcd_hosts); got {dcs!r}")
+        self.dcs, self.etcd_hosts = dcs, etcd_hosts
+        # per node name: its own DynamoDB endpoint (e.g. a fault-proxy listener) and extra environment for its
+        # Patroni (e.g. LD_PRELOAD=libfaketime; mutable: takes effect at the next start())
+        self.node_endpoints: Dict[str, str] = dict(node_endpoints or {})
+        self.node_env: Dict[str, Dict[str, str]] = {k: dict(v) for k, v in (node_env or {}).items()}
         self.keep = keep if keep is not None else os.environ.get("DYNATRONI_KEEP", "") not in ("", "0")
         self.verbose = verbose
         self.python = patroni_python(patroni)
@@ -594,7 +667,9 @@ class Cluster:
         pw = pwd.getpwnam("postgres") if self._as_root else pwd.getpwuid(os.geteuid())
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
         try:
-            self.pythonpath = self._debian_site() if patroni == "3.0.2" else None
+            # pythonpath: a directory put first on PYTHONPATH of Patroni, patronictl and the checks (e.g. a
+            # dynatroni package other than the installed one); default none (3.0.2: a copy of the installed one)
+            self.pythonpath = pythonpath or (self._debian_site() if patroni == "3.0.2" else None)
             self._check_runnable()
         except BaseException:
             if not base_dir:
@@ -713,7 +788,7 @@ class Cluster:
             "scope": self.scope, "namespace": "/service/", "name": node.name,
             "log": {"level": "INFO"},
             "restapi": {"listen": f"127.0.0.1:{node.api_port}", "connect_address": f"127.0.0.1:{node.api_port}"},
-            "dynamodb": self.dynamodb_section(),
+            "dynamodb": self.dynamodb_section(self.node_endpoints.get(node.name)),
             "bootstrap": {"dcs": self.bootstrap_dcs(),
                           "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, {"wal-segsize": "1"}, "no-sync"]},
             "postgresql": {
@@ -731,6 +806,9 @@ class Cluster:
             },
             "tags": {},
         }
+        if self.dcs == "etcd3":
+            del cfg["dynamodb"]
+            cfg["etcd3"] = {"hosts": self.etcd_hosts}
         if self.use_watchdog:
             ttl_patroni = max(20, _dial(self.failover_time)[0])  # Patroni raises ttl < 20 to 20
             target = max(3, int(self.failover_time) - 3)
@@ -747,7 +825,8 @@ class Cluster:
             os.chown(node.config_path, self.uid, self.gid)
             os.chmod(node.config_path, 0o600)
         ctl = self.node_config(self.nodes[0])
-        ctl["dynamodb"] = self.dynamodb_section(self.ctl_endpoint)
+        if self.dcs == "dynamodb":
+            ctl["dynamodb"] = self.dynamodb_section(self.ctl_endpoint)
         ctl.pop("name", None)
         (self.base_dir / "patronictl.yml").write_text(yaml.safe_dump(ctl, sort_keys=False))
 
@@ -776,7 +855,8 @@ class Cluster:
         n.log_file = open(n.log_path, "ab")  # noqa: SIM115 - closed in stop()
         os.chown(n.log_path, self.uid, self.gid)
         env = dict(self._env(), HOME=str(n.dir), USER="postgres", LOGNAME="postgres")
-        cmd = [self.python, "-m", "dynatroni.patroni", str(n.config_path)]
+        env.update(self.node_env.get(n.name, {}))
+        cmd = [self.python, "-m", "dynatroni.patroni" if self.dcs == "dynamodb" else "patroni", str(n.config_path)]
         n.proc = subprocess.Popen(cmd, cwd=str(n.dir), env=env, stdin=subprocess.DEVNULL, stdout=n.log_file,
                                   stderr=subprocess.STDOUT, start_new_session=True, **self._user_kwargs())
         n.paused = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -36,8 +37,11 @@ class DynamoDBError(DCSError):
 def _section_strings(config: Dict[str, Any], ignore: Tuple[str, ...] = _PATRONI_KEYS) -> Dict[str, str]:
     out = {}
     for k, v in config.items():
-        if k in ignore or v is None or isinstance(v, (dict, list)):
+        if k in ignore or v is None:
             continue
+        if isinstance(v, (dict, list, tuple, set)):  # every setting of ours is one value: never drop it silently
+            raise ValueError(f'dynamodb.{str(k)[:40]}: expected a single value, got a {type(v).__name__}; '
+                             f'write it as one string or number')
         out[k] = str(v).lower() if isinstance(v, bool) else str(v)
     return out
 
@@ -57,6 +61,8 @@ class DynamoDB(AbstractDCS):
         except ValueError as e:
             logger.error('dynamodb: %s', e)
             raise SystemExit(f'dynamodb: {e}') from None
+        if self._core.start_problem:  # e.g. the table does not exist (yet): every call will fail until it does
+            logger.error('dynamodb: %s', self._core.start_problem)
         self._do_not_watch = False
         self._patroni_timing = (config.get('ttl', 30), config.get('loop_wait', 10), config.get('retry_timeout', 10))
         self._apply_timing(*self._patroni_timing)
@@ -178,8 +184,23 @@ class DynamoDB(AbstractDCS):
             fields['workers'] = {}
         return Cluster(*[fields.get(f) for f in Cluster._fields])
 
+    def _export_stats(self) -> None:
+        """With $DYNATRONI_STATS_FILE set (the benchmarks set it), write the client's request counters there
+        as JSON (atomically: a temporary file, then rename) after every cluster load. Off by default."""
+        path = os.environ.get('DYNATRONI_STATS_FILE')
+        if not path:
+            return
+        try:
+            tmp = f'{path}.{os.getpid()}.tmp'
+            with open(tmp, 'w') as f:
+                json.dump(dict(self._core.stats(), pid=os.getpid(), time=time.time()), f)
+            os.replace(tmp, path)
+        except OSError as e:
+            logger.warning('dynamodb: cannot write the request counters to %s: %s', path, e)
+
     def _load(self, prefix: str) -> Dict[str, Any]:
         view = self._call(self._core.load_cluster, prefix)
+        self._export_stats()
         for w in view['warnings']:
             logger.warning('dynamodb: %s', w)
         for it in view['expired_leaders']:

@@ -60,7 +60,8 @@ def _patch_validator() -> None:
         if not isinstance(section, dict):
             raise v.ConfigParseError('dynamodb: expected a mapping')
         try:
-            _core.parse_config({k: str(x) for k, x in section.items() if not isinstance(x, (dict, list))})
+            from .dynamodb import _section_strings  # the same conversion (and type check) the plugin applies
+            _core.parse_config(_section_strings(section))
         except ValueError as e:
             raise v.ConfigParseError(str(e))
         return True

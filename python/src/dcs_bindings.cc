@@ -70,6 +70,15 @@ class PyDcs {
     auto client = dcs::OpenClient(config_, &credential_source_);
     if (!client.ok()) throw ConfigError(client.status().message());
     client_ = *client;
+    // A wrong key schema (or a missing table) is a configuration error: say so
+    // at start in one line instead of failing every call. Best effort: without
+    // dynamodb:DescribeTable or with DynamoDB unreachable, start anyway.
+    {
+      nb::gil_scoped_release release;
+      start_check_ = dcs::CheckTableAtStart(
+          *client_, config_.table_name, Deadline::After(*SystemClock::Instance(), std::chrono::seconds(2)));
+    }
+    if (start_check_.code() == StatusCode::kFailedPrecondition) throw ConfigError(start_check_.message());
     auto warnings = warnings_;
     auto store = std::make_shared<dcs::DynamoItemStore>(
         client_, config_.table_name, [warnings](const std::string& w) { warnings->Add(w); });
@@ -98,6 +107,7 @@ class PyDcs {
   };
 
   std::shared_ptr<Warnings> warnings_ = std::make_shared<Warnings>();
+  Status start_check_;  // CheckTableAtStart's answer (kNotFound is reported, not fatal)
   dcs::DcsConfig config_;
   std::string credential_source_;
   std::shared_ptr<dynamodb::Client> client_;
@@ -152,6 +162,7 @@ void BindDcs(nb::module_& m) {
       .def_prop_ro("region", [](PyDcs& s) { return s.client_->region(); })
       .def_prop_ro("endpoint", [](PyDcs& s) { return s.client_->endpoint(); })
       .def_prop_ro("credential_source", [](PyDcs& s) { return s.credential_source_; })
+      .def_prop_ro("start_problem", [](PyDcs& s) { return s.start_check_.message(); })
       .def_prop_ro("session", [](PyDcs& s) { return s.dcs_->session(); })
       .def_prop_ro("failover_time",
                    [](PyDcs& s) {

@@ -7,6 +7,7 @@ use it (never a silent skip).
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,9 +28,17 @@ def repo_root() -> Path:
 def local_dynamodb(tmp_path_factory: pytest.TempPathFactory):
     """{"moto": "http://127.0.0.1:P1", "dynalite": "http://127.0.0.1:P2"} plus the test credentials.
 
+    Uses the servers named by DYNATRONI_TEST_ENDPOINTS when that is set, else starts both.
+
     Yields a dict with "endpoints" (name -> URL) and "env" (the dummy AWS
     variables the servers accept).
     """
+    given = os.environ.get("DYNATRONI_TEST_ENDPOINTS")
+    if given:  # servers already started by `tools/local_dynamodb.py run -- ...` (e.g. for Debian's Python)
+        endpoints = dict(part.split("=", 1) for part in given.split(",") if part)
+        assert {"moto", "dynalite"} <= endpoints.keys(), f"DYNATRONI_TEST_ENDPOINTS lacks a server: {given}"
+        yield {"endpoints": endpoints, "env": dict(servers_tool.TEST_ENV)}
+        return
     log_dir = tmp_path_factory.mktemp("local-dynamodb-logs")
     with servers_tool.servers(["moto", "dynalite"], log_dir=log_dir) as started:
         yield {

@@ -41,8 +41,8 @@ def test_wheel_contains_only_our_package():
         parts = Path(str(f)).parts
         if parts[0].endswith(".dist-info"):
             continue
-        if parts[0] == "..":  # the script, recorded relative to site-packages
-            assert Path(str(f)).name == "dynatroni", f
+        if parts[0] == "..":  # scripts, recorded relative to site-packages: the C++ CLI and the entry points
+            assert Path(str(f)).name in ("dynatroni", "patroni-dynamodb", "patronictl-dynamodb"), f
             continue
         tops.add(parts[0])
     assert tops == {"dynatroni"}, tops

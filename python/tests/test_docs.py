@@ -1,0 +1,649 @@
+"""Tests that keep the documentation honest.
+
+* docs/iac/cloudformation.yaml passes cfn-lint, and the table it declares, created in moto exactly as
+  CloudFormation would create it, passes `dynatroni table check` (the CLI's own schema logic) — while a template
+  with a wrong key type fails it, so the check can fail;
+* docs/iac/terraform/ parses (python-hcl2) and its table passes the same check;
+* the IAM policies in docs/iam.md (and the node policies in both IaC files) list exactly the DynamoDB
+  actions the code calls, derived by reading the C++ sources, never from a hard-coded copy;
+* every command shown in a shell block of docs/*.md is either run here against moto (`dynatroni ...`,
+  expecting the exit code the doc shows), or — for `patronictl ...`, `make ...` and commands that need a live
+  cluster — shown to be run by a test, the demo or the Makefile;
+* docs/README.md links every page of docs/, and every relative link in docs/ resolves;
+* docs/systemd/patroni-dynamodb.service is accepted by `systemd-analyze verify`;
+* the version lives in VERSION only, and CHANGELOG.md has an entry for it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+from typing import Dict, List, Set, Tuple
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
+REGION = "us-east-1"
+SCRIPTS = Path(sysconfig.get_path("scripts"))
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def dynatroni_cli() -> str:
+    cli = SCRIPTS / "dynatroni"
+    assert cli.is_file(), f"{cli} missing: `pip install .` installs the dynatroni command"
+    return str(cli)
+
+
+def cli_env(local_dynamodb, endpoint: str) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PATRONI_"))}
+    env.update(local_dynamodb["env"])
+    env.update(AWS_REGION=REGION, AWS_ENDPOINT_URL_DYNAMODB=endpoint, HOME="/nonexistent")
+    return env
+
+
+def run_cli(args: List[str], env: Dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([dynatroni_cli(), *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def boto(endpoint: str, local_dynamodb):
+    import boto3
+    e = local_dynamodb["env"]
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id=e["AWS_ACCESS_KEY_ID"], aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"])
+
+
+def table_check(table: str, endpoint: str, local_dynamodb) -> Tuple[int, dict]:
+    r = run_cli(["table", "check", "--json", "--table", table, "--endpoint-url", endpoint, "--region", REGION],
+                cli_env(local_dynamodb, endpoint))
+    return r.returncode, json.loads(r.stdout)
+
+
+def create_table_like(spec: dict, endpoint: str, local_dynamodb) -> None:
+    """Create a table from a normalised IaC spec the way CloudFormation / Terraform's provider do."""
+    c = boto(endpoint, local_dynamodb)
+    c.create_table(TableName=spec["name"], AttributeDefinitions=spec["attributes"], KeySchema=spec["key_schema"],
+                   BillingMode=spec["billing"])
+    c.get_waiter("table_exists").wait(TableName=spec["name"])
+    if spec.get("ttl"):
+        c.update_time_to_live(TableName=spec["name"],
+                              TimeToLiveSpecification={"AttributeName": spec["ttl"], "Enabled": True})
+    if spec.get("pitr"):
+        c.update_continuous_backups(TableName=spec["name"],
+                                    PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+
+
+def code_constants() -> Dict[str, str]:
+    """The table layout constants as the C++ core spells them."""
+    header = (REPO / "dcs/dynamo_item_store.h").read_text()
+    store = (REPO / "dcs/dynamo_item_store.cc").read_text()
+    pk = re.search(r'kPartitionKey\[\]\s*=\s*"([^"]+)"', header)
+    sk = re.search(r'kSortKey\[\]\s*=\s*"([^"]+)"', header)
+    ttl = re.search(r'names\["#ttl"\]\s*=\s*"([^"]+)"', store)
+    assert pk and sk and ttl, "dcs/dynamo_item_store.{h,cc} no longer spell the layout as this test expects"
+    return {"partition_key": pk.group(1), "sort_key": sk.group(1), "ttl": ttl.group(1)}
+
+
+def assert_spec_passes_check(spec: dict, endpoint: str, local_dynamodb) -> None:
+    consts = code_constants()
+    keys = {k["KeyType"]: k["AttributeName"] for k in spec["key_schema"]}
+    assert keys == {"HASH": consts["partition_key"], "RANGE": consts["sort_key"]}, keys
+    assert spec["ttl"] == consts["ttl"]
+    assert spec["billing"] == "PAY_PER_REQUEST"
+    create_table_like(spec, endpoint, local_dynamodb)
+    rc, report = table_check(spec["name"], endpoint, local_dynamodb)
+    assert rc == 0 and report["problems"] == 0, report
+    levels = {c["aspect"]: c["level"] for c in report["checks"]}
+    assert levels["key schema"] == "ok" and levels["ttl"] == "ok", report
+    assert report["ttl_status"] == "ENABLED" and report["ttl_attribute"] == consts["ttl"], report
+    assert report["billing_mode"] == "PAY_PER_REQUEST", report
+
+
+# ------------------------------------------------------------------ DynamoDB actions from the code
+
+
+def _client_method_ops() -> Dict[str, Set[str]]:
+    """dynamodb::Client method -> the DynamoDB operations it sends (dynamodb/client.cc)."""
+    src = (REPO / "dynamodb/client.cc").read_text()
+    bodies: Dict[str, str] = {}
+    for m in re.finditer(r"^\S[^\n]*\bClient::(\w+)\(", src, re.M):
+        end = src.find("\n}\n", m.start())
+        bodies[m.group(1)] = src[m.start():end]
+    direct = {n: set(re.findall(r'Invoke\("(\w+)"', b)) | set(re.findall(r'op = "(\w+)"', b))
+              for n, b in bodies.items()}
+    ops = {}
+    for n, b in bodies.items():
+        s = set(direct[n])
+        for callee in re.findall(r"\b([A-Z]\w+)\(", b):  # e.g. WaitUntilActive -> DescribeTable
+            if callee in direct and callee != n:
+                s |= direct[callee]
+        ops[n] = s
+    assert ops.get("GetItem") == {"GetItem"} and ops.get("WaitUntilActive") == {"DescribeTable"}, ops
+    return ops
+
+
+def _ops_in(files: List[Path], client_ops: Dict[str, Set[str]]) -> Set[str]:
+    acts: Set[str] = set()
+    for f in files:
+        text = f.read_text()
+        for method in re.findall(r"client_?(?:->|\.)([A-Z]\w+)\(", text):
+            if method != "Call":
+                acts |= client_ops[method]
+        acts |= set(re.findall(r'Call\(\s*"(\w+)"', text))
+    return acts
+
+
+def _store_method_ops(client_ops: Dict[str, Set[str]]) -> Dict[str, Set[str]]:
+    src = (REPO / "dcs/dynamo_item_store.cc").read_text()
+    out = {}
+    for m in re.finditer(r"^\S[^\n]*\bDynamoItemStore::(\w+)\(", src, re.M):
+        body = src[m.start():src.find("\n}\n", m.start())]
+        out[m.group(1)] = _ops_in_text(body, client_ops)
+    return out
+
+
+def _free_function_ops(client_ops: Dict[str, Set[str]]) -> Dict[str, Set[str]]:
+    """Free functions of dcs/*.cc that call the client themselves (e.g. CheckTableAtStart -> DescribeTable)."""
+    out = {}
+    for f in _sources("dcs"):
+        src = f.read_text()
+        for m in re.finditer(r"^(?:Status|Result<[^\n]*?>)\s+(\w+)\((?:\w|dynamodb::)*Client&", src, re.M):
+            body = src[m.start():src.find("\n}\n", m.start())]
+            ops = _ops_in_text(body, client_ops)
+            if ops:
+                out[m.group(1)] = ops
+    return out
+
+
+def _free_calls(text: str, free: Dict[str, Set[str]]) -> Set[str]:
+    acts: Set[str] = set()
+    for name, ops in free.items():
+        if re.search(rf"\b{name}\(", text):
+            acts |= ops
+    return acts
+
+
+def _ops_in_text(text: str, client_ops: Dict[str, Set[str]]) -> Set[str]:
+    acts: Set[str] = set()
+    for method in re.findall(r"client_?(?:->|\.)([A-Z]\w+)\(", text):
+        if method != "Call":
+            acts |= client_ops[method]
+    return acts | set(re.findall(r'Call\(\s*"(\w+)"', text))
+
+
+def _sources(folder: str) -> List[Path]:
+    return [p for p in sorted((REPO / folder).glob("*.cc"))
+            if not p.name.endswith(("_test.cc", "_itest.cc", "_main.cc"))]
+
+
+def plugin_actions() -> Set[str]:
+    """What a Patroni node calls: the DynamoItemStore behind the Dcs, plus anything dcs/ or the bindings call."""
+    client_ops = _client_method_ops()
+    store = _store_method_ops(client_ops)
+    files = [REPO / "dcs/dcs.cc", REPO / "dcs/config.cc", *sorted((REPO / "python/src").glob("*.cc"))]
+    free = _free_function_ops(client_ops)
+    acts = _ops_in(files, client_ops)
+    for f in files:
+        for method in re.findall(r"store_?(?:->|\.)([A-Z]\w+)\(", f.read_text()):
+            acts |= store.get(method, set())
+        acts |= _free_calls(f.read_text(), free)
+    for ops in store.values():  # every store operation is reachable from the Dcs
+        acts |= ops
+    return {f"dynamodb:{a}" for a in acts}
+
+
+def cli_actions() -> Set[str]:
+    client_ops = _client_method_ops()
+    store = _store_method_ops(client_ops)
+    free = _free_function_ops(client_ops)
+    files = _sources("cli")
+    acts = _ops_in(files, client_ops)
+    for f in files:
+        for method in re.findall(r"store(?:->|\.)([A-Z]\w+)\(", f.read_text()):
+            acts |= store[method]
+        acts |= _free_calls(f.read_text(), free)
+    return {f"dynamodb:{a}" for a in acts}
+
+
+def test_actions_derived_from_the_code_look_right():
+    plugin = plugin_actions()
+    assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"} <= plugin
+    assert "dynamodb:Scan" not in plugin, "the plugin must never Scan"
+    assert "dynamodb:CreateTable" in cli_actions() and "dynamodb:Scan" in cli_actions()
+
+
+# Table-level, read-only actions: they cannot be confined by dynamodb:LeadingKeys.
+TABLE_LEVEL_READS = {"dynamodb:DescribeTable"}
+
+
+def _iam_policies() -> Dict[str, dict]:
+    text = (DOCS / "iam.md").read_text()
+    found = {}
+    for m in re.finditer(r"<!-- policy: (\w+) -->\s*```json\n(.*?)```", text, re.S):
+        found[m.group(1)] = json.loads(m.group(2))
+    assert set(found) == {"node", "operator"}, f"docs/iam.md must mark a node and an operator policy: {set(found)}"
+    return found
+
+
+def _actions(policy: dict) -> Set[str]:
+    acts: Set[str] = set()
+    for st in policy["Statement"]:
+        a = st["Action"]
+        acts |= set([a] if isinstance(a, str) else a)
+    return acts
+
+
+def test_iam_md_policies_list_exactly_the_actions_the_code_uses():
+    pol = _iam_policies()
+    assert _actions(pol["node"]) == plugin_actions()
+    assert _actions(pol["node"]) | _actions(pol["operator"]) == plugin_actions() | cli_actions()
+    # operators run the `dynatroni` command and patronictl (the plugin)
+    assert _actions(pol["operator"]) == cli_actions() | plugin_actions()
+    assert not any("*" in a for p in pol.values() for a in _actions(p)), "no wildcards"
+    for st in pol["node"]["Statement"]:
+        assert "dynamodb:Scan" not in st["Action"]
+        assert st["Resource"].endswith(":table/patroni"), st
+        if set(st["Action"]) <= TABLE_LEVEL_READS:
+            continue
+        # every item-level action is confined to the cluster's partitions
+        cond = st["Condition"]["ForAllValues:StringEquals"]
+        assert cond["dynamodb:LeadingKeys"], st
+
+
+# ------------------------------------------------------------------ CloudFormation
+
+
+def _cfn_load(text: str) -> dict:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tag(loader, suffix, node):
+        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if suffix == "GetAtt":
+                value = value.split(".")
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+
+    Loader.add_multi_constructor("!", tag)
+    return yaml.load(text, Loader=Loader)
+
+
+def _cfn_resolve(value, params: Dict[str, str]):
+    if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] in params:
+        return params[value["Ref"]]
+    return value
+
+
+def cfn_table_spec(template: dict) -> dict:
+    params = {k: v.get("Default") for k, v in template["Parameters"].items()}
+    tables = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert len(tables) == 1
+    p = tables[0]["Properties"]
+    return {
+        "name": _cfn_resolve(p["TableName"], params),
+        "attributes": p["AttributeDefinitions"],
+        "key_schema": p["KeySchema"],
+        "billing": p["BillingMode"],
+        "ttl": p["TimeToLiveSpecification"]["AttributeName"] if p["TimeToLiveSpecification"]["Enabled"] else None,
+        "pitr": True,
+    }
+
+
+def test_cloudformation_template_passes_cfn_lint():
+    cfn_lint = SCRIPTS / "cfn-lint"
+    assert cfn_lint.is_file(), "cfn-lint missing: `make deps` installs requirements-dev.txt"
+    r = subprocess.run([str(cfn_lint), str(DOCS / "iac/cloudformation.yaml")], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_cloudformation_table_matches_what_the_code_expects(local_dynamodb):
+    endpoint = local_dynamodb["endpoints"]["moto"]
+    template = _cfn_load((DOCS / "iac/cloudformation.yaml").read_text())
+    spec = cfn_table_spec(template)
+    spec["name"] = "docs-cfn-" + spec["name"]
+    assert_spec_passes_check(spec, endpoint, local_dynamodb)
+    # The node policy grants exactly what the plugin calls.
+    policy = template["Resources"]["NodePolicy"]["Properties"]["PolicyDocument"]
+    assert set().union(*(st["Action"] for st in policy["Statement"])) == plugin_actions()
+    for st in policy["Statement"]:
+        if not set(st["Action"]) <= TABLE_LEVEL_READS:
+            assert "dynamodb:LeadingKeys" in json.dumps(st["Condition"]), st
+
+
+def test_a_drifted_template_would_fail_the_check(local_dynamodb):
+    endpoint = local_dynamodb["endpoints"]["moto"]
+    spec = cfn_table_spec(_cfn_load((DOCS / "iac/cloudformation.yaml").read_text()))
+    spec["name"] = "docs-cfn-drifted"
+    spec["attributes"] = [dict(a, AttributeType="N") if a["AttributeName"] == "key" else a
+                          for a in spec["attributes"]]
+    create_table_like(spec, endpoint, local_dynamodb)
+    rc, report = table_check(spec["name"], endpoint, local_dynamodb)
+    assert rc == 1 and report["problems"] == 1, report
+
+
+# ------------------------------------------------------------------ Terraform
+
+
+def _hcl(value):
+    """python-hcl2 keeps quotes around string literals (v5+): strip them."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _hcl_block(blocks: list, *names: str) -> dict:
+    for b in blocks:
+        for k, v in b.items():
+            if _hcl(k) == names[0]:
+                if len(names) == 1:
+                    return v
+                for k2, v2 in v.items():
+                    if _hcl(k2) == names[1]:
+                        return v2
+    raise KeyError(names)
+
+
+def load_terraform() -> Dict[str, dict]:
+    import hcl2  # python-hcl2 (requirements-dev.txt)
+    out = {}
+    for name in ("main.tf", "variables.tf", "outputs.tf"):
+        with open(DOCS / "iac/terraform" / name) as f:
+            out[name] = hcl2.load(f)
+    return out
+
+
+def terraform_table_spec(tf: Dict[str, dict]) -> dict:
+    table = _hcl_block(tf["main.tf"]["resource"], "aws_dynamodb_table", "patroni")
+    variables = {_hcl(k): v for b in tf["variables.tf"]["variable"] for k, v in b.items()}
+    name = table["name"]
+    m = re.fullmatch(r"\$\{var\.(\w+)\}", name)
+    if m:
+        name = _hcl(variables[m.group(1)]["default"])
+    types = {_hcl(a["name"]): _hcl(a["type"]) for a in table["attribute"]}
+    ttl = table["ttl"][0]
+    return {
+        "name": name,
+        "attributes": [{"AttributeName": n, "AttributeType": t} for n, t in types.items()],
+        "key_schema": [{"AttributeName": _hcl(table["hash_key"]), "KeyType": "HASH"},
+                       {"AttributeName": _hcl(table["range_key"]), "KeyType": "RANGE"}],
+        "billing": _hcl(table["billing_mode"]),
+        "ttl": _hcl(ttl["attribute_name"]) if ttl["enabled"] is True else None,
+        "pitr": True,
+    }
+
+
+def test_terraform_module_parses_and_matches_what_the_code_expects(local_dynamodb):
+    tf = load_terraform()
+    spec = terraform_table_spec(tf)
+    assert {a["AttributeName"] for a in spec["attributes"]} == {k["AttributeName"] for k in spec["key_schema"]}
+    spec["name"] = "docs-tf-" + spec["name"]
+    assert_spec_passes_check(spec, local_dynamodb["endpoints"]["moto"], local_dynamodb)
+    doc = _hcl_block(tf["main.tf"]["data"], "aws_iam_policy_document", "nodes")
+    assert {_hcl(a) for st in doc["statement"] for a in st["actions"]} == plugin_actions()
+    for st in doc["statement"]:
+        if not {_hcl(a) for a in st["actions"]} <= TABLE_LEVEL_READS:
+            assert _hcl(st["condition"][0]["variable"]) == "dynamodb:LeadingKeys", st
+    outputs = {_hcl(k) for b in tf["outputs.tf"]["output"] for k in b}
+    assert {"table_name", "table_arn", "node_policy_arn"} <= outputs
+
+
+# ------------------------------------------------------------------ commands shown in the docs
+
+
+def shown_commands() -> List[Tuple[str, str, int]]:
+    """(doc name, command, expected exit code) for every command line in a fenced shell block of docs/*.md.
+
+    In ```sh / ```bash blocks every non-comment line is a command (with `\\` continuations); in any fenced
+    block a line starting with `$ ` is one, and a later `[exit N]` line gives its expected exit code.
+    """
+    out = []
+    for md in sorted(DOCS.glob("*.md")):
+        text = md.read_text()
+        for m in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.S | re.M):
+            lang, body = m.group(1), m.group(2)
+            lines = body.replace("\\\n", " ").splitlines()
+            for i, line in enumerate(lines):
+                cmd = None
+                if line.startswith("$ "):
+                    cmd = line[2:]
+                elif lang in ("sh", "bash") and line.strip() and not line.lstrip().startswith("#"):
+                    cmd = line.strip()
+                if not cmd:
+                    continue
+                cmd = re.sub(r"\s+#.*$", "", cmd).strip()
+                expected = 0
+                for later in lines[i + 1:]:
+                    if later.startswith("$ "):
+                        break
+                    e = re.fullmatch(r"\[exit (\d+)\]", later.strip())
+                    if e:
+                        expected = int(e.group(1))
+                        break
+                out.append((md.name, " ".join(cmd.split()), expected))
+    return out
+
+
+def _tool_and_args(cmd: str) -> Tuple[str, List[str]]:
+    words = shlex.split(cmd)
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):  # VAR=value prefixes
+        words = words[1:]
+    if words and words[0] in ("sudo",):
+        words = words[1:]
+    return (Path(words[0]).name if words else ""), words[1:]
+
+
+TEST_SOURCES = [*sorted((REPO / "python/tests").glob("test_*.py")), REPO / "tools/demo.py",
+                REPO / "tools/cluster_harness.py", REPO / "tools/dist_check.sh", REPO / "cli/cli_itest.cc"]
+
+
+def _in_test_sources(*needles: str) -> bool:
+    for f in TEST_SOURCES:
+        if f.name == "test_docs.py" or not f.exists():
+            continue
+        text = f.read_text()
+        if all(n in text for n in needles):
+            return True
+    return False
+
+
+def _make_targets() -> Set[str]:
+    return set(re.findall(r"^([A-Za-z][\w-]*):", (REPO / "Makefile").read_text(), re.M))
+
+
+def test_docs_show_commands():
+    cmds = shown_commands()
+    tools = {_tool_and_args(c)[0] for _, c, _ in cmds}
+    assert {"dynatroni", "patronictl", "make"} <= tools, tools
+
+
+def test_every_patronictl_and_make_command_shown_is_run_by_a_test_or_the_demo():
+    missing = []
+    targets = _make_targets()
+    for doc, cmd, _ in shown_commands():
+        tool, args = _tool_and_args(cmd)
+        if tool in ("patronictl", "patronictl-dynamodb"):
+            sub = next((a for a in args if not a.startswith("-") and not a.endswith((".yml", ".yaml"))), "")
+            if not (sub and _in_test_sources("patronictl", f"'{sub}'")) and not _in_test_sources(
+                    "patronictl", f'"{sub}"'):
+                missing.append(f"{doc}: {cmd} (no test runs `patronictl {sub}`)")
+        elif tool == "make":
+            for t in [a for a in args if not a.startswith("-") and "=" not in a]:
+                if t not in targets:
+                    missing.append(f"{doc}: {cmd} (no Makefile target {t})")
+                else:
+                    r = subprocess.run(["make", "-n", t], cwd=REPO, capture_output=True, text=True, timeout=60)
+                    if r.returncode != 0:
+                        missing.append(f"{doc}: {cmd} (`make -n {t}` fails: {r.stderr.strip()[:200]})")
+    assert not missing, "\n".join(missing)
+
+
+# Commands that need a running Patroni cluster or take a full TTL: proven by a test instead of run here.
+_NEEDS_CLUSTER = {"break-glass": ("break-glass", "promote")}
+
+
+def _prepare_world(endpoint: str, local_dynamodb, work: Path) -> Path:
+    """The table `patroni` with clusters `batman` and `robin` (a live plugin leader each), `wrong-table`."""
+    c = boto(endpoint, local_dynamodb)
+    existing = c.list_tables()["TableNames"]
+    if "wrong-table" not in existing:
+        c.create_table(TableName="wrong-table", AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
+                       KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    cfg = work / "patroni.yml"
+    e = local_dynamodb["env"]
+    cfg.write_text(textwrap.dedent(f"""\
+        scope: batman
+        name: pg1
+        dynamodb:
+          table_name: patroni
+          region: {REGION}
+          endpoint_url: {endpoint}
+          access_key_id: {e['AWS_ACCESS_KEY_ID']}
+          secret_access_key: {e['AWS_SECRET_ACCESS_KEY']}
+        """))
+    return cfg
+
+
+def _write_clusters(endpoint: str, local_dynamodb) -> None:
+    from dynatroni.patroni_loader import install
+    install()
+    from patroni.dcs import get_dcs
+    e = local_dynamodb["env"]
+    for scope, name in (("batman", "pg1"), ("robin", "r1")):
+        dcs = get_dcs({"scope": scope, "name": name, "ttl": 30, "loop_wait": 10, "retry_timeout": 10,
+                       "dynamodb": {"table_name": "patroni", "region": REGION, "endpoint_url": endpoint,
+                                    "access_key_id": e["AWS_ACCESS_KEY_ID"],
+                                    "secret_access_key": e["AWS_SECRET_ACCESS_KEY"]}})
+        dcs.touch_member({"role": "primary", "state": "running", "conn_url": "postgres://127.0.0.1:5432/postgres",
+                          "api_url": "http://127.0.0.1:8008/patroni", "timeline": 1, "xlog_location": 1})
+        assert dcs.attempt_to_acquire_leader()
+
+
+def test_every_dynatroni_command_shown_runs_against_moto(local_dynamodb, tmp_path):
+    endpoint = local_dynamodb["endpoints"]["moto"]
+    env = cli_env(local_dynamodb, endpoint)
+    cfg = _prepare_world(endpoint, local_dynamodb, tmp_path)
+    shown = [(d, c, x) for d, c, x in shown_commands() if _tool_and_args(c)[0] == "dynatroni"]
+    assert len(shown) >= 10, shown
+    # `table create` first (as an operator would), then the clusters the examples read.
+    shown.sort(key=lambda t: 0 if " table create" in t[1] else 1)
+    failures, ran, clusters_written = [], 0, False
+    for doc, cmd, expected in shown:
+        _, args = _tool_and_args(cmd)
+        if any(p in cmd for p in ("[", "<", "|", "...")) or re.search(r"\b[A-Z]{2,}\b", " ".join(
+                a for a in args if not a.startswith(("-", '"', "'")))):
+            # a synopsis line (placeholders): the subcommand must exist
+            r = run_cli(["help", args[0]] if args and not args[0].startswith("-") else ["--help"], env)
+            if r.returncode != 0:
+                failures.append(f"{doc}: {cmd}: `dynatroni help {args[0]}` exit {r.returncode}")
+            continue
+        if args and args[0] in _NEEDS_CLUSTER:
+            if not _in_test_sources(*_NEEDS_CLUSTER[args[0]]):
+                failures.append(f"{doc}: {cmd}: no test runs it")
+            continue
+        if not clusters_written and args[:2] != ["table", "create"]:
+            _write_clusters(endpoint, local_dynamodb)
+            clusters_written = True
+        args = [cfg.as_posix() if a.endswith("patroni.yml") else a for a in args]
+        if "--endpoint-url" in args:  # the doc's endpoint was a throw-away local server
+            args[args.index("--endpoint-url") + 1] = endpoint
+        if "--watch" in args and "--count" not in args:
+            args += ["--count", "2"]
+        r = run_cli(args, env, timeout=120)
+        ran += 1
+        if r.returncode != expected:
+            failures.append(f"{doc}: {cmd}: exit {r.returncode}, the doc shows {expected}\n{r.stdout[-800:]}"
+                            f"{r.stderr[-800:]}")
+    assert ran >= 8, ran
+    assert not failures, "\n\n".join(failures)
+
+
+# ------------------------------------------------------------------ links, index, systemd, version
+
+
+def test_docs_index_links_every_page_and_every_relative_link_resolves():
+    index = (DOCS / "README.md").read_text()
+    for required in ("design", "errors", "cli", "runbook-break-glass", "benchmarks", "reliability", "install",
+                     "quickstart", "configuration", "dynamodb-setup", "iam", "multi-az-and-cold-start",
+                     "operations", "migration"):
+        assert f"({required}.md)" in index, f"docs/README.md does not link {required}.md"
+    for page in DOCS.glob("*.md"):
+        if page.name != "README.md":
+            assert f"({page.name})" in index, f"docs/README.md does not link {page.name}"
+    broken = []
+    for md in [*DOCS.glob("*.md"), REPO / "CHANGELOG.md"]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", md.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue
+            if target.endswith(("benchmarks.md", "reliability.md")):  # written by other helpers, may lag
+                continue
+            if not (md.parent / target).exists():
+                broken.append(f"{md.name}: {target}")
+    assert not broken, broken
+
+
+def test_systemd_unit_is_valid(tmp_path):
+    unit = DOCS / "systemd/patroni-dynamodb.service"
+    text = unit.read_text()
+    assert re.search(r"^ExecStart=/\S*patroni-dynamodb /etc/patroni/patroni.yml$", text, re.M), text
+    assert "KillMode=process" in text and "User=postgres" in text
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        # verify needs the ExecStart binary to exist: point it at a stub in a copy of the unit.
+        stub = tmp_path / "patroni-dynamodb"
+        stub.write_text("#!/bin/sh\n")
+        stub.chmod(0o755)
+        copy = tmp_path / "patroni-dynamodb.service"
+        copy.write_text(re.sub(r"^ExecStart=\S+", f"ExecStart={stub}", text, flags=re.M))
+        r = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60)
+        problems = [ln for ln in (r.stdout + r.stderr).splitlines()
+                    if "patroni-dynamodb.service" in ln and "Failed to" not in ln]
+        assert r.returncode == 0 and not problems, r.stdout + r.stderr
+    else:  # a parse check: sections and Key=value lines only
+        section = None
+        for ln in text.splitlines():
+            if not ln.strip() or ln.startswith("#"):
+                continue
+            if re.fullmatch(r"\[(Unit|Service|Install)\]", ln):
+                section = ln
+                continue
+            assert section and re.fullmatch(r"[A-Za-z]+=.*", ln), ln
+
+
+def test_version_lives_in_version_file_only():
+    version = (REPO / "VERSION").read_text().strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and 'metadata.version.input = "VERSION"' in pyproject
+    assert not re.search(r'^version\s*=', pyproject, re.M)
+    assert f"## [{version}]" in (REPO / "CHANGELOG.md").read_text()
+    import dynatroni
+    assert dynatroni.__version__ == version
+    r = run_cli(["--version"], dict(os.environ))
+    assert r.returncode == 0 and r.stdout.strip() == f"dynatroni {version}", r.stdout
+
+
+def test_project_scripts_point_at_main_functions():
+    import importlib
+    import tomllib
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert set(scripts) == {"patroni-dynamodb", "patronictl-dynamodb"}
+    for target in scripts.values():
+        module, func = target.split(":")
+        assert callable(getattr(importlib.import_module(module), func)), target

@@ -1,0 +1,300 @@
+"""The fault-injecting proxy (tools/fault_proxy.py) against a real moto server: each fault does what it says,
+DynamoDB's error bodies are exact, the RNG is seeded, rules switch at run time over the control API, and every
+request is logged with its outcome as the client saw it and as DynamoDB answered it."""
+from __future__ import annotations
+
+import http.client
+import json
+import sys
+import time
+import uuid
+import zlib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+
+import fault_proxy as fp  # noqa: E402
+import local_dynamodb  # noqa: E402
+
+TABLE = "proxytest"
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    server = local_dynamodb.start("moto", tmp_path_factory.mktemp("moto"))
+    try:
+        c = _client(server.endpoint)
+        c.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                       KeySchema=[{"AttributeName": "cluster_name", "KeyType": "HASH"},
+                                  {"AttributeName": "key", "KeyType": "RANGE"}],
+                       AttributeDefinitions=[{"AttributeName": "cluster_name", "AttributeType": "S"},
+                                             {"AttributeName": "key", "AttributeType": "S"}])
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def proxy(moto, tmp_path):
+    port = int(moto.endpoint.rsplit(":", 1)[1])
+    with fp.FaultProxy("127.0.0.1", port, clients=["a", "b"], seed=7, log_path=str(tmp_path / "p.jsonl")) as p:
+        yield p
+
+
+def _client(endpoint: str, read_timeout: float = 5):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKID",
+                        aws_secret_access_key="secret",
+                        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=2,
+                                      read_timeout=read_timeout))
+
+
+def _part() -> str:
+    return f"c-{uuid.uuid4().hex[:8]}"
+
+
+def _update(client, part: str, key: str, value: str, expect_version=None):
+    kw = {}
+    if expect_version is not None:
+        kw = dict(ConditionExpression="#ver = :expver", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    values = {":zero": {"N": "0"}, ":one": {"N": "1"}, ":val": {"S": value}}
+    if expect_version is not None:
+        values[":expver"] = {"N": str(expect_version)}
+    return client.update_item(
+        TableName=TABLE, Key={"cluster_name": {"S": part}, "key": {"S": key}},
+        UpdateExpression="SET #ver = if_not_exists(#ver, :zero) + :one, #val = :val",
+        ExpressionAttributeNames={"#ver": "version", "#val": "value"}, ExpressionAttributeValues=values,
+        ReturnValues="ALL_NEW", **kw)
+
+
+def _get(client, part: str, key: str):
+    return client.get_item(TableName=TABLE, Key={"cluster_name": {"S": part}, "key": {"S": key}},
+                           ConsistentRead=True).get("Item")
+
+
+def _raw(url: str, target: str, body: dict):
+    host, port = url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.request("POST", "/", json.dumps(body), {"X-Amz-Target": f"DynamoDB_20120810.{target}",
+                                                  "Content-Type": "application/x-amz-json-1.0"})
+    resp = conn.getresponse()
+    return resp, resp.read()
+
+
+def _log(p: fp.FaultProxy):
+    return fp.read_log(p.log_path)
+
+
+def test_forwards_and_logs_every_request(proxy):
+    c, part = _client(proxy.url("a")), _part()
+    _update(c, part, "leader", "node1")
+    assert _get(c, part, "leader")["value"]["S"] == "node1"
+    with pytest.raises(c.exceptions.ConditionalCheckFailedException):
+        _update(c, part, "leader", "node2", expect_version=5)
+    c.query(TableName=TABLE, KeyConditionExpression="cluster_name = :pk",
+            ExpressionAttributeValues={":pk": {"S": part}}, ConsistentRead=True)
+    recs = _log(proxy)
+    assert [r["op"] for r in recs] == ["UpdateItem", "GetItem", "UpdateItem", "Query"]
+    w, g, cf, q = recs
+    assert (w["client"], w["table"], w["partition"], w["key"]) == ("a", TABLE, part, "leader")
+    assert w["outcome"] == "ok" and w["item"]["version"] == 1 and w["item"]["value"] == "node1"
+    assert w["values"][":val"] == "node1" and "if_not_exists" in w["update"]
+    assert w["t_invoke"] <= w["t_complete"]
+    assert g["outcome"] == "ok" and g["item"]["value"] == "node1"
+    assert cf["outcome"] == "condition-failed" and cf["item"]["version"] == 1 and cf["condition"] == "#ver = :expver"
+    assert q["outcome"] == "ok" and [i["key"] for i in q["items"]] == ["leader"] and q["key"] == "*"
+    assert all(r["fault"] == "ok" for r in recs)
+
+
+@pytest.mark.parametrize("action,status,code", [
+    ("throttle", 400, "ProvisionedThroughputExceededException"),
+    ("throttling", 400, "ThrottlingException"),
+    ("error500", 500, "InternalServerError"),
+    ("error503", 503, "ServiceUnavailable"),
+])
+def test_error_replies_have_dynamodbs_exact_shape(proxy, action, status, code):
+    proxy.set_rules([{"action": action, "ops": ["GetItem"]}])
+    resp, body = _raw(proxy.url("a"), "GetItem", {"TableName": TABLE, "Key": {
+        "cluster_name": {"S": "x"}, "key": {"S": "leader"}}})
+    assert resp.status == status
+    assert resp.getheader("Content-Type") == "application/x-amz-json-1.0"
+    rid = resp.getheader("x-amzn-RequestId")
+    assert rid and len(rid) == 52 and rid.isalnum() and rid.upper() == rid
+    assert int(resp.getheader("x-amz-crc32")) == zlib.crc32(body)
+    doc = json.loads(body)
+    assert set(doc) == {"__type", "message"} and doc["__type"].endswith("#" + code) and doc["message"]
+    assert doc == json.loads(fp.error_body(action))
+    # botocore (the reference SDK) decodes it to the same error code
+    c = _client(proxy.url("a"))
+    with pytest.raises(Exception) as e:
+        _get(c, "x", "leader")
+    assert e.value.response["Error"]["Code"] == code
+    assert _log(proxy)[-1]["outcome"] == "fail" and _log(proxy)[-1]["error"] == code
+
+
+def test_drop_reply_applies_the_write_and_logs_unknown(proxy, moto):
+    c, direct, part = _client(proxy.url("a")), _client(moto.endpoint), _part()
+    proxy.set_rules([{"action": "drop_reply", "ops": ["UpdateItem"], "keys": ["leader"]}])
+    with pytest.raises(Exception) as e:
+        _update(c, part, "leader", "node1")
+    assert "Connection" in type(e.value).__name__ or "connection" in str(e.value).lower()
+    assert _get(direct, part, "leader")["version"]["N"] == "1"  # the write applied
+    time.sleep(0.2)  # the record is written after the connection is reset
+    rec = _log(proxy)[-1]
+    assert rec["fault"] == "drop_reply" and rec["outcome"] == "unknown"
+    assert rec["upstream"]["outcome"] == "ok" and rec["upstream"]["item"]["version"] == 1
+    _update(c, part, "sync", "x")  # other keys pass
+    assert _log(proxy)[-1]["outcome"] == "ok"
+
+
+def test_hang_outlasts_the_client_timeout_and_is_released_by_clear(proxy, moto):
+    c, direct, part = _client(proxy.url("a"), read_timeout=1), _client(moto.endpoint), _part()
+    proxy.set_rules([{"action": "hang", "ops": ["UpdateItem"]}])
+    t0 = time.monotonic()
+    with pytest.raises(Exception) as e:
+        _update(c, part, "leader", "node1")
+    assert 0.9 <= time.monotonic() - t0 < 4, type(e.value)
+    assert "timeout" in (type(e.value).__name__ + str(e.value)).lower()
+    assert _get(direct, part, "leader") is None  # hang = never forwarded
+    proxy.clear()
+    time.sleep(0.3)
+    rec = _log(proxy)[-1]
+    assert rec["fault"] == "hang" and rec["outcome"] == "fail"
+    _update(c, part, "leader", "node1")  # after clear: forwarded again
+
+
+def test_hang_reply_applies_then_holds(proxy, moto):
+    c, direct, part = _client(proxy.url("a"), read_timeout=1), _client(moto.endpoint), _part()
+    proxy.set_rules([{"action": "hang_reply", "ops": ["UpdateItem"], "hang": 30}])
+    with pytest.raises(Exception):
+        _update(c, part, "leader", "node1")
+    assert _get(direct, part, "leader")["value"]["S"] == "node1"
+    proxy.clear()
+    time.sleep(0.3)
+    assert _log(proxy)[-1]["outcome"] == "unknown"
+
+
+def test_truncated_body_is_shorter_than_content_length(proxy):
+    proxy.set_rules([{"action": "truncate", "ops": ["GetItem"]}])
+    host, port = proxy.url("a").split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.request("POST", "/", json.dumps({"TableName": TABLE, "Key": {"cluster_name": {"S": "x"},
+                                                                       "key": {"S": "leader"}}}),
+                 {"X-Amz-Target": "DynamoDB_20120810.GetItem"})
+    resp = conn.getresponse()
+    with pytest.raises(http.client.IncompleteRead):
+        resp.read()
+    assert int(resp.getheader("Content-Length")) > 0
+    rec = _log(proxy)[-1]
+    assert rec["fault"] == "truncate" and rec["outcome"] == "unknown" and rec["upstream"]["outcome"] == "ok"
+
+
+def test_delay_is_applied_before_forwarding(proxy):
+    c = _client(proxy.url("a"))
+    proxy.set_rules([{"action": "delay", "delay": 0.5, "ops": ["GetItem"]}])
+    t0 = time.monotonic()
+    _get(c, "x", "leader")
+    assert time.monotonic() - t0 >= 0.5
+    rec = _log(proxy)[-1]
+    assert rec["t_complete"] - rec["t_invoke"] >= 0.5 and rec["outcome"] == "ok"
+
+
+def _fault_sequence(proxy, seed: int, n: int = 40):
+    proxy.set_rules([{"action": "throttle", "ops": ["GetItem"], "probability": 0.5}], seed=seed)
+    out = []
+    for _ in range(n):
+        resp, _ = _raw(proxy.url("a"), "GetItem", {"TableName": TABLE, "Key": {
+            "cluster_name": {"S": "x"}, "key": {"S": "leader"}}})
+        out.append(resp.status)
+    return out
+
+
+def test_probability_is_seeded_and_reproducible(proxy):
+    a = _fault_sequence(proxy, 11)
+    b = _fault_sequence(proxy, 11)
+    c = _fault_sequence(proxy, 12)
+    assert a == b
+    assert a != c
+    assert 8 <= a.count(400) <= 32 and set(a) == {200, 400}
+
+
+def test_script_skip_count_and_key_filters(proxy):
+    proxy.set_rules([{"script": ["ok", "error500", "throttle"], "keys": ["leader"]},
+                     {"action": "error503", "keys": ["members/"], "skip": 1, "count": 1}])
+    got = [_raw(proxy.url("a"), "GetItem", {"TableName": TABLE, "Key": {
+        "cluster_name": {"S": "x"}, "key": {"S": k}}})[0].status
+        for k in ["leader", "sync", "leader", "leader", "leader", "members/n1", "members/n2", "members/n3"]]
+    assert got == [200, 200, 500, 400, 200, 200, 503, 200]
+    rules = proxy.rules()
+    assert rules[0]["injected"] == 3 and rules[1]["injected"] == 1
+
+
+def test_rules_per_client_cut_one_node_off(proxy):
+    proxy.set_rules([{"action": "drop_request", "clients": ["b"]}])
+    _get(_client(proxy.url("a")), "x", "leader")
+    with pytest.raises(Exception):
+        _get(_client(proxy.url("b")), "x", "leader")
+    deadline = time.monotonic() + 3  # the record is written after the connection is reset
+    while len(_log(proxy)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [r["client"] for r in _log(proxy)][-2:] == ["a", "b"]
+    assert _log(proxy)[-1]["outcome"] == "fail"
+
+
+def test_control_api_sets_rules_and_reports_stats(proxy):
+    ctl = fp.ControlClient(proxy.control_url)
+    ctl.set_rules([{"action": "throttle", "ops": ["GetItem"]}], seed=3)
+    assert _raw(proxy.url("a"), "GetItem", {"TableName": TABLE})[0].status == 400
+    ctl.add_rule({"action": "error500", "ops": ["PutItem"]})
+    stats = ctl.stats()
+    assert stats["seed"] == 3 and stats["by_fault"]["throttle"] >= 1 and len(stats["rules"]) == 2
+    ctl.clear()
+    assert _raw(proxy.url("a"), "GetItem", {"TableName": TABLE, "Key": {
+        "cluster_name": {"S": "x"}, "key": {"S": "leader"}}})[0].status == 200
+    with pytest.raises(Exception) as e:
+        ctl.set_rules([{"action": "explode"}])
+    assert e.value.code == 400
+    with pytest.raises(ValueError, match="unknown rule field"):
+        proxy.set_rules([{"action": "ok", "probabilty": 0.5}])
+
+
+def test_concurrent_cas_under_faults_gives_a_linearizable_history(proxy, moto):
+    """Four clients race compare-and-set increments on one key through the proxy while it drops replies,
+    throttles and fails requests; the log checks out as linearizable, and a log edited to show a stale read
+    does not."""
+    import threading
+    import linearizability as lin
+    part = _part()
+    _update(_client(proxy.url("a")), part, "leader", "init")  # logged: the history starts empty
+    proxy.set_rules([{"action": "drop_reply", "ops": ["UpdateItem"], "probability": 0.15},
+                     {"action": "throttle", "probability": 0.1},
+                     {"action": "error500", "ops": ["UpdateItem"], "probability": 0.1}], seed=5)
+
+    def worker(name: str) -> None:
+        c = _client(proxy.url("a" if name in ("w1", "w2") else "b"))
+        for _ in range(15):
+            try:
+                cur = _get(c, part, "leader")
+                _update(c, part, "leader", name, expect_version=int(cur["version"]["N"]))
+            except Exception:  # noqa: BLE001 - faults and lost races
+                pass
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    recs = [r for r in _log(proxy) if r.get("partition") == part]
+    res = lin.check_records(recs, keys=["leader"])
+    k = res["keys"][f"{TABLE}/{part}/leader"]
+    assert res["ok"] is True, res
+    assert k["unknown"] >= 1 and k["condition_failed"] >= 1 and k["writes"] >= 30, k
+    # tamper: the last successful read now shows the first version
+    reads = [r for r in recs if r["op"] == "GetItem" and r["outcome"] == "ok" and r.get("item")]
+    first = next(r for r in recs if r["op"] == "UpdateItem" and r["outcome"] == "ok")
+    assert reads[-1]["item"]["version"] > first["item"]["version"] + 1
+    reads[-1]["item"] = dict(first["item"])
+    assert lin.check_records(recs, keys=["leader"])["ok"] is False
