@@ -344,8 +344,9 @@ def patroni_python(version: str) -> str:
     return os.environ.get("DYNATRONI_E2E_PYTHON") or sys.executable
 
 
-def _pids_in_session(sid: int) -> List[int]:
-    out = []
+def _proc_stats() -> Iterable[tuple]:
+    """(pid, fields) of every live (non-zombie) process, fields from /proc/PID/stat after the command name:
+    fields[0] = state, [1] = ppid, [2] = pgrp, [3] = session."""
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -355,10 +356,12 @@ def _pids_in_session(sid: int) -> List[int]:
         except OSError:
             continue
         fields = raw[raw.rfind(")") + 2:].split()
-        # fields[0] = state, [1] = ppid, [2] = pgrp, [3] = session
-        if len(fields) > 3 and (int(fields[3]) == sid or int(fields[2]) == sid) and fields[0] != "Z":
-            out.append(int(d))
-    return out
+        if len(fields) > 3 and fields[0] != "Z":
+            yield int(d), fields
+
+
+def _pids_in_session(sid: int) -> List[int]:
+    return [pid for pid, fields in _proc_stats() if int(fields[3]) == sid or int(fields[2]) == sid]
 
 
 def _pids_mentioning(text: str) -> List[int]:
@@ -415,17 +418,8 @@ def _descendants(root: int) -> List[int]:
     """`root` and all its descendants (by parent pid), from /proc. PostgreSQL's children each call setsid(),
     so signalling the postmaster's process group does not reach its backends: signal these pids instead."""
     children: Dict[int, List[int]] = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat", "rb") as f:
-                raw = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2:].split()
-        if len(fields) > 1 and fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(d))
+    for pid, fields in _proc_stats():
+        children.setdefault(int(fields[1]), []).append(pid)
     out, todo = [], [root]
     while todo:
         pid = todo.pop()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import socket
 import sys
 import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -48,7 +50,7 @@ SECRET_KEY = 'y'
 __all__ = ['ddb', 'moto_ddb', 'make_dcs', 'make_dcs_moto', 'scope', 'Ddb', 'boto_client', 'create_table', 'query_partition', 'get_raw_item',
            'compat_update_leader', 'compat_delete_leader', 'compat_acquire', 'compat_write_sync_state', 'ver',
            'modify_ver', 'last_lsn_of', 'slots_of', 'free_port', 'dcs_config', 'PATRONI_VERSION', 'PATRONI_MAJOR',
-           'REGION', 'ACCESS_KEY', 'SECRET_KEY', 'unique_name', 'OutageProxy']
+           'REGION', 'ACCESS_KEY', 'SECRET_KEY', 'unique_name', 'OutageProxy', 'ExpiredTokenServer']
 
 
 def unique_name(prefix: str) -> str:
@@ -302,3 +304,34 @@ class OutageProxy:
             for c in self._conns:
                 with contextlib.suppress(OSError):
                     c.close()
+
+
+class ExpiredTokenServer:
+    """Answers every request as DynamoDB does for an expired session token; records what it was sent."""
+
+    def __init__(self):
+        self.requests = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get('content-length', 0)))
+                outer.requests.append((dict(self.headers), body))
+                payload = json.dumps({'__type': 'com.amazon.coral.service#ExpiredTokenException',
+                                      'message': 'The security token included in the request is expired'}).encode()
+                self.send_response(400)
+                self.send_header('content-type', 'application/x-amz-json-1.0')
+                self.send_header('content-length', str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.endpoint = f'http://127.0.0.1:{self.server.server_address[1]}'
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

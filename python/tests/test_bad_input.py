@@ -11,9 +11,7 @@ import contextlib
 import json
 import logging
 import math
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from patroni.dcs import get_dcs
@@ -234,40 +232,10 @@ def test_missing_credentials_give_one_line_naming_the_fix_within_retry_timeout(d
     assert ddb.items(scope) == {}
 
 
-class _ExpiredTokenServer:
-    """Answers every request as DynamoDB does for an expired session token; records what it was sent."""
-
-    def __init__(self):
-        self.requests = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get('content-length', 0)))
-                outer.requests.append((dict(self.headers), body))
-                payload = json.dumps({'__type': 'com.amazon.coral.service#ExpiredTokenException',
-                                      'message': 'The security token included in the request is expired'}).encode()
-                self.send_response(400)
-                self.send_header('content-type', 'application/x-amz-json-1.0')
-                self.send_header('content-length', str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.endpoint = f'http://127.0.0.1:{self.server.server_address[1]}'
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
 
 def test_expired_session_token_is_one_clear_line_without_the_secret(scope, caplog):
     secret, token = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXPIREDKEY', 'FQoGZXIvYXdzEXPIREDSESSIONTOKEN'
-    server = _ExpiredTokenServer()
+    server = ExpiredTokenServer()
     try:
         caplog.set_level(logging.DEBUG)
         dcs = get_dcs(dcs_config(scope=scope, name='a', endpoint=server.endpoint, table='patroni',

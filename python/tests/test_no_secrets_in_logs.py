@@ -18,8 +18,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -70,29 +68,6 @@ def capture_all_logs():
         root.setLevel(old_level)
 
 
-class _ExpiredTokenServer:
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                self.rfile.read(int(self.headers.get('content-length', 0)))
-                payload = json.dumps({'__type': 'com.amazon.coral.service#ExpiredTokenException',
-                                      'message': 'The security token included in the request is expired'}).encode()
-                self.send_response(400)
-                self.send_header('content-length', str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.endpoint = f'http://127.0.0.1:{self.server.server_address[1]}'
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
 
 def _secret_config(scope, name, endpoint, table, **extra):
     return dcs_config(scope=scope, name=name, endpoint=endpoint, table=table, failover_time=9,
@@ -125,7 +100,7 @@ def test_plugin_logs_no_secret_at_debug_through_a_full_sequence(moto_ddb, scope,
     assert a.set_config_value('{}', version=12345) is False
     assert compat_delete_leader(a, a.get_cluster())
     # An expired token and an unreachable endpoint.
-    server = _ExpiredTokenServer()
+    server = ExpiredTokenServer()
     try:
         expired = get_dcs(_secret_config(scope, 'c', server.endpoint, moto_ddb.table))
         with pytest.raises(DCSError):
