@@ -2,40 +2,100 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <initializer_list>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 namespace dynatroni::aws::crypto {
 namespace {
+
+constexpr size_t kBlockSize = 64;  // SHA-256 block size (the HMAC pad length)
 
 [[noreturn]] void Die(const char* what) {
   std::fprintf(stderr, "dynatroni: OpenSSL %s failed; libcrypto is unusable\n", what);
   std::abort();
 }
 
+// OpenSSL 3 looks an algorithm up in its provider store on every implicit use
+// (EVP_sha256() in EVP_Digest, EVP_Q_mac): fetch SHA-256 once per process.
+// The pointer is intentionally never freed (it lives as long as libcrypto).
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (fetched == nullptr) Die("EVP_MD_fetch(SHA256)");
+    return fetched;
+  }();
+  return md;
+}
+
+// One reusable digest context per thread (EVP_DigestInit_ex2 resets it).
+class ThreadDigest {
+ public:
+  ThreadDigest() : ctx_(EVP_MD_CTX_new()) {
+    if (ctx_ == nullptr) Die("EVP_MD_CTX_new");
+  }
+  ~ThreadDigest() { EVP_MD_CTX_free(ctx_); }
+  ThreadDigest(const ThreadDigest&) = delete;
+  ThreadDigest& operator=(const ThreadDigest&) = delete;
+  EVP_MD_CTX* get() const { return ctx_; }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+// SHA-256 of the concatenation of `parts` into out[0..31].
+void Sha256Parts(std::initializer_list<std::string_view> parts, unsigned char* out) {
+  thread_local ThreadDigest digest;
+  EVP_MD_CTX* ctx = digest.get();
+  if (EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1) Die("SHA-256 init");
+  for (std::string_view p : parts) {
+    if (!p.empty() && EVP_DigestUpdate(ctx, p.data(), p.size()) != 1) Die("SHA-256 update");
+  }
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != kSha256Size) Die("SHA-256 final");
+}
+
+std::string_view View(const unsigned char* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
+
 }  // namespace
 
 std::string Sha256(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) Die("SHA-256");
-  return {reinterpret_cast<const char*>(md), len};
+  unsigned char md[kSha256Size];
+  Sha256Parts({data}, md);
+  return std::string(View(md, sizeof(md)));
 }
 
-std::string Sha256Hex(std::string_view data) { return HexLower(Sha256(data)); }
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[kSha256Size];
+  Sha256Parts({data}, md);
+  return HexLower(View(md, sizeof(md)));
+}
 
+// RFC 2104 over the process-wide SHA-256: H((K ^ opad) || H((K ^ ipad) || data)),
+// K the key zero-padded to the block size (hashed first when longer).
 std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  size_t len = 0;
-  // An empty key is legal for HMAC; give OpenSSL a valid pointer regardless.
-  static const unsigned char kEmpty = 0;
-  const void* key_ptr = key.empty() ? &kEmpty : static_cast<const void*>(key.data());
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key_ptr, key.size(),
-                reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, sizeof(out),
-                &len) == nullptr) {
-    Die("HMAC-SHA256");
+  unsigned char k[kBlockSize] = {};
+  if (key.size() > kBlockSize) {
+    Sha256Parts({key}, k);
+  } else if (!key.empty()) {
+    std::memcpy(k, key.data(), key.size());
   }
-  return {reinterpret_cast<const char*>(out), len};
+  unsigned char ipad[kBlockSize];
+  unsigned char opad[kBlockSize];
+  for (size_t i = 0; i < kBlockSize; ++i) {
+    ipad[i] = static_cast<unsigned char>(k[i] ^ 0x36);
+    opad[i] = static_cast<unsigned char>(k[i] ^ 0x5c);
+  }
+  unsigned char inner[kSha256Size];
+  Sha256Parts({View(ipad, kBlockSize), data}, inner);
+  unsigned char mac[kSha256Size];
+  Sha256Parts({View(opad, kBlockSize), View(inner, kSha256Size)}, mac);
+  OPENSSL_cleanse(k, sizeof(k));
+  OPENSSL_cleanse(ipad, sizeof(ipad));
+  OPENSSL_cleanse(opad, sizeof(opad));
+  return std::string(View(mac, sizeof(mac)));
 }
 
 std::string HexLower(std::string_view bytes) {

@@ -6,14 +6,21 @@
 // error (a broken or misconfigured provider) the process aborts with a message
 // rather than signing with garbage.
 //
+// SHA-256 is fetched from the default provider once per process and each
+// thread reuses one digest context; HMAC-SHA256 is RFC 2104 over that digest
+// (OpenSSL 3's EVP_Q_mac/HMAC() would fetch the algorithms on every call).
+//
 // Thread-safety: all functions are pure and safe for concurrent use.
 #ifndef DYNATRONI_AWS_CRYPTO_H_
 #define DYNATRONI_AWS_CRYPTO_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace dynatroni::aws::crypto {
+
+inline constexpr size_t kSha256Size = 32;
 
 // SHA-256 of `data`: 32 raw bytes.
 std::string Sha256(std::string_view data);

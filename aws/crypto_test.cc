@@ -1,8 +1,11 @@
 #include "aws/crypto.h"
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 namespace dynatroni::aws::crypto {
 namespace {
@@ -37,6 +40,48 @@ TEST(Crypto, HmacSha256MatchesRfc4231Vectors) {
 
 TEST(Crypto, HmacSha256AcceptsEmptyKeyAndData) {
   EXPECT_EQ(HexLower(HmacSha256("", "")), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
+// OpenSSL's own HMAC (EVP_Q_mac), the reference for our RFC 2104 construction.
+std::string OpensslHmac(const std::string& key, const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  size_t len = 0;
+  static const unsigned char kEmpty = 0;
+  const void* key_ptr = key.empty() ? &kEmpty : static_cast<const void*>(key.data());
+  EXPECT_NE(
+      EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key_ptr, key.size(),
+                reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, sizeof(out), &len),
+      nullptr);
+  return {reinterpret_cast<const char*>(out), len};
+}
+
+TEST(Crypto, HmacSha256MatchesOpensslForEveryKeyLengthAroundTheBlockSize) {
+  for (size_t key_len : {0u, 1u, 31u, 32u, 33u, 63u, 64u, 65u, 127u, 128u, 200u}) {
+    std::string key;
+    for (size_t i = 0; i < key_len; ++i) key += static_cast<char>((i * 37 + 11) & 0xff);
+    for (size_t data_len : {0u, 1u, 55u, 56u, 64u, 119u, 1000u}) {
+      const std::string data(data_len, static_cast<char>('a' + data_len % 26));
+      EXPECT_EQ(HexLower(HmacSha256(key, data)), HexLower(OpensslHmac(key, data)))
+          << "key " << key_len << " bytes, data " << data_len << " bytes";
+    }
+  }
+}
+
+TEST(Crypto, DigestsFromManyThreadsAgreeWithTheSingleThreadedAnswers) {
+  const std::string expected_sha = Sha256Hex("abc");
+  const std::string expected_mac = HexLower(HmacSha256("Jefe", "what do ya want for nothing?"));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        if (Sha256Hex("abc") != expected_sha) ++mismatches[t];
+        if (HexLower(HmacSha256("Jefe", "what do ya want for nothing?")) != expected_mac) ++mismatches[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int m : mismatches) EXPECT_EQ(m, 0);
 }
 
 TEST(Crypto, HexLowerEncodesEveryByteValue) {

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/crypto.h>
+
 #include "aws/crypto.h"
 #include "aws/endpoint.h"
 
@@ -273,6 +275,24 @@ std::string FormatAmzDate(WallTime t) {
   auto days = std::chrono::floor<std::chrono::days>(secs);
   std::chrono::year_month_day ymd{days};
   std::chrono::hh_mm_ss hms{secs - days};
+  const int year = static_cast<int>(ymd.year());
+  if (year >= 0 && year <= 9999) {  // every WallTime; snprintf below is the general case
+    char out[16];
+    auto put2 = [](char* at, unsigned v) {
+      at[0] = static_cast<char>('0' + v / 10);
+      at[1] = static_cast<char>('0' + v % 10);
+    };
+    put2(out, static_cast<unsigned>(year / 100));
+    put2(out + 2, static_cast<unsigned>(year % 100));
+    put2(out + 4, static_cast<unsigned>(ymd.month()));
+    put2(out + 6, static_cast<unsigned>(ymd.day()));
+    out[8] = 'T';
+    put2(out + 9, static_cast<unsigned>(hms.hours().count()));
+    put2(out + 11, static_cast<unsigned>(hms.minutes().count()));
+    put2(out + 13, static_cast<unsigned>(hms.seconds().count()));
+    out[15] = 'Z';
+    return std::string(out, sizeof(out));
+  }
   std::array<char, 32> buf{};
   std::snprintf(buf.data(), buf.size(), "%04d%02u%02uT%02d%02d%02dZ", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
@@ -418,12 +438,20 @@ uint64_t Signer::signing_key_derivations() const {
 }
 
 std::string Signer::CachedSigningKey(const Credentials& creds, const std::string& date) {
-  std::string tag = date + "|" + region_ + "|" + service_ + "|" + creds.access_key_id + "|" +
-                    crypto::Sha256Hex(creds.secret_access_key.reveal());
+  const std::string& secret = creds.secret_access_key.reveal();
+  // The cache remembers a hash of the secret, never a second copy of it.
+  const SecretString secret_hash(crypto::Sha256(secret));
   std::lock_guard lock(mu_);
-  if (tag != cache_tag_) {
-    cache_key_ = SecretString(DeriveSigningKey(creds.secret_access_key.reveal(), date, region_, service_));
-    cache_tag_ = std::move(tag);
+  // Region and service are fixed per Signer; the key changes with the date and the credentials.
+  const bool hit =
+      !cache_key_.empty() && date == cache_date_ && creds.access_key_id == cache_access_key_id_ &&
+      CRYPTO_memcmp(secret_hash.reveal().data(), cache_secret_hash_.reveal().data(), crypto::kSha256Size) ==
+          0;
+  if (!hit) {
+    cache_key_ = SecretString(DeriveSigningKey(secret, date, region_, service_));
+    cache_date_ = date;
+    cache_access_key_id_ = creds.access_key_id;
+    cache_secret_hash_ = secret_hash;
     ++derivations_;
   }
   return cache_key_.reveal();
@@ -432,12 +460,34 @@ std::string Signer::CachedSigningKey(const Credentials& creds, const std::string
 Result<http::Request> Signer::SignDynamoDbRequest(std::string_view endpoint, std::string_view operation,
                                                   std::string json_body, const Credentials& creds,
                                                   WallTime now) {
-  DYNATRONI_ASSIGN_OR_RETURN(std::string base, NormalizeEndpointUrl(std::string(endpoint), "endpoint"));
   if (operation.empty() || !std::all_of(operation.begin(), operation.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
       })) {
+    // The endpoint is checked first.
+    DYNATRONI_RETURN_IF_ERROR(NormalizeEndpointUrl(std::string(endpoint), "endpoint").status());
     return InvalidArgument("DynamoDB operation name must be letters only, e.g. \"PutItem\"; got \"" +
                            std::string(operation) + "\"");
+  }
+  // The endpoint is the same on every call of a client: parse it once.
+  std::string base;
+  std::string host;
+  {
+    std::lock_guard lock(mu_);
+    if (!endpoint_cache_valid_ || endpoint != endpoint_raw_) {
+      endpoint_cache_valid_ = false;
+      DYNATRONI_ASSIGN_OR_RETURN(endpoint_base_, NormalizeEndpointUrl(std::string(endpoint), "endpoint"));
+      // Host header: the authority without the scheme's default port.
+      const bool https = endpoint_base_.rfind("https://", 0) == 0;
+      endpoint_host_ = endpoint_base_.substr(endpoint_base_.find("://") + 3);
+      const std::string_view default_port = https ? ":443" : ":80";
+      if (endpoint_host_.size() > default_port.size() && endpoint_host_.ends_with(default_port)) {
+        endpoint_host_.resize(endpoint_host_.size() - default_port.size());
+      }
+      endpoint_raw_ = std::string(endpoint);
+      endpoint_cache_valid_ = true;
+    }
+    base = endpoint_base_;
+    host = endpoint_host_;
   }
   if (creds.access_key_id.empty() || creds.secret_access_key.empty()) {
     return InvalidArgument(std::string("credentials: ") +
@@ -445,38 +495,88 @@ Result<http::Request> Signer::SignDynamoDbRequest(std::string_view endpoint, std
                            " is empty");
   }
 
-  // Host header: the authority without the scheme's default port.
-  const bool https = base.rfind("https://", 0) == 0;
-  std::string host = base.substr(base.find("://") + 3);
-  const std::string_view default_port = https ? ":443" : ":80";
-  if (host.size() > default_port.size() && host.ends_with(default_port)) {
-    host.resize(host.size() - default_port.size());
-  }
-
-  SigningInput in;
-  in.method = "POST";
-  in.path = "/";
-  in.region = region_;
-  in.service = service_;
-  in.time = now;
   const std::string amz_date = FormatAmzDate(now);
-  in.headers = {{"host", host},
-                {"x-amz-date", amz_date},
-                {"content-type", "application/x-amz-json-1.0"},
-                {"x-amz-target", "DynamoDB_20120810." + std::string(operation)}};
-  if (!creds.session_token.empty())
-    in.headers.emplace_back("x-amz-security-token", creds.session_token.reveal());
-  in.payload = std::move(json_body);
-
-  SecretString key(CachedSigningKey(creds, amz_date.substr(0, 8)));
-  DYNATRONI_ASSIGN_OR_RETURN(SigningStages st, Sign(in, creds, &key.reveal()));
+  std::string target = "DynamoDB_20120810.";
+  target.append(operation);
+  const std::string& token = creds.session_token.reveal();
 
   http::Request req;
   req.method = "POST";
   req.url = base + "/";
-  req.headers = std::move(in.headers);
-  req.headers.emplace_back("authorization", std::move(st.authorization));
-  req.body = std::move(in.payload);
+  req.headers.reserve(6);
+  req.headers.emplace_back("host", host);
+  req.headers.emplace_back("x-amz-date", amz_date);
+  req.headers.emplace_back("content-type", "application/x-amz-json-1.0");
+  req.headers.emplace_back("x-amz-target", target);
+  if (!token.empty()) req.headers.emplace_back("x-amz-security-token", token);
+
+  if (region_.empty() || service_.empty() || TrimAll(host) != host || TrimAll(token) != token) {
+    // Unusual input: the general algorithm (and its error messages).
+    SigningInput in;
+    in.method = "POST";
+    in.path = "/";
+    in.region = region_;
+    in.service = service_;
+    in.time = now;
+    in.headers = req.headers;
+    in.payload = std::move(json_body);
+    SecretString key(CachedSigningKey(creds, amz_date.substr(0, 8)));
+    DYNATRONI_ASSIGN_OR_RETURN(SigningStages st, Sign(in, creds, &key.reveal()));
+    req.headers.emplace_back("authorization", std::move(st.authorization));
+    req.body = std::move(in.payload);
+    return req;
+  }
+
+  // The DynamoDB request shape is fixed, so its canonical request is built
+  // directly (the same bytes Sign() produces: headers sorted by name, no query).
+  const std::string_view signed_headers =
+      token.empty() ? "content-type;host;x-amz-date;x-amz-target"
+                    : "content-type;host;x-amz-date;x-amz-security-token;x-amz-target";
+  std::string canonical;
+  canonical.reserve(256 + host.size() + token.size() + target.size());
+  canonical.append("POST\n/\n\ncontent-type:application/x-amz-json-1.0\nhost:")
+      .append(host)
+      .append("\nx-amz-date:")
+      .append(amz_date)
+      .append("\n");
+  if (!token.empty()) canonical.append("x-amz-security-token:").append(token).append("\n");
+  canonical.append("x-amz-target:")
+      .append(target)
+      .append("\n\n")
+      .append(signed_headers)
+      .append("\n")
+      .append(crypto::Sha256Hex(json_body));
+
+  const std::string_view date = std::string_view(amz_date).substr(0, 8);
+  std::string scope;
+  scope.reserve(64);
+  scope.append(date).append("/").append(region_).append("/").append(service_).append("/aws4_request");
+  std::string string_to_sign;
+  string_to_sign.reserve(128 + scope.size());
+  string_to_sign.append(kAlgorithm)
+      .append("\n")
+      .append(amz_date)
+      .append("\n")
+      .append(scope)
+      .append("\n")
+      .append(crypto::Sha256Hex(canonical));
+  SecretString key(CachedSigningKey(creds, std::string(date)));
+  const std::string signature = crypto::HexLower(crypto::HmacSha256(key.reveal(), string_to_sign));
+
+  std::string authorization;
+  authorization.reserve(kAlgorithm.size() + creds.access_key_id.size() + scope.size() +
+                        signed_headers.size() + signature.size() + 48);
+  authorization.append(kAlgorithm)
+      .append(" Credential=")
+      .append(creds.access_key_id)
+      .append("/")
+      .append(scope)
+      .append(", SignedHeaders=")
+      .append(signed_headers)
+      .append(", Signature=")
+      .append(signature);
+  req.headers.emplace_back("authorization", std::move(authorization));
+  req.body = std::move(json_body);
   return req;
 }
 

@@ -142,9 +142,17 @@ class Signer {
   std::string region_;
   std::string service_;
   mutable std::mutex mu_;
-  std::string cache_tag_;   // date|region|service|access key id|sha256(secret)
-  SecretString cache_key_;  // the derived key for cache_tag_
+  // The derived key and what it was derived from (region_ and service_ are fixed).
+  std::string cache_date_;  // YYYYMMDD
+  std::string cache_access_key_id_;
+  SecretString cache_secret_hash_;  // SHA-256 of the secret access key (32 bytes once set)
+  SecretString cache_key_;
   uint64_t derivations_ = 0;
+  // The last endpoint and its parsed form (NormalizeEndpointUrl and the Host header value).
+  bool endpoint_cache_valid_ = false;
+  std::string endpoint_raw_;
+  std::string endpoint_base_;
+  std::string endpoint_host_;
 };
 
 }  // namespace dynatroni::aws

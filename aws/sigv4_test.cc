@@ -1,6 +1,8 @@
 #include "aws/sigv4.h"
 
+#include <ctime>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -346,6 +348,54 @@ TEST(Signer, MatchesComputeSignatureOnTheSameInput) {
   auto st = ComputeSignature(in, ExampleCreds("tok"));
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(req->headers.back().second, st->authorization);
+}
+
+// SignDynamoDbRequest builds the canonical request of its fixed shape directly;
+// it must agree with the general algorithm for every operation, endpoint,
+// token and time.
+TEST(Signer, DirectDynamoDbSigningMatchesComputeSignatureEverywhere) {
+  for (const std::string region : {"us-east-1", "eu-west-1"}) {
+    Signer signer(region);
+    for (const std::string endpoint :
+         {"http://127.0.0.1:8000", "https://dynamodb.eu-west-1.amazonaws.com", "http://[::1]:9000",
+          "https://example.com:443/", "HTTP://Example.COM"}) {
+      for (const std::string token : {"", "tok", "FwoGZXIvYXdzEBYaDH+/=="}) {
+        for (const std::string op : {"GetItem", "Query", "TransactWriteItems"}) {
+          for (int hours : {0, 11, 12, 24 * 400}) {
+            const WallTime t = kSuiteTime + std::chrono::hours(hours) + 17s;
+            const std::string body = R"({"TableName":"t","n":)" + std::to_string(hours) + "}";
+            auto req = signer.SignDynamoDbRequest(endpoint, op, body, ExampleCreds(token), t);
+            ASSERT_TRUE(req.ok()) << req.status().ToString();
+            SigningInput in;
+            in.method = "POST";
+            in.path = "/";
+            in.headers = {req->headers.begin(), req->headers.end() - 1};
+            in.payload = body;
+            in.region = region;
+            in.service = "dynamodb";
+            in.time = t;
+            auto st = ComputeSignature(in, ExampleCreds(token));
+            ASSERT_TRUE(st.ok()) << st.status().ToString();
+            EXPECT_EQ(req->headers.back().first, "authorization");
+            EXPECT_EQ(req->headers.back().second, st->authorization) << endpoint << " " << token << " " << op;
+            EXPECT_EQ(req->body, body);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Sigv4, FormatAmzDateAgreesWithGmtime) {
+  for (int64_t secs : {int64_t{0}, int64_t{951782400} /* 2000-02-29 */, int64_t{1440938160},
+                       int64_t{4102444799} /* 2099-12-31T23:59:59 */, int64_t{1234567890}, int64_t{86399}}) {
+    const std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    ASSERT_NE(gmtime_r(&tt, &tm), nullptr);
+    char expected[32];
+    ASSERT_GT(std::strftime(expected, sizeof(expected), "%Y%m%dT%H%M%SZ", &tm), 0u);
+    EXPECT_EQ(FormatAmzDate(WallTime(std::chrono::seconds(secs)) + 999ms), expected);
+  }
 }
 
 TEST(Signer, CachesTheSigningKeyPerDateAndKey) {

@@ -82,7 +82,7 @@ def main() -> int:
         "dynatroni": run_json([args.bench_bin, "--offline", "--ops", args.offline_ops]),
         "boto3": run_json([py, benchlib.BENCH / "boto3_bench.py", "--offline", "--ops", args.boto3_offline_ops]),
     }
-    # moto (Werkzeug) closes the connection after every answer, dynalite (Node) keeps it alive as DynamoDB does.
+    # Both keep connections alive as DynamoDB does (moto via tools/moto_server.py's keep-alive handler).
     for kind in ("moto", "dynalite"):
         with tempfile.TemporaryDirectory(prefix="dynatroni-bench-") as tmp:
             server = local_dynamodb.start(kind, Path(tmp))

@@ -8,6 +8,10 @@ cluster); a round is one failover and one switchover. `--budget-minutes` stops s
 time is up (failover_time values are run in the order given).
 
     cluster_bench.py --rounds 10 --failover-times "15 60" --steady-seconds 120   # as root
+
+`--rounds 0` measures only the steady state (one fresh cluster per backend and F). `--result NAME` writes
+bench/results/NAME.json instead (e.g. `--rounds 0 --failover-times 30 --backends dynamodb-loopback --result
+cluster-steady-ft30`: the default dial's steady state, which bench/report.py shows beside the full run).
 """
 from __future__ import annotations
 
@@ -159,6 +163,11 @@ def run_block(result: Dict[str, Any], name: str, ft: float, rounds: int, steady_
     with backend(name, args.delay_ms, tmp) as kw:
         with h.Cluster(3, failover_time=ft, scope=f"bench-{name}-{int(ft)}-{int(time.time()) % 100000}",
                        verbose=False, pythonpath=overlay, **kw) as c:
+            if name != "etcd" and args.dynamodb_option:
+                extra = dict(o.split("=", 1) for o in args.dynamodb_option)
+                section = c.dynamodb_section
+                c.dynamodb_section = lambda endpoint=None: dict(section(endpoint), **extra)  # type: ignore
+                c._write_configs()  # noqa: SLF001 - the configs were written by the constructor
             if name != "etcd":
                 for n in c.nodes:
                     c.node_env[n.name] = {"DYNATRONI_STATS_FILE": str(n.dir / STATS_NAME)}
@@ -168,7 +177,7 @@ def run_block(result: Dict[str, Any], name: str, ft: float, rounds: int, steady_
             if steady_s > 0:
                 time.sleep(max(ft, 10))  # let the members settle after the bootstrap
                 result["steady"].append(dict(steady(c, steady_s), backend=name, failover_time=ft))
-                benchlib.write_result("cluster", result)
+                benchlib.write_result(args.result, result)
             for i in range(rounds):
                 if time.monotonic() > deadline:
                     return i
@@ -182,7 +191,7 @@ def run_block(result: Dict[str, Any], name: str, ft: float, rounds: int, steady_
                     result["rounds"].append(r)
                     h.say(f"{name} F={ft:g} round {i + 1}/{rounds} {r['kind']}: "
                           + (f"{r['seconds']:.2f}s" if r.get("ok") else f"FAILED {r.get('error', '')}"))
-                    benchlib.write_result("cluster", result)
+                    benchlib.write_result(args.result, result)
                     if not r["ok"]:
                         c.wait_healthy(300)
     return rounds
@@ -199,6 +208,9 @@ def main() -> int:
     ap.add_argument("--budget-minutes", type=float, default=0, help="0 = no limit")
     ap.add_argument("--backends", default=" ".join(BACKENDS))
     ap.add_argument("--command", default="")
+    ap.add_argument("--result", default="cluster", help="write bench/results/RESULT.json")
+    ap.add_argument("--dynamodb-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra key of the nodes' `dynamodb:` section (repeatable), e.g. switchover_poll_interval=0")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("cluster_bench: run as root (Patroni and PostgreSQL run as postgres)", file=sys.stderr)
@@ -210,7 +222,8 @@ def main() -> int:
         "command": args.command, "rounds": [], "steady": [], "etcd_version": etcd_version.split()[-1],
         "config": {"rounds": args.rounds, "block": args.block.split(), "delay_ms": args.delay_ms,
                    "failover_times": [float(x) for x in args.failover_times.split()],
-                   "steady_seconds": args.steady_seconds, "budget_minutes": args.budget_minutes},
+                   "steady_seconds": args.steady_seconds, "budget_minutes": args.budget_minutes,
+                   "dynamodb_options": args.dynamodb_option},
         "notes": ["Patroni raises ttl below 20 s to 20 s (its own config validation) for the etcd3 backend; "
                   "the Dynatroni plugin keeps ttl = failover_time. At F=15 etcd therefore runs ttl 20, "
                   "loop_wait 5, retry_timeout 5; at F=60 both run ttl 60, loop_wait 20, retry_timeout 20.",
@@ -218,28 +231,32 @@ def main() -> int:
                   "(PYTHONPATH overlay), so the request counters are the plugin's own."]}
     backends = args.backends.split()
     with tempfile.TemporaryDirectory(prefix="dynatroni-bench-", dir=h.default_base_parent()) as tmp:
+        # Patroni runs as postgres: a PYTHONPATH entry it cannot reach is skipped silently, and the nodes would
+        # run the installed package instead of the overlay (TemporaryDirectory is 0700).
+        os.chmod(tmp, 0o755)
         overlay = plugin_overlay(Path(tmp) / "overlay")
         blocks = [int(b) for b in args.block.split()]
         for k, ft in enumerate(result["config"]["failover_times"]):
             block = blocks[min(k, len(blocks) - 1)]
             done = {b: 0 for b in backends}
             block_no = 0
-            while any(v < args.rounds for v in done.values()):
+            target = max(args.rounds, 1)  # --rounds 0: one cluster per backend for the steady state only
+            while any(v < target for v in done.values()):
                 order = backends[block_no % len(backends):] + backends[:block_no % len(backends)]
                 for name in order:
-                    n = min(block, args.rounds - done[name])
-                    if n <= 0:
+                    if done[name] >= target:
                         continue
+                    n = max(0, min(block, args.rounds - done[name]))
                     if time.monotonic() > deadline:
                         h.say("time budget used up: stopping")
                         result["notes"].append(f"stopped by the time budget ({args.budget_minutes:g} min)")
-                        benchlib.write_result("cluster", result)
+                        benchlib.write_result(args.result, result)
                         return 0
                     ran = run_block(result, name, ft, n, args.steady_seconds if done[name] == 0 else 0, overlay,
                                     args, Path(tmp), deadline)
                     done[name] += max(ran, 1)
                 block_no += 1
-    benchlib.write_result("cluster", result)
+    benchlib.write_result(args.result, result)
     return 0
 
 

@@ -22,6 +22,8 @@ CPU_TARGET = 10.0  # issue 2: our CPU per operation at most one tenth of boto3's
 HOURS_PER_MONTH = 730
 PRICE_READ, PRICE_WRITE = 0.125, 0.625  # $ per million request units, on demand (`dynatroni cost` defaults)
 READS, WRITES = ("GetItem", "Query"), ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems")
+# Read units per request: the plugin counts its eventually consistent GetItems (the failover-key polls) apart.
+READ_UNITS = {"GetItem": 1.0, "Query": 1.0, "GetItem (eventually consistent)": 0.5}
 
 
 def load(name: str) -> Optional[Dict[str, Any]]:
@@ -56,9 +58,11 @@ def client_section(res: Dict[str, Any]) -> List[str]:
             "unconditional PutItem, UpdateItem with a ConditionExpression, and a consistent Query returning the "
             "16 items of a partition (what Patroni's get_cluster does). *Loopback*: against a local server, "
             f"{res['ops']} operations per loop after a warm-up; the server's CPU is another process and is not "
-            "counted, but the client's TCP work is: moto (Werkzeug) closes the connection after every answer, "
-            "so each request also pays a TCP connect and close on both clients; dynalite keeps connections "
-            "alive, as DynamoDB does. *Offline*: the C++ client with a transport "
+            "counted, but the client's TCP work is. Both servers keep connections alive, as DynamoDB does "
+            "(moto through tools/moto_server.py's keep-alive handler: Werkzeug alone closes the connection "
+            "after every answer); moto's slow Python server leaves the client idle for milliseconds between "
+            "requests, so each request starts with cold caches on both clients. *Offline*: the C++ client with "
+            "a transport "
             "that answers from memory, boto3 with a botocore `before-send` hook doing the same — only signing, "
             "encoding and decoding remain.", ""]
     worst = None
@@ -133,9 +137,10 @@ def plot(res: Dict[str, Any], kind: str, ft: float) -> Optional[str]:
 
 
 def cost_split(rates: Dict[str, float], nodes: int) -> tuple:
-    """On-demand ($/month for reads, for writes) for `nodes` nodes from per-node requests per minute: every read
-    1 RRU (the partition is far below 4 KB), every write 1 WRU (items below 1 KB)."""
-    reads = sum(v for k, v in rates.items() if k in READS) * nodes * 60 * HOURS_PER_MONTH
+    """On-demand ($/month for reads, for writes) for `nodes` nodes from per-node requests per minute: every
+    consistent read 1 RRU (the partition is far below 4 KB), an eventually consistent one half, every write 1 WRU
+    (items below 1 KB)."""
+    reads = sum(v * READ_UNITS[k] for k, v in rates.items() if k in READ_UNITS) * nodes * 60 * HOURS_PER_MONTH
     writes = sum(v for k, v in rates.items() if k in WRITES) * nodes * 60 * HOURS_PER_MONTH
     return reads * PRICE_READ / 1e6, writes * PRICE_WRITE / 1e6
 
@@ -144,7 +149,25 @@ def cost_per_month(rates: Dict[str, float], nodes: int) -> float:
     return sum(cost_split(rates, nodes))
 
 
-def cluster_section(res: Dict[str, Any]) -> List[str]:
+def steady_row(st: Dict[str, Any], label: Optional[str] = None) -> tuple:
+    """(table row, (cost, rates, (reads, writes)) or None) of one steady-state measurement."""
+    nodes = st["nodes"]
+    cpu_pm = statistics.mean(n["cpu_s"] for n in nodes) * 60 / st["seconds"]
+    rss = [n["peak_rss_kb"] / 1024 for n in nodes]
+    rates: Dict[str, float] = {}
+    for n in nodes:
+        for op, c in (n.get("requests") or {}).items():
+            rates[op] = rates.get(op, 0) + c * 60 / st["seconds"] / len(nodes)
+    req = ", ".join(f"{op} {v:.1f}" for op, v in sorted(rates.items())) if rates else "—"
+    cost = cost_per_month(rates, len(nodes)) if rates else None
+    row = [label or st["backend"], f"{st['failover_time']:g}", f"{st['seconds']:.0f}", f"{cpu_pm:.2f}",
+           f"{statistics.mean(rss):.1f} ({min(rss):.1f}–{max(rss):.1f})", req,
+           f"${cost:.3f}" if cost is not None else "—"]
+    return row, ((cost, rates, cost_split(rates, len(nodes))) if cost is not None else None)
+
+
+def cluster_section(res: Dict[str, Any], dial: Optional[Dict[str, Any]] = None,
+                    variants: Optional[List[Dict[str, Any]]] = None) -> List[str]:
     cfg = res["config"]
     out = ["## Cluster: Patroni on DynamoDB (Dynatroni) vs Patroni on etcd", ""]
     out += machine_lines(res)
@@ -207,30 +230,51 @@ def cluster_section(res: Dict[str, Any]) -> List[str]:
             "itself (its C++ client's per-operation counters, written to `$DYNATRONI_STATS_FILE`).", ""]
     rows, costs = [], {}
     for st in res.get("steady", []):
-        nodes = st["nodes"]
-        cpu_pm = statistics.mean(n["cpu_s"] for n in nodes) * 60 / st["seconds"]
-        rss = [n["peak_rss_kb"] / 1024 for n in nodes]
-        rates: Dict[str, float] = {}
-        for n in nodes:
-            for op, c in (n.get("requests") or {}).items():
-                rates[op] = rates.get(op, 0) + c * 60 / st["seconds"] / len(nodes)
-        req = ", ".join(f"{op} {v:.1f}" for op, v in sorted(rates.items())) if rates else "—"
-        cost = cost_per_month(rates, len(nodes)) if rates else None
-        if cost is not None:
-            costs[(st["failover_time"], st["backend"])] = (cost, rates, cost_split(rates, len(nodes)))
-        rows.append([st["backend"], f"{st['failover_time']:g}", f"{st['seconds']:.0f}", f"{cpu_pm:.2f}",
-                     f"{statistics.mean(rss):.1f} ({min(rss):.1f}–{max(rss):.1f})", req,
-                     f"${cost:.3f}" if cost is not None else "—"])
+        row, c = steady_row(st)
+        if c is not None:
+            costs[(st["failover_time"], st["backend"])] = c
+        rows.append(row)
+    dial_cost = None
+    for st in (dial or {}).get("steady", []):
+        if st["failover_time"] != 30 or st["backend"] != "dynamodb-loopback":
+            continue
+        row, dial_cost = steady_row(st, "**Default dial (F=30) steady state**, dynamodb-loopback")
+        rows.append(row)
+    variant_costs = []
+    for var in variants or []:
+        opts = ", ".join(var.get("config", {}).get("dynamodb_options", []))
+        for st in var.get("steady", []):
+            row, c = steady_row(st, f"Default dial (F=30), {st['backend']}" + (f", `{opts}`" if opts else ""))
+            rows.append(row)
+            if c is not None:
+                variant_costs.append((opts, c))
     out += table(["backend", "F (s)", "period (s)", "Patroni CPU s/min per node", "peak RSS MB per node (mean, range)",
                   "DynamoDB requests/min per node", "on-demand $/month, 3 nodes"], rows)
     out += [f"Cost: reads (GetItem, Query) at ${PRICE_READ}/million RRU and writes at ${PRICE_WRITE}/million WRU "
             f"(us-east-1 on-demand, the `dynatroni cost` defaults), {HOURS_PER_MONTH} hours a month, one unit per "
-            "request (the partition is far below 4 KB, every item below 1 KB).", ""]
-    out += targets(res, summary, costs)
+            "request (the partition is far below 4 KB, every item below 1 KB), half a unit per eventually "
+            "consistent read.", ""]
+    if dial_cost is not None:
+        out += [f"The default-dial row is a separate run (`{dial.get('command') or 'bench/cluster_bench.py --rounds 0'}`, "
+                f"finished {dial.get('finished_at', '?')}, load average {dial['steady'][-1].get('load', '?')} "
+                "when the period ended; bench/results/cluster-steady-ft30.json): a fresh 3-node cluster with "
+                "Patroni's default timing (ttl 30, loop_wait 10, retry_timeout 10), idle, after one ttl to "
+                "settle, measured with the plugin's own counters. UpdateItem: the leader's lease renewal every "
+                "loop plus member items: a replica's rewritten only when changed or due (every third loop when "
+                "idle), the leader's only when changed (its lease renewals keep it listed). GetItem: the "
+                "replicas' consistent leader polls in `watch()`; GetItem (eventually consistent): their polls of "
+                "the failover key (`switchover_poll_interval`), priced at half a read unit as DynamoDB charges "
+                "them (older runs, before the plugin counted them apart, have them inside GetItem at one unit). "
+                "A row with a `dynamodb:` option is "
+                "a separate run of the same command with that option set (bench/results/cluster-steady-ft30-*.json)"
+                ", for comparison. Other helpers' builds and tests shared the 2 cores meanwhile (counts of "
+                "requests do not depend on the load; CPU does).", ""]
+    out += targets(res, summary, costs, dial_cost, variant_costs)
     return out
 
 
-def targets(res: Dict[str, Any], summary: Dict[tuple, Dict[str, float]], costs: Dict[tuple, Any]) -> List[str]:
+def targets(res: Dict[str, Any], summary: Dict[tuple, Dict[str, float]], costs: Dict[tuple, Any],
+            dial_cost: Optional[tuple] = None, variant_costs: Optional[List[tuple]] = None) -> List[str]:
     out = ["## Targets (issue 7)", ""]
     fts = sorted({r["failover_time"] for r in res["rounds"]})
     for ft in fts:
@@ -267,7 +311,15 @@ def targets(res: Dict[str, Any], summary: Dict[tuple, Dict[str, float]], costs: 
         out.append(f"- Cost < $0.50/month for 3 nodes, F={ft:g} (measured): ${cost:.3f} (reads ${rd:.3f}, writes "
                    f"${wr:.3f}) — **{'reached' if cost < 0.5 else 'not reached'}**.")
     measured = sorted(ft for ft, b in costs if b == "dynamodb-loopback")
-    if measured:
+    if dial_cost is not None:
+        cost, _, (rd, wr) = dial_cost
+        out.append(f"- **Default dial** (no failover_time: Patroni's ttl 30 / loop_wait 10, i.e. F=30), cost < "
+                   f"$0.50/month for 3 nodes (measured, steady state): ${cost:.3f} (reads ${rd:.3f}, writes "
+                   f"${wr:.3f}) — **{'reached' if cost < 0.5 else 'not reached'}**.")
+        for opts, (vcost, _, (vrd, vwr)) in variant_costs or []:
+            out.append(f"  - the same with `{opts}` (measured, for comparison): ${vcost:.3f} (reads ${vrd:.3f}, "
+                       f"writes ${vwr:.3f}) — {'under' if vcost < 0.5 else 'over'} $0.50.")
+    elif measured:
         ft0 = measured[0]
         scaled = costs[(ft0, "dynamodb-loopback")][0] * ft0 / 30
         out.append(f"- Default dial (no failover_time: Patroni's ttl 30 / loop_wait 10, i.e. F=30): requests scale "
@@ -277,7 +329,9 @@ def targets(res: Dict[str, Any], summary: Dict[tuple, Dict[str, float]], costs: 
 
 
 def main() -> int:
-    client, cluster = load("client"), load("cluster")
+    client, cluster, dial = load("client"), load("cluster"), load("cluster-steady-ft30")
+    # Variants of the default-dial run (other dynamodb: options), shown as extra rows only.
+    variants = [json.loads(p.read_text()) for p in sorted(benchlib.RESULTS.glob("cluster-steady-ft30-*.json"))]
     lines = ["# Benchmarks", "",
              "<!-- Generated by bench/report.py from bench/results/*.json (`make bench`). Do not edit by hand. -->",
              "",
@@ -288,7 +342,7 @@ def main() -> int:
     else:
         lines += ["## Client overhead", "", "Not run yet (`make bench BENCH=client`).", ""]
     if cluster and cluster.get("rounds"):
-        lines += cluster_section(cluster)
+        lines += cluster_section(cluster, dial, variants)
     else:
         lines += ["## Cluster: Patroni on DynamoDB vs etcd", "", "Not run yet (`make bench BENCH=cluster`).", ""]
     DOC.write_text("\n".join(lines).rstrip() + "\n")

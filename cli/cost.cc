@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "dcs/dcs.h"
 
 namespace dynatroni::cli {
 
@@ -18,17 +19,37 @@ CostEstimate ComputeCost(const CostInputs& in) {
   e.query_rcu = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(e.partition_kb / 4.0 - 1e-9)));
   e.member_wcu = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(in.member_kb - 1e-9)));
   const double loops_per_min = 60.0 / e.loop_wait_s;
+  // touch_member writes when the member data changed (a moving LSN: the same
+  // fraction of loops as `status`), otherwise once per member_refresh
+  // (dcs::Timing::MemberRefresh: every third loop with the dial).
+  dcs::Timing timing;
+  timing.ttl = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(in.failover_time_s));
+  timing.loop_wait = timing.ttl / 3;
+  const double refresh_loops = std::max(
+      1.0, std::ceil(std::chrono::duration<double>(timing.MemberRefresh()).count() / e.loop_wait_s - 1e-9));
+  e.idle_member_write_every_loops = static_cast<int64_t>(refresh_loops);
 
   // Per cluster per loop.
   const double queries = n;
-  const double getitems = n - 1;  // each replica polls the leader once
-  const double member_writes = n;
+  // A replica polls the leader item only when its sleep crosses the leader's
+  // expected renewal (dcs::Dcs::PlanWatch); Patroni's own Query usually sees
+  // the renewal first. Counted as one per replica per ttl (3 loops), above
+  // the 0.7 per node per minute measured at F=30 (docs/benchmarks.md).
+  const double getitems = (n - 1) / 3.0;
+  // The leader rewrites its own member item only when it changed: its lease
+  // renewals keep it listed (dcs::Dcs::TouchMember).
+  const double member_writes =
+      (n - 1) * (in.status_writes + (1.0 - in.status_writes) / refresh_loops) + in.status_writes;
   const double leader_writes = 1.0 + in.status_writes;  // renewal + status
   e.queries_per_min = queries * loops_per_min * c;
   e.getitems_per_min = getitems * loops_per_min * c;
+  e.member_updates_per_min = member_writes * loops_per_min * c;
   e.updates_per_min = (member_writes + leader_writes) * loops_per_min * c;
-  e.requests_per_min = e.queries_per_min + e.getitems_per_min + e.updates_per_min;
-  e.read_units_per_min = (queries * static_cast<double>(e.query_rcu) + getitems * 1.0) * loops_per_min * c;
+  e.failover_polls_per_min =
+      in.switchover_poll_interval_s > 0 ? (n - 1) * 60.0 / in.switchover_poll_interval_s * c : 0.0;
+  e.requests_per_min = e.queries_per_min + e.getitems_per_min + e.failover_polls_per_min + e.updates_per_min;
+  e.read_units_per_min = (queries * static_cast<double>(e.query_rcu) + getitems * 1.0) * loops_per_min * c +
+                         e.failover_polls_per_min * 0.5;
   e.write_units_per_min =
       (member_writes * static_cast<double>(e.member_wcu) + leader_writes * 1.0) * loops_per_min * c;
 
@@ -49,10 +70,20 @@ CostEstimate ComputeCost(const CostInputs& in) {
   e.assumptions = {
       "loop_wait = failover_time / 3 = " + FormatFixed(e.loop_wait_s, 1) +
           " s; one Patroni loop per loop_wait",
-      "per loop every node: 1 strongly consistent Query of its cluster's partition + 1 member UpdateItem",
+      "per loop every node: 1 strongly consistent Query of its cluster's partition; 1 member UpdateItem when "
+      "its data changed (as often as status below), else, on a replica, one per " +
+          std::to_string(e.idle_member_write_every_loops) +
+          " loops (member_refresh = ttl - loop_wait/2; the leader's lease renewals keep its own listed)",
       "per loop the leader: 1 lease renewal + status write in " + FormatFixed(in.status_writes * 100, 0) +
           "% of loops (written only when the LSN moved; 100% = a busy primary)",
-      "per loop each replica: 1 strongly consistent GetItem of the leader item (watch)",
+      "each replica: 1 strongly consistent GetItem of the leader item (watch) per ttl (3 loops); it polls "
+      "only "
+      "when its sleep crosses the leader's expected renewal, and more often while a lease runs out",
+      in.switchover_poll_interval_s > 0
+          ? "each replica: 1 eventually consistent GetItem of the failover key every " +
+                FormatFixed(in.switchover_poll_interval_s, 1) +
+                " s (switchover_poll_interval) = half a read unit"
+          : std::string("no failover-key reads (switchover_poll_interval 0)"),
       "partition size " + kb(e.partition_kb) +
           (in.partition_kb > 0 ? " (--partition-kb)"
                                : " (2 KB of config/history/status/leader + " + kb(in.member_kb) +
@@ -81,6 +112,7 @@ nlohmann::json CostJson(const CostInputs& in, const CostEstimate& e) {
             {"partition_kb", e.partition_kb},
             {"member_kb", in.member_kb},
             {"status_writes", in.status_writes},
+            {"switchover_poll_interval_s", in.switchover_poll_interval_s},
             {"price_read_per_million", in.price_read},
             {"price_write_per_million", in.price_write},
             {"price_rcu_hour", in.price_rcu_hour},
@@ -90,6 +122,7 @@ nlohmann::json CostJson(const CostInputs& in, const CostEstimate& e) {
           {"per_minute",
            {{"query", r6(e.queries_per_min)},
             {"get_item", r6(e.getitems_per_min)},
+            {"get_item_eventually_consistent", r6(e.failover_polls_per_min)},
             {"update_item", r6(e.updates_per_min)},
             {"requests", r6(e.requests_per_min)},
             {"read_units", r6(e.read_units_per_min)},
@@ -110,6 +143,7 @@ int RunCost(const Options& opts, std::ostream& out, std::ostream& /*err*/) {
   in.partition_kb = opts.partition_kb.value_or(0);
   in.member_kb = opts.member_kb;
   in.status_writes = opts.status_writes;
+  in.switchover_poll_interval_s = opts.switchover_poll_interval_s;
   in.price_read = opts.price_read;
   in.price_write = opts.price_write;
   in.price_rcu_hour = opts.price_rcu_hour;
@@ -131,8 +165,10 @@ int RunCost(const Options& opts, std::ostream& out, std::ostream& /*err*/) {
             FormatFixed(e.queries_per_min * static_cast<double>(e.query_rcu), 1) + " RRU"});
   t.AddRow(
       {"GetItem (watch)", FormatFixed(e.getitems_per_min, 1), FormatFixed(e.getitems_per_min, 1) + " RRU"});
-  t.AddRow({"UpdateItem (member)", FormatFixed(static_cast<double>(in.nodes) * lpm, 1),
-            FormatFixed(static_cast<double>(in.nodes * e.member_wcu) * lpm, 1) + " WRU"});
+  t.AddRow({"GetItem (failover key)", FormatFixed(e.failover_polls_per_min, 1),
+            FormatFixed(e.failover_polls_per_min * 0.5, 1) + " RRU"});
+  t.AddRow({"UpdateItem (member)", FormatFixed(e.member_updates_per_min, 1),
+            FormatFixed(e.member_updates_per_min * static_cast<double>(e.member_wcu), 1) + " WRU"});
   t.AddRow({"UpdateItem (lease)", FormatFixed(lpm, 1), FormatFixed(lpm, 1) + " WRU"});
   t.AddRow({"UpdateItem (status)", FormatFixed(lpm * in.status_writes, 1),
             FormatFixed(lpm * in.status_writes, 1) + " WRU"});

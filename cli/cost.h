@@ -4,7 +4,9 @@
 // costs. Per Patroni loop (loop_wait = failover_time / 3), per cluster, as
 // dcs/dcs.cc and python/dynatroni/dynamodb.py do it:
 //   every node   1 strongly consistent Query of the partition (get_cluster)
-//                1 UpdateItem of its member item (touch_member)
+//                1 UpdateItem of its member item (touch_member) when
+//                  its data changed (as often as `status`), else every
+//                  third loop (dcs::Timing::MemberRefresh)
 //   the leader   1 UpdateItem renewing the lease (_update_leader)
 //                1 UpdateItem of `status` when its LSN moved (write_status;
 //                  a fraction of loops, default every loop)
@@ -34,9 +36,10 @@ struct CostInputs {
   int64_t clusters = 1;
   double partition_kb = 0;  // 0 = 2 KB + member_kb * nodes
   double member_kb = 0.5;
-  double status_writes = 1.0;  // fraction of leader loops writing `status`
-  double price_read = 0.125;   // $ per million read request units
-  double price_write = 0.625;  // $ per million write request units
+  double status_writes = 1.0;               // fraction of leader loops writing `status`
+  double switchover_poll_interval_s = 4.0;  // replicas' failover-key reads (0 = off)
+  double price_read = 0.125;                // $ per million read request units
+  double price_write = 0.625;               // $ per million write request units
   double price_rcu_hour = 0.00013;
   double price_wcu_hour = 0.00065;
   double headroom = 1.5;
@@ -50,7 +53,10 @@ struct CostEstimate {
   // Per minute, all clusters.
   double queries_per_min = 0;
   double getitems_per_min = 0;
+  double failover_polls_per_min = 0;  // eventually consistent GetItems, half a read unit each
   double updates_per_min = 0;
+  double member_updates_per_min = 0;          // part of updates_per_min
+  int64_t idle_member_write_every_loops = 1;  // an unchanged member is rewritten every N loops
   double requests_per_min = 0;
   double read_units_per_min = 0;
   double write_units_per_min = 0;

@@ -58,6 +58,7 @@ const FlagSpec kFlags[] = {
     {"partition-kb", 0, Arity::kOne, "cost"},
     {"member-kb", 0, Arity::kOne, "cost"},
     {"status-writes", 0, Arity::kOne, "cost"},
+    {"switchover-poll-interval", 0, Arity::kOne, "cost"},
     {"headroom", 0, Arity::kOne, "cost"},
 };
 
@@ -342,6 +343,10 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
             InvalidArgument("--status-writes: expected a fraction between 0 and 1, got '" + v + "'"));
       }
       o.status_writes = *p;
+    } else if (n == "switchover-poll-interval") {
+      auto p = num(0, true, "seconds (0 = off)");
+      if (!p.ok()) return report(p.status());
+      o.switchover_poll_interval_s = *p;
     } else if (n == "headroom") {
       auto p = num(1, true, "a factor >= 1");
       if (!p.ok()) return report(p.status());
@@ -429,6 +434,7 @@ std::string UsageFor(const std::vector<std::string>& command) {
     s = "usage: dynatroni cost --failover-time SECONDS --nodes N [--clusters C] [--json]\n"
         "                      [--price-read X] [--price-write Y] [--price-rcu-hour X] [--price-wcu-hour Y]\n"
         "                      [--partition-kb KB] [--member-kb KB] [--status-writes F] [--headroom H]\n"
+        "                      [--switchover-poll-interval S]\n"
         "DynamoDB requests per minute and dollars per month of the plugin's request pattern.\n"
         "  --failover-time S       Patroni ttl; loop_wait = S/3\n"
         "  --nodes N               Patroni nodes per cluster\n"
@@ -440,7 +446,8 @@ std::string UsageFor(const std::vector<std::string>& command) {
         "  --partition-kb KB       size of one cluster's items (default 2 + member-kb x nodes)\n"
         "  --member-kb KB          size of one member item (default 0.5)\n"
         "  --status-writes F       fraction of leader loops that write `status` (default 1: busy primary)\n"
-        "  --headroom H            provisioned capacity = average x H (default 1.5)\n";
+        "  --headroom H            provisioned capacity = average x H (default 1.5)\n"
+        "  --switchover-poll-interval S  the plugin's switchover_poll_interval (default 4; 0 = off)\n";
   } else {
     s = "usage: dynatroni <command> [options]\n"
         "Commands:\n"

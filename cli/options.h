@@ -70,8 +70,9 @@ struct Options {
   double price_wcu_hour = 0.00065;  // $ per provisioned WCU-hour
   std::optional<double> partition_kb;
   double member_kb = 0.5;
-  double status_writes = 1.0;  // fraction of leader loops that write `status`
-  double headroom = 1.5;       // provisioned capacity = average * headroom
+  double status_writes = 1.0;               // fraction of leader loops that write `status`
+  double switchover_poll_interval_s = 4.0;  // replicas' failover-key reads; 0 = off
+  double headroom = 1.5;                    // provisioned capacity = average * headroom
 };
 
 // Parses `args` (without the program name). kInvalidArgument with one line

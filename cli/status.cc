@@ -241,7 +241,10 @@ Result<json> ReadStatus(const Options& opts, Context& ctx, Observations& obs) {
     m["observed_age_ms"] = age ? json(duration_cast<milliseconds>(*age).count()) : json(nullptr);
     const Duration lease = LeaseOf(item, opts, ctx);
     const int64_t lease_ms = duration_cast<milliseconds>(lease).count();
-    bool stale = item.updated_at_ms > 0 && wall_ms - item.updated_at_ms > kStaleFactor * lease_ms;
+    // The leader's own member item is rewritten only when its data changes: its lease renewals prove it
+    // alive.
+    bool stale =
+        !is_leader && item.updated_at_ms > 0 && wall_ms - item.updated_at_ms > kStaleFactor * lease_ms;
     m["stale"] = stale;
     if (stale) {
       leftover_reasons[item.key].push_back(

@@ -13,9 +13,17 @@ extern char** environ;
 namespace dynatroni::dcs {
 namespace {
 
-const char* const kKeys[] = {
-    "table_name", "region",        "endpoint_url",      "failover_time", "profile",
-    "ca_bundle",  "access_key_id", "secret_access_key", "session_token", "leader_poll_interval"};
+const char* const kKeys[] = {"table_name",
+                             "region",
+                             "endpoint_url",
+                             "failover_time",
+                             "profile",
+                             "ca_bundle",
+                             "access_key_id",
+                             "secret_access_key",
+                             "session_token",
+                             "leader_poll_interval",
+                             "switchover_poll_interval"};
 
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -119,7 +127,7 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
       return InvalidArgument("dynamodb." + Shown(k) +
                              ": unknown setting (known: table_name, region, endpoint_url, "
                              "failover_time, profile, ca_bundle, access_key_id, secret_access_key, "
-                             "session_token, leader_poll_interval, url)");
+                             "session_token, leader_poll_interval, switchover_poll_interval, url)");
     }
     merged[k] = v;
   }
@@ -152,6 +160,14 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
       c.session_token = v;
     } else if (k == "leader_poll_interval") {
       DYNATRONI_ASSIGN_OR_RETURN(c.leader_poll_interval, ParseSeconds("dynamodb.leader_poll_interval", v));
+    } else if (k == "switchover_poll_interval") {
+      if (v == "0" || v == "0.0" || v == "off") {
+        c.switchover_poll_interval = Duration::zero();
+      } else {
+        auto d = ParseSeconds("dynamodb.switchover_poll_interval", v);
+        if (!d.ok()) return InvalidArgument(d.status().message() + " (or 0 to turn the polls off)");
+        c.switchover_poll_interval = *d;
+      }
     }
   }
   if (auto s = dynamodb::ValidateTableName(c.table_name); !s.ok()) {

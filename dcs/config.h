@@ -9,7 +9,8 @@
 //   2. the other keys of the `dynamodb:` section;
 //   3. environment variables PATRONI_DYNAMODB_<KEY> (upper-case key).
 // Keys: table_name, region, endpoint_url, failover_time, profile, ca_bundle,
-// access_key_id, secret_access_key, session_token, leader_poll_interval.
+// access_key_id, secret_access_key, session_token, leader_poll_interval,
+// switchover_poll_interval.
 // Names Patroni overwrites (namespace, name, scope, ttl, loop_wait,
 // retry_timeout, patronictl) are not options of ours.
 //
@@ -39,6 +40,8 @@ struct DcsConfig {
   std::string secret_access_key;
   std::string session_token;
   Duration leader_poll_interval = std::chrono::seconds(1);
+  // DcsOptions::handover_poll_interval; zero = off.
+  Duration switchover_poll_interval = std::chrono::seconds(4);
 };
 
 using Env = std::map<std::string, std::string>;

@@ -106,6 +106,24 @@ TEST(DcsConfig, HostileValuesGetOneShortPrintableLineNamingTheField) {
   EXPECT_EQ(*ok->failover_time, 86400s);
 }
 
+TEST(DcsConfig, SwitchoverPollIntervalDefaultsToFourSecondsAndZeroTurnsItOff) {
+  auto d = ParseDcsConfig({}, {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->switchover_poll_interval, 4s);
+  auto off = ParseDcsConfig({{"switchover_poll_interval", "0"}}, {});
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->switchover_poll_interval, Duration::zero());
+  auto env = ParseDcsConfig({}, {{"PATRONI_DYNAMODB_SWITCHOVER_POLL_INTERVAL", "0.5"}});
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->switchover_poll_interval, 500ms);
+  for (const char* bad : {"-1", "soon", "1e9"}) {
+    auto r = ParseDcsConfig({{"switchover_poll_interval", bad}}, {});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("dynamodb.switchover_poll_interval"), std::string::npos);
+    EXPECT_NE(r.status().message().find("or 0 to turn the polls off"), std::string::npos);
+  }
+}
+
 TEST(DcsConfig, SecretsAreNeverQuotedInErrors) {
   auto r = ParseDcsConfig({{"secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
                            {"session_token", "FQoGZXIvYXdzEXAMPLETOKEN"}},

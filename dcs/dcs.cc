@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <string_view>
 
 namespace dynatroni::dcs {
 namespace {
@@ -16,6 +17,24 @@ bool IsLeaderKey(const std::string& key) {
   auto slash = key.find('/');
   return slash != std::string::npos && key.compare(slash, std::string::npos, "/leader") == 0 &&
          key.find_first_not_of("0123456789") == slash && slash > 0;
+}
+
+// For members/<name> (or <group>/members/<name>): whether <name> holds the
+// lease of that group in `view` (a live leader item this reader has not
+// expired). Its renewals prove it alive, so its member item need not be
+// refreshed while unchanged.
+bool IsLeadersMember(const ClusterView& view, const std::string& member_key) {
+  const size_t pos = member_key.find("members/");
+  if (pos == std::string::npos) return false;
+  auto it = view.items.find(member_key.substr(0, pos) + "leader");
+  return it != view.items.end() && it->second.item.value &&
+         *it->second.item.value == std::string_view(member_key).substr(pos + 8);
+}
+
+// "<group>/leader" for "<group>/members/<name>", "leader" for "members/<name>".
+std::string GroupLeaderKey(const std::string& member_key) {
+  const size_t pos = member_key.find("members/");
+  return (pos == std::string::npos ? std::string() : member_key.substr(0, pos)) + "leader";
 }
 
 bool IsMemberKey(const std::string& key) {
@@ -64,6 +83,13 @@ Duration Timing::SafetyMargin() const {
       std::chrono::duration<double, std::nano>(static_cast<double>(ttl.count()) * 2.0 * kMaxClockRateDrift));
   return kDemoteAllowance + drift;
 }
+
+Duration Timing::MemberRefresh() const {
+  Duration refresh = std::min<Duration>(ttl - loop_wait / 2, 2 * ttl - loop_wait * 5 / 2);
+  return std::max(refresh, Duration::zero());
+}
+
+Duration Timing::MemberExpiry() const { return 2 * ttl; }
 
 Dcs::Dcs(DcsOptions options)
     : opts_(std::move(options)),
@@ -118,6 +144,11 @@ std::optional<MonoTime> Dcs::BoundLocked(const std::string& leader_key) const {
   return it->second.last_send + timing_.ttl - timing_.SafetyMargin();
 }
 
+bool Dcs::HoldsLeaseLocked(const std::string& leader_key) const {
+  auto bound = BoundLocked(leader_key);
+  return bound && clock_->Now() < *bound;
+}
+
 Deadline Dcs::CallDeadline(const std::string& leader_key) const {
   std::lock_guard<std::mutex> lock(mu_);
   MonoTime now = clock_->Now();
@@ -150,13 +181,27 @@ Mutation Dcs::LeaderMutation(bool increment_term) const {
 Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
   Deadline deadline = CallDeadline("");
   auto items = opts_.store->Query(opts_.partition, prefix, deadline);
-  if (!items.ok()) return items.status().Annotate("loading cluster " + opts_.partition);
+  if (!items.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, w] : member_writes_) {
+      if (key.compare(0, prefix.size(), prefix) == 0) w.confirmed = false;  // nothing seen: write next time
+    }
+    return items.status().Annotate("loading cluster " + opts_.partition);
+  }
   ClusterView view;
   std::lock_guard<std::mutex> lock(mu_);
   MonoTime now = clock_->Now();
   std::map<std::string, bool> seen;
   for (const StoredItem& item : *items) {
     seen[item.key] = true;
+    if (auto w = member_writes_.find(item.key); w != member_writes_.end()) {
+      // TouchMember may skip only while the item is exactly as we wrote it.
+      if (item.version == w->second.version && item.session == opts_.session && item.live()) {
+        w->second.confirmed = true;
+      } else {
+        member_writes_.erase(w);
+      }
+    }
     ObservedItem o;
     o.item = item;
     auto hold = holders_.find(item.key);
@@ -175,13 +220,22 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
         continue;
       }
     } else if (IsMemberKey(item.key)) {
-      o.expired = o.age >= timing_.ttl;
+      // Items sort "leader" before "members/" within a group, so the group's
+      // leader (if live) is already in view.items here.
+      o.expired = o.age >= timing_.MemberExpiry() && !IsLeadersMember(view, item.key);
       if (o.expired) {
         view.expired_members.push_back(item.key);
         continue;
       }
     }
     view.items[item.key] = std::move(o);
+  }
+  for (auto it = member_writes_.begin(); it != member_writes_.end();) {
+    if (it->first.compare(0, prefix.size(), prefix) == 0 && !seen.count(it->first)) {
+      it = member_writes_.erase(it);  // removed (patronictl remove, DeletePartition): write again
+    } else {
+      ++it;
+    }
   }
   // Forget observations of keys that are gone, so memory stays bounded.
   for (auto it = observed_.begin(); it != observed_.end();) {
@@ -340,6 +394,7 @@ LeaseInfo Dcs::Lease(const std::string& leader_key) const {
 
 Result<std::optional<int64_t>> Dcs::SetValue(const std::string& key, const std::string& value,
                                              std::optional<int64_t> cas_version) {
+  ForgetMemberWrite(key);
   Mutation m;
   m.value = value;
   m.session = opts_.session;
@@ -377,6 +432,7 @@ Result<bool> Dcs::Initialize(const std::string& key, const std::string& value, b
 }
 
 Result<bool> Dcs::DeleteKey(const std::string& key, std::optional<int64_t> cas_version) {
+  ForgetMemberWrite(key);
   Mutation m;
   m.ttl_epoch_s = WallSecondsFromNow(opts_.gc_after);
   auto out = opts_.store->Write(opts_.partition, key, m,
@@ -387,21 +443,45 @@ Result<bool> Dcs::DeleteKey(const std::string& key, std::optional<int64_t> cas_v
   return out->ambiguous && out->item && !out->item->live();
 }
 
+void Dcs::ForgetMemberWrite(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  member_writes_.erase(key);
+}
+
 Result<bool> Dcs::TouchMember(const std::string& member_key, const std::string& data) {
   Mutation m;
   m.value = data;
   m.session = opts_.session;
-  m.lease_ms = duration_cast<milliseconds>(timing().ttl).count();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t lease_ms = duration_cast<milliseconds>(timing_.ttl).count();
+    m.lease_ms = lease_ms;
+    auto w = member_writes_.find(member_key);
+    if (w != member_writes_.end() && w->second.confirmed && w->second.data == data &&
+        w->second.lease_ms == lease_ms &&
+        (clock_->Now() - w->second.sent < timing_.MemberRefresh() ||
+         HoldsLeaseLocked(GroupLeaderKey(member_key)))) {
+      // Unchanged, still there as we wrote it, and fresh enough for every
+      // observer — or this node leads the group, whose renewals keep it listed.
+      return true;
+    }
+  }
   m.ttl_epoch_s = WallSecondsFromNow(std::chrono::hours(24));
   Deadline deadline = CallDeadline("");
   MonoTime send = clock_->Now();
   auto out = opts_.store->Write(opts_.partition, member_key, m, Precondition::None(), deadline);
-  if (!out.ok()) return out.status();
-  if (out->applied && out->item) {
-    std::lock_guard<std::mutex> lock(mu_);
-    observed_[member_key] = Observation{*out->item, send, MonoTime()};
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!out.ok() || !out->applied || !out->item) {
+    member_writes_.erase(member_key);
+    if (!out.ok()) return out.status();
+    return out->applied;
   }
-  return out->applied;
+  observed_[member_key] = Observation{*out->item, send, MonoTime()};
+  auto w = member_writes_.find(member_key);
+  if (w == member_writes_.end() || w->second.version < out->item->version) {
+    member_writes_[member_key] = MemberWrite{data, out->item->version, *m.lease_ms, send, false};
+  }
+  return true;
 }
 
 Status Dcs::DeleteCluster() {
@@ -409,6 +489,8 @@ Status Dcs::DeleteCluster() {
     std::lock_guard<std::mutex> lock(mu_);
     holders_.clear();
     observed_.clear();
+    handover_.clear();
+    member_writes_.clear();
   }
   return opts_.store->DeletePartition(opts_.partition, Deadline::After(*clock_, timing().retry_timeout * 3));
 }
@@ -436,15 +518,53 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
   if (o.last_poll >= next_poll - opts_.leader_poll_interval) {
     next_poll = std::max(next_poll, o.last_poll + opts_.leader_poll_interval);
   }
+  const Handover& hv = handover_[leader_key];
+  const bool handing_over = now < hv.fast_until;
+  if (handing_over) next_poll = std::min(next_poll, o.last_poll + opts_.handover_fast_poll);
   if (now >= next_poll) {
     plan.action = WatchPlan::Action::kPoll;
-    plan.reason = "expected leader renewal";
+    plan.reason = handing_over ? "switchover requested: waiting for the leader to hand over"
+                               : "expected leader renewal";
     return plan;
   }
+  MonoTime next_wake = std::min(next_poll, expiry);
+  if (!handing_over && opts_.handover_poll_interval > Duration::zero()) {
+    MonoTime next_failover_poll = hv.last_poll + opts_.handover_poll_interval;
+    if (now >= next_failover_poll) {
+      plan.action = WatchPlan::Action::kPollFailover;
+      plan.reason = "checking for a switchover request";
+      return plan;
+    }
+    next_wake = std::min(next_wake, next_failover_poll);
+  }
   plan.action = WatchPlan::Action::kWait;
-  plan.wait = std::min(next_poll, expiry) - now;
+  plan.wait = next_wake - now;
   plan.reason = "waiting for the next leader renewal";
   return plan;
+}
+
+Result<bool> Dcs::PollFailover(const std::string& leader_key) {
+  static constexpr std::string_view kLeader = "leader";
+  if (leader_key.size() < kLeader.size() ||
+      leader_key.compare(leader_key.size() - kLeader.size(), kLeader.size(), kLeader) != 0) {
+    return InvalidArgument("PollFailover: '" + leader_key + "' is not a leader key");
+  }
+  const std::string failover_key = leader_key.substr(0, leader_key.size() - kLeader.size()) + "failover";
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    handover_[leader_key].last_poll = clock_->Now();  // also after a failure: no hot loop
+  }
+  failover_polls_.fetch_add(1, std::memory_order_relaxed);
+  auto got = opts_.store->GetEventually(opts_.partition, failover_key,
+                                        Deadline::After(*clock_, timing().retry_timeout));
+  if (!got.ok()) return got.status();
+  if (!*got || !(*got)->live()) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  Handover& hv = handover_[leader_key];
+  if ((*got)->version == hv.seen_version) return false;
+  hv.seen_version = (*got)->version;
+  hv.fast_until = clock_->Now() + timing_.ttl;
+  return true;
 }
 
 Result<bool> Dcs::PollLeader(const std::string& leader_key, std::optional<int64_t> /*leader_version*/) {
@@ -460,12 +580,16 @@ Result<bool> Dcs::PollLeader(const std::string& leader_key, std::optional<int64_
   if (!got.ok()) return got.status();
   if (!*got || !(*got)->live()) {
     if (*got) ObserveLocked(**got, now);
-    return true;  // released or gone: race now
+    handover_[leader_key].fast_until = MonoTime();  // handed over: back to the ordinary cadence
+    return true;                                    // released or gone: race now
   }
   const StoredItem& item = **got;
   Duration age = ObserveLocked(item, now);
   observed_[leader_key].last_poll = now;
-  if (owner_before && *owner_before != *item.value) return true;
+  if (owner_before && *owner_before != *item.value) {
+    handover_[leader_key].fast_until = MonoTime();
+    return true;
+  }
   return age >= LeaseTtlFor(item);
 }
 

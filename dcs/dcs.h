@@ -32,6 +32,7 @@
 #ifndef DYNATRONI_DCS_DCS_H_
 #define DYNATRONI_DCS_DCS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -62,6 +63,16 @@ struct Timing {
   [[nodiscard]] Duration SafetyMargin() const;
   static constexpr Duration kDemoteAllowance = std::chrono::seconds(2);
   static constexpr double kMaxClockRateDrift = 0.001;  // 1000 ppm per node
+
+  // Member items (docs/design.md, "Member items"). A writer rewrites an
+  // unchanged member item only once MemberRefresh() has passed since its last
+  // applied write: ttl - loop_wait / 2, capped at 2 ttl - 5 loop_wait / 2 so
+  // that refresh + 2 loop_wait stays at least loop_wait / 2 below
+  // MemberExpiry(); 0 (write every loop) when loop_wait > 0.8 ttl. The dial
+  // gives 2.5 loop_wait, i.e. every third loop. Observers drop a member once they
+  // have seen its version unchanged for MemberExpiry() = 2 ttl.
+  [[nodiscard]] Duration MemberRefresh() const;
+  [[nodiscard]] Duration MemberExpiry() const;
 };
 
 struct DcsOptions {
@@ -76,6 +87,13 @@ struct DcsOptions {
   Duration leader_poll_interval = std::chrono::milliseconds(1000);
   // Delay after the expected renewal time before the first poll.
   Duration renewal_poll_offset = std::chrono::milliseconds(300);
+  // While a foreign leader holds the lease, watch() also reads the failover
+  // key this often (eventually consistent: half a read unit). When a new
+  // failover/switchover request appears it polls the leader every
+  // handover_fast_poll for up to one ttl, so the candidate wakes within that
+  // of the old leader's release instead of at its next loop. Zero: off.
+  Duration handover_poll_interval = std::chrono::seconds(4);
+  Duration handover_fast_poll = std::chrono::milliseconds(250);
   // Garbage-collection horizon written to `ttl` for tombstones and leftovers.
   Duration gc_after = std::chrono::hours(24 * 7);
 };
@@ -83,8 +101,10 @@ struct DcsOptions {
 // One key as this reader sees it.
 struct ObservedItem {
   StoredItem item;
-  Duration age{0};       // how long this reader has seen this version unchanged
-  bool expired = false;  // members/leader: age >= ttl (never for other keys)
+  Duration age{0};  // how long this reader has seen this version unchanged
+  // leader: age >= max(ttl, lease_ms); members: age >= Timing::MemberExpiry()
+  // (2 ttl); never for other keys.
+  bool expired = false;
 };
 
 struct ClusterView {
@@ -102,7 +122,8 @@ struct ClusterView {
 
 // What watch() should do next (replicas).
 struct WatchPlan {
-  enum class Action { kWait, kPoll, kWakeNow } action = Action::kWait;
+  // kPoll: PollLeader now. kPollFailover: PollFailover now.
+  enum class Action { kWait, kPoll, kPollFailover, kWakeNow } action = Action::kWait;
   Duration wait{0};    // for kWait: how long to wait at most before asking again
   std::string reason;  // for logs
 };
@@ -156,6 +177,19 @@ class Dcs {
   // already absent.
   Result<bool> DeleteKey(const std::string& key, std::optional<int64_t> cas_version);
   // touch_member: members/<name> (with the group prefix) = data, with TTL.
+  // Skips the store call (returns true, sends and counts no request) when all
+  // hold: `data` equals the data of this process's last applied write of
+  // `member_key`; the latest LoadCluster covering the key succeeded and saw
+  // the item at exactly the version that write produced, with our session
+  // (so nobody removed or rewrote it since); the ttl is unchanged; and less than
+  // Timing::MemberRefresh() has passed on this node's monotonic clock since
+  // that write was sent — or this node holds the group's lease (within its
+  // holder bound): observers keep the lease holder's member listed while
+  // they see the lease live (LoadCluster), so the leader rewrites its member
+  // item only when the data changes. Otherwise one unconditional UpdateItem, as always;
+  // a failed or unknown-outcome write forgets the record (next call writes).
+  // A new Dcs (process restart) always writes first. Safe to call
+  // concurrently with LoadCluster; the skip decision is taken under mu_.
   Result<bool> TouchMember(const std::string& member_key, const std::string& data);
   // patronictl remove.
   Status DeleteCluster();
@@ -167,12 +201,33 @@ class Dcs {
   // Returns true when Patroni should run a cycle now (owner changed, lease
   // released, or expired by this node's observation).
   Result<bool> PollLeader(const std::string& leader_key, std::optional<int64_t> leader_version);
+  // One eventually consistent GetItem of the failover key next to
+  // `leader_key` ("failover" or "<group>/failover"). true when it shows a
+  // request this node had not seen (PlanWatch then polls the leader every
+  // handover_fast_poll for up to one ttl); never wakes Patroni by itself.
+  Result<bool> PollFailover(const std::string& leader_key);
+  // Requests PollFailover has sent (eventually consistent GetItems), for the
+  // cost accounting of `dynatroni cost` and the benchmarks.
+  [[nodiscard]] uint64_t failover_polls() const { return failover_polls_.load(std::memory_order_relaxed); }
 
  private:
   struct Observation {
     StoredItem last;      // the item as last seen
     MonoTime first_seen;  // when this node first saw last.version
     MonoTime last_poll;   // when watch() last polled this key
+  };
+  struct Handover {
+    MonoTime last_poll;         // last PollFailover
+    MonoTime fast_until;        // poll the leader every handover_fast_poll until then
+    int64_t seen_version = -1;  // failover item version that armed fast polling
+  };
+  // This process's last applied write of one of its member items.
+  struct MemberWrite {
+    std::string data;        // the value written
+    int64_t version = 0;     // the version it produced
+    int64_t lease_ms = 0;    // the ttl written with it
+    MonoTime sent;           // send time of that write (this node's clock)
+    bool confirmed = false;  // the latest covering LoadCluster saw exactly this version
   };
   struct Holder {
     int64_t version = 0;
@@ -186,7 +241,11 @@ class Dcs {
   Duration ObserveLocked(const StoredItem& item, MonoTime now);
   // The holder bound for `leader_key`, if this process holds it.
   std::optional<MonoTime> BoundLocked(const std::string& leader_key) const;
+  // Whether this process holds `leader_key` and its holder bound has not passed.
+  bool HoldsLeaseLocked(const std::string& leader_key) const;
   Duration LeaseTtlFor(const StoredItem& item) const;
+  // Any other write of `key` (SetValue, DeleteKey) ends TouchMember's skipping.
+  void ForgetMemberWrite(const std::string& key);
   Deadline CallDeadline(const std::string& leader_key) const;
   Mutation LeaderMutation(bool increment_term) const;
   int64_t WallSecondsFromNow(Duration d) const;
@@ -196,9 +255,12 @@ class Dcs {
   DcsOptions opts_;
   Clock* clock_;
   mutable std::mutex mu_;
-  Timing timing_;                                // guarded by mu_
-  std::map<std::string, Observation> observed_;  // guarded by mu_
-  std::map<std::string, Holder> holders_;        // guarded by mu_
+  Timing timing_;                                     // guarded by mu_
+  std::map<std::string, Observation> observed_;       // guarded by mu_
+  std::map<std::string, Holder> holders_;             // guarded by mu_
+  std::map<std::string, MemberWrite> member_writes_;  // by member key; guarded by mu_
+  std::atomic<uint64_t> failover_polls_{0};
+  std::map<std::string, Handover> handover_;  // by leader key; guarded by mu_
   // Earliest send time of a leader write whose outcome is still unresolved.
   std::map<std::string, MonoTime> unresolved_send_;  // guarded by mu_
 };

@@ -12,13 +12,16 @@ using Fault = MemoryItemStore::Fault;
 
 class DcsTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Dcs> Node(const std::string& name, FakeClock* clock) {
+  // `handover_poll`: DcsOptions::handover_poll_interval (off unless a test is about it).
+  std::unique_ptr<Dcs> Node(const std::string& name, FakeClock* clock,
+                            Duration handover_poll = Duration::zero()) {
     DcsOptions o;
     o.partition = "batman";
     o.name = name;
     o.store = store_;
     o.clock = clock;
     o.timing = *Timing::FromFailoverTime(30s);
+    o.handover_poll_interval = handover_poll;
     auto d = Dcs::Create(o);
     EXPECT_TRUE(d.ok());
     return std::move(d).value();
@@ -261,12 +264,15 @@ TEST_F(DcsTest, InitializeRaceHasOneWinner) {
   EXPECT_EQ(*store_->Peek("batman", "initialize")->value, "7000000000000000001");
 }
 
-TEST_F(DcsTest, MembersDisappearAfterTtlOfObservedSilence) {
+TEST_F(DcsTest, MembersDisappearAfterTwoTtlsOfObservedSilence) {
   auto a = Node("a", &clock_a_);
   auto b = Node("b", &clock_b_);
   ASSERT_TRUE(*a->TouchMember("members/a", "{\"role\":\"primary\"}"));
   ASSERT_TRUE(*b->TouchMember("members/b", "{}"));
   auto v = b->LoadCluster("");
+  EXPECT_TRUE(v->items.count("members/a"));
+  clock_b_.Advance(30s);  // one ttl: still listed (member_expiry = 2 x ttl)
+  v = b->LoadCluster("");
   EXPECT_TRUE(v->items.count("members/a"));
   clock_b_.Advance(30s);
   ASSERT_TRUE(*b->TouchMember("members/b", "{}"));
@@ -328,6 +334,91 @@ TEST_F(DcsTest, WatchWakesAtOnceWhenLeaderReleases) {
   ASSERT_TRUE(b->LoadCluster("").ok());
   ASSERT_TRUE(*a->ReleaseLeader("leader"));
   EXPECT_TRUE(*b->PollLeader("leader", 1));
+}
+
+TEST_F(DcsTest, WatchReadsTheFailoverKeyEveryIntervalWhileAForeignLeaderHolds) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_, 2s);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  EXPECT_EQ(b->PlanWatch("leader", 1).action, WatchPlan::Action::kPollFailover);
+  EXPECT_FALSE(*b->PollFailover("leader"));  // no request
+  EXPECT_EQ(b->failover_polls(), 1U);        // priced as an eventually consistent read
+  auto plan = b->PlanWatch("leader", 1);
+  EXPECT_EQ(plan.action, WatchPlan::Action::kWait);
+  EXPECT_EQ(plan.wait, 2s);  // sooner than the expected renewal (10.3 s)
+  clock_b_.Advance(plan.wait);
+  EXPECT_EQ(b->PlanWatch("leader", 1).action, WatchPlan::Action::kPollFailover);
+  // The leader itself never polls.
+  EXPECT_EQ(a->PlanWatch("leader", 1).action, WatchPlan::Action::kWait);
+}
+
+TEST_F(DcsTest, SwitchoverRequestMakesTheCandidateWakeWithinTheFastPollOfTheRelease) {
+  auto a = Node("a", &clock_a_, 2s);
+  auto b = Node("b", &clock_b_, 2s);
+  ASSERT_TRUE(*a->AcquireLeader("1/leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  ASSERT_TRUE(a->SetValue("1/failover", R"({"leader":"a","member":"b"})", std::nullopt)->has_value());
+  ASSERT_EQ(b->PlanWatch("1/leader", 1).action, WatchPlan::Action::kPollFailover);
+  EXPECT_TRUE(*b->PollFailover("1/leader"));  // a new request: fast polls of the leader
+  int polls = 0;
+  bool woke = false;
+  for (int i = 0; i < 40 && !woke; ++i) {
+    auto plan = b->PlanWatch("1/leader", 1);
+    ASSERT_NE(plan.action, WatchPlan::Action::kPollFailover);  // not while handing over
+    if (plan.action == WatchPlan::Action::kPoll) {
+      ++polls;
+      woke = *b->PollLeader("1/leader", 1);
+      if (polls == 8) {
+        ASSERT_TRUE(*a->ReleaseLeader("1/leader"));  // 8 polls x 250 ms: the old leader lets go
+      }
+    } else {
+      ASSERT_EQ(plan.action, WatchPlan::Action::kWait);
+      EXPECT_LE(plan.wait, 250ms);
+      clock_b_.Advance(plan.wait);
+    }
+  }
+  EXPECT_TRUE(woke);
+  EXPECT_EQ(polls, 9);  // the first poll after the release wakes Patroni
+  // b takes over; a, now a replica, is not in a hurry: it checks for requests at the slow cadence.
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  ASSERT_TRUE(*b->AcquireLeader("1/leader"));
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  EXPECT_EQ(a->PlanWatch("1/leader", 3).action, WatchPlan::Action::kPollFailover);
+  // The same request does not arm the fast polls again.
+  EXPECT_FALSE(*b->PollFailover("1/leader"));
+  EXPECT_FALSE(b->PollFailover("1/sync").ok());  // not a leader key
+}
+
+TEST_F(DcsTest, FastLeaderPollsStopOneTtlAfterTheRequest) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_, 2s);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  ASSERT_TRUE(
+      a->SetValue("failover", R"({"member":"b","scheduled_at":"2030-01-01T00:00:00+00:00"})", std::nullopt)
+          ->has_value());
+  ASSERT_EQ(b->PlanWatch("leader", 1).action, WatchPlan::Action::kPollFailover);
+  ASSERT_TRUE(*b->PollFailover("leader"));
+  clock_b_.Advance(30s);  // a scheduled switchover: the leader keeps renewing
+  ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt));
+  EXPECT_FALSE(*b->PollLeader("leader", 1));
+  auto plan = b->PlanWatch("leader", 2);
+  EXPECT_EQ(plan.action, WatchPlan::Action::kPollFailover);  // back to the slow cadence
+  EXPECT_FALSE(*b->PollFailover("leader"));                  // already seen: no new fast window
+  plan = b->PlanWatch("leader", 2);
+  EXPECT_EQ(plan.action, WatchPlan::Action::kWait);
+  EXPECT_EQ(plan.wait, 2s);
+}
+
+TEST_F(DcsTest, SwitchoverPollsOffMeansOnlyRenewalPolls) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_b_, Duration::zero());
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  auto plan = b->PlanWatch("leader", 1);
+  EXPECT_EQ(plan.action, WatchPlan::Action::kWait);
+  EXPECT_EQ(plan.wait, 10s + 300ms);
 }
 
 }  // namespace

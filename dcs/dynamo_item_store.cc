@@ -223,10 +223,21 @@ Result<std::vector<StoredItem>> DynamoItemStore::Query(const std::string& partit
 
 Result<std::optional<StoredItem>> DynamoItemStore::Get(const std::string& partition, const std::string& key,
                                                        Deadline deadline) {
+  return GetItem(partition, key, /*consistent=*/true, deadline);
+}
+
+Result<std::optional<StoredItem>> DynamoItemStore::GetEventually(const std::string& partition,
+                                                                 const std::string& key, Deadline deadline) {
+  return GetItem(partition, key, /*consistent=*/false, deadline);
+}
+
+Result<std::optional<StoredItem>> DynamoItemStore::GetItem(const std::string& partition,
+                                                           const std::string& key, bool consistent,
+                                                           Deadline deadline) {
   dynamodb::GetItemRequest req;
   req.table = table_;
   req.key = KeyOf(partition, key);
-  req.consistent_read = true;
+  req.consistent_read = consistent;
   auto got = client_->GetItem(req, deadline);
   if (!got.ok()) return Explain(got.status(), table_);
   auto& result = *got;

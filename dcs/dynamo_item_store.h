@@ -34,6 +34,8 @@ class DynamoItemStore final : public ItemStore {
 
   Result<std::vector<StoredItem>> Query(const std::string& partition, const std::string& prefix,
                                         Deadline deadline) override;
+  Result<std::optional<StoredItem>> GetEventually(const std::string& partition, const std::string& key,
+                                                  Deadline deadline) override;
   Result<std::optional<StoredItem>> Get(const std::string& partition, const std::string& key,
                                         Deadline deadline) override;
   Result<WriteOutcome> Write(const std::string& partition, const std::string& key, const Mutation& mutation,
@@ -44,6 +46,9 @@ class DynamoItemStore final : public ItemStore {
   [[nodiscard]] dynamodb::Client& client() { return *client_; }
 
  private:
+  Result<std::optional<StoredItem>> GetItem(const std::string& partition, const std::string& key,
+                                            bool consistent, Deadline deadline);
+
   std::shared_ptr<dynamodb::Client> client_;
   std::string table_;
   WarningSink warn_;

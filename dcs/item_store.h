@@ -107,6 +107,13 @@ class ItemStore {
   // One item, strongly consistent; nullopt when absent.
   virtual Result<std::optional<StoredItem>> Get(const std::string& partition, const std::string& key,
                                                 Deadline deadline) = 0;
+  // One item, eventually consistent (half the read cost on DynamoDB; may be
+  // stale by up to about a second). Only for wake-up hints, never for lease
+  // decisions. Default: Get.
+  virtual Result<std::optional<StoredItem>> GetEventually(const std::string& partition,
+                                                          const std::string& key, Deadline deadline) {
+    return Get(partition, key, deadline);
+  }
   // Applies `mutation` iff `pre` holds. Errors as dynamodb::Client: a failed
   // precondition is WriteOutcome{applied=false}; kUnknownOutcome when the
   // write may or may not have been applied.

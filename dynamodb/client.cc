@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string_view>
 #include <utility>
+
+#include "dynamodb/wire_decode.h"
 
 namespace dynatroni::dynamodb {
 
@@ -269,7 +272,12 @@ class Client::Impl {
     bool cancelled = false;
   };
 
-  Outcome Invoke(const std::string& op, const json& body, bool is_write, Deadline deadline);
+  // `fast`, when given, is offered each 2xx body first (wire_decode.h); when it
+  // returns true the call succeeds with an empty `body` and the caller uses
+  // what `fast` decoded; when false the general path (json::parse) runs.
+  using FastPath = std::function<bool(std::string_view body)>;
+  Outcome Invoke(const std::string& op, const json& body, bool is_write, Deadline deadline,
+                 const FastPath& fast = nullptr);
 
   // Backoff before retry number `n` (0-based). Returns false (and sleeps not
   // at all) when no attempt could start afterwards before the deadline.
@@ -340,7 +348,7 @@ class Client::Impl {
 };
 
 Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& body, bool is_write,
-                                           Deadline deadline) {
+                                           Deadline deadline, const FastPath& fast) {
   Outcome out;
   std::string body_text;
   try {
@@ -456,6 +464,9 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
           s.WithAwsError("", http);
           // A 2xx whose body is damaged was most likely applied.
           retry = Retry{s, false, http < 400 || http >= 500};
+        } else if (http >= 200 && http < 300 && fast && fast(resp.body)) {
+          out.status = Status::Ok();
+          return out;
         } else if (http >= 200 && http < 300) {
           json parsed = json::parse(resp.body, nullptr, false);
           if (parsed.is_discarded() || !parsed.is_object()) {
@@ -634,9 +645,19 @@ Result<GetItemResult> Client::GetItem(const GetItemRequest& req, Deadline deadli
       {"TableName", req.table}, {"Key", EncodeItem(req.key)}, {"ConsistentRead", req.consistent_read}};
   if (!req.projection.empty()) body["ProjectionExpression"] = req.projection;
   if (!req.names.empty()) body["ExpressionAttributeNames"] = req.names;
-  auto out = impl_->Invoke("GetItem", body, false, deadline);
+  internal::DecodedBody fast_body;
+  bool fast_used = false;
+  auto fast = [&](std::string_view text) {
+    fast_used = internal::FastDecodeItems(text, "Item", internal::ItemsShape::kItemOrNull, &fast_body);
+    return fast_used;
+  };
+  auto out = impl_->Invoke("GetItem", body, false, deadline, fast);
   if (!out.status.ok()) return out.status;
   GetItemResult r;
+  if (fast_used) {
+    if (fast_body.has_field) r.item = std::move(fast_body.items.front());
+    return r;
+  }
   if (const json* item = Field(out.body, "Item"); item != nullptr && !item->is_null()) {
     auto decoded = DecodeItem(*item, "Item");
     if (!decoded.ok()) return decoded.status().Annotate("GetItem");
@@ -715,13 +736,26 @@ Result<QueryResult> Client::Query(const QueryRequest& req, Deadline deadline) {
   json start_key;
   while (true) {
     if (!start_key.is_null()) body["ExclusiveStartKey"] = start_key;
-    auto out = impl_->Invoke(op, body, false, deadline);
+    internal::DecodedBody fast_body;
+    bool fast_used = false;
+    auto fast = [&](std::string_view text) {
+      fast_used = internal::FastDecodeItems(text, "Items", internal::ItemsShape::kList, &fast_body);
+      return fast_used;
+    };
+    auto out = impl_->Invoke(op, body, false, deadline, fast);
     if (!out.status.ok()) {
       if (result.pages == 0) return out.status;
       return out.status.Annotate("Query page " + std::to_string(result.pages + 1));
     }
     ++result.pages;
-    if (const json* items = Field(out.body, "Items")) {
+    if (fast_used) {
+      if (result.items.empty()) {
+        result.items = std::move(fast_body.items);
+      } else {
+        for (Item& item : fast_body.items) result.items.push_back(std::move(item));
+      }
+      out.body = std::move(fast_body.rest);
+    } else if (const json* items = Field(out.body, "Items")) {
       if (!items->is_array()) return MalformedResponse(op + ": Items is not a JSON array");
       for (size_t i = 0; i < items->size(); ++i) {
         auto decoded = DecodeItem((*items)[i], "Items[" + std::to_string(i) + "]");

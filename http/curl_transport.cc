@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <new>
 #include <string_view>
 #include <utility>
 
@@ -146,6 +147,18 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userdata) {
   return len;
 }
 
+// A pooled easy handle and what it was last configured for. Everything but the
+// per-request options is the same for every request, so a handle is reset and
+// fully configured only when the method changes (curl_easy_reset plus ~25
+// setopts, several of them string copies, cost more than the rest of Send's
+// libcurl setup); the parsed form of the last URL is kept too.
+struct PooledHandle {
+  CURL* curl = nullptr;
+  std::string configured_method;  // empty: not configured yet
+  std::string url;                // the URL `url_parts` was parsed from
+  UrlParts url_parts;
+};
+
 struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
@@ -269,7 +282,11 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlOptions options
 CurlTransport::CurlTransport(CurlOptions options) : options_(std::move(options)) {}
 
 CurlTransport::~CurlTransport() {
-  for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
+  for (void* handle : idle_) {
+    auto* pooled = static_cast<PooledHandle*>(handle);
+    curl_easy_cleanup(pooled->curl);
+    delete pooled;
+  }
 }
 
 size_t CurlTransport::idle_handles() const {
@@ -286,7 +303,15 @@ void* CurlTransport::AcquireHandle() {
       return handle;
     }
   }
-  return curl_easy_init();
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return nullptr;
+  auto* pooled = new (std::nothrow) PooledHandle;
+  if (pooled == nullptr) {
+    curl_easy_cleanup(curl);
+    return nullptr;
+  }
+  pooled->curl = curl;
+  return pooled;
 }
 
 void CurlTransport::ReleaseHandle(void* handle) {
@@ -297,11 +322,31 @@ void CurlTransport::ReleaseHandle(void* handle) {
       return;
     }
   }
-  curl_easy_cleanup(static_cast<CURL*>(handle));
+  auto* pooled = static_cast<PooledHandle*>(handle);
+  curl_easy_cleanup(pooled->curl);
+  delete pooled;
 }
 
 Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) {
-  DYNATRONI_ASSIGN_OR_RETURN(UrlParts url, ParseUrl(request.url));
+  auto* handle = static_cast<PooledHandle*>(AcquireHandle());
+  if (handle == nullptr) return Unavailable("curl_easy_init failed (out of memory)");
+  struct Releaser {
+    CurlTransport* self;
+    PooledHandle* handle;
+    ~Releaser() {
+      // The error buffer and the header list die with this call.
+      curl_easy_setopt(handle->curl, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));
+      curl_easy_setopt(handle->curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
+      self->ReleaseHandle(handle);
+    }
+  } releaser{this, handle};
+
+  if (handle->url.empty() || handle->url != request.url) {
+    handle->url.clear();
+    DYNATRONI_ASSIGN_OR_RETURN(handle->url_parts, ParseUrl(request.url));
+    handle->url = request.url;
+  }
+  const UrlParts& url = handle->url_parts;
   const std::string context = request.method + " " + url.display + ": ";
   if (!IsToken(request.method)) return InvalidArgument("request method must be an HTTP token (e.g. POST)");
   if (request.method == "HEAD" && !request.body.empty()) {
@@ -312,19 +357,23 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
   SlistPtr header_list;
   bool has_expect = false;
   bool has_content_type = false;
+  std::string line;
   for (const auto& [name, value] : request.headers) {
     if (!IsToken(name)) return InvalidArgument(context + "header name '" + name + "' is not an HTTP token");
     if (HasControlChars(value)) {
       // Never echo the value: it may be a signature or a token.
       return InvalidArgument(context + "value of header '" + name + "' contains CR, LF or NUL");
     }
-    const std::string lower = AsciiLower(name);
-    has_expect |= lower == "expect";
-    has_content_type |= lower == "content-type";
+    has_expect |= name.size() == 6 && StartsWithIgnoreCase(name, "expect");
+    has_content_type |= name.size() == 12 && StartsWithIgnoreCase(name, "content-type");
     // "Name;" is libcurl's spelling of a header with an empty value.
-    if (!AppendHeader(header_list, value.empty() ? name + ";" : name + ": " + value)) {
-      return Internal("out of memory building request headers");
+    line.assign(name);
+    if (value.empty()) {
+      line += ';';
+    } else {
+      line.append(": ").append(value);
     }
+    if (!AppendHeader(header_list, line)) return Internal("out of memory building request headers");
   }
   // No 100-continue round trip, and no form content type invented by libcurl.
   if ((!has_expect && !AppendHeader(header_list, "Expect:")) ||
@@ -341,16 +390,7 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
   const internal::CurlTimeouts timeouts =
       internal::ComputeCurlTimeouts(remaining, options_.max_connect_timeout);
 
-  CURL* curl = static_cast<CURL*>(AcquireHandle());
-  if (curl == nullptr) return Unavailable(context + "curl_easy_init failed (out of memory)");
-  struct Releaser {
-    CurlTransport* self;
-    CURL* curl;
-    ~Releaser() { self->ReleaseHandle(curl); }
-  } releaser{this, curl};
-
-  // Back to defaults; keeps the connection cache, DNS cache and TLS sessions.
-  curl_easy_reset(curl);
+  CURL* curl = handle->curl;
   TransferState state;
   char error_buffer[CURL_ERROR_SIZE];
   error_buffer[0] = '\0';
@@ -359,47 +399,57 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
   auto set = [&](CURLoption option, auto value) {
     if (rc == CURLE_OK) rc = curl_easy_setopt(curl, option, value);
   };
+  // A GET with a body is sent like a custom method: never reuse that configuration.
+  const bool get_with_body = request.method == "GET" && !request.body.empty();
+  if (handle->configured_method != request.method || get_with_body) {
+    // Back to defaults; keeps the connection cache, DNS cache and TLS sessions.
+    curl_easy_reset(curl);
+    handle->configured_method.clear();
+    set(CURLOPT_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_FOLLOWLOCATION, 0L);
+    set(CURLOPT_NOSIGNAL, 1L);
+    set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+    set(CURLOPT_TCP_NODELAY, 1L);
+    set(CURLOPT_TCP_KEEPALIVE, 1L);
+    set(CURLOPT_TCP_KEEPIDLE, 30L);
+    set(CURLOPT_TCP_KEEPINTVL, 10L);
+    set(CURLOPT_FORBID_REUSE, 0L);
+    // Drop idle connections before typical 60 s load-balancer idle timeouts can
+    // race with a reuse.
+    set(CURLOPT_MAXAGE_CONN, 50L);
+    set(CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    set(CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    if (!options_.ca_bundle.empty()) set(CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    if (!options_.user_agent.empty()) set(CURLOPT_USERAGENT, options_.user_agent.c_str());
+    // CURLOPT_PROXY stays unset so libcurl honours the *_proxy environment.
+    set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    set(CURLOPT_HEADERFUNCTION, &OnHeader);
+    set(CURLOPT_WRITEFUNCTION, &OnBody);
+    if (request.method == "GET" && request.body.empty()) {
+      set(CURLOPT_HTTPGET, 1L);
+    } else if (request.method == "HEAD") {
+      set(CURLOPT_NOBODY, 1L);
+    } else {
+      set(CURLOPT_POST, 1L);
+      if (request.method != "POST") set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
+  }
   set(CURLOPT_ERRORBUFFER, error_buffer);
   set(CURLOPT_URL, request.url.c_str());
-  set(CURLOPT_PROTOCOLS_STR, "http,https");
-  set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  set(CURLOPT_FOLLOWLOCATION, 0L);
-  set(CURLOPT_NOSIGNAL, 1L);
-  set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-  set(CURLOPT_TCP_NODELAY, 1L);
-  set(CURLOPT_TCP_KEEPALIVE, 1L);
-  set(CURLOPT_TCP_KEEPIDLE, 30L);
-  set(CURLOPT_TCP_KEEPINTVL, 10L);
-  set(CURLOPT_FORBID_REUSE, 0L);
-  // Drop idle connections before typical 60 s load-balancer idle timeouts can
-  // race with a reuse.
-  set(CURLOPT_MAXAGE_CONN, 50L);
-  set(CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-  set(CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-  if (!options_.ca_bundle.empty()) set(CURLOPT_CAINFO, options_.ca_bundle.c_str());
-  if (!options_.user_agent.empty()) set(CURLOPT_USERAGENT, options_.user_agent.c_str());
-  // CURLOPT_PROXY stays unset so libcurl honours the *_proxy environment.
-  set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   set(CURLOPT_TIMEOUT_MS, timeouts.total_ms);
   set(CURLOPT_CONNECTTIMEOUT_MS, timeouts.connect_ms);
-  set(CURLOPT_HEADERFUNCTION, &OnHeader);
   set(CURLOPT_HEADERDATA, static_cast<void*>(&state));
-  set(CURLOPT_WRITEFUNCTION, &OnBody);
   set(CURLOPT_WRITEDATA, static_cast<void*>(&state));
   set(CURLOPT_HTTPHEADER, header_list.get());
-  if (request.method == "GET" && request.body.empty()) {
-    set(CURLOPT_HTTPGET, 1L);
-  } else if (request.method == "HEAD") {
-    set(CURLOPT_NOBODY, 1L);
-  } else {
-    set(CURLOPT_POST, 1L);
+  if (request.method != "HEAD" && (request.method != "GET" || get_with_body)) {
     set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
     set(CURLOPT_POSTFIELDS, request.body.data());
-    if (request.method != "POST") set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
   if (rc != CURLE_OK) {
     return Internal(context + "configuring libcurl failed: " + curl_easy_strerror(rc));
   }
+  if (!get_with_body) handle->configured_method = request.method;
 
   rc = curl_easy_perform(curl);
   if (rc != CURLE_OK) {

@@ -241,6 +241,43 @@ TEST(Unit, CurlTransportSequentialSendsReuseOneConnection) {
   EXPECT_EQ(transport->idle_handles(), 1u);
 }
 
+// One pooled handle serves every request below: each method change must
+// reconfigure it, and a same-method request must not inherit anything stale.
+TEST(Unit, CurlTransportOneHandleServesChangingMethodsBodiesAndUrls) {
+  ProxyEnvGuard env;
+  auto server = StartServer(Echo);
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  struct Step {
+    std::string method, path, body;
+  };
+  const std::vector<Step> steps = {{"POST", "/a", "one"}, {"POST", "/b", "two"},  {"GET", "/c", ""},
+                                   {"HEAD", "/d", ""},    {"PUT", "/e", "three"}, {"PUT", "/f", ""},
+                                   {"GET", "/g", "body"}, {"GET", "/h", ""},      {"POST", "/i", ""},
+                                   {"DELETE", "/j", ""},  {"POST", "/k", "four"}};
+  for (const Step& step : steps) {
+    Request request;
+    request.method = step.method;
+    request.url = server->Url(step.path);
+    request.headers = {{"X-Step", step.path}};
+    request.body = step.body;
+    auto response = transport->Send(request, In(5s));
+    ASSERT_TRUE(response.ok()) << step.method << " " << step.path << ": " << response.status().ToString();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, step.method == "HEAD" ? "" : "echo:" + step.body) << step.method << step.path;
+  }
+  auto seen = server->requests();
+  ASSERT_EQ(seen.size(), steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EXPECT_EQ(seen[i].method, steps[i].method) << i;
+    EXPECT_EQ(seen[i].target, steps[i].path) << i;
+    EXPECT_EQ(seen[i].body, steps[i].body) << i;
+    EXPECT_EQ(seen[i].Header("x-step"), steps[i].path) << i;
+    EXPECT_EQ(seen[i].Header("expect"), "") << i;
+  }
+  EXPECT_EQ(transport->idle_handles(), 1u);
+}
+
 TEST(Unit, CurlTransportServerClosingAfterReplyForcesAFreshConnection) {
   ProxyEnvGuard env;
   auto server = StartServer([](const ReceivedRequest& req) {

@@ -125,7 +125,7 @@ def run(c: h.Cluster, failover_time: float) -> int:
         h.say(str(e))
     print(c.patronictl("list").stdout, flush=True)
     h.say(f"(patronictl, a fresh process, may still list {leader} from its last member item: a reader drops "
-          f"items only after it has itself seen them unchanged for a TTL)")
+          f"member items only after it has itself seen them unchanged for two TTLs)")
     h.say("roles per PostgreSQL (pg_is_in_recovery): " + ", ".join(
         f"{n}={'down' if p is None else 'primary' if p else 'replica'}" for n, p in c.roles().items()))
 

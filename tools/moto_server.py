@@ -4,19 +4,62 @@
 moto's in-memory DynamoDB backend does not make a conditional write atomic with respect to
 concurrent requests (two threads can both pass `attribute_not_exists` on the same item; seen here
 with plain boto3 as well). Real DynamoDB serialises writes per item, and the lease tests depend on
-that, so we serve moto's own WSGI application (as `moto_server` does) behind a global lock. Keep-alive
-and the threaded server stay as they are; only request handling is serialised.
+that, so we serve moto's own WSGI application (as `moto_server` does) behind a global lock; only request
+handling is serialised, the server stays threaded.
+
+Werkzeug's development server answers every request with `Connection: close`, so each client request paid a
+TCP connect and close that DynamoDB (and dynalite) do not charge. KeepAliveHandler keeps HTTP/1.1 connections
+open, as DynamoDB does: it reads each request body completely before handing it to the application, so the next
+request on the connection is never consumed by werkzeug's post-response drain.
 
     python tools/moto_server.py -H 127.0.0.1 -p 5000
 """
 import argparse
+import io
 import os
 import signal
 import sys
 import threading
 
 from moto.server import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, run_simple
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """Werkzeug's request handler with HTTP/1.1 keep-alive (a fixed-length request body is read up front)."""
+
+    protocol_version = "HTTP/1.1"
+    # werkzeug writes the head and the body separately: without TCP_NODELAY the body of a kept-alive
+    # connection waits for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length")
+        try:
+            size = int(length) if length is not None else 0
+        except ValueError:
+            size = -1
+        if self.close_connection or self.headers.get("Transfer-Encoding") or size < 0:
+            self.close_connection = True  # werkzeug's own behaviour: answer, then close
+            return super().run_wsgi()
+        # http.server has already answered "Expect: 100-continue"; werkzeug would answer it twice.
+        del self.headers["Expect"]
+        body = self.rfile.read(size) if size else b""
+        if len(body) != size:  # the client went away mid-body
+            self.close_connection = True
+        socket_rfile = self.rfile
+        # The application and werkzeug's drain after the response see only this request's body.
+        self.rfile = io.BytesIO(body)
+        try:
+            return super().run_wsgi()
+        finally:
+            self.rfile = socket_rfile
+
+    def send_header(self, keyword: str, value: str) -> None:
+        # werkzeug always adds "Connection: close"; drop it unless the connection must close anyway.
+        if keyword.lower() == "connection" and value.lower() == "close" and not self.close_connection:
+            return
+        super().send_header(keyword, value)
 
 
 def main() -> None:
@@ -33,7 +76,7 @@ def main() -> None:
             return list(app(environ, start_response))
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    run_simple(args.host, args.port, serialised, threaded=True)
+    run_simple(args.host, args.port, serialised, threaded=True, request_handler=KeepAliveHandler)
 
 
 if __name__ == "__main__":

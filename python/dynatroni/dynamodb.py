@@ -350,6 +350,16 @@ class DynamoDB(AbstractDCS):
                 if action == 'wake':
                     logger.info('dynamodb: waking the HA loop: %s', reason)
                     return True
+                if action == 'poll_failover':
+                    try:
+                        if self._core.poll_failover(self._leader_key):
+                            logger.info('dynamodb: a switchover/failover was requested: polling the leader '
+                                        'until it hands over')
+                    except _core.StoreError as e:
+                        logger.warning('dynamodb: failover key poll failed: %s', e)
+                        if self.event.wait(min(remaining, 1.0)):
+                            return True
+                    continue
                 if action == 'poll':
                     try:
                         if self._core.poll_leader(self._leader_key, version):

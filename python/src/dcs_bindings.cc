@@ -87,6 +87,7 @@ class PyDcs {
     o.name = name;
     o.store = store;
     o.leader_poll_interval = config_.leader_poll_interval;
+    o.handover_poll_interval = config_.switchover_poll_interval;
     if (config_.failover_time) o.timing = *dcs::Timing::FromFailoverTime(*config_.failover_time);
     auto d = dcs::Dcs::Create(o);
     if (!d.ok()) throw ConfigError(d.status().message());
@@ -142,6 +143,7 @@ void BindDcs(nb::module_& m) {
         d["profile"] = c->profile;
         d["ca_bundle"] = c->ca_bundle;
         d["leader_poll_interval"] = Seconds(c->leader_poll_interval);
+        d["switchover_poll_interval"] = Seconds(c->switchover_poll_interval);
         return d;
       },
       nb::arg("section"),
@@ -245,19 +247,32 @@ void BindDcs(nb::module_& m) {
       .def("plan_watch",
            [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
              auto p = s.dcs_->PlanWatch(k, v);
-             const char* action = p.action == dcs::WatchPlan::Action::kWait   ? "wait"
-                                  : p.action == dcs::WatchPlan::Action::kPoll ? "poll"
-                                                                              : "wake";
+             const char* action = p.action == dcs::WatchPlan::Action::kWait           ? "wait"
+                                  : p.action == dcs::WatchPlan::Action::kPoll         ? "poll"
+                                  : p.action == dcs::WatchPlan::Action::kPollFailover ? "poll_failover"
+                                                                                      : "wake";
              return std::make_tuple(std::string(action), Seconds(p.wait), p.reason);
            })
       .def("poll_leader",
            [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
              return Unwrap(NoGil([&] { return s.dcs_->PollLeader(k, v); }));
            })
+      .def("poll_failover",
+           [](PyDcs& s, const std::string& k) {
+             return Unwrap(NoGil([&] { return s.dcs_->PollFailover(k); }));
+           })
       .def("stats", [](PyDcs& s) {
         auto st = s.client_->stats();
         nb::dict d;
-        d["requests_by_operation"] = st.requests_by_operation;
+        // The failover-key polls are eventually consistent GetItems (half a read unit): counted apart.
+        auto ops = st.requests_by_operation;
+        const uint64_t eventual = s.dcs_ ? s.dcs_->failover_polls() : 0;
+        if (eventual > 0) {
+          auto it = ops.find("GetItem");
+          if (it != ops.end()) it->second -= std::min<uint64_t>(it->second, eventual);
+          ops["GetItem (eventually consistent)"] = eventual;
+        }
+        d["requests_by_operation"] = ops;
         d["retries"] = st.retries;
         d["throttles"] = st.throttles;
         return d;

@@ -55,6 +55,8 @@ HUGE = 'x' * 200_000
     ({'region': {'name': 'us-east-1'}}, 'region'),
     ({'leader_poll_interval': 0}, 'leader_poll_interval'),
     ({'leader_poll_interval': HUGE}, 'leader_poll_interval'),
+    ({'switchover_poll_interval': -2}, 'switchover_poll_interval'),
+    ({'switchover_poll_interval': 'often'}, 'switchover_poll_interval'),
     ({'endpoint_url': 'http://127.0.0.1:8000/\r\nX-Injected: 1'}, 'endpoint_url'),
     ({'endpoint_url': 'http://user:password@127.0.0.1:8000'}, 'endpoint_url'),
     ({'endpoint_url': 'https://127.0.0.1:99999'}, 'endpoint_url'),

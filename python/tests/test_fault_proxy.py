@@ -86,7 +86,16 @@ def _raw(url: str, target: str, body: dict):
 
 
 def _log(p: fp.FaultProxy):
-    return fp.read_log(p.log_path)
+    """The proxy's log once every request it has taken is in it (a record is written after the reply is sent,
+    so a client can see its answer a moment before the record lands)."""
+    deadline = time.monotonic() + 5
+    while True:
+        records = fp.read_log(p.log_path)
+        with p._lock:  # noqa: SLF001
+            taken = p._seq  # noqa: SLF001
+        if len([r for r in records if "seq" in r]) >= taken or time.monotonic() > deadline:
+            return records
+        time.sleep(0.02)
 
 
 def test_forwards_and_logs_every_request(proxy):

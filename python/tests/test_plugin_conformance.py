@@ -546,6 +546,29 @@ def test_watch_wakes_the_replica_soon_after_the_leader_is_released(make_dcs):
     assert b.get_cluster().leader is None
 
 
+def test_switchover_request_wakes_the_candidate_soon_after_the_release(make_dcs):
+    # failover_time 300: loop_wait 100 s, so neither the loop nor the renewal poll can explain an early wake-up;
+    # only the failover-key reads (switchover_poll_interval, default 4 s) and the fast leader polls they start.
+    a, b = make_dcs('a', failover_time=300), make_dcs('b', failover_time=300)
+    a.get_cluster()
+    assert compat_acquire(a)
+    cluster = b.get_cluster()
+
+    def request_then_release():
+        assert a.manual_failover('a', 'b')
+        time.sleep(1.0)  # the old leader's checkpoint and shutdown
+        compat_delete_leader(a, a.get_cluster())
+
+    threading.Timer(0.5, request_then_release).start()
+    started = time.monotonic()
+    assert b.watch(ver(cluster.leader), 60.0) is True
+    elapsed = time.monotonic() - started
+    assert elapsed < 10.0, elapsed
+    after = b.get_cluster()
+    assert after.leader is None
+    assert after.failover and after.failover.candidate == 'b'
+
+
 # ---- DynamoDB unreachable ---------------------------------------------------------------------------------------
 # The endpoint is not a server here, so these run once (not per server).
 
