@@ -19,6 +19,12 @@ bool IsLeaderKey(const std::string& key) {
          key.find_first_not_of("0123456789") == slash && slash > 0;
 }
 
+// "<group>/leader" for "<group>/members/<name>", "leader" for "members/<name>".
+std::string GroupLeaderKey(const std::string& member_key) {
+  const size_t pos = member_key.find("members/");
+  return (pos == std::string::npos ? std::string() : member_key.substr(0, pos)) + "leader";
+}
+
 // For members/<name> (or <group>/members/<name>): whether <name> holds the
 // lease of that group in `view` (a live leader item this reader has not
 // expired). Its renewals prove it alive, so its member item need not be
@@ -26,15 +32,9 @@ bool IsLeaderKey(const std::string& key) {
 bool IsLeadersMember(const ClusterView& view, const std::string& member_key) {
   const size_t pos = member_key.find("members/");
   if (pos == std::string::npos) return false;
-  auto it = view.items.find(member_key.substr(0, pos) + "leader");
+  auto it = view.items.find(GroupLeaderKey(member_key));
   return it != view.items.end() && it->second.item.value &&
          *it->second.item.value == std::string_view(member_key).substr(pos + 8);
-}
-
-// "<group>/leader" for "<group>/members/<name>", "leader" for "members/<name>".
-std::string GroupLeaderKey(const std::string& member_key) {
-  const size_t pos = member_key.find("members/");
-  return (pos == std::string::npos ? std::string() : member_key.substr(0, pos)) + "leader";
 }
 
 bool IsMemberKey(const std::string& key) {
@@ -230,21 +230,14 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
     }
     view.items[item.key] = std::move(o);
   }
-  for (auto it = member_writes_.begin(); it != member_writes_.end();) {
-    if (it->first.compare(0, prefix.size(), prefix) == 0 && !seen.count(it->first)) {
-      it = member_writes_.erase(it);  // removed (patronictl remove, DeletePartition): write again
-    } else {
-      ++it;
-    }
-  }
-  // Forget observations of keys that are gone, so memory stays bounded.
-  for (auto it = observed_.begin(); it != observed_.end();) {
-    if (it->first.compare(0, prefix.size(), prefix) == 0 && !seen.count(it->first)) {
-      it = observed_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  // Forget what we know of keys that are gone: observations (so memory stays
+  // bounded) and member writes (removed by patronictl remove or
+  // DeletePartition: TouchMember writes again).
+  auto gone = [&](const auto& entry) {
+    return entry.first.compare(0, prefix.size(), prefix) == 0 && !seen.count(entry.first);
+  };
+  std::erase_if(member_writes_, gone);
+  std::erase_if(observed_, gone);
   return view;
 }
 
