@@ -120,11 +120,12 @@ build-asan: deps
 	  -DDYNATRONI_BUILD_CLI=OFF -DDYNATRONI_BUILD_BENCH=OFF -DDYNATRONI_BUILD_PYTHON=OFF $(CMAKE_PY_FLAGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS) --target dynatroni_unit_tests
 
-# libFuzzer targets (fuzz/): clang with ASan/UBSan, coverage-instrumented core, no tests/CLI/Python.
+# libFuzzer targets (fuzz/): clang with ASan/UBSan, coverage-instrumented core and CLI library, no
+# tests/Python (the CLI library is there for fuzz_cli; only the fuzz targets are built).
 build-fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1" -DDYNATRONI_BUILD_FUZZ=ON -DDYNATRONI_BUILD_TESTS=OFF \
-	  -DDYNATRONI_BUILD_CLI=OFF -DDYNATRONI_BUILD_BENCH=OFF -DDYNATRONI_BUILD_PYTHON=OFF
+	  -DDYNATRONI_BUILD_CLI=ON -DDYNATRONI_BUILD_BENCH=OFF -DDYNATRONI_BUILD_PYTHON=OFF
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_all
 
 # ---------------------------------------------------------------- tests

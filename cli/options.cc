@@ -105,24 +105,28 @@ bool LooksLikeNumber(const std::string& s) {
   return end != nullptr && *end == '\0';
 }
 
+constexpr double kMaxSeconds = 86400;         // as dynamodb.* durations in patroni.yml (dcs/config.cc)
+constexpr int64_t kMaxCapacityUnits = 40000;  // DynamoDB's default per-table capacity quota
+
+// `max` keeps values that later become durations or counts far from overflow.
 Result<double> ParseNumber(const std::string& flag, const std::string& text, double min, bool min_inclusive,
-                           const char* what) {
+                           const char* what, double max) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
   if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v) || v < min ||
-      (!min_inclusive && v == min)) {
+      (!min_inclusive && v == min) || v > max) {
     return InvalidArgument("--" + flag + ": expected " + what + ", got '" + text + "'");
   }
   return v;
 }
 
-Result<int64_t> ParseInt(const std::string& flag, const std::string& text, int64_t min) {
+Result<int64_t> ParseInt(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
   char* end = nullptr;
   errno = 0;
   long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || end == nullptr || *end != '\0' || errno != 0 || v < min) {
-    return InvalidArgument("--" + flag + ": expected a whole number >= " + std::to_string(min) + ", got '" +
-                           text + "'");
+  if (text.empty() || end == nullptr || *end != '\0' || errno != 0 || v < min || v > max) {
+    return InvalidArgument("--" + flag + ": expected a whole number from " + std::to_string(min) + " to " +
+                           std::to_string(max) + ", got '" + text + "'");
   }
   return static_cast<int64_t>(v);
 }
@@ -242,8 +246,8 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
     }
     const std::string n = spec->name;
     const std::string v = values.empty() ? "" : values[0];
-    auto num = [&](double min, bool inclusive, const char* what) {
-      return ParseNumber(n, v, min, inclusive, what);
+    auto num = [&](double min, bool inclusive, const char* what, double max) {
+      return ParseNumber(n, v, min, inclusive, what, max);
     };
     if (n == "json") {
       o.json = true;
@@ -263,26 +267,26 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
     } else if (n == "namespace") {
       o.ns = v;
     } else if (n == "failover-time") {
-      auto f = num(0, false, "a number of seconds (at least 9)");
+      auto f = num(0, false, "a number of seconds (9 to 86400)", kMaxSeconds);
       if (!f.ok()) return report(f.status());
       auto t = dcs::Timing::FromFailoverTime(
           std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*f)));
       if (!t.ok()) return report(InvalidArgument("--failover-time: " + t.status().message()));
       o.failover_time_s = *f;
     } else if (n == "group") {
-      auto g = ParseInt(n, v, 0);
+      auto g = ParseInt(n, v, 0, 2147483647);
       if (!g.ok()) return report(g.status());
       o.group = *g;
     } else if (n == "provisioned") {
-      auto r = ParseInt(n, values[0], 1);
+      auto r = ParseInt(n, values[0], 1, kMaxCapacityUnits);
       if (!r.ok()) {
-        return report(InvalidArgument("--provisioned RCU WCU: RCU must be a whole number >= 1, got '" +
-                                      values[0] + "'"));
+        return report(InvalidArgument(
+            "--provisioned RCU WCU: RCU must be a whole number from 1 to 40000, got '" + values[0] + "'"));
       }
-      auto w = ParseInt(n, values[1], 1);
+      auto w = ParseInt(n, values[1], 1, kMaxCapacityUnits);
       if (!w.ok()) {
-        return report(InvalidArgument("--provisioned RCU WCU: WCU must be a whole number >= 1, got '" +
-                                      values[1] + "'"));
+        return report(InvalidArgument(
+            "--provisioned RCU WCU: WCU must be a whole number from 1 to 40000, got '" + values[1] + "'"));
       }
       o.provisioned = std::make_pair(*r, *w);
     } else if (n == "pitr") {
@@ -290,19 +294,19 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
     } else if (n == "deletion-protection") {
       o.deletion_protection = true;
     } else if (n == "wait-timeout") {
-      auto t = num(0, false, "a positive number of seconds");
+      auto t = num(0, false, "a positive number of seconds (at most 86400)", kMaxSeconds);
       if (!t.ok()) return report(t.status());
       o.wait_timeout_s = *t;
     } else if (n == "watch") {
       if (v.empty()) {
         o.watch_s = 2.0;
       } else {
-        auto t = num(0.1, true, "a refresh interval of at least 0.1 seconds");
+        auto t = num(0.1, true, "a refresh interval of 0.1 to 86400 seconds", kMaxSeconds);
         if (!t.ok()) return report(t.status());
         o.watch_s = *t;
       }
     } else if (n == "count") {
-      auto c = ParseInt(n, v, 1);
+      auto c = ParseInt(n, v, 1, 1'000'000'000);
       if (!c.ok()) return report(c.status());
       o.count = *c;
     } else if (n == "member") {
@@ -313,15 +317,15 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
     } else if (n == "yes") {
       o.yes = true;
     } else if (n == "nodes") {
-      auto c = ParseInt(n, v, 1);
+      auto c = ParseInt(n, v, 1, 1000);
       if (!c.ok()) return report(c.status());
       o.nodes = *c;
     } else if (n == "clusters") {
-      auto c = ParseInt(n, v, 1);
+      auto c = ParseInt(n, v, 1, 1'000'000);
       if (!c.ok()) return report(c.status());
       o.clusters = *c;
     } else if (n == "price-read" || n == "price-write" || n == "price-rcu-hour" || n == "price-wcu-hour") {
-      auto p = num(0, true, "a price in dollars (>= 0)");
+      auto p = num(0, true, "a price in dollars (0 to 1000000)", 1e6);
       if (!p.ok()) return report(p.status());
       double& dst = n == "price-read"       ? o.price_read
                     : n == "price-write"    ? o.price_write
@@ -329,7 +333,7 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
                                             : o.price_wcu_hour;
       dst = *p;
     } else if (n == "partition-kb" || n == "member-kb") {
-      auto p = num(0, false, "a size in KB (> 0)");
+      auto p = num(0, false, "a size in KB (more than 0, at most 1000000)", 1e6);
       if (!p.ok()) return report(p.status());
       if (n == "partition-kb") {
         o.partition_kb = *p;
@@ -337,18 +341,18 @@ Result<Options> ParseArgs(const std::vector<std::string>& args, std::vector<std:
         o.member_kb = *p;
       }
     } else if (n == "status-writes") {
-      auto p = num(0, true, "a fraction between 0 and 1");
+      auto p = num(0, true, "a fraction between 0 and 1", 1);
       if (!p.ok() || *p > 1) {
         return report(
             InvalidArgument("--status-writes: expected a fraction between 0 and 1, got '" + v + "'"));
       }
       o.status_writes = *p;
     } else if (n == "switchover-poll-interval") {
-      auto p = num(0, true, "seconds (0 = off)");
+      auto p = num(0, true, "seconds (0 = off, at most 86400)", kMaxSeconds);
       if (!p.ok()) return report(p.status());
       o.switchover_poll_interval_s = *p;
     } else if (n == "headroom") {
-      auto p = num(1, true, "a factor >= 1");
+      auto p = num(1, true, "a factor from 1 to 100", 100);
       if (!p.ok()) return report(p.status());
       o.headroom = *p;
     }

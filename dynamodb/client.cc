@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "dynamodb/wire_decode.h"
+#include "dynamodb/wire_encode.h"
 
 namespace dynatroni::dynamodb {
 
@@ -141,6 +142,43 @@ void AddExpressionParts(json& body, const ExpressionParts& parts, const char* ex
   if (!parts.condition.empty()) body[expression_field] = parts.condition;
   if (!parts.names.empty()) body["ExpressionAttributeNames"] = parts.names;
   if (!parts.values.empty()) body["ExpressionAttributeValues"] = EncodeValues(parts.values);
+}
+
+// The request bodies of the item operations are written directly (wire_encode.h).
+using internal::JsonWriter;
+
+Status NotUtf8(const std::string& op) {
+  return InvalidArgument(op + ": the request contains a string that is not valid UTF-8");
+}
+
+void WriteExpressionParts(JsonWriter& w, const ExpressionParts& parts, const char* expression_field) {
+  if (!parts.condition.empty()) {
+    w.Key(expression_field);
+    w.String(parts.condition);
+  }
+  if (!parts.names.empty()) {
+    w.Key("ExpressionAttributeNames");
+    internal::WriteStringMap(w, parts.names);
+  }
+  if (!parts.values.empty()) {
+    w.Key("ExpressionAttributeValues");
+    internal::WriteValueMap(w, parts.values);
+  }
+}
+
+// ConditionExpression and its names/values, ReturnValues and
+// ReturnValuesOnConditionCheckFailure: the tail every item write shares.
+void WriteWriteOptions(JsonWriter& w, const ExpressionParts& condition, ReturnValues return_values,
+                       bool return_old_on_condition_failure) {
+  WriteExpressionParts(w, condition, "ConditionExpression");
+  if (return_values != ReturnValues::kNone) {
+    w.Key("ReturnValues");
+    w.String(ReturnValuesName(return_values));
+  }
+  if (!condition.condition.empty() && return_old_on_condition_failure) {
+    w.Key("ReturnValuesOnConditionCheckFailure");
+    w.String("ALL_OLD");
+  }
 }
 
 Status ValidateExpressionValues(const ExpressionParts& parts) {
@@ -278,6 +316,9 @@ class Client::Impl {
   using FastPath = std::function<bool(std::string_view body)>;
   Outcome Invoke(const std::string& op, const json& body, bool is_write, Deadline deadline,
                  const FastPath& fast = nullptr);
+  // The same with the body already encoded (wire_encode.h); `body_text` is sent as is.
+  Outcome InvokeText(const std::string& op, const std::string& body_text, bool is_write, Deadline deadline,
+                     const FastPath& fast = nullptr);
 
   // Backoff before retry number `n` (0-based). Returns false (and sleeps not
   // at all) when no attempt could start afterwards before the deadline.
@@ -349,14 +390,20 @@ class Client::Impl {
 
 Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& body, bool is_write,
                                            Deadline deadline, const FastPath& fast) {
-  Outcome out;
   std::string body_text;
   try {
     body_text = body.dump();
   } catch (const json::exception&) {
-    out.status = InvalidArgument(op + ": the request contains a string that is not valid UTF-8");
+    Outcome out;
+    out.status = NotUtf8(op);
     return out;
   }
+  return InvokeText(op, body_text, is_write, deadline, fast);
+}
+
+Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std::string& body_text,
+                                               bool is_write, Deadline deadline, const FastPath& fast) {
+  Outcome out;
 
   const RetryPolicy& policy = opts.retry;
   int attempts = 0;  // attempts started (credentials resolved or not)
@@ -641,17 +688,32 @@ Result<json> Client::Call(const std::string& operation, const json& body, bool i
 Result<GetItemResult> Client::GetItem(const GetItemRequest& req, Deadline deadline) {
   DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate("GetItem"));
   DYNATRONI_RETURN_IF_ERROR(ValidateKey(req.key, "GetItem"));
-  json body = {
-      {"TableName", req.table}, {"Key", EncodeItem(req.key)}, {"ConsistentRead", req.consistent_read}};
-  if (!req.projection.empty()) body["ProjectionExpression"] = req.projection;
-  if (!req.names.empty()) body["ExpressionAttributeNames"] = req.names;
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("TableName");
+  w.String(req.table);
+  w.Key("Key");
+  internal::WriteItem(w, req.key);
+  w.Key("ConsistentRead");
+  w.Bool(req.consistent_read);
+  if (!req.projection.empty()) {
+    w.Key("ProjectionExpression");
+    w.String(req.projection);
+  }
+  if (!req.names.empty()) {
+    w.Key("ExpressionAttributeNames");
+    internal::WriteStringMap(w, req.names);
+  }
+  w.EndObject();
+  if (!w.ok()) return NotUtf8("GetItem");
   internal::DecodedBody fast_body;
   bool fast_used = false;
   auto fast = [&](std::string_view text) {
     fast_used = internal::FastDecodeItems(text, "Item", internal::ItemsShape::kItemOrNull, &fast_body);
     return fast_used;
   };
-  auto out = impl_->Invoke("GetItem", body, false, deadline, fast);
+  auto out = impl_->InvokeText("GetItem", body, false, deadline, fast);
   if (!out.status.ok()) return out.status;
   GetItemResult r;
   if (fast_used) {
@@ -675,13 +737,17 @@ Result<WriteResult> Client::PutItem(const PutItemRequest& req, Deadline deadline
     return InvalidArgument(op +
                            ": return_values must be kNone or kAllOld (DynamoDB allows no other for PutItem)");
   }
-  json body = {{"TableName", req.table}, {"Item", EncodeItem(req.item)}};
-  AddExpressionParts(body, req.condition, "ConditionExpression");
-  if (req.return_values != ReturnValues::kNone) body["ReturnValues"] = ReturnValuesName(req.return_values);
-  if (!req.condition.condition.empty() && req.return_old_on_condition_failure) {
-    body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD";
-  }
-  return impl_->ToWriteResult(op, impl_->Invoke(op, body, true, deadline));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("TableName");
+  w.String(req.table);
+  w.Key("Item");
+  internal::WriteItem(w, req.item);
+  WriteWriteOptions(w, req.condition, req.return_values, req.return_old_on_condition_failure);
+  w.EndObject();
+  if (!w.ok()) return NotUtf8(op);
+  return impl_->ToWriteResult(op, impl_->InvokeText(op, body, true, deadline));
 }
 
 Result<WriteResult> Client::UpdateItem(const UpdateItemRequest& req, Deadline deadline) {
@@ -689,14 +755,21 @@ Result<WriteResult> Client::UpdateItem(const UpdateItemRequest& req, Deadline de
   DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
   DYNATRONI_RETURN_IF_ERROR(ValidateKey(req.key, op));
   DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.condition).Annotate(op));
-  json body = {{"TableName", req.table}, {"Key", EncodeItem(req.key)}};
-  if (!req.update_expression.empty()) body["UpdateExpression"] = req.update_expression;
-  AddExpressionParts(body, req.condition, "ConditionExpression");
-  if (req.return_values != ReturnValues::kNone) body["ReturnValues"] = ReturnValuesName(req.return_values);
-  if (!req.condition.condition.empty() && req.return_old_on_condition_failure) {
-    body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD";
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("TableName");
+  w.String(req.table);
+  w.Key("Key");
+  internal::WriteItem(w, req.key);
+  if (!req.update_expression.empty()) {
+    w.Key("UpdateExpression");
+    w.String(req.update_expression);
   }
-  return impl_->ToWriteResult(op, impl_->Invoke(op, body, true, deadline));
+  WriteWriteOptions(w, req.condition, req.return_values, req.return_old_on_condition_failure);
+  w.EndObject();
+  if (!w.ok()) return NotUtf8(op);
+  return impl_->ToWriteResult(op, impl_->InvokeText(op, body, true, deadline));
 }
 
 Result<WriteResult> Client::DeleteItem(const DeleteItemRequest& req, Deadline deadline) {
@@ -708,13 +781,17 @@ Result<WriteResult> Client::DeleteItem(const DeleteItemRequest& req, Deadline de
     return InvalidArgument(
         op + ": return_values must be kNone or kAllOld (DynamoDB allows no other for DeleteItem)");
   }
-  json body = {{"TableName", req.table}, {"Key", EncodeItem(req.key)}};
-  AddExpressionParts(body, req.condition, "ConditionExpression");
-  if (req.return_values != ReturnValues::kNone) body["ReturnValues"] = ReturnValuesName(req.return_values);
-  if (!req.condition.condition.empty() && req.return_old_on_condition_failure) {
-    body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD";
-  }
-  return impl_->ToWriteResult(op, impl_->Invoke(op, body, true, deadline));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("TableName");
+  w.String(req.table);
+  w.Key("Key");
+  internal::WriteItem(w, req.key);
+  WriteWriteOptions(w, req.condition, req.return_values, req.return_old_on_condition_failure);
+  w.EndObject();
+  if (!w.ok()) return NotUtf8(op);
+  return impl_->ToWriteResult(op, impl_->InvokeText(op, body, true, deadline));
 }
 
 Result<QueryResult> Client::Query(const QueryRequest& req, Deadline deadline) {
@@ -726,23 +803,49 @@ Result<QueryResult> Client::Query(const QueryRequest& req, Deadline deadline) {
   }
   if (req.page_limit < 0) return InvalidArgument(op + ": page_limit must be 0 (server default) or positive");
   DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.key_condition).Annotate(op));
-  json body = {{"TableName", req.table}, {"ConsistentRead", req.consistent_read}};
-  AddExpressionParts(body, req.key_condition, "KeyConditionExpression");
-  if (!req.filter_expression.empty()) body["FilterExpression"] = req.filter_expression;
-  if (req.page_limit > 0) body["Limit"] = req.page_limit;
-  if (!req.scan_forward) body["ScanIndexForward"] = false;
+  // Every page sends the same members, plus ExclusiveStartKey after the first page.
+  auto encode = [&req](const json& start_key, std::string* body) {
+    JsonWriter w(body);
+    w.BeginObject();
+    w.Key("TableName");
+    w.String(req.table);
+    w.Key("ConsistentRead");
+    w.Bool(req.consistent_read);
+    WriteExpressionParts(w, req.key_condition, "KeyConditionExpression");
+    if (!req.filter_expression.empty()) {
+      w.Key("FilterExpression");
+      w.String(req.filter_expression);
+    }
+    if (req.page_limit > 0) {
+      w.Key("Limit");
+      w.Int(req.page_limit);
+    }
+    if (!req.scan_forward) {
+      w.Key("ScanIndexForward");
+      w.Bool(false);
+    }
+    if (!start_key.is_null()) {
+      w.Key("ExclusiveStartKey");
+      // Echoed from a parsed response, so valid UTF-8; `replace` keeps dump from throwing regardless.
+      w.Raw(start_key.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+    w.EndObject();
+    return w.ok();
+  };
 
   QueryResult result;
   json start_key;
+  std::string body;
   while (true) {
-    if (!start_key.is_null()) body["ExclusiveStartKey"] = start_key;
+    body.clear();
+    if (!encode(start_key, &body)) return NotUtf8(op);
     internal::DecodedBody fast_body;
     bool fast_used = false;
     auto fast = [&](std::string_view text) {
       fast_used = internal::FastDecodeItems(text, "Items", internal::ItemsShape::kList, &fast_body);
       return fast_used;
     };
-    auto out = impl_->Invoke(op, body, false, deadline, fast);
+    auto out = impl_->InvokeText(op, body, false, deadline, fast);
     if (!out.status.ok()) {
       if (result.pages == 0) return out.status;
       return out.status.Annotate("Query page " + std::to_string(result.pages + 1));
