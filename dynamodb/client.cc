@@ -406,6 +406,11 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
   Outcome out;
 
   const RetryPolicy& policy = opts.retry;
+  // Each attempt's share of the call's time (RetryPolicy::min_split_attempt_timeout).
+  Duration split_bound = Duration::max();
+  if (!deadline.infinite() && policy.min_split_attempt_timeout > Duration::zero()) {
+    split_bound = std::max(deadline.Remaining(*clock) / 2, policy.min_split_attempt_timeout);
+  }
   int attempts = 0;  // attempts started (credentials resolved or not)
   int retries = 0;   // backoff sleeps taken
   bool skew_retry_used = false;
@@ -475,7 +480,8 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
       }
       Deadline attempt_deadline = deadline;
       if (policy.attempt_timeout > Duration::zero()) {
-        attempt_deadline = deadline.Min(Deadline::After(*clock, policy.attempt_timeout));
+        attempt_deadline =
+            deadline.Min(Deadline::After(*clock, std::min(policy.attempt_timeout, split_bound)));
       }
       CountAttempt(op);
       auto response = opts.transport->Send(request.value(), attempt_deadline);
@@ -671,7 +677,7 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (p.max_attempts < 1) return InvalidArgument("RetryPolicy.max_attempts must be at least 1");
   if (p.base_delay < Duration::zero() || p.throttle_base_delay < Duration::zero() ||
       p.max_delay < Duration::zero() || p.min_attempt_time < Duration::zero() ||
-      p.attempt_timeout < Duration::zero()) {
+      p.attempt_timeout < Duration::zero() || p.min_split_attempt_timeout < Duration::zero()) {
     return InvalidArgument("RetryPolicy durations must not be negative");
   }
   return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(std::move(options))));

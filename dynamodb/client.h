@@ -58,6 +58,12 @@ struct RetryPolicy {
   // Upper bound of one attempt (the transport gets min(deadline, now + this)),
   // so one hung connection cannot eat the whole deadline. Zero = no bound.
   Duration attempt_timeout = std::chrono::seconds(10);
+  // Besides, an attempt gets at most half of the time the call had when it
+  // started, but never less than this: with Patroni's retry_timeout as the
+  // deadline, a request hung on a dead keep-alive connection still leaves time
+  // for a retry on a new one (Patroni's etcd client splits retry_timeout alike).
+  // Zero = no such split. Ignored when attempt_timeout is zero.
+  Duration min_split_attempt_timeout = std::chrono::seconds(1);
 };
 
 struct ClientOptions {

@@ -520,6 +520,38 @@ TEST_F(DynamoDbClient, AttemptTimeoutBoundsEachAttempt) {
   EXPECT_LE(sent.when(), clock_.Now() + milliseconds(300));
 }
 
+// Patroni's retry_timeout (10 s at failover_time 30) equals attempt_timeout: without the split a request hung
+// on a dead keep-alive connection would use all of it, and the primary would demote.
+TEST_F(DynamoDbClient, AHungAttemptLeavesHalfTheDeadlineForARetry) {
+  const auto start = clock_.Now();
+  transport_->PushResponse(200, "{}", {}, seconds(60));  // hangs until its attempt deadline
+  Ok(json{{"Item", {{"pk", {{"S", "a"}}}}}});
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(10)));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->item.has_value());
+  ASSERT_EQ(transport_->deadlines().size(), 2u);
+  EXPECT_EQ(transport_->deadlines()[0].when(), start + seconds(5));
+  EXPECT_LE(clock_.Now(), start + seconds(10));
+
+  // A write: the retry succeeds, and the hung attempt is reported as possibly applied.
+  transport_->PushResponse(200, "{}", {}, seconds(60));
+  Ok(json::object());
+  auto w = client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(10)));
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_TRUE(w->ambiguous_attempt);
+}
+
+TEST_F(DynamoDbClient, ShortDeadlinesAreNotSplitBelowTheMinimumAttemptTime) {
+  const auto start = clock_.Now();
+  Ok(json::object());
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(milliseconds(1500))).ok());
+  EXPECT_EQ(transport_->deadlines().at(0).when(), start + seconds(1));  // max(750 ms, 1 s)
+  const auto later = clock_.Now();
+  Ok(json::object());
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(milliseconds(800))).ok());
+  EXPECT_EQ(transport_->deadlines().at(1).when(), later + milliseconds(800));  // the deadline itself
+}
+
 TEST_F(DynamoDbClient, NetworkFailuresBeforeSendingAreRetried) {
   transport_->PushFailure(Unavailable("connection refused"));
   transport_->PushFailure(Unavailable("connection refused"));

@@ -248,6 +248,8 @@ class OutageProxy:
 
     mode 'forward' passes bytes both ways; 'blackhole' keeps every connection open (new and existing, so the
     client's keep-alive connections too) but drops all bytes, so requests time out like an unreachable region.
+    silence_existing() makes only the connections open now drop all bytes, as a keep-alive connection whose
+    path died silently (NAT timeout, failed-over network interface); new connections still forward.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -261,6 +263,7 @@ class OutageProxy:
         self.endpoint = f'http://127.0.0.1:{self._sock.getsockname()[1]}'
         self._closed = False
         self._conns: List[socket.socket] = []
+        self._silenced: set = set()
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -286,7 +289,7 @@ class OutageProxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                if self.mode == 'forward' and dst is not None:
+                if self.mode == 'forward' and dst is not None and src not in self._silenced:
                     dst.sendall(data)
         except OSError:
             pass
@@ -295,6 +298,12 @@ class OutageProxy:
                 if c is not None:
                     with contextlib.suppress(OSError):
                         c.shutdown(socket.SHUT_RDWR)
+
+    def silence_existing(self) -> int:
+        """Drops every byte of the connections open now, in both directions; returns how many there were."""
+        with self._lock:
+            self._silenced.update(self._conns)
+            return len(self._conns)
 
     def close(self) -> None:
         self._closed = True

@@ -118,7 +118,7 @@ def _client_method_ops() -> Dict[str, Set[str]]:
     for m in re.finditer(r"^\S[^\n]*\bClient::(\w+)\(", src, re.M):
         end = src.find("\n}\n", m.start())
         bodies[m.group(1)] = src[m.start():end]
-    direct = {n: set(re.findall(r'Invoke\("(\w+)"', b)) | set(re.findall(r'op = "(\w+)"', b))
+    direct = {n: set(re.findall(r'Invoke(?:Text)?\("(\w+)"', b)) | set(re.findall(r'op = "(\w+)"', b))
               for n, b in bodies.items()}
     ops = {}
     for n, b in bodies.items():

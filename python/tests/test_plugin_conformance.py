@@ -646,6 +646,33 @@ def test_outage_while_holding_the_lease_raises_dcserror_inside_the_holder_bound(
         proxy.close()
 
 
+def test_a_silently_dead_keepalive_connection_costs_one_attempt_not_the_retry_timeout(make_dcs_moto, moto_ddb, scope):
+    # At failover_time 30, retry_timeout is 10 s. A request hung on a connection whose path died is abandoned
+    # after half of it and retried on a new connection, so get_cluster and the writes still succeed in time;
+    # before, the first attempt could use all 10 s and Patroni would have demoted the primary.
+    proxy = OutageProxy(moto_ddb.endpoint)
+    try:
+        a = make_dcs_moto('a', failover_time=30, endpoint=proxy.endpoint)
+        retry_timeout = a._core.timing()[2]
+        assert retry_timeout == 10
+        assert a.get_cluster().leader is None  # opens the keep-alive connection
+        assert compat_acquire(a)
+        assert proxy.silence_existing() >= 2  # client side and moto side of the connection
+        started = time.monotonic()
+        cluster = a.get_cluster()
+        took = time.monotonic() - started
+        assert cluster.leader is not None and cluster.leader.name == 'a'
+        assert retry_timeout / 2 - 0.5 <= took <= retry_timeout - 1, took  # one abandoned attempt, one retry
+        version = moto_ddb.item(scope, 'leader')['version']
+        proxy.silence_existing()
+        started = time.monotonic()
+        assert compat_update_leader(a, cluster, None) is True
+        assert time.monotonic() - started <= retry_timeout - 1
+        assert moto_ddb.item(scope, 'leader')['version'] == version + 1  # the renewal reached DynamoDB
+    finally:
+        proxy.close()
+
+
 @pytest.fixture
 def silent_endpoint():
     """A TCP port that accepts connections (kernel backlog) but never answers."""
