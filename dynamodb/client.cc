@@ -166,10 +166,22 @@ void WriteExpressionParts(JsonWriter& w, const ExpressionParts& parts, const cha
   }
 }
 
-// ConditionExpression and its names/values, ReturnValues and
-// ReturnValuesOnConditionCheckFailure: the tail every item write shares.
-void WriteWriteOptions(JsonWriter& w, const ExpressionParts& condition, ReturnValues return_values,
-                       bool return_old_on_condition_failure) {
+// The body of PutItem, UpdateItem and DeleteItem into `*body`: TableName, the item or key as
+// `item_field`, UpdateExpression when non-empty, the condition with its names/values, ReturnValues and
+// ReturnValuesOnConditionCheckFailure. False when a string is not valid UTF-8.
+bool WriteItemWriteBody(std::string* body, const std::string& table, const char* item_field, const Item& item,
+                        const std::string& update_expression, const ExpressionParts& condition,
+                        ReturnValues return_values, bool return_old_on_condition_failure) {
+  JsonWriter w(body);
+  w.BeginObject();
+  w.Key("TableName");
+  w.String(table);
+  w.Key(item_field);
+  internal::WriteItem(w, item);
+  if (!update_expression.empty()) {
+    w.Key("UpdateExpression");
+    w.String(update_expression);
+  }
   WriteExpressionParts(w, condition, "ConditionExpression");
   if (return_values != ReturnValues::kNone) {
     w.Key("ReturnValues");
@@ -179,6 +191,17 @@ void WriteWriteOptions(JsonWriter& w, const ExpressionParts& condition, ReturnVa
     w.Key("ReturnValuesOnConditionCheckFailure");
     w.String("ALL_OLD");
   }
+  w.EndObject();
+  return w.ok();
+}
+
+// PutItem and DeleteItem return nothing or the old item.
+Status CheckNoneOrAllOld(ReturnValues rv, const std::string& op) {
+  if (rv != ReturnValues::kNone && rv != ReturnValues::kAllOld) {
+    return InvalidArgument(op + ": return_values must be kNone or kAllOld (DynamoDB allows no other for " +
+                           op + ")");
+  }
+  return Status::Ok();
 }
 
 Status ValidateExpressionValues(const ExpressionParts& parts) {
@@ -739,20 +762,12 @@ Result<WriteResult> Client::PutItem(const PutItemRequest& req, Deadline deadline
   DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
   DYNATRONI_RETURN_IF_ERROR(ValidateWriteItem(req.item, op));
   DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.condition).Annotate(op));
-  if (req.return_values != ReturnValues::kNone && req.return_values != ReturnValues::kAllOld) {
-    return InvalidArgument(op +
-                           ": return_values must be kNone or kAllOld (DynamoDB allows no other for PutItem)");
-  }
+  DYNATRONI_RETURN_IF_ERROR(CheckNoneOrAllOld(req.return_values, op));
   std::string body;
-  JsonWriter w(&body);
-  w.BeginObject();
-  w.Key("TableName");
-  w.String(req.table);
-  w.Key("Item");
-  internal::WriteItem(w, req.item);
-  WriteWriteOptions(w, req.condition, req.return_values, req.return_old_on_condition_failure);
-  w.EndObject();
-  if (!w.ok()) return NotUtf8(op);
+  if (!WriteItemWriteBody(&body, req.table, "Item", req.item, "", req.condition, req.return_values,
+                          req.return_old_on_condition_failure)) {
+    return NotUtf8(op);
+  }
   return impl_->ToWriteResult(op, impl_->InvokeText(op, body, true, deadline));
 }
 
@@ -762,19 +777,10 @@ Result<WriteResult> Client::UpdateItem(const UpdateItemRequest& req, Deadline de
   DYNATRONI_RETURN_IF_ERROR(ValidateKey(req.key, op));
   DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.condition).Annotate(op));
   std::string body;
-  JsonWriter w(&body);
-  w.BeginObject();
-  w.Key("TableName");
-  w.String(req.table);
-  w.Key("Key");
-  internal::WriteItem(w, req.key);
-  if (!req.update_expression.empty()) {
-    w.Key("UpdateExpression");
-    w.String(req.update_expression);
+  if (!WriteItemWriteBody(&body, req.table, "Key", req.key, req.update_expression, req.condition,
+                          req.return_values, req.return_old_on_condition_failure)) {
+    return NotUtf8(op);
   }
-  WriteWriteOptions(w, req.condition, req.return_values, req.return_old_on_condition_failure);
-  w.EndObject();
-  if (!w.ok()) return NotUtf8(op);
   return impl_->ToWriteResult(op, impl_->InvokeText(op, body, true, deadline));
 }
 
@@ -783,20 +789,12 @@ Result<WriteResult> Client::DeleteItem(const DeleteItemRequest& req, Deadline de
   DYNATRONI_RETURN_IF_ERROR(ValidateTableName(req.table).Annotate(op));
   DYNATRONI_RETURN_IF_ERROR(ValidateKey(req.key, op));
   DYNATRONI_RETURN_IF_ERROR(ValidateExpressionValues(req.condition).Annotate(op));
-  if (req.return_values != ReturnValues::kNone && req.return_values != ReturnValues::kAllOld) {
-    return InvalidArgument(
-        op + ": return_values must be kNone or kAllOld (DynamoDB allows no other for DeleteItem)");
-  }
+  DYNATRONI_RETURN_IF_ERROR(CheckNoneOrAllOld(req.return_values, op));
   std::string body;
-  JsonWriter w(&body);
-  w.BeginObject();
-  w.Key("TableName");
-  w.String(req.table);
-  w.Key("Key");
-  internal::WriteItem(w, req.key);
-  WriteWriteOptions(w, req.condition, req.return_values, req.return_old_on_condition_failure);
-  w.EndObject();
-  if (!w.ok()) return NotUtf8(op);
+  if (!WriteItemWriteBody(&body, req.table, "Key", req.key, "", req.condition, req.return_values,
+                          req.return_old_on_condition_failure)) {
+    return NotUtf8(op);
+  }
   return impl_->ToWriteResult(op, impl_->InvokeText(op, body, true, deadline));
 }
 
