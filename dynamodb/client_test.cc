@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <cctype>
+#include <ostream>
 #include <set>
 #include <thread>
 
@@ -313,6 +315,21 @@ struct MappingCase {
   const char* message_key;
 };
 
+// gtest prints the case as "400 ValidationException -> InvalidArgument" instead of its bytes.
+void PrintTo(const MappingCase& c, std::ostream* os) {
+  *os << c.http << " " << c.type.substr(c.type.find('#') + 1) << " -> " << StatusCodeName(c.expected);
+}
+
+// Test names: the error's short name and the HTTP status, e.g. "ValidationException_400".
+std::string MappingCaseName(const ::testing::TestParamInfo<MappingCase>& info) {
+  std::string name =
+      info.param.type.substr(info.param.type.find('#') + 1) + "_" + std::to_string(info.param.http);
+  for (char& c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0) c = '_';
+  }
+  return name + "_" + std::to_string(info.index);
+}
+
 class DynamoDbClientErrorMapping : public DynamoDbClient,
                                    public ::testing::WithParamInterface<MappingCase> {};
 
@@ -355,7 +372,8 @@ INSTANTIATE_TEST_SUITE_P(
                       MappingCase{400, "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
                                   StatusCode::kFailedPrecondition, "message"},
                       MappingCase{400, "com.amazonaws.dynamodb.v20120810#SomethingNewException",
-                                  StatusCode::kInvalidArgument, "message"}));
+                                  StatusCode::kInvalidArgument, "message"}),
+    MappingCaseName);
 
 TEST_F(DynamoDbClient, UnknownOperationNamesTheOperation) {
   transport_->PushResponse(400, R"({"__type":"com.amazon.coral.service#UnknownOperationException"})");
