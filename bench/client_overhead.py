@@ -3,12 +3,14 @@
 same local DynamoDB (moto and dynalite on loopback) and offline (canned answers), plus the import/start cost of Patroni's
 DCS module with our plugin vs with boto3. Writes bench/results/client.json.
 
-    client_overhead.py --bench-bin build-bench/bench/dynatroni_client_bench [--ops 1000]
+    client_overhead.py --bench-bin build-bench/bench/dynatroni_client_bench [--ops 1000] [--reps 3] [--no-pin]
+                       [--latency-ms 3]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -19,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
 import benchlib  # noqa: E402
+from delay_proxy import DelayProxy  # noqa: E402
 import cluster_harness as h  # noqa: E402
 import local_dynamodb  # noqa: E402
 
@@ -48,6 +51,31 @@ def run_json(cmd) -> dict:
     return json.loads(p.stdout)
 
 
+def median_runs(runs: list) -> dict:
+    """One client's result from `runs` (same loop repeated): per-operation medians, with every run's CPU kept."""
+    out = dict(runs[0])
+    out["runs"] = len(runs)
+    out["peak_rss_kb"] = max(r["peak_rss_kb"] for r in runs)
+    out["operations"] = {}
+    for op in runs[0]["operations"]:
+        cpu = [r["operations"][op]["cpu_us_per_op"] for r in runs]
+        out["operations"][op] = {
+            "cpu_us_per_op": statistics.median(cpu), "cpu_us_per_op_runs": cpu,
+            "wall_us_per_op": statistics.median(r["operations"][op]["wall_us_per_op"] for r in runs),
+            "errors": sum(r["operations"][op]["errors"] for r in runs)}
+    return out
+
+
+def alternate(cmds: dict, reps: int) -> dict:
+    """Runs each client's command `reps` times, alternating clients, so slow drifts of the machine's load
+    touch both alike; returns {client: median_runs(...)}."""
+    runs = {name: [] for name in cmds}
+    for _ in range(reps):
+        for name, cmd in cmds.items():
+            runs[name].append(run_json(cmd))
+    return {name: median_runs(r) for name, r in runs.items()}
+
+
 def import_costs(python: str, reps: int) -> dict:
     """Median (and min/max) import time, process CPU and peak RSS over `reps` fresh interpreters."""
     out = {}
@@ -74,31 +102,67 @@ def main() -> int:
     ap.add_argument("--offline-ops", type=int, default=20000, help="C++ operations per offline loop")
     ap.add_argument("--boto3-offline-ops", type=int, default=2000)
     ap.add_argument("--import-reps", type=int, default=7)
+    ap.add_argument("--latency-ms", type=float, default=3.0,
+                    help="also run against dynalite behind a delay proxy adding this round trip (0 = skip)")
+    ap.add_argument("--reps", type=int, default=3, help="runs of each loop per client, alternating; medians")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not keep the local server and the clients on separate CPUs")
     ap.add_argument("--command", default="", help="the command that reproduces this (for the report)")
     args = ap.parse_args()
     py = sys.executable
-    result = {"command": args.command, "load_before": benchlib.loadavg(), "ops": args.ops}
-    result["offline"] = {
-        "dynatroni": run_json([args.bench_bin, "--offline", "--ops", args.offline_ops]),
-        "boto3": run_json([py, benchlib.BENCH / "boto3_bench.py", "--offline", "--ops", args.boto3_offline_ops]),
-    }
+    all_cpus = os.sched_getaffinity(0)
+    # A real DynamoDB does its work on other machines: with two or more CPUs the local server runs on the
+    # last one and both clients on the first, so the server's work does not evict the client's caches (both
+    # clients alike). The client's own TCP work (loopback delivery included) is still counted.
+    pin = None if args.no_pin or len(all_cpus) < 2 else {"client_cpu": min(all_cpus), "server_cpu": max(all_cpus)}
+    client_prefix = ["taskset", "-c", str(pin["client_cpu"])] if pin else []
+    result = {"command": args.command, "load_before": benchlib.loadavg(), "ops": args.ops, "reps": args.reps,
+              "pinning": pin}
+    result["offline"] = alternate({
+        "dynatroni": client_prefix + [args.bench_bin, "--offline", "--ops", args.offline_ops],
+        "boto3": client_prefix + [py, benchlib.BENCH / "boto3_bench.py", "--offline", "--ops",
+                                  args.boto3_offline_ops],
+    }, args.reps)
     # Both keep connections alive as DynamoDB does (moto via tools/moto_server.py's keep-alive handler).
     for kind in ("moto", "dynalite"):
         with tempfile.TemporaryDirectory(prefix="dynatroni-bench-") as tmp:
-            server = local_dynamodb.start(kind, Path(tmp))
+            if pin:  # the server (and every process and thread it starts) inherits this
+                os.sched_setaffinity(0, {pin["server_cpu"]})
+            try:
+                server = local_dynamodb.start(kind, Path(tmp))
+            finally:
+                os.sched_setaffinity(0, all_cpus)
             try:
                 h.create_table(server.endpoint, TABLE)
                 seed = h.boto_client(server.endpoint)  # the 16 items every loop reads and writes
                 for i in range(16):
                     seed.put_item(TableName=TABLE, Item={"cluster_name": {"S": "bench"}, "key": {"S": f"k{i}"},
                                                          "value": {"S": "v" * 200}, "version": {"N": str(i)}})
-                result[f"loopback_{kind}"] = {
-                    "server": f"{kind} on loopback",
-                    "dynatroni": run_json([args.bench_bin, "--endpoint", server.endpoint, "--table", TABLE,
-                                           "--ops", args.ops]),
-                    "boto3": run_json([py, benchlib.BENCH / "boto3_bench.py", "--endpoint", server.endpoint,
-                                       "--table", TABLE, "--ops", args.ops]),
-                }
+                def clients(endpoint: str) -> dict:
+                    return {
+                        "dynatroni": client_prefix + [args.bench_bin, "--endpoint", endpoint, "--table", TABLE,
+                                                      "--ops", args.ops],
+                        "boto3": client_prefix + [py, benchlib.BENCH / "boto3_bench.py", "--endpoint", endpoint,
+                                                  "--table", TABLE, "--ops", args.ops],
+                    }
+                result[f"loopback_{kind}"] = {"server": f"{kind} on loopback",
+                                              **alternate(clients(server.endpoint), args.reps)}
+                if kind == "dynalite" and args.latency_ms > 0:
+                    # The same fast server a real round trip away: the client idles between requests as it
+                    # would against DynamoDB. The proxy thread inherits the server's CPU.
+                    host, port = server.endpoint.rsplit("//", 1)[1].rsplit(":", 1)
+                    if pin:
+                        os.sched_setaffinity(0, {pin["server_cpu"]})
+                    try:
+                        proxy = DelayProxy(host, int(port), rtt_ms=args.latency_ms).start()
+                    finally:
+                        os.sched_setaffinity(0, all_cpus)
+                    try:
+                        result["latency_dynalite"] = {
+                            "server": f"dynalite behind a {args.latency_ms:g} ms round-trip delay proxy",
+                            "latency_ms": args.latency_ms, **alternate(clients(proxy.url), args.reps)}
+                    finally:
+                        proxy.close()
             finally:
                 server.stop()
     result["imports"] = import_costs(py, args.import_reps)

@@ -48,25 +48,53 @@ def machine_lines(res: Dict[str, Any]) -> List[str]:
 
 
 # ------------------------------------------------------------------------------------------ client
+def cpu_cell(op: Dict[str, Any]) -> str:
+    """Median CPU µs/op, with the range over the runs when there were several."""
+    runs = op.get("cpu_us_per_op_runs", [])
+    cell = f"{op['cpu_us_per_op']:.1f}" if op["cpu_us_per_op"] < 100 else f"{op['cpu_us_per_op']:.0f}"
+    if len(runs) > 1:
+        lo, hi = min(runs), max(runs)
+        cell += f" ({lo:.1f}–{hi:.1f})" if hi < 100 else f" ({lo:.0f}–{hi:.0f})"
+    return cell
+
+
 def client_section(res: Dict[str, Any]) -> List[str]:
     out = ["## Client overhead: C++ client vs boto3", ""]
     out += machine_lines(res)
     out += [f"Reproduce: `{res.get('command') or 'make bench BENCH=client'}`. Load average (1, 5, 15 min) before: "
-            f"{res['load_before']}, after: {res['load_after']} — other builds and tests shared the 2 cores, so "
-            f"wall times are noisy; CPU time (getrusage user+sys of the client process only) much less so.", ""]
+            f"{res['load_before']}, after: {res['load_after']}. Wall times follow the machine's load; CPU time "
+            f"(getrusage user+sys of the client process only) much less.", ""]
     out += ["Each loop runs the same requests with each client: consistent GetItem of a 200-byte item, "
             "unconditional PutItem, UpdateItem with a ConditionExpression, and a consistent Query returning the "
             "16 items of a partition (what Patroni's get_cluster does). *Loopback*: against a local server, "
             f"{res['ops']} operations per loop after a warm-up; the server's CPU is another process and is not "
             "counted, but the client's TCP work is. Both servers keep connections alive, as DynamoDB does "
             "(moto through tools/moto_server.py's keep-alive handler: Werkzeug alone closes the connection "
-            "after every answer); moto's slow Python server leaves the client idle for milliseconds between "
-            "requests, so each request starts with cold caches on both clients. *Offline*: the C++ client with "
-            "a transport "
+            "after every answer). *Delay proxy*: dynalite behind bench/delay_proxy.py, which adds a round trip "
+            "like real DynamoDB's, so the client idles for milliseconds between requests as it would against "
+            "AWS; moto's slow Python server (2–4 ms per request) does the same by itself. A client that idled "
+            "starts its next request with cold caches (on this VM, on a vCPU that had halted), so CPU per "
+            "request grows with the wait — for both clients, but relatively more for the small C++ client. "
+            "*Offline*: the C++ client with a transport "
             "that answers from memory, boto3 with a botocore `before-send` hook doing the same — only signing, "
             "encoding and decoding remain.", ""]
+    reps, pin = res.get("reps", 1), res.get("pinning")
+    how = [f"Each loop ran {reps} times per client, alternating C++ and boto3 so that drifts in the machine's "
+           "load touch both; the tables give the median run's CPU per operation with the range over the runs."
+           if reps > 1 else "Each loop ran once per client."]
+    if pin:
+        how.append(f"The local server ran on CPU {pin['server_cpu']} and both clients on CPU {pin['client_cpu']} "
+                   "(as with a real DynamoDB, whose work happens on other machines, the server does not evict the "
+                   "client's caches; the client's own TCP work, loopback delivery included, is still counted). "
+                   "`--no-pin` runs them unpinned.")
+    else:
+        how.append("Server and clients were not pinned to CPUs.")
+    out += [" ".join(how), ""]
     worst = None
-    titles = {"loopback_moto": "Loopback, moto", "loopback_dynalite": "Loopback, dynalite", "offline": "Offline"}
+    titles = {"loopback_moto": "Loopback, moto", "loopback_dynalite": "Loopback, dynalite",
+              "latency_dynalite": f"dynalite behind a {res.get('latency_dynalite', {}).get('latency_ms', 0):g} ms "
+                                  "round-trip delay proxy",
+              "offline": "Offline"}
     for mode in [m for m in titles if m in res]:
         ours, boto = res[mode]["dynatroni"], res[mode]["boto3"]
         rows = []
@@ -75,7 +103,7 @@ def client_section(res: Dict[str, Any]) -> List[str]:
             b = boto["operations"][op]["cpu_us_per_op"]
             ratio = b / a if a else float("inf")
             worst = ratio if worst is None else min(worst, ratio)
-            rows.append([op, f"{a:.0f}", f"{b:.0f}", f"{ratio:.1f}x",
+            rows.append([op, cpu_cell(ours["operations"][op]), cpu_cell(boto["operations"][op]), f"{ratio:.1f}x",
                          "reached" if ratio >= CPU_TARGET else "**not reached**",
                          f"{ours['operations'][op]['wall_us_per_op']:.0f} / "
                          f"{boto['operations'][op]['wall_us_per_op']:.0f}"])
