@@ -202,8 +202,8 @@ def cluster_section(res: Dict[str, Any], dial: Optional[Dict[str, Any]] = None,
     loads = [r["load"][0] for r in res["rounds"] if r.get("load")]
     out += [f"Reproduce: `{res.get('command') or 'make bench BENCH=cluster'}`. "
             f"Load average (1 min) during the rounds: min {min(loads, default=0):.1f}, median "
-            f"{statistics.median(loads) if loads else 0:.1f}, max {max(loads, default=0):.1f} — other helpers' "
-            "builds and tests ran on the same 2 cores meanwhile, one cluster at a time ran here.", ""]
+            f"{statistics.median(loads) if loads else 0:.1f}, max {max(loads, default=0):.1f} (one cluster at a "
+            "time ran here; a load well above 1 means other work, builds or tests, shared the 2 cores).", ""]
     out += [f"Three Patroni {res.get('patroni_version', '4.1')} nodes with PostgreSQL 15 on loopback, the same "
             "bootstrap `ttl`/`loop_wait`/`retry_timeout` (failover_time F: ttl = F, loop_wait = retry_timeout = "
             "F/3) on both sides. Backends: **etcd** — Debian's etcd-server "
@@ -295,8 +295,7 @@ def cluster_section(res: Dict[str, Any], dial: Optional[Dict[str, Any]] = None,
                 "them (older runs, before the plugin counted them apart, have them inside GetItem at one unit). "
                 "A row with a `dynamodb:` option is "
                 "a separate run of the same command with that option set (bench/results/cluster-steady-ft30-*.json)"
-                ", for comparison. Other helpers' builds and tests shared the 2 cores meanwhile (counts of "
-                "requests do not depend on the load; CPU does).", ""]
+                ", for comparison. Counts of requests do not depend on the machine's load; CPU does.", ""]
     out += targets(res, summary, costs, dial_cost, variant_costs)
     return out
 
