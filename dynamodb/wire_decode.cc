@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "dynamodb/utf8.h"
+
 namespace dynatroni::dynamodb::internal {
 namespace {
 
@@ -206,25 +208,10 @@ class Parser {
   }
 
  private:
-  static bool Cont(unsigned char c) { return c >= 0x80 && c <= 0xbf; }
-
-  // A multi-byte UTF-8 sequence at p_ (RFC 3629, as nlohmann's lexer accepts).
+  // A multi-byte UTF-8 sequence at p_ (dynamodb/utf8.h).
   bool Utf8Sequence(std::string* out) {
-    const auto* u = reinterpret_cast<const unsigned char*>(p_);
-    const size_t left = static_cast<size_t>(end_ - p_);
-    const unsigned char c = u[0];
-    size_t n = 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = left >= 2 && Cont(u[1]) ? 2 : 0;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      const unsigned char lo = c == 0xe0 ? 0xa0 : 0x80;
-      const unsigned char hi = c == 0xed ? 0x9f : 0xbf;
-      n = left >= 3 && u[1] >= lo && u[1] <= hi && Cont(u[2]) ? 3 : 0;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      const unsigned char lo = c == 0xf0 ? 0x90 : 0x80;
-      const unsigned char hi = c == 0xf4 ? 0x8f : 0xbf;
-      n = left >= 4 && u[1] >= lo && u[1] <= hi && Cont(u[2]) && Cont(u[3]) ? 4 : 0;
-    }
+    const size_t n =
+        Utf8SequenceLength(reinterpret_cast<const unsigned char*>(p_), static_cast<size_t>(end_ - p_));
     if (n == 0) return false;
     out->append(p_, n);
     p_ += n;

@@ -4,39 +4,20 @@
 #include <array>
 #include <charconv>
 
+#include "dynamodb/utf8.h"
+
 namespace dynatroni::dynamodb::internal {
 
 bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const unsigned char* end = p + s.size();
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
+  for (size_t i = 0; i < s.size();) {
+    if (p[i] < 0x80) {
+      ++i;
       continue;
     }
-    int extra = 0;
-    unsigned char lo = 0x80;  // allowed range of the second byte (RFC 3629 table)
-    unsigned char hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      if (c == 0xE0) lo = 0xA0;  // no overlongs
-      if (c == 0xED) hi = 0x9F;  // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      if (c == 0xF0) lo = 0x90;  // no overlongs
-      if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
-    } else {
-      return false;  // continuation byte first, C0/C1, F5..FF
-    }
-    if (end - p <= extra) return false;
-    if (p[1] < lo || p[1] > hi) return false;
-    for (int i = 2; i <= extra; ++i) {
-      if (p[i] < 0x80 || p[i] > 0xBF) return false;
-    }
-    p += extra + 1;
+    const size_t n = Utf8SequenceLength(p + i, s.size() - i);
+    if (n == 0) return false;
+    i += n;
   }
   return true;
 }
@@ -49,14 +30,24 @@ void JsonWriter::BeforeValue() {
   }
 }
 
+// One pass: copies runs that need no escaping, checks multi-byte sequences as it meets them.
 void JsonWriter::Quoted(std::string_view s) {
-  if (!IsValidUtf8(s)) ok_ = false;
   static constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7',
                                                 '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+  const auto* u = reinterpret_cast<const unsigned char*>(s.data());
   out_->push_back('"');
   size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
+    const unsigned char c = u[i];
+    if (c >= 0x80) {
+      const size_t n = Utf8SequenceLength(u + i, s.size() - i);
+      if (n == 0) {
+        ok_ = false;  // ok() now says the text must not be sent
+      } else {
+        i += n - 1;
+      }
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out_->append(s.data() + run, i - run);
     run = i + 1;
