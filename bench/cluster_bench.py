@@ -211,6 +211,8 @@ def main() -> int:
     ap.add_argument("--result", default="cluster", help="write bench/results/RESULT.json")
     ap.add_argument("--dynamodb-option", action="append", default=[], metavar="KEY=VALUE",
                     help="extra key of the nodes' `dynamodb:` section (repeatable), e.g. switchover_poll_interval=0")
+    ap.add_argument("--title", default="", help="for a probe (--result cluster-probe-NAME): its heading")
+    ap.add_argument("--description", default="", help="for a probe: what it reruns and why (shown in the report)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("cluster_bench: run as root (Patroni and PostgreSQL run as postgres)", file=sys.stderr)
@@ -219,7 +221,7 @@ def main() -> int:
     deadline = time.monotonic() + args.budget_minutes * 60 if args.budget_minutes else float("inf")
     etcd_version = subprocess.run(["/usr/bin/etcd", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     result: Dict[str, Any] = {
-        "command": args.command, "rounds": [], "steady": [], "etcd_version": etcd_version.split()[-1],
+        "command": args.command, "title": args.title, "description": args.description, "rounds": [], "steady": [], "etcd_version": etcd_version.split()[-1],
         "config": {"rounds": args.rounds, "block": args.block.split(), "delay_ms": args.delay_ms,
                    "failover_times": [float(x) for x in args.failover_times.split()],
                    "steady_seconds": args.steady_seconds, "budget_minutes": args.budget_minutes,

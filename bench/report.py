@@ -355,6 +355,29 @@ def targets(res: Dict[str, Any], summary: Dict[tuple, Dict[str, float]], costs: 
     return out + [""]
 
 
+def probe_section(res: Dict[str, Any], name: str) -> List[str]:
+    """A targeted rerun of some cluster rounds (bench/results/cluster-probe-*.json), shown beside the full run."""
+    out = [f"### Probe: {res.get('title', name)}", ""]
+    out += machine_lines(res)
+    out += [f"Reproduce: `{res.get('command') or name}` (bench/results/{name}.json). "
+            + res.get("description", ""), ""]
+    rows = []
+    for ft in sorted({r["failover_time"] for r in res.get("rounds", [])}):
+        for kind in ("failover", "switchover"):
+            for b in BACKENDS:
+                xs = [r["seconds"] for r in res["rounds"] if r["failover_time"] == ft and r["kind"] == kind
+                      and r["backend"] == b and r["ok"]]
+                failed = sum(1 for r in res["rounds"] if r["failover_time"] == ft and r["kind"] == kind
+                             and r["backend"] == b and not r["ok"])
+                if not xs and not failed:
+                    continue
+                rows.append([f"{kind}, F={ft:g}", b, f"{len(xs)}" + (f" (+{failed} failed)" if failed else ""),
+                             f"{pct(xs, .5):.1f}" if xs else "", f"{pct(xs, .9):.1f}" if xs else "",
+                             f"{max(xs):.1f}" if xs else "", ", ".join(f"{x:.1f}" for x in xs)])
+    out += table(["rounds of", "backend", "rounds", "p50", "p90", "max", "every round, in order"], rows)
+    return out
+
+
 def main() -> int:
     client, cluster, dial = load("client"), load("cluster"), load("cluster-steady-ft30")
     # Variants of the default-dial run (other dynamodb: options), shown as extra rows only.
@@ -370,6 +393,8 @@ def main() -> int:
         lines += ["## Client overhead", "", "Not run yet (`make bench BENCH=client`).", ""]
     if cluster and cluster.get("rounds"):
         lines += cluster_section(cluster, dial, variants)
+        for path in sorted(benchlib.RESULTS.glob("cluster-probe-*.json")):
+            lines += probe_section(json.loads(path.read_text()), path.stem)
     else:
         lines += ["## Cluster: Patroni on DynamoDB vs etcd", "", "Not run yet (`make bench BENCH=cluster`).", ""]
     DOC.write_text("\n".join(lines).rstrip() + "\n")

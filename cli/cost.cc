@@ -31,11 +31,14 @@ CostEstimate ComputeCost(const CostInputs& in) {
 
   // Per cluster per loop.
   const double queries = n;
-  // A replica polls the leader item only when its sleep crosses the leader's
-  // expected renewal (dcs::Dcs::PlanWatch); Patroni's own Query usually sees
-  // the renewal first. Counted as one per replica per ttl (3 loops), above
-  // the 0.7 per node per minute measured at F=30 (docs/benchmarks.md).
-  const double getitems = (n - 1) / 3.0;
+  // Once a replica knows when the leader renews, its own cycle reads each
+  // renewal (dcs::Dcs::PlanWatch); it reads the leader item only to confirm
+  // that timing, at the first renewal after renewal_phase_check (60 s) has
+  // passed since the last confirmation. The few reads that learn the timing
+  // after a start or a leader change are not counted.
+  const double check_s = std::chrono::duration<double>(dcs::DcsOptions{}.renewal_phase_check).count();
+  const double check_every_loops = std::floor(check_s / e.loop_wait_s) + 1.0;
+  const double getitems = (n - 1) / check_every_loops;
   // The leader rewrites its own member item only when it changed: its lease
   // renewals keep it listed (dcs::Dcs::TouchMember).
   const double member_writes =
@@ -76,9 +79,9 @@ CostEstimate ComputeCost(const CostInputs& in) {
           " loops (member_refresh = ttl - loop_wait/2; the leader's lease renewals keep its own listed)",
       "per loop the leader: 1 lease renewal + status write in " + FormatFixed(in.status_writes * 100, 0) +
           "% of loops (written only when the LSN moved; 100% = a busy primary)",
-      "each replica: 1 strongly consistent GetItem of the leader item (watch) per ttl (3 loops); it polls "
-      "only "
-      "when its sleep crosses the leader's expected renewal, and more often while a lease runs out",
+      "each replica: 1 strongly consistent GetItem of the leader item (watch) every " +
+          FormatFixed(check_every_loops * e.loop_wait_s, 0) +
+          " s, confirming when the leader renews (its own cycle reads each renewal)",
       in.switchover_poll_interval_s > 0
           ? "each replica: 1 eventually consistent GetItem of the failover key every " +
                 FormatFixed(in.switchover_poll_interval_s, 1) +
@@ -92,7 +95,8 @@ CostEstimate ComputeCost(const CostInputs& in) {
       "member item " + kb(in.member_kb) + " = " + std::to_string(e.member_wcu) +
           " write unit(s); leader and status items under 1 KB = 1 write unit; leader GetItem = 1 read unit",
       std::string("ignored: extra leader polls while a lease runs out during failovers (~ttl per replica per "
-                  "failover), failsafe writes, patronictl/REST traffic, free tier, storage (a few KB per "
+                  "failover) and to learn when a new leader renews (a few per replica), failsafe writes, "
+                  "patronictl/REST traffic, free tier, storage (a few KB per "
                   "cluster), PITR and backups"),
       "on-demand: $" + FormatFixed(in.price_read, 4) + " per million read units, $" +
           FormatFixed(in.price_write, 4) + " per million write units; a month = 730 hours",

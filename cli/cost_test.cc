@@ -20,15 +20,18 @@ TEST(CliCost, ThreeNodesThirtySecondsMatchesTheHandCount) {
   EXPECT_DOUBLE_EQ(e.partition_kb, 3.5);  // 2 KB + 3 x 0.5 KB
   EXPECT_EQ(e.query_rcu, 1);
   EXPECT_DOUBLE_EQ(e.queries_per_min, 18);  // 3 nodes x 6
-  EXPECT_DOUBLE_EQ(e.getitems_per_min, 4);  // 2 replicas x 6 / 3
+  // Each replica confirms when the leader renews at the first renewal 60 s
+  // after its last check: every 7 loops (70 s).
+  EXPECT_DOUBLE_EQ(e.getitems_per_min, 2 * 6 / 7.0);
   EXPECT_DOUBLE_EQ(e.updates_per_min, 30);  // (3 members + renewal + status) x 6
-  EXPECT_DOUBLE_EQ(e.requests_per_min, 52);
-  EXPECT_DOUBLE_EQ(e.read_units_per_min, 22);
+  EXPECT_DOUBLE_EQ(e.requests_per_min, 48 + 12 / 7.0);
+  EXPECT_DOUBLE_EQ(e.read_units_per_min, 18 + 12 / 7.0);
   EXPECT_DOUBLE_EQ(e.write_units_per_min, 30);
-  // 30 units/min x 43800 min/month = 1.314 M units; 22 -> 0.9636 M.
-  EXPECT_NEAR(e.ondemand_read_usd, 0.9636 * 0.125, 1e-9);
+  // 30 units/min x 43800 min/month = 1.314 M units.
+  const double read_m = (18 + 12 / 7.0) * 43800 / 1e6;
+  EXPECT_NEAR(e.ondemand_read_usd, read_m * 0.125, 1e-9);
   EXPECT_NEAR(e.ondemand_write_usd, 1.314 * 0.625, 1e-9);
-  EXPECT_NEAR(e.ondemand_usd, 0.9636 * 0.125 + 1.314 * 0.625, 1e-9);
+  EXPECT_NEAR(e.ondemand_usd, read_m * 0.125 + 1.314 * 0.625, 1e-9);
   // 0.5 units/s x 1.5 headroom -> 1 RCU and 1 WCU.
   EXPECT_EQ(e.rcu, 1);
   EXPECT_EQ(e.wcu, 1);
@@ -44,7 +47,7 @@ TEST(CliCost, LargePartitionsCostMoreReadUnitsPerQuery) {
   in.switchover_poll_interval_s = 0;
   CostEstimate e = ComputeCost(in);
   EXPECT_EQ(e.query_rcu, 3);
-  EXPECT_DOUBLE_EQ(e.read_units_per_min, 18 * 3 + 4);
+  EXPECT_DOUBLE_EQ(e.read_units_per_min, 18 * 3 + 12 / 7.0);
   in.partition_kb = 4;  // exactly 4 KB is one unit
   EXPECT_EQ(ComputeCost(in).query_rcu, 1);
   in.partition_kb = 0;
@@ -62,12 +65,17 @@ TEST(CliCost, ClustersMultiplyAndShorterLoopsCostMore) {
   CostEstimate fifty = ComputeCost(in);
   EXPECT_DOUBLE_EQ(fifty.requests_per_min, 50 * one.requests_per_min);
   EXPECT_NEAR(fifty.ondemand_usd, 50 * one.ondemand_usd, 1e-9);
-  // 50 x 22/60 units/s x 1.5 = 27.5 -> 28 RCU; 50 x 0.5 x 1.5 = 37.5 -> 38 WCU.
-  EXPECT_EQ(fifty.rcu, 28);
+  // 50 x 19.71/60 units/s x 1.5 = 24.6 -> 25 RCU; 50 x 0.5 x 1.5 = 37.5 -> 38 WCU.
+  EXPECT_EQ(fifty.rcu, 25);
   EXPECT_EQ(fifty.wcu, 38);
   in.clusters = 1;
   in.failover_time_s = 15;
-  EXPECT_DOUBLE_EQ(ComputeCost(in).requests_per_min, 2 * one.requests_per_min);
+  CostEstimate fast = ComputeCost(in);
+  // Twice the loops: twice the Queries and writes; the confirming reads stay
+  // about one per replica per minute (every 13 loops of 5 s).
+  EXPECT_DOUBLE_EQ(fast.queries_per_min + fast.updates_per_min,
+                   2 * (one.queries_per_min + one.updates_per_min));
+  EXPECT_DOUBLE_EQ(fast.getitems_per_min, 2 * 12 / 13.0);
 }
 
 TEST(CliCost, StatusWritesAndPricesAreOptions) {
@@ -117,9 +125,9 @@ TEST(CliCost, CommandPrintsTheTableAndJson) {
                   out, err, in, {});
   ASSERT_EQ(rc, kExitOk) << err.str();
   auto j = nlohmann::json::parse(out.str());
-  EXPECT_DOUBLE_EQ(j["per_minute"]["requests"].get<double>(), 104);
+  EXPECT_NEAR(j["per_minute"]["requests"].get<double>(), 2 * (48 + 12 / 7.0), 1e-6);  // 6 decimals
   EXPECT_EQ(j["inputs"]["clusters"], 2);
-  EXPECT_EQ(j["provisioned"]["rcu"], 2);  // 2 x 22/60 units/s x 1.5 = 1.1
+  EXPECT_EQ(j["provisioned"]["rcu"], 1);  // 2 x 19.71/60 units/s x 1.5 = 0.99
   EXPECT_FALSE(j["assumptions"].empty());
 
   std::ostringstream text;

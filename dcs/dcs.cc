@@ -122,12 +122,57 @@ Duration Dcs::ObserveLocked(const StoredItem& item, MonoTime now) {
     Observation o;
     o.last = item;
     o.first_seen = now;
+    o.last_seen = now;
     o.last_poll = it == observed_.end() ? MonoTime() : it->second.last_poll;
-    observed_[item.key] = o;
+    TrackRenewalLocked(it == observed_.end() ? nullptr : &it->second, now, o);
+    observed_[item.key] = std::move(o);
     return Duration::zero();
   }
   it->second.last = item;
+  it->second.last_seen = now;
   return now - it->second.first_seen;
+}
+
+Dcs::Observation Dcs::OwnWrite(const StoredItem& item, MonoTime send, MonoTime last_poll) {
+  Observation o;
+  o.last = item;
+  o.first_seen = send;
+  o.last_seen = send;
+  o.last_poll = last_poll;
+  return o;
+}
+
+void Dcs::TrackRenewalLocked(const Observation* prev, MonoTime now, Observation& next) const {
+  const Duration loop = timing_.loop_wait;
+  const Duration tight = opts_.leader_poll_interval;
+  // What this read alone says: the write came after the latest read of the
+  // previous version and, as a live leader renews every loop_wait, within the
+  // last loop_wait.
+  MonoTime lo = now - loop;
+  if (prev != nullptr && prev->last_seen > lo) lo = prev->last_seen;
+  MonoTime hi = now;
+  bool confirmed = hi - lo <= tight;
+  std::optional<MonoTime> checked_before;
+  // The next renewal of the same leader comes one loop_wait after the last
+  // one (Patroni's loop keeps its period): narrow the bounds by that
+  // prediction unless this read contradicts it (the leader's loop moved).
+  if (prev != nullptr && prev->phase_tracked && prev->last.value == next.last.value &&
+      next.last.version == prev->last.version + 1) {
+    const MonoTime predicted_lo = prev->renewed_after + loop;
+    const MonoTime predicted_hi = prev->renewed_by + loop;
+    if (std::max(lo, predicted_lo) < std::min(hi, predicted_hi)) {
+      // A read of the old version shortly before the predicted renewal
+      // confirms the prediction (an earlier renewal would have shown).
+      confirmed = confirmed || lo >= predicted_lo - tight;
+      checked_before = prev->phase_checked;
+      lo = std::max(lo, predicted_lo);
+      hi = std::min(hi, predicted_hi);
+    }
+  }
+  next.phase_tracked = true;
+  next.renewed_after = lo;
+  next.renewed_by = hi;
+  next.phase_checked = confirmed ? std::optional<MonoTime>(now) : checked_before;
 }
 
 Duration Dcs::LeaseTtlFor(const StoredItem& item) const {
@@ -207,7 +252,7 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
     auto hold = holders_.find(item.key);
     if (hold != holders_.end() && hold->second.version == item.version && item.session == opts_.session) {
       // Our own lease: its age counts from when we sent the write.
-      observed_[item.key] = Observation{item, hold->second.last_send, observed_[item.key].last_poll};
+      observed_[item.key] = OwnWrite(item, hold->second.last_send, observed_[item.key].last_poll);
       o.age = now - hold->second.last_send;
     } else {
       o.age = ObserveLocked(item, now);
@@ -281,7 +326,7 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
       current && current->live() && *current->value == opts_.name && current->session == opts_.session;
   if (applied || ours) {
     holders_[leader_key] = Holder{current->version, current->term, send};
-    observed_[leader_key] = Observation{*current, send, observed_[leader_key].last_poll};
+    observed_[leader_key] = OwnWrite(*current, send, observed_[leader_key].last_poll);
     unresolved_send_.erase(leader_key);
     return true;
   }
@@ -469,7 +514,7 @@ Result<bool> Dcs::TouchMember(const std::string& member_key, const std::string& 
     if (!out.ok()) return out.status();
     return out->applied;
   }
-  observed_[member_key] = Observation{*out->item, send, MonoTime()};
+  observed_[member_key] = OwnWrite(*out->item, send, MonoTime());
   auto w = member_writes_.find(member_key);
   if (w == member_writes_.end() || w->second.version < out->item->version) {
     member_writes_[member_key] = MemberWrite{data, out->item->version, *m.lease_ms, send, false};
@@ -488,7 +533,8 @@ Status Dcs::DeleteCluster() {
   return opts_.store->DeletePartition(opts_.partition, Deadline::After(*clock_, timing().retry_timeout * 3));
 }
 
-WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /*leader_version*/) {
+WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /*leader_version*/,
+                         Duration watch_remaining) {
   std::lock_guard<std::mutex> lock(mu_);
   WatchPlan plan;
   auto it = observed_.find(leader_key);
@@ -499,28 +545,71 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
     return plan;
   }
   const Observation& o = it->second;
-  MonoTime now = clock_->Now();
-  MonoTime expiry = o.first_seen + LeaseTtlFor(o.last);
+  const MonoTime now = clock_->Now();
+  const MonoTime expiry = o.first_seen + LeaseTtlFor(o.last);
   if (now >= expiry) {
     plan.action = WatchPlan::Action::kWakeNow;
     plan.reason =
         "leader lease expired: version " + std::to_string(o.last.version) + " unchanged for a full ttl";
     return plan;
   }
-  MonoTime next_poll = o.first_seen + timing_.loop_wait + opts_.renewal_poll_offset;
-  if (o.last_poll >= next_poll - opts_.leader_poll_interval) {
-    next_poll = std::max(next_poll, o.last_poll + opts_.leader_poll_interval);
+  // When the leader's next renewal is expected: in (next_lo, next_hi]. Only
+  // for scheduling reads; expiry above is first-seen + ttl whatever this says.
+  const Duration loop = timing_.loop_wait;
+  const Duration poll_every = opts_.leader_poll_interval;
+  const MonoTime next_lo = std::max(o.phase_tracked ? o.renewed_after + loop : o.first_seen, o.last_seen);
+  const MonoTime next_hi = (o.phase_tracked ? o.renewed_by : o.first_seen) + loop;
+  const MonoTime due = next_hi + opts_.renewal_poll_offset;
+  const bool phase_known = o.phase_tracked && next_hi - next_lo <= poll_every;
+  MonoTime next_poll = MonoTime::max();
+  std::string why;
+  if (now >= due) {
+    if (phase_known && o.last_seen < due) {
+      // The renewal is due and nothing has read it yet: let the HA cycle read
+      // it now. Its loop then keeps this phase, one read per loop_wait just
+      // after each renewal, instead of up to a loop_wait later.
+      if (watch_remaining > poll_every / 2) {
+        plan.action = WatchPlan::Action::kWakeNow;
+        plan.reason =
+            "leader renewal due: running the HA cycle now so that it reads it (this node's loop "
+            "now follows the leader's renewals)";
+      } else {
+        plan.action = WatchPlan::Action::kWait;
+        plan.wait = std::max(watch_remaining, Duration::zero());
+        plan.reason = "the next HA cycle reads the leader renewal";
+      }
+      return plan;
+    }
+    // Late, or its time not known well enough: read it now and then every
+    // poll interval until it moves or the lease expires.
+    next_poll = std::max(due, std::max(o.last_seen, o.last_poll) + poll_every);
+    why = "expected leader renewal";
+  } else if (!phase_known) {
+    // Learn when the leader renews: each read halves the window.
+    next_poll = std::max(next_lo + (next_hi - next_lo) / 2, o.last_poll + poll_every / 2);
+    why = "learning when the leader renews";
+  } else if ((!o.phase_checked || now - *o.phase_checked >= opts_.renewal_phase_check) &&
+             o.last_seen < next_lo - poll_every) {
+    // Known, but a leader whose loop moved earlier would go unnoticed:
+    // confirm now and then with a read just before the expected renewal (the
+    // read that then first sees the renewal completes the check).
+    next_poll = std::max(next_lo - poll_every / 2, o.last_poll + poll_every / 2);
+    if (next_poll >= next_hi) next_poll = MonoTime::max();  // too late this time
+    why = "confirming when the leader renews";
   }
   const Handover& hv = handover_[leader_key];
   const bool handing_over = now < hv.fast_until;
-  if (handing_over) next_poll = std::min(next_poll, o.last_poll + opts_.handover_fast_poll);
+  if (handing_over && o.last_poll + opts_.handover_fast_poll < next_poll) {
+    next_poll = o.last_poll + opts_.handover_fast_poll;
+    why = "switchover requested: waiting for the leader to hand over";
+  }
   if (now >= next_poll) {
     plan.action = WatchPlan::Action::kPoll;
-    plan.reason = handing_over ? "switchover requested: waiting for the leader to hand over"
-                               : "expected leader renewal";
+    plan.reason = why;
     return plan;
   }
   MonoTime next_wake = std::min(next_poll, expiry);
+  if (now < due) next_wake = std::min(next_wake, due);
   if (!handing_over && opts_.handover_poll_interval > Duration::zero()) {
     MonoTime next_failover_poll = hv.last_poll + opts_.handover_poll_interval;
     if (now >= next_failover_poll) {

@@ -85,8 +85,12 @@ struct DcsOptions {
   // Interval of the single-item leader polls that watch() makes around the
   // expected renewal and lease expiry.
   Duration leader_poll_interval = std::chrono::milliseconds(1000);
-  // Delay after the expected renewal time before the first poll.
+  // Delay after the expected renewal time before reading it (by a poll, or
+  // by the HA cycle watch() ends then).
   Duration renewal_poll_offset = std::chrono::milliseconds(300);
+  // Once it knows when the leader renews, a replica confirms that it still
+  // renews then (one poll just before the expected renewal) this often.
+  Duration renewal_phase_check = std::chrono::seconds(60);
   // While a foreign leader holds the lease, watch() also reads the failover
   // key this often (eventually consistent: half a read unit). When a new
   // failover/switchover request appears it polls the leader every
@@ -122,7 +126,8 @@ struct ClusterView {
 
 // What watch() should do next (replicas).
 struct WatchPlan {
-  // kPoll: PollLeader now. kPollFailover: PollFailover now.
+  // kPoll: PollLeader now. kPollFailover: PollFailover now. kWakeNow: end the
+  // watch (run the HA cycle) now.
   enum class Action { kWait, kPoll, kPollFailover, kWakeNow } action = Action::kWait;
   Duration wait{0};    // for kWait: how long to wait at most before asking again
   std::string reason;  // for logs
@@ -194,9 +199,17 @@ class Dcs {
   // patronictl remove.
   Status DeleteCluster();
 
-  // watch() support for replicas. Given the leader version Patroni last saw,
-  // says whether to wait, poll the leader item now, or wake Patroni at once.
-  WatchPlan PlanWatch(const std::string& leader_key, std::optional<int64_t> leader_version);
+  // watch() support for replicas. Given the leader version Patroni last saw
+  // and how long the current watch() has left (`watch_remaining`), says
+  // whether to wait, poll the leader item or the failover key now, or wake
+  // Patroni at once: the lease expired by this node's observation, or the
+  // leader's renewal is due and the cycle should read it now instead of up to
+  // one loop_wait later (re-phasing; only when more than half a
+  // leader_poll_interval of the watch is left). Plans are read-scheduling
+  // hints only: lease expiry is always first-seen + ttl (docs/design.md,
+  // "watch()"). Thread-safe.
+  WatchPlan PlanWatch(const std::string& leader_key, std::optional<int64_t> leader_version,
+                      Duration watch_remaining = Duration::max());
   // One consistent GetItem of the leader item, recorded as an observation.
   // Returns true when Patroni should run a cycle now (owner changed, lease
   // released, or expired by this node's observation).
@@ -215,6 +228,14 @@ class Dcs {
     StoredItem last;      // the item as last seen
     MonoTime first_seen;  // when this node first saw last.version
     MonoTime last_poll;   // when watch() last polled this key
+    // When the leader renews, as far as this node's reads tell (a hint for
+    // scheduling reads, never used for expiry): the write that produced
+    // last.version happened in (renewed_after, renewed_by].
+    MonoTime last_seen;          // the latest read that returned last.version
+    bool phase_tracked = false;  // renewed_after/renewed_by are set
+    MonoTime renewed_after;
+    MonoTime renewed_by;
+    std::optional<MonoTime> phase_checked;  // when a read just before an expected renewal last confirmed it
   };
   struct Handover {
     MonoTime last_poll;         // last PollFailover
@@ -239,6 +260,12 @@ class Dcs {
   // Records an observation of `item` at `now` (first time seen → now) and
   // returns how long this version has been seen unchanged.
   Duration ObserveLocked(const StoredItem& item, MonoTime now);
+  // The observation of a write of this process, sent at `send`: its age
+  // counts from then.
+  static Observation OwnWrite(const StoredItem& item, MonoTime send, MonoTime last_poll);
+  // Sets `next`'s renewal bounds when a read at `now` first returns its
+  // version; `prev` is the observation of the key before it (or null).
+  void TrackRenewalLocked(const Observation* prev, MonoTime now, Observation& next) const;
   // The holder bound for `leader_key`, if this process holds it.
   std::optional<MonoTime> BoundLocked(const std::string& leader_key) const;
   // Whether this process holds `leader_key` and its holder bound has not passed.

@@ -346,7 +346,7 @@ class DynamoDB(AbstractDCS):
                 if leader_version is None or self._ctl:
                     return self.event.wait(remaining)
                 version = leader_version if isinstance(leader_version, int) else None
-                action, wait, reason = self._core.plan_watch(self._leader_key, version)
+                action, wait, reason = self._core.plan_watch(self._leader_key, version, remaining)
                 if action == 'wake':
                     logger.info('dynamodb: waking the HA loop: %s', reason)
                     return True

@@ -5,7 +5,9 @@
 // the GIL for the store call, and raises dynatroni._core.StoreError (mapped to
 // Patroni's DCSError by the plugin) when DynamoDB cannot be reached or the
 // outcome is unknown. Thread-safe: Dcs is.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -244,15 +246,21 @@ void BindDcs(nb::module_& m) {
              Status st = NoGil([&] { return s.dcs_->DeleteCluster(); });
              if (!st.ok()) throw StoreError(st.ToString());
            })
-      .def("plan_watch",
-           [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
-             auto p = s.dcs_->PlanWatch(k, v);
-             const char* action = p.action == dcs::WatchPlan::Action::kWait           ? "wait"
-                                  : p.action == dcs::WatchPlan::Action::kPoll         ? "poll"
-                                  : p.action == dcs::WatchPlan::Action::kPollFailover ? "poll_failover"
-                                                                                      : "wake";
-             return std::make_tuple(std::string(action), Seconds(p.wait), p.reason);
-           })
+      .def(
+          "plan_watch",
+          [](PyDcs& s, const std::string& k, std::optional<int64_t> v, std::optional<double> remaining) {
+            // remaining: seconds left in this watch() (None: unknown).
+            const Duration left = remaining && std::isfinite(*remaining) && *remaining < 1e9
+                                      ? FromSeconds(std::max(0.0, *remaining))
+                                      : Duration::max();
+            auto p = s.dcs_->PlanWatch(k, v, left);
+            const char* action = p.action == dcs::WatchPlan::Action::kWait           ? "wait"
+                                 : p.action == dcs::WatchPlan::Action::kPoll         ? "poll"
+                                 : p.action == dcs::WatchPlan::Action::kPollFailover ? "poll_failover"
+                                                                                     : "wake";
+            return std::make_tuple(std::string(action), Seconds(p.wait), p.reason);
+          },
+          nb::arg("leader_key"), nb::arg("leader_version").none(), nb::arg("remaining").none() = nb::none())
       .def("poll_leader",
            [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
              return Unwrap(NoGil([&] { return s.dcs_->PollLeader(k, v); }));
