@@ -380,6 +380,25 @@ class Client::Impl {
     ++stats.unknown_outcomes;
   }
 
+  // Sends a PutItem/UpdateItem/DeleteItem body. A success answer's
+  // "Attributes" are decoded directly (wire_decode.h); anything else, and
+  // every answer the direct decoder declines, as before (ToWriteResult).
+  Result<WriteResult> SendWrite(const std::string& op, const std::string& body, Deadline deadline) {
+    internal::DecodedBody fast_body;
+    bool fast_used = false;
+    auto fast = [&](std::string_view text) {
+      fast_used =
+          internal::FastDecodeItems(text, "Attributes", internal::ItemsShape::kItemOrNull, &fast_body);
+      return fast_used;
+    };
+    Outcome out = InvokeText(op, body, true, deadline, fast);
+    if (!fast_used || !out.status.ok()) return ToWriteResult(op, out);
+    WriteResult r;
+    r.ambiguous_attempt = out.ambiguous;
+    if (fast_body.has_field) r.attributes = std::move(fast_body.items.front());
+    return r;
+  }
+
   static Result<WriteResult> ToWriteResult(const std::string& op, const Outcome& out) {
     WriteResult r;
     r.ambiguous_attempt = out.ambiguous;
@@ -768,7 +787,7 @@ Result<WriteResult> Client::PutItem(const PutItemRequest& req, Deadline deadline
                           req.return_old_on_condition_failure)) {
     return NotUtf8(op);
   }
-  return impl_->ToWriteResult(op, impl_->InvokeText(op, body, true, deadline));
+  return impl_->SendWrite(op, body, deadline);
 }
 
 Result<WriteResult> Client::UpdateItem(const UpdateItemRequest& req, Deadline deadline) {
@@ -781,7 +800,7 @@ Result<WriteResult> Client::UpdateItem(const UpdateItemRequest& req, Deadline de
                           req.return_values, req.return_old_on_condition_failure)) {
     return NotUtf8(op);
   }
-  return impl_->ToWriteResult(op, impl_->InvokeText(op, body, true, deadline));
+  return impl_->SendWrite(op, body, deadline);
 }
 
 Result<WriteResult> Client::DeleteItem(const DeleteItemRequest& req, Deadline deadline) {
@@ -795,7 +814,7 @@ Result<WriteResult> Client::DeleteItem(const DeleteItemRequest& req, Deadline de
                           req.return_old_on_condition_failure)) {
     return NotUtf8(op);
   }
-  return impl_->ToWriteResult(op, impl_->InvokeText(op, body, true, deadline));
+  return impl_->SendWrite(op, body, deadline);
 }
 
 Result<QueryResult> Client::Query(const QueryRequest& req, Deadline deadline) {

@@ -249,6 +249,46 @@ TEST_F(DynamoDbClient, UpdateItemSendsUpdateExpressionAndDecodesAllNew) {
   EXPECT_FALSE(b.contains("ReturnValuesOnConditionCheckFailure"));
 }
 
+// Write answers go through the direct decoder (wire_decode.h) and, when it
+// declines, the general path: the result is the same either way.
+TEST_F(DynamoDbClient, WriteAnswersDecodeTheSameThroughEitherPath) {
+  const json attrs = json::parse(
+      R"({"s":{"S":"x\u00e9"},"n":{"N":"-1.5e3"},"b":{"B":"AAE="},"t":{"BOOL":true},"z":{"NULL":true},)"
+      R"("m":{"M":{"l":{"L":[{"N":"1"},{"SS":["a","b"]}]}}},"ns":{"NS":["1","2"]},"bs":{"BS":["AA=="]}})");
+  UpdateItemRequest req;
+  req.table = "tbl";
+  req.key = Key("c", "leader");
+  req.update_expression = "SET #r = :n";
+  req.condition = {"", {{"#r", "rev"}}, {{":n", AttributeValue::N(4)}}};
+  req.return_values = ReturnValues::kAllNew;
+  Ok({{"Attributes", attrs}});
+  auto direct = client_->UpdateItem(req, In(seconds(2)));
+  ASSERT_TRUE(direct.ok()) << direct.status().ToString();
+  ASSERT_TRUE(direct->attributes.has_value());
+  auto expected = DecodeItem(attrs, "Attributes");
+  ASSERT_TRUE(expected.ok());
+  EXPECT_EQ(*direct->attributes, *expected);
+  // Other top-level members (ConsumedCapacity) leave the attributes alone.
+  Ok({{"Attributes", attrs}, {"ConsumedCapacity", {{"TableName", "tbl"}, {"CapacityUnits", 1.0}}}});
+  auto general = client_->UpdateItem(req, In(seconds(2)));
+  ASSERT_TRUE(general.ok());
+  EXPECT_EQ(general->attributes, direct->attributes);
+  // No attributes, null attributes, a non-object: none, as before.
+  for (const char* body : {"{}", R"({"Attributes":null})", R"({"Attributes":"x"})"}) {
+    transport_->PushResponse(200, body);
+    auto r = client_->UpdateItem(req, In(seconds(2)));
+    ASSERT_TRUE(r.ok()) << body;
+    EXPECT_FALSE(r->attributes.has_value()) << body;
+  }
+  // A bad attribute type is still the general path's exact error.
+  Ok(json::parse(R"({"Attributes":{"value":{"Q":"1"}}})"));
+  auto bad = client_->UpdateItem(req, In(seconds(2)));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kMalformedResponse);
+  EXPECT_NE(bad.status().message().find(R"(Attributes.value: unknown attribute type "Q")"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST_F(DynamoDbClient, DeleteItemShapeAndReturnValuesRule) {
   Ok(json::object());
   DeleteItemRequest req;
