@@ -94,7 +94,8 @@ Duration Timing::MemberExpiry() const { return 2 * ttl; }
 Dcs::Dcs(DcsOptions options)
     : opts_(std::move(options)),
       clock_(opts_.clock ? opts_.clock : SystemClock::Instance()),
-      timing_(opts_.timing) {}
+      timing_(opts_.timing),
+      jitter_(static_cast<std::minstd_rand::result_type>(std::hash<std::string>{}(opts_.session))) {}
 
 Result<std::unique_ptr<Dcs>> Dcs::Create(DcsOptions options) {
   if (options.partition.empty())
@@ -585,8 +586,11 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
     next_poll = std::max(due, std::max(o.last_seen, o.last_poll) + poll_every);
     why = "expected leader renewal";
   } else if (!phase_known) {
-    // Learn when the leader renews: each read halves the window.
-    next_poll = std::max(next_lo + (next_hi - next_lo) / 2, o.last_poll + poll_every / 2);
+    // Learn when the leader renews: read every poll interval through the
+    // window; the first read of the next version pins the renewal to within
+    // one interval. At most loop_wait / leader_poll_interval reads, after a
+    // start or a leader change (a halving search would need a loop per read).
+    next_poll = std::max(next_lo, std::max(o.last_seen, o.last_poll) + poll_every);
     why = "learning when the leader renews";
   } else if ((!o.phase_checked || now - *o.phase_checked >= opts_.renewal_phase_check) &&
              o.last_seen < next_lo - poll_every) {
@@ -611,7 +615,7 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
   MonoTime next_wake = std::min(next_poll, expiry);
   if (now < due) next_wake = std::min(next_wake, due);
   if (!handing_over && opts_.handover_poll_interval > Duration::zero()) {
-    MonoTime next_failover_poll = hv.last_poll + opts_.handover_poll_interval;
+    const MonoTime next_failover_poll = hv.next_poll;
     if (now >= next_failover_poll) {
       plan.action = WatchPlan::Action::kPollFailover;
       plan.reason = "checking for a switchover request";
@@ -634,7 +638,11 @@ Result<bool> Dcs::PollFailover(const std::string& leader_key) {
   const std::string failover_key = leader_key.substr(0, leader_key.size() - kLeader.size()) + "failover";
   {
     std::lock_guard<std::mutex> lock(mu_);
-    handover_[leader_key].last_poll = clock_->Now();  // also after a failure: no hot loop
+    Handover& hv = handover_[leader_key];
+    hv.last_poll = clock_->Now();  // also after a failure: no hot loop
+    std::uniform_real_distribution<double> spread(0.5, 1.5);
+    hv.next_poll =
+        hv.last_poll + std::chrono::duration_cast<Duration>(opts_.handover_poll_interval * spread(jitter_));
   }
   failover_polls_.fetch_add(1, std::memory_order_relaxed);
   auto got = opts_.store->GetEventually(opts_.partition, failover_key,

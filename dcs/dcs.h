@@ -38,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -215,7 +216,8 @@ class Dcs {
   // released, or expired by this node's observation).
   Result<bool> PollLeader(const std::string& leader_key, std::optional<int64_t> leader_version);
   // One eventually consistent GetItem of the failover key next to
-  // `leader_key` ("failover" or "<group>/failover"). true when it shows a
+  // `leader_key` ("failover" or "<group>/failover"); the next one is planned
+  // handover_poll_interval x [0.5, 1.5) later (random). true when it shows a
   // request this node had not seen (PlanWatch then polls the leader every
   // handover_fast_poll for up to one ttl); never wakes Patroni by itself.
   Result<bool> PollFailover(const std::string& leader_key);
@@ -239,6 +241,7 @@ class Dcs {
   };
   struct Handover {
     MonoTime last_poll;         // last PollFailover
+    MonoTime next_poll;         // next PollFailover: last + handover_poll_interval x [0.5, 1.5)
     MonoTime fast_until;        // poll the leader every handover_fast_poll until then
     int64_t seen_version = -1;  // failover item version that armed fast polling
   };
@@ -288,6 +291,9 @@ class Dcs {
   std::map<std::string, MemberWrite> member_writes_;  // by member key; guarded by mu_
   std::atomic<uint64_t> failover_polls_{0};
   std::map<std::string, Handover> handover_;  // by leader key; guarded by mu_
+  // Draws the failover-key poll intervals, so that they line up neither with
+  // the node's own loop (which follows the leader's) nor with other nodes'.
+  std::minstd_rand jitter_;  // guarded by mu_
   // Earliest send time of a leader write whose outcome is still unresolved.
   std::map<std::string, MonoTime> unresolved_send_;  // guarded by mu_
 };
