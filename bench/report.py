@@ -177,6 +177,10 @@ def cost_per_month(rates: Dict[str, float], nodes: int) -> float:
     return sum(cost_split(rates, nodes))
 
 
+STEADY_HEADER = ["backend", "F (s)", "period (s)", "Patroni CPU s/min per node", "peak RSS MB per node (mean, range)",
+                 "DynamoDB requests/min per node", "on-demand $/month, 3 nodes"]
+
+
 def steady_row(st: Dict[str, Any], label: Optional[str] = None) -> tuple:
     """(table row, (cost, rates, (reads, writes)) or None) of one steady-state measurement."""
     nodes = st["nodes"]
@@ -276,8 +280,7 @@ def cluster_section(res: Dict[str, Any], dial: Optional[Dict[str, Any]] = None,
             rows.append(row)
             if c is not None:
                 variant_costs.append((opts, c))
-    out += table(["backend", "F (s)", "period (s)", "Patroni CPU s/min per node", "peak RSS MB per node (mean, range)",
-                  "DynamoDB requests/min per node", "on-demand $/month, 3 nodes"], rows)
+    out += table(STEADY_HEADER, rows)
     out += [f"Cost: reads (GetItem, Query) at ${PRICE_READ}/million RRU and writes at ${PRICE_WRITE}/million WRU "
             f"(us-east-1 on-demand, the `dynatroni cost` defaults), {HOURS_PER_MONTH} hours a month, one unit per "
             "request (the partition is far below 4 KB, every item below 1 KB), half a unit per eventually "
@@ -375,6 +378,8 @@ def probe_section(res: Dict[str, Any], name: str) -> List[str]:
                              f"{pct(xs, .5):.1f}" if xs else "", f"{pct(xs, .9):.1f}" if xs else "",
                              f"{max(xs):.1f}" if xs else "", ", ".join(f"{x:.1f}" for x in xs)])
     out += table(["rounds of", "backend", "rounds", "p50", "p90", "max", "every round, in order"], rows)
+    if res.get("steady"):
+        out += table(STEADY_HEADER, [steady_row(st)[0] for st in res["steady"]])
     return out
 
 

@@ -95,7 +95,8 @@ CostEstimate ComputeCost(const CostInputs& in) {
       "member item " + kb(in.member_kb) + " = " + std::to_string(e.member_wcu) +
           " write unit(s); leader and status items under 1 KB = 1 write unit; leader GetItem = 1 read unit",
       std::string("ignored: extra leader polls while a lease runs out during failovers (~ttl per replica per "
-                  "failover) and to learn when a new leader renews (a few per replica), failsafe writes, "
+                  "failover) and to learn when a new leader renews (up to loop_wait / leader_poll_interval "
+                  "per replica), failsafe writes, "
                   "patronictl/REST traffic, free tier, storage (a few KB per "
                   "cluster), PITR and backups"),
       "on-demand: $" + FormatFixed(in.price_read, 4) + " per million read units, $" +
