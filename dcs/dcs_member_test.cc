@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "dcs/dcs.h"
+#include "dcs/dcs_test_node.h"
 #include "dcs/memory_item_store.h"
 
 namespace dynatroni::dcs {
@@ -37,15 +38,7 @@ class CountingStore final : public ItemStore {
 class MemberTest : public ::testing::Test {
  protected:
   std::unique_ptr<Dcs> Node(const std::string& name, FakeClock* clock, Duration failover_time = 30s) {
-    DcsOptions o;
-    o.partition = "batman";
-    o.name = name;
-    o.store = store_;
-    o.clock = clock;
-    o.timing = *Timing::FromFailoverTime(failover_time);
-    auto d = Dcs::Create(o);
-    EXPECT_TRUE(d.ok());
-    return std::move(d).value();
+    return MakeTestNode(store_, name, clock, failover_time);
   }
   // One Patroni cycle of `d`: get_cluster, then touch_member.
   void Cycle(Dcs& d, const std::string& data = kData) {

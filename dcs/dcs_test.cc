@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dcs/dcs_test_node.h"
 #include "dcs/memory_item_store.h"
 
 namespace dynatroni::dcs {
@@ -15,16 +16,7 @@ class DcsTest : public ::testing::Test {
   // `handover_poll`: DcsOptions::handover_poll_interval (off unless a test is about it).
   std::unique_ptr<Dcs> Node(const std::string& name, FakeClock* clock,
                             Duration handover_poll = Duration::zero()) {
-    DcsOptions o;
-    o.partition = "batman";
-    o.name = name;
-    o.store = store_;
-    o.clock = clock;
-    o.timing = *Timing::FromFailoverTime(30s);
-    o.handover_poll_interval = handover_poll;
-    auto d = Dcs::Create(o);
-    EXPECT_TRUE(d.ok());
-    return std::move(d).value();
+    return MakeTestNode(store_, name, clock, 30s, handover_poll);
   }
   std::shared_ptr<MemoryItemStore> store_ = std::make_shared<MemoryItemStore>();
   FakeClock clock_a_, clock_b_{MonoTime(std::chrono::hours(500)), WallTime(std::chrono::seconds(1))};

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "dcs/dcs.h"
+#include "dcs/dcs_test_node.h"
 #include "dcs/memory_item_store.h"
 
 namespace dynatroni::dcs {
@@ -28,16 +29,7 @@ class ReplicaLoopTest : public ::testing::Test {
   }
 
   std::unique_ptr<Dcs> Node(const std::string& name, FakeClock* clock) {
-    DcsOptions o;
-    o.partition = "batman";
-    o.name = name;
-    o.store = store_;
-    o.clock = clock;
-    o.timing = *Timing::FromFailoverTime(30s);
-    o.handover_poll_interval = Duration::zero();  // only the leader item is polled here
-    auto d = Dcs::Create(o);
-    EXPECT_TRUE(d.ok());
-    return std::move(d).value();
+    return MakeTestNode(store_, name, clock);  // only the leader item is polled here
   }
 
   // Runs both loops for `d`. The leader renews at now + leader_phase (first
