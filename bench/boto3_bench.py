@@ -5,6 +5,7 @@ another process); peak RSS is VmHWM. Prints one JSON object.
 
     boto3_bench.py --endpoint http://127.0.0.1:PORT --table bench_client --ops 2000
     boto3_bench.py --offline --ops 5000    # a botocore `before-send` hook answers: serialize + sign + parse only
+    boto3_bench.py --offline --ops 1000 --idle-us 3000   # the same, sleeping 3 ms before each operation
 """
 from __future__ import annotations
 
@@ -94,6 +95,8 @@ def main() -> None:
     ap.add_argument("--table", default="bench_client")
     ap.add_argument("--ops", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--idle-us", type=int, default=0,
+                    help="sleep this long before each measured operation (caches go cold as in a round trip)")
     args = ap.parse_args()
     if args.offline == bool(args.endpoint):
         ap.error("give exactly one of --endpoint and --offline")
@@ -111,7 +114,10 @@ def main() -> None:
         for i in range(args.warmup):
             op(i)
         c0, w0 = now()
+        idle = args.idle_us / 1e6
         for i in range(args.ops):
+            if idle:
+                time.sleep(idle)
             op(i)
         c1, w1 = now()
         out["operations"][name] = {"cpu_us_per_op": (c1 - c0) * 1e6 / args.ops,

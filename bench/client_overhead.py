@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Client overhead: the C++ client (bench/client_bench.cc) beside boto3 (bench/boto3_bench.py), against the
-same local DynamoDB (moto and dynalite on loopback) and offline (canned answers), plus the import/start cost of Patroni's
-DCS module with our plugin vs with boto3. Writes bench/results/client.json.
+same local DynamoDB (moto and dynalite on loopback) and offline (canned answers; also with a sleep before each
+operation, as long as a round trip, so the caches are cold), plus the import/start cost of Patroni's
+DCS module with our plugin vs with boto3. Against the servers the C++ runs also replay each operation's request
+through less of the stack (client_bench --floors: our HTTP layer, bare libcurl, a plain socket). Writes
+bench/results/client.json.
 
     client_overhead.py --bench-bin build-bench/bench/dynatroni_client_bench [--ops 1000] [--reps 3] [--no-pin]
-                       [--latency-ms 3]
+                       [--latency-ms 3] [--idle-ms 3]
 """
 from __future__ import annotations
 
@@ -63,6 +66,14 @@ def median_runs(runs: list) -> dict:
             "cpu_us_per_op": statistics.median(cpu), "cpu_us_per_op_runs": cpu,
             "wall_us_per_op": statistics.median(r["operations"][op]["wall_us_per_op"] for r in runs),
             "errors": sum(r["operations"][op]["errors"] for r in runs)}
+    if "floors" in runs[0]:  # the C++ client's --floors: the same requests through less of the stack
+        out["floors"] = {}
+        for op, fields in runs[0]["floors"].items():
+            out["floors"][op] = {}
+            for field in fields:
+                values = [r["floors"][op][field] for r in runs if r.get("floors", {}).get(op, {}).get(field)]
+                out["floors"][op][field] = statistics.median(values) if values else None
+                out["floors"][op][field + "_runs"] = values
     return out
 
 
@@ -104,6 +115,8 @@ def main() -> int:
     ap.add_argument("--import-reps", type=int, default=7)
     ap.add_argument("--latency-ms", type=float, default=3.0,
                     help="also run against dynalite behind a delay proxy adding this round trip (0 = skip)")
+    ap.add_argument("--idle-ms", type=float, default=3.0,
+                    help="also run offline with this sleep before each operation (0 = skip)")
     ap.add_argument("--reps", type=int, default=3, help="runs of each loop per client, alternating; medians")
     ap.add_argument("--no-pin", action="store_true",
                     help="do not keep the local server and the clients on separate CPUs")
@@ -123,6 +136,16 @@ def main() -> int:
         "boto3": client_prefix + [py, benchlib.BENCH / "boto3_bench.py", "--offline", "--ops",
                                   args.boto3_offline_ops],
     }, args.reps)
+    if args.idle_ms > 0:
+        # The same, sleeping before each operation as a client waiting for a network round trip does: the pure
+        # client work (signing, encoding, decoding) with the caches as cold as a round trip leaves them. The
+        # sleep's own CPU (the wake-up) is counted for both.
+        idle_us = str(int(args.idle_ms * 1000))
+        result["offline_idle"] = {"idle_ms": args.idle_ms, **alternate({
+            "dynatroni": client_prefix + [args.bench_bin, "--offline", "--ops", args.ops, "--idle-us", idle_us],
+            "boto3": client_prefix + [py, benchlib.BENCH / "boto3_bench.py", "--offline", "--ops", args.ops,
+                                      "--idle-us", idle_us],
+        }, args.reps)}
     # Both keep connections alive as DynamoDB does (moto via tools/moto_server.py's keep-alive handler).
     for kind in ("moto", "dynalite"):
         with tempfile.TemporaryDirectory(prefix="dynatroni-bench-") as tmp:
@@ -141,7 +164,7 @@ def main() -> int:
                 def clients(endpoint: str) -> dict:
                     return {
                         "dynatroni": client_prefix + [args.bench_bin, "--endpoint", endpoint, "--table", TABLE,
-                                                      "--ops", args.ops],
+                                                      "--ops", args.ops, "--floors"],
                         "boto3": client_prefix + [py, benchlib.BENCH / "boto3_bench.py", "--endpoint", endpoint,
                                                   "--table", TABLE, "--ops", args.ops],
                     }
