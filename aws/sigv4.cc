@@ -423,7 +423,7 @@ Result<WallTime> ParseHttpDate(std::string_view s) {
     return InvalidArgument("not an HTTP date (expected e.g. \"Wed, 21 Oct 2015 07:28:00 GMT\"): \"" +
                            std::string(s.substr(0, 64)) + "\"");
   }
-  return WallTime(std::chrono::sys_days(ymd)) + std::chrono::hours(h) + std::chrono::minutes(m) +
+  return WallTime(std::chrono::sys_days{ymd}) + std::chrono::hours(h) + std::chrono::minutes(m) +
          std::chrono::seconds(sec);
 }
 
@@ -547,7 +547,7 @@ Result<http::Request> Signer::SignDynamoDbRequest(std::string_view endpoint, std
       .append("\n")
       .append(crypto::Sha256Hex(json_body));
 
-  const std::string_view date = std::string_view(amz_date).substr(0, 8);
+  const std::string_view date = std::string_view{amz_date}.substr(0, 8);
   std::string scope;
   scope.reserve(64);
   scope.append(date).append("/").append(region_).append("/").append(service_).append("/aws4_request");

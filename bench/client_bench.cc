@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -357,7 +358,9 @@ int BadUsage(const char* msg) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int Run(int argc, char** argv) {
   std::string endpoint, table = "bench_client";
   bool offline = false;
   bool floors = false;
@@ -435,4 +438,17 @@ int main(int argc, char** argv) {
   if (floors) out["floors"] = Floors(endpoint, table, transport, credentials, ops);
   std::printf("%s\n", out.dump(2).c_str());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {  // e.g. nlohmann::json or std::bad_alloc: one line, not an abort
+    std::fprintf(stderr, "client_bench: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "client_bench: unknown exception\n");
+  }
+  return 1;
 }

@@ -34,7 +34,7 @@ bool IsLeadersMember(const ClusterView& view, const std::string& member_key) {
   if (pos == std::string::npos) return false;
   auto it = view.items.find(GroupLeaderKey(member_key));
   return it != view.items.end() && it->second.item.value &&
-         *it->second.item.value == std::string_view(member_key).substr(pos + 8);
+         *it->second.item.value == std::string_view{member_key}.substr(pos + 8);
 }
 
 bool IsMemberKey(const std::string& key) {

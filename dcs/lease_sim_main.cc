@@ -8,7 +8,10 @@
 #include "dcs/lease_simulation.h"
 
 int main(int argc, char** argv) {
-  using namespace std::chrono;
+  using std::chrono::duration;
+  using std::chrono::minutes;
+  using std::chrono::nanoseconds;
+  using std::chrono::steady_clock;
   uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
   uint64_t first = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
   dynatroni::dcs::SimulationConfig cfg;

@@ -70,7 +70,7 @@ Result<UrlParts> ParseUrl(const std::string& url) {
   if (!StartsWithIgnoreCase(url, "http://") && !StartsWithIgnoreCase(url, "https://")) {
     // Echo at most the scheme: the rest may carry user info.
     const size_t sep = url.find("://");
-    const std::string scheme = sep == std::string::npos || sep > 16 ? "" : url.substr(0, sep);
+    const std::string scheme = sep > 16 ? "" : url.substr(0, sep);  // npos (no "://") is > 16 too
     return InvalidArgument(
         "url must start with http:// or https://" +
         (scheme.empty() ? std::string(" (it has no scheme)") : " (got " + scheme + "://)"));
@@ -359,10 +359,16 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
   bool has_content_type = false;
   std::string line;
   for (const auto& [name, value] : request.headers) {
-    if (!IsToken(name)) return InvalidArgument(context + "header name '" + name + "' is not an HTTP token");
+    if (!IsToken(name)) {
+      std::string message = context;
+      message.append("header name '").append(name).append("' is not an HTTP token");
+      return InvalidArgument(message);
+    }
     if (HasControlChars(value)) {
       // Never echo the value: it may be a signature or a token.
-      return InvalidArgument(context + "value of header '" + name + "' contains CR, LF or NUL");
+      std::string message = context;
+      message.append("value of header '").append(name).append("' contains CR, LF or NUL");
+      return InvalidArgument(message);
     }
     has_expect |= name.size() == 6 && StartsWithIgnoreCase(name, "expect");
     has_content_type |= name.size() == 12 && StartsWithIgnoreCase(name, "content-type");

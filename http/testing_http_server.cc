@@ -15,7 +15,7 @@ namespace dynatroni::http::testing {
 namespace {
 
 constexpr int kPollMs = 20;  // how often blocked threads look at the stop flag
-constexpr size_t kMaxHead = 64 * 1024;
+constexpr size_t kMaxHead = size_t{64} * 1024;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -175,7 +175,7 @@ void TestingHttpServer::ServeConnection(int fd, int index) {
     if (!open) break;
     ReceivedRequest req;
     req.connection = index;
-    if (head_end == std::string::npos || !ParseHead(std::string_view(buffer).substr(0, head_end), req) ||
+    if (head_end == std::string::npos || !ParseHead(std::string_view{buffer}.substr(0, head_end), req) ||
         !req.Header("transfer-encoding").empty()) {
       SendAll(fd, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       break;
@@ -208,7 +208,8 @@ void TestingHttpServer::ServeConnection(int fd, int index) {
     if (reply.delay.count() > 0 && !WaitUnlessStopping(reply.delay)) break;
     if (reply.close_without_reply) break;
     std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " + reply.reason + "\r\n";
-    for (const auto& [name, value] : reply.headers) out += name + ": " + value + "\r\n";
+    for (const auto& [name, value] : reply.headers)
+      out.append(name).append(": ").append(value).append("\r\n");
     out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
     if (reply.close_after_reply) out += "Connection: close\r\n";
     out += "\r\n";

@@ -165,7 +165,7 @@ void CachingProvider::BackgroundLoop() {
         // Until the background refresh point.
         const WallTime due = *cached_->expiration - std::chrono::duration_cast<WallTime::duration>(
                                                         options_.refresh_window + options_.background_lead);
-        sleep = std::min(sleep, Duration(due - clock().WallNow()));
+        sleep = std::min(sleep, std::chrono::duration_cast<Duration>(due - clock().WallNow()));
       }
     }
     poke_ = false;

@@ -79,7 +79,7 @@ class ContainerProvider final : public CredentialsProvider {
       auto t = ReadSmallFile(*token_file,
                              "container authorization token file "
                              "(AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)",
-                             64 * 1024);
+                             size_t{64} * 1024);
       if (!t.ok()) {
         Status st = t.status();
         if (st.code() == StatusCode::kNotFound) st = PermissionDenied(st.message());

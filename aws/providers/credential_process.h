@@ -32,7 +32,7 @@ struct CredentialProcessOptions {
   Clock* clock = nullptr;
   // Upper bound for one run; the caller's deadline may shorten it.
   Duration timeout = std::chrono::seconds(60);
-  size_t max_output_bytes = 64 * 1024;
+  size_t max_output_bytes = size_t{64} * 1024;
 };
 
 // Runs `command` and returns its credentials. `what` prefixes messages (e.g.

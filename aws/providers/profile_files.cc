@@ -121,10 +121,12 @@ Result<ParsedProfileFile> ParseProfileFile(std::string_view contents, ProfileFil
       }
       const std::string n(name);
       if (kind == ProfileFileKind::kConfig && !prefixed && n != "default") {
-        out.warnings.push_back(where + "section [" + n +
-                               "] ignored: profiles in the config file are written "
-                               "[profile " +
-                               n + "]");
+        std::string warning = where;
+        warning.append("section [")
+            .append(n)
+            .append("] ignored: profiles in the config file are written [profile ");
+        warning.append(n).append("]");
+        out.warnings.push_back(std::move(warning));
         continue;
       }
       if (kind == ProfileFileKind::kConfig && n == "default") {

@@ -1,6 +1,5 @@
 #include "aws/providers/testing_support.h"
 
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdio>

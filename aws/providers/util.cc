@@ -68,7 +68,16 @@ bool Expect(std::string_view s, size_t& pos, char c) {
 }  // namespace
 
 Result<WallTime> ParseIso8601(std::string_view input, std::string_view field) {
-  using namespace std::chrono;
+  using std::chrono::day;
+  using std::chrono::duration_cast;
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  using std::chrono::month;
+  using std::chrono::nanoseconds;
+  using std::chrono::seconds;
+  using std::chrono::sys_days;
+  using std::chrono::year;
+  using std::chrono::year_month_day;
   std::string_view s = Trim(input);
   auto bad = [&]() {
     return InvalidArgument(std::string(field) +
@@ -115,14 +124,17 @@ Result<WallTime> ParseIso8601(std::string_view input, std::string_view field) {
   }
   if (pos != s.size()) return bad();
   if (h > 23 || mi > 59 || sec > 60) return bad();
-  year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
+  year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return bad();
-  auto tp = sys_days(ymd) + hours(h) + minutes(mi) + seconds(sec) + frac - offset;
+  auto tp = sys_days{ymd} + hours(h) + minutes(mi) + seconds(sec) + frac - offset;
   return WallTime(duration_cast<WallTime::duration>(tp.time_since_epoch()));
 }
 
 std::string FormatIso8601(WallTime t) {
-  using namespace std::chrono;
+  using std::chrono::floor;
+  using std::chrono::hh_mm_ss;
+  using std::chrono::seconds;
+  using std::chrono::year_month_day;
   auto secs = floor<seconds>(t);
   auto day_start = floor<std::chrono::days>(secs);
   year_month_day ymd(day_start);
@@ -307,7 +319,12 @@ Result<Credentials> ParseJsonCredentials(std::string_view body, JsonCredentialFo
   }
   struct Wiper {
     nlohmann::json& j;
-    ~Wiper() { WipeJson(j); }
+    ~Wiper() {
+      try {
+        WipeJson(j);
+      } catch (...) {  // cannot happen (types are checked); a destructor must not throw
+      }
+    }
   } wiper{j};
   if (!j.is_object()) return MalformedResponse(prefix + ": response is not a JSON object");
 

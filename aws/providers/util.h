@@ -37,7 +37,7 @@ std::string ToLower(std::string_view s);
 // Parses "2024-01-02T03:04:05Z", with optional fractional seconds and a "Z",
 // "+hh:mm", "-hh:mm", "+hhmm" offset. kInvalidArgument (naming `field`) when
 // unparsable; the message never quotes the input.
-Result<WallTime> ParseIso8601(std::string_view s, std::string_view field);
+Result<WallTime> ParseIso8601(std::string_view input, std::string_view field);
 // "2024-01-02T03:04:05Z" (UTC, whole seconds). For messages.
 std::string FormatIso8601(WallTime t);
 

@@ -126,8 +126,11 @@ auto NoGil(F&& f) {
 }  // namespace
 
 void BindDcs(nb::module_& m) {
-  nb::exception<StoreError>(m, "StoreError");
-  nb::exception<ConfigError>(m, "ConfigError", PyExc_ValueError);
+  // Constructing nb::exception registers the Python class and the translator; the object itself is not
+  // needed.
+  nb::exception<StoreError>(m, "StoreError");   // NOLINT(bugprone-throw-keyword-missing,bugprone-unused-raii)
+  nb::exception<ConfigError>(m, "ConfigError",  // NOLINT(bugprone-throw-keyword-missing,bugprone-unused-raii)
+                             PyExc_ValueError);
 
   m.def("partition_for", &dcs::PartitionFor, nb::arg("namespace"), nb::arg("scope"),
         "The DynamoDB partition (cluster_name) for a Patroni namespace and scope.");
