@@ -356,10 +356,6 @@ int BadUsage(const char* msg) {
   return 2;
 }
 
-}  // namespace
-
-namespace {
-
 int Run(int argc, char** argv) {
   std::string endpoint, table = "bench_client";
   bool offline = false;

@@ -122,10 +122,8 @@ Result<ParsedProfileFile> ParseProfileFile(std::string_view contents, ProfileFil
       const std::string n(name);
       if (kind == ProfileFileKind::kConfig && !prefixed && n != "default") {
         std::string warning = where;
-        warning.append("section [")
-            .append(n)
-            .append("] ignored: profiles in the config file are written [profile ");
-        warning.append(n).append("]");
+        warning.append("section [").append(n).append("] ignored: profiles in the config file are written ");
+        warning.append("[profile ").append(n).append("]");
         out.warnings.push_back(std::move(warning));
         continue;
       }
