@@ -24,7 +24,7 @@ BUILD_TYPE ?= RelWithDebInfo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev libcurl4-openssl-dev \
-  nlohmann-json3-dev libgtest-dev googletest zlib1g-dev clang libclang-rt-dev clang-format clang-tidy \
+  nlohmann-json3-dev libboost-dev libgtest-dev googletest zlib1g-dev clang libclang-rt-dev clang-format clang-tidy \
   python3-venv python3-dev postgresql patroni libyaml-cpp-dev \
   python3-pytest python3-boto3 faketime etcd-server
 VENV_STAMP := $(VENV)/.dynatroni-deps

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(fuzz_dynamodb_response fuzz_attribute_value fuzz_sigv4 fuzz_profile_file fuzz_dcs_config
-           fuzz_cluster_items fuzz_cli)
+           fuzz_cluster_items fuzz_http1_response fuzz_cli)
 fi
 failed=()
 for t in "${targets[@]}"; do

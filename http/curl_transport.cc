@@ -1,18 +1,24 @@
 #include "http/curl_transport.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <new>
 #include <string_view>
 #include <utility>
 
 #include <curl/curl.h>
+
+#include "http/http1.h"
 
 namespace dynatroni::http {
 namespace {
@@ -61,9 +67,12 @@ std::string_view TrimOws(std::string_view s) {
 // The parts of the URL used in error messages: never the user info or the
 // query string (a presigned URL could carry a signature there).
 struct UrlParts {
-  std::string host;       // as in the URL (IPv6 bracketed)
-  std::string host_port;  // "host:port" (IPv6 hosts bracketed)
-  std::string display;    // "scheme://host:port/path"
+  std::string host;         // as in the URL (IPv6 bracketed)
+  std::string host_port;    // "host:port" (IPv6 hosts bracketed)
+  std::string display;      // "scheme://host:port/path"
+  std::string origin;       // "scheme://host:port": what a connection is opened to
+  std::string target;       // "/path[?query]": the origin-form request target
+  std::string host_header;  // "host[:port]", the scheme's default port left out
 };
 
 Result<UrlParts> ParseUrl(const std::string& url) {
@@ -95,11 +104,17 @@ Result<UrlParts> ParseUrl(const std::string& url) {
   std::string host = get(CURLUPART_HOST, 0);
   std::string port = get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
   std::string path = get(CURLUPART_PATH, 0);
+  std::string query = get(CURLUPART_QUERY, 0);
   curl_url_cleanup(u);
   if (host.empty()) return InvalidArgument("url has no host; use scheme://host[:port]/path");
   parts.host = host;
   parts.host_port = host + ":" + port;
   parts.display = scheme + "://" + parts.host_port + path;
+  parts.origin = scheme + "://" + parts.host_port;
+  parts.target = path.empty() ? "/" : path;
+  if (!query.empty()) parts.target.append("?").append(query);
+  const bool default_port = (scheme == "http" && port == "80") || (scheme == "https" && port == "443");
+  parts.host_header = default_port ? host : parts.host_port;
   return parts;
 }
 
@@ -152,12 +167,37 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userdata) {
 // fully configured only when the method changes (curl_easy_reset plus ~25
 // setopts, several of them string copies, cost more than the rest of Send's
 // libcurl setup); the parsed form of the last URL is kept too.
+// A connection libcurl opened with CURLOPT_CONNECT_ONLY for the own-framing
+// path: its easy handle owns exactly that one connection.
+struct RawConnection {
+  CURL* curl = nullptr;  // null: no connection
+  curl_socket_t socket = CURL_SOCKET_BAD;
+  std::string origin;  // UrlParts::origin it is connected to
+  MonoTime last_used{};
+};
+
+void CloseRaw(RawConnection& connection) {
+  if (connection.curl != nullptr) curl_easy_cleanup(connection.curl);  // closes the socket
+  connection = RawConnection{};
+}
+
 struct PooledHandle {
   CURL* curl = nullptr;
   std::string configured_method;  // empty: not configured yet
   std::string url;                // the URL `url_parts` was parsed from
   UrlParts url_parts;
+  RawConnection raw;
 };
+
+void DestroyHandle(PooledHandle* pooled) {
+  CloseRaw(pooled->raw);
+  curl_easy_cleanup(pooled->curl);
+  delete pooled;
+}
+
+// Idle connections older than this are not reused: typical load balancers drop
+// idle connections after 60 s, and a reuse must not race with that.
+constexpr auto kMaxIdleConnectionAge = std::chrono::seconds(50);
 
 struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
@@ -221,6 +261,292 @@ std::string DescribeFailure(CURLcode code, bool sent, const UrlParts& url, const
   }
 }
 
+// Concatenates message parts with one allocation.
+std::string Join(std::initializer_list<std::string_view> parts) {
+  size_t size = 0;
+  for (std::string_view part : parts) size += part.size();
+  std::string out;
+  out.reserve(size);
+  for (std::string_view part : parts) out.append(part);
+  return out;
+}
+
+long ElapsedMs(SystemClock& clock, MonoTime start) {
+  return static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now() - start).count());
+}
+
+// The Status for a failed curl_easy_perform, in either path.
+Status TransferFailure(CURL* curl, CURLcode rc, const std::string& context, const UrlParts& url,
+                       long elapsed_ms, const char* error_buffer) {
+  long request_size = 0;
+  curl_off_t uploaded = 0;
+  long os_errno = 0;
+  curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+  curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+  curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+  const bool sent = request_size > 0 || uploaded > 0;
+  char* primary_ip = nullptr;
+  long primary_port = 0;
+  std::string peer;
+  if (curl_easy_getinfo(curl, CURLINFO_PRIMARY_IP, &primary_ip) == CURLE_OK && primary_ip != nullptr &&
+      primary_ip[0] != '\0' && curl_easy_getinfo(curl, CURLINFO_PRIMARY_PORT, &primary_port) == CURLE_OK &&
+      primary_port > 0) {
+    const bool v6 = std::strchr(primary_ip, ':') != nullptr;
+    peer = (v6 ? "[" : "") + std::string(primary_ip) + (v6 ? "]:" : ":") + std::to_string(primary_port);
+  }
+  std::string message = context + DescribeFailure(rc, sent, url, peer, os_errno, elapsed_ms);
+  if (error_buffer[0] != '\0') {
+    std::string_view detail(error_buffer);
+    message.append(" (curl: ").append(TrimOws(detail)).append(")");
+  }
+  return Status(internal::ClassifyCurlError(rc, sent), std::move(message));
+}
+
+// libcurl's HTTP layer carries the request when one of the proxy variables it
+// reads is set (it then also applies no_proxy); see curl_transport.h.
+bool ProxyVariableSet() {
+  for (const char* name : {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && value[0] != '\0') return true;
+  }
+  return false;
+}
+
+enum class WaitResult { kReady, kTimedOut, kFailed };
+
+// Waits until `socket` has one of `events` (or an error/hang-up, which the
+// next send/recv reports) or the deadline passes.
+WaitResult WaitForSocket(curl_socket_t socket, short events, Deadline deadline, SystemClock& clock) {
+  for (;;) {
+    int timeout_ms = -1;
+    if (!deadline.infinite()) {
+      const Duration left = deadline.Remaining(clock);
+      if (left <= Duration::zero()) return WaitResult::kTimedOut;
+      timeout_ms = static_cast<int>(std::min<long>(ToMillisCeil(left), INT_MAX));
+    }
+    pollfd pfd{socket, events, 0};
+    const int ready = ::poll(&pfd, 1, timeout_ms);
+    if (ready > 0) return WaitResult::kReady;
+    if (ready < 0 && errno != EINTR) return WaitResult::kFailed;
+  }
+}
+
+// Opens `connection` to url.origin (DNS, TCP, TLS with verification) through
+// libcurl, never through a proxy. Errors as for Transport::Send (kUnavailable).
+Status ConnectRaw(RawConnection& connection, const CurlOptions& options, const UrlParts& url,
+                  const std::string& context, Deadline deadline, SystemClock& clock) {
+  CloseRaw(connection);
+  const MonoTime start = clock.Now();
+  const Duration remaining = deadline.Remaining(clock);
+  if (remaining <= Duration::zero()) {
+    return Unavailable(context + "deadline passed before the request was sent");
+  }
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return Unavailable("curl_easy_init failed (out of memory)");
+  connection.curl = curl;  // from here CloseRaw releases it
+  const internal::CurlTimeouts timeouts =
+      internal::ComputeCurlTimeouts(remaining, options.max_connect_timeout);
+  char error_buffer[CURL_ERROR_SIZE];
+  error_buffer[0] = '\0';
+  CURLcode rc = CURLE_OK;
+  auto set = [&](CURLoption option, auto value) {
+    if (rc == CURLE_OK) rc = curl_easy_setopt(curl, option, value);
+  };
+  const std::string url_text = url.origin + "/";
+  set(CURLOPT_URL, url_text.c_str());
+  set(CURLOPT_CONNECT_ONLY, 1L);
+  set(CURLOPT_PROXY, "");  // "" = never a proxy: this path runs only when no proxy variable is set
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_NOSIGNAL, 1L);
+  set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));  // TLS ALPN offers http/1.1 only
+  set(CURLOPT_TCP_NODELAY, 1L);
+  set(CURLOPT_TCP_KEEPALIVE, 1L);
+  set(CURLOPT_TCP_KEEPIDLE, 30L);
+  set(CURLOPT_TCP_KEEPINTVL, 10L);
+  set(CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
+  set(CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
+  if (!options.ca_bundle.empty()) set(CURLOPT_CAINFO, options.ca_bundle.c_str());
+  set(CURLOPT_ERRORBUFFER, error_buffer);
+  set(CURLOPT_TIMEOUT_MS, timeouts.total_ms);
+  set(CURLOPT_CONNECTTIMEOUT_MS, timeouts.connect_ms);
+  if (rc != CURLE_OK) {
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));
+    CloseRaw(connection);
+    return Internal(context + "configuring libcurl failed: " + curl_easy_strerror(rc));
+  }
+  rc = curl_easy_perform(curl);
+  Status status;
+  curl_socket_t socket = CURL_SOCKET_BAD;
+  if (rc != CURLE_OK) {
+    status = TransferFailure(curl, rc, context, url, ElapsedMs(clock, start), error_buffer);
+  } else if (curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &socket) != CURLE_OK ||
+             socket == CURL_SOCKET_BAD) {
+    status = Unavailable(context + "libcurl connected to " + url.host_port + " but reported no socket");
+  }
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));  // the buffer dies here
+  if (!status.ok()) {
+    CloseRaw(connection);
+    return status;
+  }
+  connection.socket = socket;
+  connection.origin = url.origin;
+  connection.last_used = clock.Now();
+  return Status::Ok();
+}
+
+// Whether the pooled connection can carry the next request: same origin, not
+// idle too long, and not readable while idle (readable means the server
+// closed it or sent bytes nobody asked for; TLS records without data, e.g.
+// TLS 1.3 session tickets, are fine).
+bool ReusableConnection(RawConnection& connection, const UrlParts& url, MonoTime now) {
+  if (connection.curl == nullptr || connection.origin != url.origin ||
+      now - connection.last_used > kMaxIdleConnectionAge) {
+    return false;
+  }
+  pollfd pfd{connection.socket, POLLIN, 0};
+  const int ready = ::poll(&pfd, 1, 0);
+  if (ready == 0) return true;
+  if (ready < 0 || (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return false;
+  char byte = 0;
+  size_t n = 0;
+  return curl_easy_recv(connection.curl, &byte, 1, &n) == CURLE_AGAIN;
+}
+
+struct ExchangeOutcome {
+  Result<Response> result;
+  bool keep_alive = false;
+  bool request_may_have_arrived = false;
+  // The connection was reused and died before any response byte: like
+  // libcurl, try once more on a fresh connection.
+  bool retry_on_fresh_connection = false;
+};
+
+// One request/response on an open connection.
+ExchangeOutcome Exchange(RawConnection& connection, const std::string& wire, bool head_request, bool reused,
+                         const UrlParts& url, const std::string& context, Deadline deadline,
+                         SystemClock& clock, MonoTime start) {
+  const std::string& hp = url.host_port;
+  size_t sent = 0;
+  while (sent < wire.size()) {
+    size_t n = 0;
+    const CURLcode rc = curl_easy_send(connection.curl, wire.data() + sent, wire.size() - sent, &n);
+    if (rc == CURLE_OK) {
+      sent += n;
+      continue;
+    }
+    const StatusCode code = sent == 0 ? StatusCode::kUnavailable : StatusCode::kUnknownOutcome;
+    if (rc == CURLE_AGAIN) {
+      const WaitResult waited = WaitForSocket(connection.socket, POLLOUT, deadline, clock);
+      if (waited == WaitResult::kReady) continue;
+      if (waited == WaitResult::kTimedOut) {
+        return {Status(code, Join({context, "timed out after ", std::to_string(ElapsedMs(clock, start)),
+                                   " ms sending the request to ", hp})),
+                false, sent > 0, false};
+      }
+      return {Status(code, Join({context, "waiting to send to ", hp, " failed: ", std::strerror(errno)})),
+              false, sent > 0, false};
+    }
+    return {Status(code, Join({context, "sending the request to ", hp,
+                               " failed (curl: ", curl_easy_strerror(rc), ")"})),
+            false, sent > 0, reused && sent == 0};
+  }
+
+  http1::ResponseReader reader(head_request);
+  std::array<char, size_t{32} * 1024> buffer;
+  bool wait_first = true;  // the response cannot be there before the request was sent
+  for (;;) {
+    if (wait_first) {
+      const WaitResult waited = WaitForSocket(connection.socket, POLLIN, deadline, clock);
+      if (waited == WaitResult::kTimedOut) {
+        return {UnknownOutcome(Join({context, "timed out after ", std::to_string(ElapsedMs(clock, start)),
+                                     " ms waiting for the response"})),
+                false, true, false};
+      }
+      if (waited == WaitResult::kFailed) {
+        return {UnknownOutcome(
+                    Join({context, "waiting for the response from ", hp, " failed: ", std::strerror(errno)})),
+                false, true, false};
+      }
+    }
+    size_t n = 0;
+    const CURLcode rc = curl_easy_recv(connection.curl, buffer.data(), buffer.size(), &n);
+    if (rc == CURLE_AGAIN) {
+      wait_first = true;
+      continue;
+    }
+    wait_first = false;
+    const bool nothing_yet = !reader.received_any();
+    if (rc != CURLE_OK) {
+      return {UnknownOutcome(Join({context, "receiving the response from ", hp,
+                                   " failed (curl: ", curl_easy_strerror(rc), ")"})),
+              false, true, reused && nothing_yet};
+    }
+    if (n == 0) {
+      if (reader.FeedEof().ok()) break;
+      if (nothing_yet) {
+        return {UnknownOutcome(Join({context, hp, " closed the connection without a response"})), false, true,
+                reused};
+      }
+      return {UnknownOutcome(Join({context, "the response from ", hp, " was cut short"})), false, true,
+              false};
+    }
+    const Status fed = reader.Feed(std::string_view(buffer.data(), n));
+    if (!fed.ok()) {
+      return {UnknownOutcome(Join({context, hp, " sent a malformed response (", fed.message(), ")"})), false,
+              true, false};
+    }
+    if (reader.done()) break;
+  }
+  const bool keep_alive = reader.keep_alive();
+  Response response = reader.TakeResponse();
+  if (response.status < 100 || response.status > 999) {
+    return {MalformedResponse(context + "response carried no valid HTTP status line"), false, true, false};
+  }
+  return {std::move(response), keep_alive, true, false};
+}
+
+// The own-framing path of CurlTransport::Send (request already validated).
+Result<Response> SendFramed(RawConnection& connection, const CurlOptions& options, const Request& request,
+                            const UrlParts& url, const std::string& context, Deadline deadline,
+                            MonoTime start) {
+  SystemClock& clock = *SystemClock::Instance();
+  std::string wire;
+  http1::AppendRequest(request, http1::RequestContext{url.target, url.host_header, options.user_agent},
+                       &wire);
+  const bool head_request = request.method == "HEAD";
+  bool may_have_arrived = false;
+  for (int attempt = 0;; ++attempt) {
+    const bool reused = ReusableConnection(connection, url, clock.Now());
+    Status status;
+    if (!reused) status = ConnectRaw(connection, options, url, context, deadline, clock);
+    bool retry = false;
+    bool arrived = false;
+    if (status.ok()) {
+      ExchangeOutcome outcome =
+          Exchange(connection, wire, head_request, reused, url, context, deadline, clock, start);
+      if (outcome.result.ok()) {
+        if (outcome.keep_alive) {
+          connection.last_used = clock.Now();
+        } else {
+          CloseRaw(connection);
+        }
+        return std::move(outcome.result);
+      }
+      CloseRaw(connection);
+      status = outcome.result.status();
+      retry = outcome.retry_on_fresh_connection;
+      arrived = outcome.request_may_have_arrived;
+    }
+    if (may_have_arrived && status.code() == StatusCode::kUnavailable) {
+      // The retry was certainly not sent, but the first attempt may have reached the server.
+      return UnknownOutcome(status.message() +
+                            "; an earlier attempt on a reused connection may have reached the server");
+    }
+    if (attempt > 0 || !retry || deadline.Expired(clock)) return status;
+    may_have_arrived = arrived;
+  }
+}
 }  // namespace
 
 namespace internal {
@@ -282,11 +608,7 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlOptions options
 CurlTransport::CurlTransport(CurlOptions options) : options_(std::move(options)) {}
 
 CurlTransport::~CurlTransport() {
-  for (void* handle : idle_) {
-    auto* pooled = static_cast<PooledHandle*>(handle);
-    curl_easy_cleanup(pooled->curl);
-    delete pooled;
-  }
+  for (void* handle : idle_) DestroyHandle(static_cast<PooledHandle*>(handle));
 }
 
 size_t CurlTransport::idle_handles() const {
@@ -322,9 +644,7 @@ void CurlTransport::ReleaseHandle(void* handle) {
       return;
     }
   }
-  auto* pooled = static_cast<PooledHandle*>(handle);
-  curl_easy_cleanup(pooled->curl);
-  delete pooled;
+  DestroyHandle(static_cast<PooledHandle*>(handle));
 }
 
 Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) {
@@ -353,7 +673,9 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
     return InvalidArgument(context + "a HEAD request cannot carry a body");
   }
 
-  // Build the header list before touching the network.
+  // libcurl's HTTP layer only when a proxy may apply (see curl_transport.h).
+  const bool framed = options_.own_http_framing && !ProxyVariableSet();
+  // Check the headers (and build libcurl's list) before touching the network.
   SlistPtr header_list;
   bool has_expect = false;
   bool has_content_type = false;
@@ -370,6 +692,7 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
       message.append("value of header '").append(name).append("' contains CR, LF or NUL");
       return InvalidArgument(message);
     }
+    if (framed) continue;
     has_expect |= name.size() == 6 && StartsWithIgnoreCase(name, "expect");
     has_content_type |= name.size() == 12 && StartsWithIgnoreCase(name, "content-type");
     // "Name;" is libcurl's spelling of a header with an empty value.
@@ -382,8 +705,8 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
     if (!AppendHeader(header_list, line)) return Internal("out of memory building request headers");
   }
   // No 100-continue round trip, and no form content type invented by libcurl.
-  if ((!has_expect && !AppendHeader(header_list, "Expect:")) ||
-      (!has_content_type && !AppendHeader(header_list, "Content-Type:"))) {
+  if (!framed && ((!has_expect && !AppendHeader(header_list, "Expect:")) ||
+                  (!has_content_type && !AppendHeader(header_list, "Content-Type:")))) {
     return Internal("out of memory building request headers");
   }
 
@@ -393,6 +716,7 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
   if (remaining <= Duration::zero()) {
     return Unavailable(context + "deadline passed before the request was sent");
   }
+  if (framed) return SendFramed(handle->raw, options_, request, url, context, deadline, start);
   const internal::CurlTimeouts timeouts =
       internal::ComputeCurlTimeouts(remaining, options_.max_connect_timeout);
 
@@ -423,7 +747,7 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
     set(CURLOPT_FORBID_REUSE, 0L);
     // Drop idle connections before typical 60 s load-balancer idle timeouts can
     // race with a reuse.
-    set(CURLOPT_MAXAGE_CONN, 50L);
+    set(CURLOPT_MAXAGE_CONN, static_cast<long>(kMaxIdleConnectionAge.count()));
     set(CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
     set(CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
     if (!options_.ca_bundle.empty()) set(CURLOPT_CAINFO, options_.ca_bundle.c_str());
@@ -459,30 +783,7 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
 
   rc = curl_easy_perform(curl);
   if (rc != CURLE_OK) {
-    long request_size = 0;
-    curl_off_t uploaded = 0;
-    long os_errno = 0;
-    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
-    curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &uploaded);
-    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-    const bool sent = request_size > 0 || uploaded > 0;
-    char* primary_ip = nullptr;
-    long primary_port = 0;
-    std::string peer;
-    if (curl_easy_getinfo(curl, CURLINFO_PRIMARY_IP, &primary_ip) == CURLE_OK && primary_ip != nullptr &&
-        primary_ip[0] != '\0' && curl_easy_getinfo(curl, CURLINFO_PRIMARY_PORT, &primary_port) == CURLE_OK &&
-        primary_port > 0) {
-      const bool v6 = std::strchr(primary_ip, ':') != nullptr;
-      peer = (v6 ? "[" : "") + std::string(primary_ip) + (v6 ? "]:" : ":") + std::to_string(primary_port);
-    }
-    const long elapsed_ms =
-        static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now() - start).count());
-    std::string message = context + DescribeFailure(rc, sent, url, peer, os_errno, elapsed_ms);
-    if (error_buffer[0] != '\0') {
-      std::string_view detail(error_buffer);
-      message += " (curl: " + std::string(TrimOws(detail)) + ")";
-    }
-    return Status(internal::ClassifyCurlError(rc, sent), std::move(message));
+    return TransferFailure(curl, rc, context, url, ElapsedMs(clock, start), error_buffer);
   }
 
   long status = 0;

@@ -66,6 +66,21 @@ std::unique_ptr<CurlTransport> MakeTransport(CurlOptions options = {}) {
   return transport.ok() ? std::move(transport).value() : nullptr;
 }
 
+// Every exchange test runs twice: with the own-framing path (the default) and
+// with libcurl's HTTP layer (what runs whenever a proxy variable is set).
+class CurlTransportBothFramings : public ::testing::TestWithParam<bool> {
+ protected:
+  std::unique_ptr<CurlTransport> MakeTransport(CurlOptions options = {}) {
+    options.own_http_framing = GetParam();
+    return http::MakeTransport(std::move(options));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Unit, CurlTransportBothFramings, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "OwnFraming" : "LibcurlHttp";
+                         });
+
 ::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
   if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
@@ -168,7 +183,7 @@ TEST(Unit, CurlErrorsClassifiedBySentBytes) {
   EXPECT_EQ(ClassifyCurlError(CURLE_UNSUPPORTED_PROTOCOL, false), StatusCode::kInvalidArgument);
 }
 
-TEST(Unit, CurlTransportPostRoundTripCarriesHeadersAndBody) {
+TEST_P(CurlTransportBothFramings, PostRoundTripCarriesHeadersAndBody) {
   ProxyEnvGuard env;
   auto server = StartServer(Echo);
   auto transport = MakeTransport();
@@ -197,7 +212,7 @@ TEST(Unit, CurlTransportPostRoundTripCarriesHeadersAndBody) {
   EXPECT_EQ(seen[0].body, request.body);
 }
 
-TEST(Unit, CurlTransportGetRoundTripAndErrorStatusesAreResponses) {
+TEST_P(CurlTransportBothFramings, GetRoundTripAndErrorStatusesAreResponses) {
   ProxyEnvGuard env;
   auto server = StartServer([](const ReceivedRequest& req) {
     Reply reply = Echo(req);
@@ -224,7 +239,7 @@ TEST(Unit, CurlTransportGetRoundTripAndErrorStatusesAreResponses) {
   EXPECT_EQ(response->status, 404);
 }
 
-TEST(Unit, CurlTransportSequentialSendsReuseOneConnection) {
+TEST_P(CurlTransportBothFramings, SequentialSendsReuseOneConnection) {
   ProxyEnvGuard env;
   auto server = StartServer(Echo);
   auto transport = MakeTransport();
@@ -243,7 +258,7 @@ TEST(Unit, CurlTransportSequentialSendsReuseOneConnection) {
 
 // One pooled handle serves every request below: each method change must
 // reconfigure it, and a same-method request must not inherit anything stale.
-TEST(Unit, CurlTransportOneHandleServesChangingMethodsBodiesAndUrls) {
+TEST_P(CurlTransportBothFramings, OneHandleServesChangingMethodsBodiesAndUrls) {
   ProxyEnvGuard env;
   auto server = StartServer(Echo);
   auto transport = MakeTransport();
@@ -278,7 +293,7 @@ TEST(Unit, CurlTransportOneHandleServesChangingMethodsBodiesAndUrls) {
   EXPECT_EQ(transport->idle_handles(), 1u);
 }
 
-TEST(Unit, CurlTransportServerClosingAfterReplyForcesAFreshConnection) {
+TEST_P(CurlTransportBothFramings, ServerClosingAfterReplyForcesAFreshConnection) {
   ProxyEnvGuard env;
   auto server = StartServer([](const ReceivedRequest& req) {
     Reply reply = Echo(req);
@@ -296,7 +311,7 @@ TEST(Unit, CurlTransportServerClosingAfterReplyForcesAFreshConnection) {
   EXPECT_EQ(server->accepted_connections(), 2);
 }
 
-TEST(Unit, CurlTransportSilentServerGivesUnknownOutcomeWithinDeadline) {
+TEST_P(CurlTransportBothFramings, SilentServerGivesUnknownOutcomeWithinDeadline) {
   ProxyEnvGuard env;
   auto server = StartServer([](const ReceivedRequest&) {
     Reply reply;
@@ -321,7 +336,7 @@ TEST(Unit, CurlTransportSilentServerGivesUnknownOutcomeWithinDeadline) {
   EXPECT_EQ(server->requests().size(), 1u);  // it did reach the server
 }
 
-TEST(Unit, CurlTransportServerClosingWithoutReplyGivesUnknownOutcome) {
+TEST_P(CurlTransportBothFramings, ServerClosingWithoutReplyGivesUnknownOutcome) {
   ProxyEnvGuard env;
   auto server = StartServer([](const ReceivedRequest&) {
     Reply reply;
@@ -339,7 +354,128 @@ TEST(Unit, CurlTransportServerClosingWithoutReplyGivesUnknownOutcome) {
   EXPECT_TRUE(Contains(response.status().message(), "closed the connection without a response"));
 }
 
-TEST(Unit, CurlTransportRefusedConnectionIsUnavailable) {
+TEST_P(CurlTransportBothFramings, IdleConnectionClosedByServerIsReplacedBeforeSending) {
+  ProxyEnvGuard env;
+  auto server = StartServer([](const ReceivedRequest& req) {
+    Reply reply = Echo(req);
+    reply.close_quietly_after_reply = true;  // no "Connection: close": the client learns it from the socket
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  for (int i = 0; i < 3; ++i) {
+    request.body = "n" + std::to_string(i);
+    auto response = transport->Send(request, In(5s));
+    ASSERT_TRUE(response.ok()) << i << ": " << response.status().ToString();
+    EXPECT_EQ(response->body, "echo:n" + std::to_string(i));
+    std::this_thread::sleep_for(50ms);  // the server's close arrives while the connection is idle
+  }
+  EXPECT_EQ(server->accepted_connections(), 3);
+  EXPECT_EQ(server->requests().size(), 3u);  // each request reached the server once
+}
+
+// A reused connection that dies after the request went out, before any
+// response byte: the request is tried once more on a fresh connection (as
+// libcurl does), and when that dies too the outcome is unknown.
+TEST_P(CurlTransportBothFramings, ReusedConnectionDyingUnansweredIsRetriedOnceThenUnknownOutcome) {
+  ProxyEnvGuard env;
+  std::atomic<int> calls{0};
+  auto server = StartServer([&calls](const ReceivedRequest& req) {
+    Reply reply = Echo(req);
+    reply.close_without_reply = calls.fetch_add(1) > 0;
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  request.body = "x";
+  auto response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  response = transport->Send(request, In(5s));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnknownOutcome) << response.status().ToString();
+  EXPECT_EQ(server->requests().size(), 3u);
+  EXPECT_EQ(server->accepted_connections(), 2);
+}
+
+TEST_P(CurlTransportBothFramings, ChunkedClosedDelimitedAndInterimResponsesAreRead) {
+  ProxyEnvGuard env;
+  auto server = StartServer([](const ReceivedRequest& req) {
+    Reply reply;
+    if (req.target == "/chunked") {
+      reply.raw =
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Kind: chunked\r\n\r\n"
+          "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
+    } else if (req.target == "/interim") {
+      reply.raw =
+          "HTTP/1.1 100 Continue\r\n\r\n"
+          "HTTP/1.1 201 Created\r\nContent-Length: 4\r\nX-Kind: interim\r\n\r\ndone";
+    } else {  // no Content-Length: the body ends when the server closes
+      reply.raw = "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Kind: eof\r\n\r\nuntil the end";
+      reply.close_after_reply = true;
+    }
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.method = "GET";
+  request.url = server->Url("/chunked");
+  auto response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "hello world");
+  EXPECT_EQ(response->Header("x-kind"), "chunked");
+
+  request.url = server->Url("/interim");
+  response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 201);
+  EXPECT_EQ(response->body, "done");
+  EXPECT_EQ(response->Header("x-kind"), "interim");
+
+  request.url = server->Url("/eof");
+  response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "until the end");
+  EXPECT_EQ(server->accepted_connections(), 1);  // chunked and interim kept the connection
+
+  // The connection closed with the body: the next request opens a new one.
+  request.url = server->Url("/chunked");
+  response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(server->accepted_connections(), 2);
+}
+
+TEST_P(CurlTransportBothFramings, GarbageResponseIsAnErrorAndTheConnectionIsDropped) {
+  ProxyEnvGuard env;
+  std::atomic<int> calls{0};
+  auto server = StartServer([&calls](const ReceivedRequest& req) {
+    Reply reply = Echo(req);
+    if (calls.fetch_add(1) == 0) reply.raw = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  request.body = "x";
+  auto response = transport->Send(request, In(5s));
+  ASSERT_FALSE(response.ok());
+  if (GetParam()) {
+    EXPECT_EQ(response.status().code(), StatusCode::kUnknownOutcome) << response.status().ToString();
+    EXPECT_TRUE(Contains(response.status().message(), "malformed response"));
+  }
+  response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "echo:x");
+  EXPECT_EQ(server->accepted_connections(), 2);
+}
+
+TEST_P(CurlTransportBothFramings, RefusedConnectionIsUnavailable) {
   ProxyEnvGuard env;
   auto transport = MakeTransport();
   ASSERT_TRUE(transport);
@@ -353,7 +489,7 @@ TEST(Unit, CurlTransportRefusedConnectionIsUnavailable) {
       Contains(response.status().message(), "connect to 127.0.0.1:" + std::to_string(port) + " refused"));
 }
 
-TEST(Unit, CurlTransportConnectTimeoutIsUnavailableAndCappedByOption) {
+TEST_P(CurlTransportBothFramings, ConnectTimeoutIsUnavailableAndCappedByOption) {
   ProxyEnvGuard env;
   BlackholeListener blackhole;
   CurlOptions options;
@@ -372,7 +508,7 @@ TEST(Unit, CurlTransportConnectTimeoutIsUnavailableAndCappedByOption) {
   EXPECT_LT(elapsed, 3s);  // the 100 ms connect cap, not the 4 s deadline, ended it
 }
 
-TEST(Unit, CurlTransportDeadlineShorterThanConnectCapEndsConnect) {
+TEST_P(CurlTransportBothFramings, DeadlineShorterThanConnectCapEndsConnect) {
   ProxyEnvGuard env;
   BlackholeListener blackhole;
   auto transport = MakeTransport();  // 2 s connect cap
@@ -385,7 +521,7 @@ TEST(Unit, CurlTransportDeadlineShorterThanConnectCapEndsConnect) {
   EXPECT_TRUE(Contains(response.status().message(), "timed out after"));
 }
 
-TEST(Unit, CurlTransportExpiredDeadlineIsUnavailableWithoutContactingServer) {
+TEST_P(CurlTransportBothFramings, ExpiredDeadlineIsUnavailableWithoutContactingServer) {
   ProxyEnvGuard env;
   auto server = StartServer(Echo);
   auto transport = MakeTransport();
@@ -402,7 +538,7 @@ TEST(Unit, CurlTransportExpiredDeadlineIsUnavailableWithoutContactingServer) {
   EXPECT_EQ(server->accepted_connections(), 0);
 }
 
-TEST(Unit, CurlTransportHttpsToPlainTextServerFailsTlsAsUnavailable) {
+TEST_P(CurlTransportBothFramings, HttpsToPlainTextServerFailsTlsAsUnavailable) {
   ProxyEnvGuard env;
   auto server = StartServer(Echo);
   auto transport = MakeTransport();
@@ -460,7 +596,7 @@ TEST(Unit, CurlTransportBadOptionsAreInvalidArgument) {
   EXPECT_TRUE(Contains(transport.status().message(), "user_agent"));
 }
 
-TEST(Unit, CurlTransportNonHttpUrlIsInvalidArgument) {
+TEST_P(CurlTransportBothFramings, NonHttpUrlIsInvalidArgument) {
   ProxyEnvGuard env;
   auto transport = MakeTransport();
   ASSERT_TRUE(transport);
@@ -474,7 +610,7 @@ TEST(Unit, CurlTransportNonHttpUrlIsInvalidArgument) {
   }
 }
 
-TEST(Unit, CurlTransportHeaderInjectionIsInvalidArgumentAndNotEchoed) {
+TEST_P(CurlTransportBothFramings, HeaderInjectionIsInvalidArgumentAndNotEchoed) {
   ProxyEnvGuard env;
   auto server = StartServer(Echo);
   auto transport = MakeTransport();
@@ -495,7 +631,7 @@ TEST(Unit, CurlTransportHeaderInjectionIsInvalidArgumentAndNotEchoed) {
   EXPECT_EQ(server->accepted_connections(), 0);
 }
 
-TEST(Unit, CurlTransportHttpProxyEnvironmentRoutesThroughProxy) {
+TEST_P(CurlTransportBothFramings, HttpProxyEnvironmentRoutesThroughProxy) {
   ProxyEnvGuard env;
   auto proxy = StartServer([](const ReceivedRequest& req) {
     Reply reply;
@@ -528,7 +664,7 @@ TEST(Unit, CurlTransportHttpProxyEnvironmentRoutesThroughProxy) {
   EXPECT_EQ(proxy->requests().size(), 1u);
 }
 
-TEST(Unit, CurlTransportConcurrentSendsFromFourThreadsAllSucceed) {
+TEST_P(CurlTransportBothFramings, ConcurrentSendsFromFourThreadsAllSucceed) {
   ProxyEnvGuard env;
   auto server = StartServer([](const ReceivedRequest& req) {
     Reply reply = Echo(req);
@@ -560,7 +696,7 @@ TEST(Unit, CurlTransportConcurrentSendsFromFourThreadsAllSucceed) {
   EXPECT_LE(transport->idle_handles(), 4u);
 }
 
-TEST(Unit, CurlTransportIdlePoolIsBoundedByMaxIdleConnections) {
+TEST_P(CurlTransportBothFramings, IdlePoolIsBoundedByMaxIdleConnections) {
   ProxyEnvGuard env;
   auto server = StartServer(Echo);
   CurlOptions options;

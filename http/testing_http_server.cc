@@ -207,6 +207,10 @@ void TestingHttpServer::ServeConnection(int fd, int index) {
     const Reply reply = handler_(req);
     if (reply.delay.count() > 0 && !WaitUnlessStopping(reply.delay)) break;
     if (reply.close_without_reply) break;
+    if (!reply.raw.empty()) {
+      if (!SendAll(fd, reply.raw) || reply.close_after_reply || reply.close_quietly_after_reply) break;
+      continue;
+    }
     std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " + reply.reason + "\r\n";
     for (const auto& [name, value] : reply.headers)
       out.append(name).append(": ").append(value).append("\r\n");
@@ -214,7 +218,7 @@ void TestingHttpServer::ServeConnection(int fd, int index) {
     if (reply.close_after_reply) out += "Connection: close\r\n";
     out += "\r\n";
     if (req.method != "HEAD") out += reply.body;
-    if (!SendAll(fd, out) || reply.close_after_reply) break;
+    if (!SendAll(fd, out) || reply.close_after_reply || reply.close_quietly_after_reply) break;
   }
   ::close(fd);
 }

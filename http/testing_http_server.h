@@ -53,6 +53,12 @@ struct Reply {
   bool close_without_reply = false;
   // Answer with "Connection: close", then close.
   bool close_after_reply = false;
+  // Answer as usual (keep-alive), then close: a server dropping an idle connection.
+  bool close_quietly_after_reply = false;
+  // When not empty: sent verbatim instead of a formatted reply (chunked bodies,
+  // bodies ended by close, interim responses, garbage); `close_after_reply`
+  // then closes without adding a header.
+  std::string raw;
 };
 
 using Handler = std::function<Reply(const ReceivedRequest&)>;
