@@ -80,8 +80,10 @@ def floor_table(ours: Dict[str, Any], boto: Dict[str, Any]) -> List[str]:
             "through less of the stack (`client_bench --floors`, same process, after the client's loops). "
             "*Plain socket*: the request's bytes written to a kept-alive TCP socket and one response read by "
             "Content-Length — the kernel's part, which any client pays. *Bare libcurl*: the same headers and body "
-            "through a libcurl easy handle, output discarded. *Our HTTP layer*: the same request through "
-            "http::CurlTransport (header checks, response headers and body kept). *Whole client*: the table above "
+            "through a libcurl easy handle running its HTTP layer, output discarded. *Our HTTP layer*: the same "
+            "request through http::CurlTransport, which frames HTTP/1.1 itself over a connection libcurl opened "
+            "(http/README.md; header checks, response parsed, headers and body kept) — so it can cost less than "
+            "bare libcurl. *Whole client*: the table above "
             "(signing, JSON, retries, decoding to typed items included). CPU µs per operation, medians (ranges).",
             ""] + table(["operation", "plain socket", "bare libcurl", "our HTTP layer", "whole client", "boto3",
                          "boto3 / bare libcurl"], rows)
