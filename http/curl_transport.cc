@@ -64,8 +64,8 @@ std::string_view TrimOws(std::string_view s) {
   return s;
 }
 
-// The parts of the URL used in error messages: never the user info or the
-// query string (a presigned URL could carry a signature there).
+// The parts of the URL. Error messages use host, host_port and display: never
+// the user info or the query string (a presigned URL could carry a signature).
 struct UrlParts {
   std::string host;         // as in the URL (IPv6 bracketed)
   std::string host_port;    // "host:port" (IPv6 hosts bracketed)
@@ -162,11 +162,6 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userdata) {
   return len;
 }
 
-// A pooled easy handle and what it was last configured for. Everything but the
-// per-request options is the same for every request, so a handle is reset and
-// fully configured only when the method changes (curl_easy_reset plus ~25
-// setopts, several of them string copies, cost more than the rest of Send's
-// libcurl setup); the parsed form of the last URL is kept too.
 // A connection libcurl opened with CURLOPT_CONNECT_ONLY for the own-framing
 // path: its easy handle owns exactly that one connection.
 struct RawConnection {
@@ -181,6 +176,12 @@ void CloseRaw(RawConnection& connection) {
   connection = RawConnection{};
 }
 
+// A pooled easy handle and what it was last configured for. Everything but the
+// per-request options is the same for every request, so a handle is reset and
+// fully configured only when the method changes (curl_easy_reset plus ~25
+// setopts, several of them string copies, cost more than the rest of Send's
+// libcurl setup); the parsed form of the last URL is kept too. `raw` is the
+// own-framing path's connection.
 struct PooledHandle {
   CURL* curl = nullptr;
   std::string configured_method;  // empty: not configured yet
