@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "http/ascii.h"
 #include "http/http1.h"
 
 namespace dynatroni::http {
@@ -25,22 +26,6 @@ namespace {
 
 std::once_flag g_curl_init_once;
 CURLcode g_curl_init_result = CURLE_OK;
-
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = AsciiLower(c);
-  return out;
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (AsciiLower(s[i]) != prefix[i]) return false;
-  }
-  return true;
-}
 
 bool HasControlChars(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
@@ -333,6 +318,26 @@ WaitResult WaitForSocket(curl_socket_t socket, short events, Deadline deadline, 
   }
 }
 
+// Options of the connection itself, the same in both framings: protocols,
+// HTTP/1.1 (TLS ALPN offers http/1.1 only), TCP and TLS settings.
+CURLcode SetConnectionOptions(CURL* curl, const CurlOptions& options) {
+  CURLcode rc = CURLE_OK;
+  auto set = [&](CURLoption option, auto value) {
+    if (rc == CURLE_OK) rc = curl_easy_setopt(curl, option, value);
+  };
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_NOSIGNAL, 1L);
+  set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  set(CURLOPT_TCP_NODELAY, 1L);
+  set(CURLOPT_TCP_KEEPALIVE, 1L);
+  set(CURLOPT_TCP_KEEPIDLE, 30L);
+  set(CURLOPT_TCP_KEEPINTVL, 10L);
+  set(CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
+  set(CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
+  if (!options.ca_bundle.empty()) set(CURLOPT_CAINFO, options.ca_bundle.c_str());
+  return rc;
+}
+
 // Opens `connection` to url.origin (DNS, TCP, TLS with verification) through
 // libcurl, never through a proxy. Errors as for Transport::Send (kUnavailable).
 Status ConnectRaw(RawConnection& connection, const CurlOptions& options, const UrlParts& url,
@@ -350,7 +355,7 @@ Status ConnectRaw(RawConnection& connection, const CurlOptions& options, const U
       internal::ComputeCurlTimeouts(remaining, options.max_connect_timeout);
   char error_buffer[CURL_ERROR_SIZE];
   error_buffer[0] = '\0';
-  CURLcode rc = CURLE_OK;
+  CURLcode rc = SetConnectionOptions(curl, options);
   auto set = [&](CURLoption option, auto value) {
     if (rc == CURLE_OK) rc = curl_easy_setopt(curl, option, value);
   };
@@ -358,16 +363,6 @@ Status ConnectRaw(RawConnection& connection, const CurlOptions& options, const U
   set(CURLOPT_URL, url_text.c_str());
   set(CURLOPT_CONNECT_ONLY, 1L);
   set(CURLOPT_PROXY, "");  // "" = never a proxy: this path runs only when no proxy variable is set
-  set(CURLOPT_PROTOCOLS_STR, "http,https");
-  set(CURLOPT_NOSIGNAL, 1L);
-  set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));  // TLS ALPN offers http/1.1 only
-  set(CURLOPT_TCP_NODELAY, 1L);
-  set(CURLOPT_TCP_KEEPALIVE, 1L);
-  set(CURLOPT_TCP_KEEPIDLE, 30L);
-  set(CURLOPT_TCP_KEEPINTVL, 10L);
-  set(CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
-  set(CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
-  if (!options.ca_bundle.empty()) set(CURLOPT_CAINFO, options.ca_bundle.c_str());
   set(CURLOPT_ERRORBUFFER, error_buffer);
   set(CURLOPT_TIMEOUT_MS, timeouts.total_ms);
   set(CURLOPT_CONNECTTIMEOUT_MS, timeouts.connect_ms);
@@ -500,11 +495,8 @@ ExchangeOutcome Exchange(RawConnection& connection, const std::string& wire, boo
     if (reader.done()) break;
   }
   const bool keep_alive = reader.keep_alive();
-  Response response = reader.TakeResponse();
-  if (response.status < 100 || response.status > 999) {
-    return {MalformedResponse(context + "response carried no valid HTTP status line"), false, true, false};
-  }
-  return {std::move(response), keep_alive, true, false};
+  // The reader refuses status codes outside 100-999 (three digits, not 0xx) as malformed.
+  return {reader.TakeResponse(), keep_alive, true, false};
 }
 
 // The own-framing path of CurlTransport::Send (request already validated).
@@ -694,8 +686,8 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
       return InvalidArgument(message);
     }
     if (framed) continue;
-    has_expect |= name.size() == 6 && StartsWithIgnoreCase(name, "expect");
-    has_content_type |= name.size() == 12 && StartsWithIgnoreCase(name, "content-type");
+    has_expect |= EqualsIgnoreCase(name, "expect");
+    has_content_type |= EqualsIgnoreCase(name, "content-type");
     // "Name;" is libcurl's spelling of a header with an empty value.
     line.assign(name);
     if (value.empty()) {
@@ -736,22 +728,13 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
     // Back to defaults; keeps the connection cache, DNS cache and TLS sessions.
     curl_easy_reset(curl);
     handle->configured_method.clear();
-    set(CURLOPT_PROTOCOLS_STR, "http,https");
+    rc = SetConnectionOptions(curl, options_);
     set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     set(CURLOPT_FOLLOWLOCATION, 0L);
-    set(CURLOPT_NOSIGNAL, 1L);
-    set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-    set(CURLOPT_TCP_NODELAY, 1L);
-    set(CURLOPT_TCP_KEEPALIVE, 1L);
-    set(CURLOPT_TCP_KEEPIDLE, 30L);
-    set(CURLOPT_TCP_KEEPINTVL, 10L);
     set(CURLOPT_FORBID_REUSE, 0L);
     // Drop idle connections before typical 60 s load-balancer idle timeouts can
     // race with a reuse.
     set(CURLOPT_MAXAGE_CONN, static_cast<long>(kMaxIdleConnectionAge.count()));
-    set(CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-    set(CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-    if (!options_.ca_bundle.empty()) set(CURLOPT_CAINFO, options_.ca_bundle.c_str());
     if (!options_.user_agent.empty()) set(CURLOPT_USERAGENT, options_.user_agent.c_str());
     // CURLOPT_PROXY stays unset so libcurl honours the *_proxy environment.
     set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);

@@ -14,22 +14,14 @@
 #include <boost/beast/http/verb.hpp>
 #include <boost/optional/optional.hpp>
 
+#include "http/ascii.h"
+
 namespace dynatroni::http::http1 {
 namespace {
 
 namespace beast_http = boost::beast::http;
 
 constexpr size_t kMinChunkedTailBytes = 5;  // "0\r\n\r\n"
-
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != lower[i]) return false;
-  }
-  return true;
-}
 
 // Beast's HTTP/1 response parser filling a Response directly. Not
 // beast::http::response_parser: its basic_fields list a repeated field right
@@ -62,9 +54,8 @@ class MessageParser final : public beast_http::basic_parser<false> {
   // Header fields and (chunked) trailer fields, in arrival order.
   void on_field_impl(beast_http::field /*name*/, string_view name_string, string_view value,
                      error_code& /*ec*/) override {
-    std::string name(name_string.data(), name_string.size());
-    for (char& c : name) c = AsciiLower(c);
-    response_.headers.emplace_back(std::move(name), std::string(value.data(), value.size()));
+    response_.headers.emplace_back(AsciiLower(std::string_view(name_string.data(), name_string.size())),
+                                   std::string(value.data(), value.size()));
   }
 
   void on_header_impl(error_code& /*ec*/) override {}
