@@ -76,12 +76,17 @@ def _get(client, part: str, key: str):
                            ConsistentRead=True).get("Item")
 
 
-def _raw(url: str, target: str, body: dict):
+def _send(url: str, target: str, body: dict) -> http.client.HTTPResponse:
+    """A raw, signed DynamoDB request (local_dynamodb.signed_headers); the response is not read yet."""
     host, port = url.split("//")[1].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=5)
-    conn.request("POST", "/", json.dumps(body), {"X-Amz-Target": f"DynamoDB_20120810.{target}",
-                                                  "Content-Type": "application/x-amz-json-1.0"})
-    resp = conn.getresponse()
+    data = json.dumps(body)
+    conn.request("POST", "/", data, local_dynamodb.signed_headers(url, target, data))
+    return conn.getresponse()
+
+
+def _raw(url: str, target: str, body: dict):
+    resp = _send(url, target, body)
     return resp, resp.read()
 
 
@@ -189,12 +194,8 @@ def test_hang_reply_applies_then_holds(proxy, moto):
 
 def test_truncated_body_is_shorter_than_content_length(proxy):
     proxy.set_rules([{"action": "truncate", "ops": ["GetItem"]}])
-    host, port = proxy.url("a").split("//")[1].split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=5)
-    conn.request("POST", "/", json.dumps({"TableName": TABLE, "Key": {"cluster_name": {"S": "x"},
-                                                                       "key": {"S": "leader"}}}),
-                 {"X-Amz-Target": "DynamoDB_20120810.GetItem"})
-    resp = conn.getresponse()
+    resp = _send(proxy.url("a"), "GetItem", {"TableName": TABLE, "Key": {"cluster_name": {"S": "x"},
+                                                                         "key": {"S": "leader"}}})
     with pytest.raises(http.client.IncompleteRead):
         resp.read()
     assert int(resp.getheader("Content-Length")) > 0
