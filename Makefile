@@ -28,6 +28,13 @@ APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev libcurl4
   python3-venv python3-dev postgresql patroni libyaml-cpp-dev \
   python3-pytest python3-boto3 faketime etcd-server
 VENV_STAMP := $(VENV)/.dynatroni-deps
+# The virtualenv is built from the lock alone: every PyPI package pinned with its hashes, compiled from
+# requirements-dev.txt by `make lock` (pip-tools, in a throwaway virtualenv) for $(SYSTEM_PYTHON).
+LOCK := requirements-dev.lock
+PIP_TOOLS_VERSION := 7.7.0
+# `make lock UPGRADE=all` moves every pin to the newest release requirements-dev.txt allows,
+# `make lock UPGRADE="moto boto3"` only those; plain `make lock` keeps the pins that still fit.
+UPGRADE ?=
 NPM_STAMP := node_modules/.dynatroni-deps
 
 CLANG_FORMAT ?= clang-format
@@ -49,7 +56,7 @@ endif
 CMAKE_PY_FLAGS = -DPython3_EXECUTABLE=$(abspath $(PY)) -DPython_EXECUTABLE=$(abspath $(PY))
 TEST_STAGES := deps lint-format build ctest build-asan test-asan fuzz python-install test-python test-python-302 test-e2e
 
-.PHONY: help deps deps-apt build build-asan test ctest test-asan python-install test-python test-python-302 test-e2e \
+.PHONY: help deps deps-apt lock build build-asan test ctest test-asan python-install test-python test-python-302 test-e2e \
   lint lint-format lint-tidy format demo bench wheel dist dist-check clean distclean chaos chaos-short
 
 help:
@@ -60,7 +67,8 @@ help:
 	@echo "                  ASan/UBSan unit tests, pip install ., Python tests (Patroni 4.1 and Debian's 3.0.2),"
 	@echo "                  3-node cluster tests (test-e2e); stops at the first failing stage"
 	@echo
-	@echo "  make deps       install Debian, PyPI ($(VENV)) and npm dependencies (idempotent)"
+	@echo "  make deps       install Debian, PyPI ($(VENV), from $(LOCK)) and npm dependencies (idempotent)"
+	@echo "  make lock       recompile $(LOCK) from requirements-dev.txt (UPGRADE=all or UPGRADE=\"pkg ...\" to move pins)"
 	@echo "  make build      configure + build into $(BUILD) ($(BUILD_TYPE), Ninja)"
 	@echo "  make build-asan unit tests with ASan/UBSan into $(ASAN_BUILD)"
 	@echo "  make fuzz       libFuzzer targets (clang) into $(FUZZ_BUILD), $(FUZZ_SHORT_SECONDS)s each (part of make test)"
@@ -97,12 +105,25 @@ deps-apt:
 	  echo "deps: Debian packages present"; \
 	fi
 
-# Python tools in a virtualenv (PyPI only).
-$(VENV_STAMP): requirements-dev.txt | deps-apt
+# Python tools in a virtualenv (PyPI only), exactly as the lock pins them: hashes checked, nothing resolved.
+$(VENV_STAMP): $(LOCK) | deps-apt
 	@test -x $(PY) || { mkdir -p $(dir $(VENV)) && $(SYSTEM_PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --disable-pip-version-check --progress-bar off -q -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -q --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip check
 	chmod -R a+rX $(VENV) && chmod a+x $(dir $(VENV))
 	@touch $@
+
+# Recompiles the lock from requirements-dev.txt with pip-tools from a throwaway virtualenv (never the project's).
+# Upgrading the lock is deliberate: its own commit, after `make test` passed on it.
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(SYSTEM_PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/pip" install --disable-pip-version-check --progress-bar off -q 'pip-tools==$(PIP_TOOLS_VERSION)' && \
+	CUSTOM_COMPILE_COMMAND="make lock" "$$tmp/venv/bin/pip-compile" --quiet --generate-hashes --allow-unsafe \
+	  --strip-extras --no-emit-index-url --no-emit-find-links \
+	  $(if $(filter all,$(UPGRADE)),--upgrade,$(addprefix --upgrade-package ,$(UPGRADE))) \
+	  --output-file $(LOCK) requirements-dev.txt
+	@echo "lock: $(LOCK) has $$(grep -c '^[a-z0-9]' $(LOCK)) pinned packages"
 
 # dynalite from the npm registry, exactly as package-lock.json pins it.
 $(NPM_STAMP): package.json package-lock.json | deps-apt
@@ -183,7 +204,7 @@ dist: deps
 	rm -rf dist
 	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m build --outdir dist .
 
-# The wheel in a FRESH virtualenv from $(SYSTEM_PYTHON) with Patroni 4.1, pytest, boto3, moto: the `dynatroni`
+# The wheel in a FRESH virtualenv from $(SYSTEM_PYTHON) with $(LOCK) (Patroni 4.1, pytest, boto3, moto): the `dynatroni`
 # command, the entry points, the plugin conformance tests; then the Debian `pip install --target` way.
 dist-check: dist
 	SYSTEM_PYTHON=$(SYSTEM_PYTHON) tools/dist_check.sh dist build-distcheck

@@ -6,9 +6,9 @@
 # DIST_DIR holds what `python -m build` produced (one sdist, one wheel). The script
 #   1. checks the sdist carries VERSION, pyproject.toml and the C++ sources, and the wheel the package, the
 #      extension, the `dynatroni` binary and the two entry points;
-#   2. makes a FRESH virtualenv from /usr/bin/python3 (WORK_DIR/venv), installs the wheel with Patroni 4.1,
-#      pytest, boto3 and moto from PyPI, and checks `dynatroni --version`, `dynatroni.__version__`,
-#      `patroni-dynamodb --version` and `patronictl-dynamodb --help`;
+#   2. makes a FRESH virtualenv from /usr/bin/python3 (WORK_DIR/venv), installs requirements-dev.lock (Patroni
+#      4.1, pytest, boto3, moto, ... as pinned, hashes checked) and then the wheel, and checks `dynatroni --version`,
+#      `dynatroni.__version__`, `patroni-dynamodb --version` and `patronictl-dynamodb --help`;
 #   3. runs the plugin conformance tests (python/tests/test_plugin_conformance.py) and the package tests there;
 #   4. installs the wheel the Debian way (docs/install.md): `python3 -m pip install --no-deps --target SITE`
 #      with Debian's pip, and imports the plugin with Debian's Patroni 3.0.2 on PYTHONPATH=SITE.
@@ -57,9 +57,10 @@ rm -rf "$WORK/venv" "$WORK/debian-site"
 mkdir -p "$WORK"
 "$SYSTEM_PYTHON" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"
-say "installing the wheel with patroni 4.1, pytest, boto3, moto into $WORK/venv"
-"$VPY" -m pip install --disable-pip-version-check --progress-bar off -q \
-  "$WHEEL" 'patroni[psycopg3]==4.1.*' 'pytest>=8' 'boto3>=1.34' 'moto[server]==5.*'
+say "installing requirements-dev.lock (patroni 4.1, pytest, boto3, moto, ...) and the wheel into $WORK/venv"
+"$VPY" -m pip install --disable-pip-version-check --progress-bar off -q --require-hashes --no-deps \
+  -r "$REPO/requirements-dev.lock"
+"$VPY" -m pip install --disable-pip-version-check --progress-bar off -q --no-deps "$WHEEL"
 "$VPY" -m pip check
 got="$("$WORK/venv/bin/dynatroni" --version)"
 [ "$got" = "dynatroni $VERSION" ] || fail "dynatroni --version printed '$got'"

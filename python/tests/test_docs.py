@@ -11,7 +11,9 @@
   cluster — shown to be run by a test, the demo or the Makefile;
 * docs/README.md links every page of docs/, and every relative link in docs/ resolves;
 * docs/systemd/patroni-dynamodb.service is accepted by `systemd-analyze verify`;
-* the version lives in VERSION only, and CHANGELOG.md has an entry for it.
+* the version lives in VERSION only, and CHANGELOG.md has an entry for it;
+* requirements-dev.lock pins every package (==, with hashes), holds every range of requirements-dev.txt and
+  pyproject.toml, `make deps` installs it with --require-hashes and `make lock` recompiles it, as documented.
 """
 from __future__ import annotations
 
@@ -647,3 +649,76 @@ def test_project_scripts_point_at_main_functions():
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func)), target
+
+
+# ------------------------------------------------------------------ the lock (requirements-dev.lock)
+
+LOCK = REPO / "requirements-dev.lock"
+
+
+def _lock_pins() -> Dict[str, Tuple[str, List[str]]]:
+    """normalised name -> (version, hashes) for every requirement in the lock; fails on any other kind of line."""
+    from packaging.utils import canonicalize_name
+    pins: Dict[str, Tuple[str, List[str]]] = {}
+    text = re.sub(r"#[^\n]*", "", LOCK.read_text()).replace("\\\n", " ")
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)((?:\s+--hash=sha256:[0-9a-f]{64})+)\s*", line)
+        assert m, f"{LOCK.name}: not an ==-pinned requirement with --hash lines: {line.strip()!r}"
+        name = canonicalize_name(m.group(1))
+        assert name not in pins, f"{LOCK.name}: {name} pinned twice"
+        pins[name] = (m.group(2), re.findall(r"sha256:([0-9a-f]{64})", m.group(3)))
+    return pins
+
+
+def test_lock_pins_every_package_exactly_with_hashes():
+    pins = _lock_pins()
+    # the build backend, the test tools and the demo's Patroni are all in it (and so installed from it alone)
+    for name in ("scikit-build-core", "nanobind", "pathspec", "pytest", "moto", "boto3", "botocore", "werkzeug",
+                 "flask", "patroni", "psycopg", "python-etcd", "matplotlib", "cfn-lint", "python-hcl2"):
+        assert name in pins, f"{name} is not in {LOCK.name}"
+    head = LOCK.read_text().splitlines()[:8]
+    assert any("make lock" in ln for ln in head), f"{LOCK.name} was not compiled by `make lock`: {head}"
+
+
+def test_lock_satisfies_requirements_dev_and_pyproject():
+    """Every range in requirements-dev.txt and pyproject.toml (build backend, test extra) holds the version the lock
+    pins: editing a range without `make lock`, or a lock that left the tested range, fails here."""
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    pins = _lock_pins()
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    lines = [ln.split("#", 1)[0].strip() for ln in (REPO / "requirements-dev.txt").read_text().splitlines()]
+    ranges = [ln for ln in lines if ln] + pyproject["build-system"]["requires"] + \
+        pyproject["project"]["optional-dependencies"]["test"]
+    for spec in ranges:
+        req = Requirement(spec)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{spec}: {name} is not in {LOCK.name} (run `make lock`)"
+        assert req.specifier.contains(pins[name][0], prereleases=True), \
+            f"{spec}: {LOCK.name} pins {name}=={pins[name][0]} (run `make lock`)"
+        assert req.specifier, f"{spec}: no version range"
+    for spec in pyproject["build-system"]["requires"]:  # upper bounds: a new major/minor is tested before use
+        assert "<" in str(Requirement(spec).specifier), f"pyproject.toml [build-system] {spec}: no upper bound"
+
+
+def test_make_deps_installs_the_lock_and_make_lock_is_documented():
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^LOCK := requirements-dev\.lock$", makefile, re.M)
+    assert re.search(r"^\$\(VENV_STAMP\): \$\(LOCK\)", makefile, re.M), "the venv stamp must depend on the lock"
+    assert "pip install --disable-pip-version-check --progress-bar off -q --require-hashes --no-deps -r $(LOCK)" \
+        in makefile
+    assert "lock" in _make_targets()
+    r = subprocess.run(["make", "-n", "lock", "UPGRADE=all"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "pip-compile" in r.stdout and "--generate-hashes" in r.stdout and "--upgrade" in r.stdout
+    assert "--output-file requirements-dev.lock requirements-dev.txt" in r.stdout
+    for doc in (REPO / "README.md", DOCS / "install.md"):
+        text = " ".join(doc.read_text().split())
+        assert "requirements-dev.lock" in text and "`make lock`" in text, f"{doc.name} does not describe the lock"
+    assert ("make", "lock") in {tuple(c.split()[:2]) for _, c, _ in shown_commands()}
+    ci = (REPO / ".ci/run").read_text()
+    assert re.search(r'^rm -rf "\$VENV"$', ci, re.M) and "PIP_NO_CACHE_DIR=1" in ci, \
+        ".ci/run must build the virtualenv afresh from the lock"
