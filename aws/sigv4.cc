@@ -229,10 +229,13 @@ Result<SigningStages> Sign(const SigningInput& in, const Credentials& creds, con
                    {"X-Amz-Date", st.amz_date},
                    {"X-Amz-SignedHeaders", UriEncode(st.signed_headers, false)},
                    {"X-Amz-Expires", std::to_string(in.expires_in.count())}};
-    if (!token.empty() && !in.omit_session_token) {
-      auth_params.emplace_back("X-Amz-Security-Token", UriEncode(token, false));
-    }
     params.insert(params.end(), auth_params.begin(), auth_params.end());
+    if (!token.empty()) {
+      // Before X-Amz-Signature in the URL whether signed or not (the order of the aws-c-auth suite);
+      // signed unless omit_session_token.
+      auth_params.emplace_back("X-Amz-Security-Token", UriEncode(token, false));
+      if (!in.omit_session_token) params.push_back(auth_params.back());
+    }
   }
   std::sort(params.begin(), params.end());
 
@@ -251,9 +254,6 @@ Result<SigningStages> Sign(const SigningInput& in, const Credentials& creds, con
 
   if (query_form) {
     auth_params.emplace_back("X-Amz-Signature", st.signature);
-    if (!token.empty() && in.omit_session_token) {
-      auth_params.emplace_back("X-Amz-Security-Token", UriEncode(token, false));
-    }
     st.query = in.query.empty() ? JoinParams(auth_params) : in.query + "&" + JoinParams(auth_params);
   } else {
     st.authorization = std::string(kAlgorithm) + " Credential=" + creds.access_key_id + "/" + scope +

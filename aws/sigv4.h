@@ -64,7 +64,8 @@ struct SigningStages {
   // for, then Authorization. kQuery: none.
   http::Headers headers_to_add;
   // The query string the signed request carries: input.query for kHeaders; for
-  // kQuery, input.query followed by the X-Amz-* parameters and X-Amz-Signature.
+  // kQuery, input.query followed by the X-Amz-* parameters (X-Amz-Security-Token
+  // last, also when omit_session_token leaves it unsigned) and X-Amz-Signature.
   std::string query;
 };
 

@@ -206,6 +206,26 @@ TEST(Sigv4, QueryFormPutsTheSignatureInTheQuery) {
             "&X-Amz-SignedHeaders=host&b=1");
 }
 
+// The presigned URL of a request whose session token is sent but not signed (omit_session_token): the
+// token still goes before X-Amz-Signature, where aws-c-auth (the signer of the suite in testdata/sigv4)
+// puts it, signed or not. Unsigned, it leaves the signature that of the suite's get-vanilla case.
+TEST(Sigv4, QueryFormPutsAnOmittedSessionTokenBeforeTheSignature) {
+  SigningInput in = BasicInput();
+  in.location = SignatureLocation::kQuery;
+  in.omit_session_token = true;
+  auto st = ComputeSignature(in, ExampleCreds("T/+"));
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->canonical_request.find("Security-Token"), std::string::npos);
+  const std::string get_vanilla_signature =
+      "e93c787ed7f371d5c6b165c1b38ede9550f4dce4144713e844b25b7192d3865d";
+  EXPECT_EQ(st->signature, get_vanilla_signature);
+  EXPECT_EQ(st->query,
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice"
+            "%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=3600"
+            "&X-Amz-Security-Token=T%2F%2B&X-Amz-Signature=" +
+                get_vanilla_signature);
+}
+
 // ---- ParseHttpDate / ClockSkew -------------------------------------------------
 
 const WallTime kOct21 = WallTime(std::chrono::seconds(1445412480));  // 2015-10-21 07:28:00 UTC
