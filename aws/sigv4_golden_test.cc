@@ -2,8 +2,10 @@
 // (context.json, request.txt, header-*.txt and optionally query-*.txt) through
 // ComputeSignature and checks every stage.
 //
-// Suite directory: $DYNATRONI_SIGV4_SUITE when set, else the project's copy in
-// aws/testdata/sigv4 (DYNATRONI_SIGV4_DEFAULT_SUITE, set by aws/CMakeLists.txt).
+// Suite directory: $DYNATRONI_SIGV4_SUITE when set (read when the binary starts, so the cases
+// are the ones of that folder), else the project's copy in aws/testdata/sigv4
+// (DYNATRONI_SIGV4_DEFAULT_SUITE, set by aws/CMakeLists.txt). ctest runs all of them as the one
+// test Sigv4Golden (aws/CMakeLists.txt); see aws/README.md for running another suite.
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -203,10 +206,31 @@ std::string CaseTestName(const testing::TestParamInfo<std::string>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Suite, Sigv4Golden, testing::ValuesIn(CaseNames()), CaseTestName);
 
-TEST(Sigv4GoldenSuite, SuiteDirectoryHasCases) {
+// The guard of a run: it fails when the suite directory is missing, when it yields no case folders (so
+// nothing was instantiated), and when the gtest filter selects none of the instantiated golden tests.
+// It runs with the cases (ctest's Sigv4Golden test: --gtest_filter=Suite/Sigv4Golden.*:Sigv4GoldenSuite.*),
+// so that a run of another suite cannot pass without running any of its cases.
+TEST(Sigv4GoldenSuite, SuiteDirectoryHasCasesAndTheRunSelectsThem) {
   ASSERT_TRUE(fs::is_directory(SuiteDir())) << "SigV4 suite directory missing: " << SuiteDir()
                                             << " (set DYNATRONI_SIGV4_SUITE or restore aws/testdata/sigv4)";
-  EXPECT_FALSE(CaseNames().empty()) << "SigV4 suite directory has no case folders: " << SuiteDir();
+  int instantiated = 0;
+  int selected = 0;
+  const testing::UnitTest& unit = *testing::UnitTest::GetInstance();
+  for (int i = 0; i < unit.total_test_suite_count(); ++i) {
+    const testing::TestSuite& suite = *unit.GetTestSuite(i);
+    if (std::string_view(suite.name()) != "Suite/Sigv4Golden") continue;
+    for (int j = 0; j < suite.total_test_count(); ++j) {
+      ++instantiated;
+      if (suite.GetTestInfo(j)->should_run()) ++selected;
+    }
+  }
+  const size_t cases = CaseNames().size();
+  std::printf("[ SIGV4    ] suite %s: %zu case folders, %d golden tests, %d selected by the filter\n",
+              fs::absolute(SuiteDir()).string().c_str(), cases, instantiated, selected);
+  ASSERT_GT(cases, 0u) << "SigV4 suite directory has no case folders: " << SuiteDir();
+  EXPECT_EQ(instantiated, static_cast<int>(2 * cases)) << "every case folder is a header and a query test";
+  EXPECT_GT(selected, 0) << "the gtest filter selects none of the " << instantiated << " golden tests of "
+                         << SuiteDir() << "; the run would check nothing";
 }
 
 TEST(Sigv4GoldenSuite, RequestParserHandlesRepeatsFoldsAndBodies) {
