@@ -543,6 +543,13 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
         }
       } else {
         const http::Response& resp = response.value();
+        if (resp.resent && is_write) {
+          // The transport sent this attempt twice (http::Response::resent): the
+          // earlier copy may have been applied, so whatever answer follows is
+          // judged like one after an ambiguous attempt.
+          out.ambiguous = true;
+          CountUnknown();
+        }
         const int http = resp.status;
         std::string_view crc_header = resp.Header("x-amz-crc32");
         bool crc_ok = true;

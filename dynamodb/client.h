@@ -15,7 +15,10 @@
 //  * WriteResult::ambiguous_attempt is set when an earlier attempt of this
 //    write had an unknown outcome and a retry produced the final answer; a
 //    condition failure then may be caused by our own earlier attempt, so the
-//    caller must resolve it from `attributes` or a consistent re-read.
+//    caller must resolve it from `attributes` or a consistent re-read. An
+//    answer the transport got by re-sending the request on a fresh connection
+//    (http::Response::resent) counts the same: its first copy may have been
+//    applied, even when the answer itself is definitive.
 //  * Validation (kInvalidArgument), access (kPermissionDenied) and not-found
 //    (kNotFound) errors surface at once with DynamoDB's message.
 //  * Malformed responses (bad JSON, truncated body, x-amz-crc32 mismatch):

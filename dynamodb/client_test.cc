@@ -677,6 +677,103 @@ TEST_F(DynamoDbClient, AmbiguousAttemptThenConditionFailureIsFlagged) {
   EXPECT_EQ(*r->attributes->at("owner").AsString(), "me");
 }
 
+// Issue #19: the transport sent the request twice (a reused connection died
+// after the first copy went out) and the answer is to the second copy. The
+// first copy may have been applied, so a condition failure may be caused by
+// our own write: it is reported as ambiguous (with the ALL_OLD item), never
+// as a plain refusal.
+http::Response Resent(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.resent = true;
+  return r;
+}
+
+TEST_F(DynamoDbClient, ResentWriteAnsweredWithConditionFailureIsAmbiguous) {
+  transport_->PushResponse(Resent(400, json{{"__type", "ConditionalCheckFailedException"},
+                                            {"message", "The conditional request failed"},
+                                            {"Item", {{"owner", {{"S", "me"}}}}}}
+                                           .dump()));
+  PutItemRequest req = Put("tbl", Key("a", "b"), {"attribute_not_exists(k)", {}, {}});
+  auto r = client_->PutItem(req, In(seconds(5)));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->condition_failed);
+  EXPECT_TRUE(r->ambiguous_attempt) << "the refusal may be caused by our own first copy";
+  ASSERT_TRUE(r->attributes.has_value());
+  EXPECT_EQ(*r->attributes->at("owner").AsString(), "me");
+  EXPECT_EQ(transport_->request_count(), 1u) << "a condition failure is final, not retried";
+  EXPECT_EQ(client_->stats().unknown_outcomes, 1u);
+
+  // Without ALL_OLD (dynalite): still ambiguous, no item.
+  transport_->PushResponse(Resent(400, ErrorBody("ConditionalCheckFailedException", "failed")));
+  auto u = client_->UpdateItem(
+      Update("tbl", Key("a", "b"), "SET x = :x", {"x = :x", {}, {{":x", AttributeValue::N(1)}}}),
+      In(seconds(5)));
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_TRUE(u->condition_failed);
+  EXPECT_TRUE(u->ambiguous_attempt);
+  EXPECT_FALSE(u->attributes.has_value());
+
+  // Client::Call reports it through `ambiguous`.
+  transport_->PushResponse(Resent(400, ErrorBody("ConditionalCheckFailedException", "failed")));
+  bool ambiguous = false;
+  auto c = client_->Call("DeleteItem", json{{"TableName", "tbl"}}, true, In(seconds(5)), &ambiguous);
+  EXPECT_EQ(c.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(ambiguous);
+}
+
+TEST_F(DynamoDbClient, ResentWriteFollowsTheEarlierAttemptWasAmbiguousRules) {
+  // Success (direct-decode path): success, flagged.
+  transport_->PushResponse(Resent(200, "{}"));
+  auto ok = client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5)));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->ambiguous_attempt);
+
+  // A throttle on the second copy does not make the first one unapplied.
+  transport_->PushResponse(Resent(400, ErrorBody("ProvisionedThroughputExceededException", "slow down")));
+  Ok(json::object());
+  auto t = client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5)));
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_TRUE(t->ambiguous_attempt);
+
+  // A definitive error after it is still an unknown outcome.
+  transport_->PushResponse(Resent(400, ErrorBody("ExpiredTokenException", "expired")));
+  auto e = client_->DeleteItem(Del("tbl", Key("a", "b")), In(seconds(5)));
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kUnknownOutcome) << e.status().ToString();
+  EXPECT_EQ(e.status().aws_error(), "ExpiredTokenException");
+
+  // A cancelled transaction answered to a second copy.
+  transport_->PushResponse(
+      Resent(400, json{{"__type", "com.amazonaws.dynamodb.v20120810#TransactionCanceledException"},
+                       {"message", "Transaction cancelled"},
+                       {"CancellationReasons", {{{"Code", "ConditionalCheckFailed"}}}}}
+                      .dump()));
+  TransactWriteAction action;
+  action.kind = TransactWriteAction::Kind::kDelete;
+  action.table = "tbl";
+  action.item_or_key = Key("a", "b");
+  action.condition = {"attribute_exists(k)", {}, {}};
+  auto x = client_->TransactWriteItems({action}, "tok", In(seconds(5)));
+  ASSERT_TRUE(x.ok()) << x.status().ToString();
+  EXPECT_TRUE(x->cancelled);
+  EXPECT_TRUE(x->ambiguous_attempt);
+}
+
+TEST_F(DynamoDbClient, ResentReadIsAnOrdinaryAnswer) {
+  transport_->PushResponse(Resent(200, json{{"Item", {{"k", {{"S", "v"}}}}}}.dump()));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->item.has_value());
+  transport_->PushResponse(Resent(200, "{}"));
+  bool ambiguous = true;
+  auto c = client_->Call("GetItem", json{{"TableName", "tbl"}}, false, In(seconds(5)), &ambiguous);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(ambiguous);
+  EXPECT_EQ(client_->stats().unknown_outcomes, 0u);
+}
+
 TEST_F(DynamoDbClient, FiveHundredOnAWriteIsAmbiguousButThrottleIsNot) {
   Error(500, "InternalServerError", "Internal server error");
   Ok(json::object());

@@ -107,7 +107,18 @@ Result<UrlParts> ParseUrl(const std::string& url) {
 struct TransferState {
   Headers headers;
   std::string body;
+  int request_starts = 0;  // OnRequestStart calls: how often libcurl issued the request
 };
+
+// CURLOPT_PREREQFUNCTION: libcurl calls it each time it is about to issue the
+// request on a connection (new or reused), so a second call means libcurl is
+// sending the request again, i.e. its silent retry on a fresh connection after
+// a reused one died without a response byte.
+int OnRequestStart(void* userdata, char* /*primary_ip*/, char* /*local_ip*/, int /*primary_port*/,
+                   int /*local_port*/) {
+  ++static_cast<TransferState*>(userdata)->request_starts;
+  return CURL_PREREQFUNC_OK;
+}
 
 size_t OnBody(char* data, size_t size, size_t nmemb, void* userdata) {
   const size_t len = size * nmemb;
@@ -508,6 +519,8 @@ Result<Response> SendFramed(RawConnection& connection, const CurlOptions& option
   http1::AppendRequest(request, http1::RequestContext{url.target, url.host_header, options.user_agent},
                        &wire);
   const bool head_request = request.method == "HEAD";
+  // The first attempt died on a reused connection after the whole request was
+  // written to it: it may have reached the server (Response::resent).
   bool may_have_arrived = false;
   for (int attempt = 0;; ++attempt) {
     const bool reused = ReusableConnection(connection, url, clock.Now());
@@ -524,6 +537,8 @@ Result<Response> SendFramed(RawConnection& connection, const CurlOptions& option
         } else {
           CloseRaw(connection);
         }
+        // A retry whose first attempt wrote no byte (its send failed at once) was harmless.
+        outcome.result->resent = may_have_arrived;
         return std::move(outcome.result);
       }
       CloseRaw(connection);
@@ -740,6 +755,7 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
     set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     set(CURLOPT_HEADERFUNCTION, &OnHeader);
     set(CURLOPT_WRITEFUNCTION, &OnBody);
+    set(CURLOPT_PREREQFUNCTION, &OnRequestStart);
     if (request.method == "GET" && request.body.empty()) {
       set(CURLOPT_HTTPGET, 1L);
     } else if (request.method == "HEAD") {
@@ -755,6 +771,7 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
   set(CURLOPT_CONNECTTIMEOUT_MS, timeouts.connect_ms);
   set(CURLOPT_HEADERDATA, static_cast<void*>(&state));
   set(CURLOPT_WRITEDATA, static_cast<void*>(&state));
+  set(CURLOPT_PREREQDATA, static_cast<void*>(&state));
   set(CURLOPT_HTTPHEADER, header_list.get());
   if (request.method != "HEAD" && (request.method != "GET" || get_with_body)) {
     set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
@@ -779,6 +796,11 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
   response.status = static_cast<int>(status);
   response.headers = std::move(state.headers);
   response.body = std::move(state.body);
+  // libcurl re-issued the request (it does so only after a reused connection
+  // died without a response byte). Whether the first copy's bytes were written
+  // is not reliably observable here (CURLINFO_REQUEST_SIZE also counts a proxy
+  // CONNECT and leaves out what the transfer loop sent), so every re-send counts.
+  response.resent = state.request_starts > 1;
   return response;
 }
 

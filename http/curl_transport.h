@@ -14,7 +14,11 @@
 //  * Framing: by default (CurlOptions::own_http_framing) libcurl only opens
 //    the connection and the request/response are framed in-process; with a
 //    proxy variable set, or with the option off, libcurl's HTTP layer is used.
-//    Both keep the same contract, errors and connection reuse.
+//    Both keep the same contract, errors and connection reuse, and both
+//    re-send a request once on a fresh connection when a reused connection
+//    died before any response byte, marking the answer Response::resent when
+//    the first copy may have reached the server (own framing: its bytes were
+//    written; libcurl's HTTP layer: always).
 //  * Proxies: libcurl reads http_proxy, https_proxy/HTTPS_PROXY, all_proxy/
 //    ALL_PROXY and no_proxy/NO_PROXY from the environment at each Send(); we
 //    never override that. Upper-case HTTP_PROXY is deliberately ignored by

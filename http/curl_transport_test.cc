@@ -201,6 +201,7 @@ TEST_P(CurlTransportBothFramings, PostRoundTripCarriesHeadersAndBody) {
   EXPECT_EQ(response->Header("x-echo-method"), "POST");  // lower-cased names
   EXPECT_EQ(response->Header("x-echo-target"), "/api?x=1");
   EXPECT_EQ(response->Header("content-length"), std::to_string(response->body.size()));
+  EXPECT_FALSE(response->resent);
 
   auto seen = server->requests();
   ASSERT_EQ(seen.size(), 1u);
@@ -370,6 +371,7 @@ TEST_P(CurlTransportBothFramings, IdleConnectionClosedByServerIsReplacedBeforeSe
     auto response = transport->Send(request, In(5s));
     ASSERT_TRUE(response.ok()) << i << ": " << response.status().ToString();
     EXPECT_EQ(response->body, "echo:n" + std::to_string(i));
+    EXPECT_FALSE(response->resent) << i << ": replaced before sending, so sent once";
     std::this_thread::sleep_for(50ms);  // the server's close arrives while the connection is idle
   }
   EXPECT_EQ(server->accepted_connections(), 3);
@@ -398,6 +400,54 @@ TEST_P(CurlTransportBothFramings, ReusedConnectionDyingUnansweredIsRetriedOnceTh
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.status().code(), StatusCode::kUnknownOutcome) << response.status().ToString();
   EXPECT_EQ(server->requests().size(), 3u);
+  EXPECT_EQ(server->accepted_connections(), 2);
+}
+
+// Issue #19: the silent re-send on a fresh connection is not hidden. The server
+// reads the second request and drops the reused connection unanswered (as if it
+// died after the request arrived, maybe applied); the transport sends the
+// request again on a fresh connection and the answer to that copy comes back
+// marked `resent`: an earlier copy may have reached the server.
+TEST_P(CurlTransportBothFramings, ResendOnFreshConnectionAfterReusedOneDiedIsMarkedResent) {
+  ProxyEnvGuard env;
+  std::atomic<int> calls{0};
+  auto server = StartServer([&calls](const ReceivedRequest& req) {
+    const int n = calls.fetch_add(1);
+    Reply reply = Echo(req);
+    if (n == 1) reply.close_without_reply = true;  // the first copy arrived; the connection dies
+    if (n == 2) {                                  // the second copy: refused because the first applied
+      reply.status = 400;
+      reply.reason = "Bad Request";
+      reply.body = R"({"__type":"ConditionalCheckFailedException"})";
+    }
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(server && transport);
+  Request request;
+  request.url = server->Url("/");
+  request.body = "first";
+  auto response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_FALSE(response->resent) << "a plain exchange on a fresh connection";
+
+  request.body = "conditional-write";
+  response = transport->Send(request, In(5s));  // on the reused connection, which dies
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 400);
+  EXPECT_TRUE(response->resent) << "the request went out twice; the answer may be to a duplicate";
+  auto seen = server->requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[1].body, "conditional-write");
+  EXPECT_EQ(seen[2].body, "conditional-write");
+  EXPECT_EQ(server->accepted_connections(), 2);
+
+  // The flag belongs to that one Send: the next one on the (now reused) fresh connection is plain.
+  request.body = "next";
+  response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "echo:next");
+  EXPECT_FALSE(response->resent);
   EXPECT_EQ(server->accepted_connections(), 2);
 }
 
@@ -662,6 +712,34 @@ TEST_P(CurlTransportBothFramings, HttpProxyEnvironmentRoutesThroughProxy) {
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->body, "echo:payload");
   EXPECT_EQ(proxy->requests().size(), 1u);
+}
+
+// The same silent re-send as ResendOnFreshConnectionAfterReusedOneDiedIsMarkedResent, through an HTTP proxy
+// (with a proxy variable set libcurl's HTTP layer carries every request, whatever own_http_framing says).
+TEST(Unit, CurlTransportResendThroughHttpProxyIsMarkedResent) {
+  ProxyEnvGuard env;
+  std::atomic<int> calls{0};
+  auto proxy = StartServer([&calls](const ReceivedRequest& req) {
+    Reply reply = Echo(req);
+    reply.close_without_reply = calls.fetch_add(1) == 1;
+    return reply;
+  });
+  auto transport = MakeTransport();
+  ASSERT_TRUE(proxy && transport);
+  ::setenv("http_proxy", proxy->Url("").c_str(), 1);  // restored by env
+  Request request;
+  request.url = "http://dynatroni-proxy-test.invalid:8000/";  // unresolvable: only the proxy can answer
+  request.body = "a";
+  auto response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_FALSE(response->resent);
+  request.body = "b";
+  response = transport->Send(request, In(5s));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "echo:b");
+  EXPECT_TRUE(response->resent);
+  EXPECT_EQ(proxy->requests().size(), 3u);
+  EXPECT_EQ(proxy->accepted_connections(), 2);
 }
 
 TEST_P(CurlTransportBothFramings, ConcurrentSendsFromFourThreadsAllSucceed) {

@@ -31,6 +31,14 @@ struct Response {
   int status = 0;
   Headers headers;  // names lower-cased
   std::string body;
+  // The request was sent more than once to get this response: a reused
+  // keep-alive connection died before any response byte arrived, after request
+  // bytes were (or may have been) written to it, and the transport silently
+  // sent the request again on a fresh connection (see Transport::Send). An
+  // earlier copy may have reached the server and been applied, so for a
+  // non-idempotent request this response may answer a duplicate: e.g. a
+  // conditional write refused because the earlier copy already applied it.
+  bool resent = false;
 
   // First header value with this (lower-case) name, or empty.
   [[nodiscard]] std::string_view Header(std::string_view lower_name) const;
@@ -43,7 +51,12 @@ class Transport {
   // Sends `request` and waits for the whole response, but never past
   // `deadline` (connect and total timeouts derive from it).
   //
-  // Returns the response for any HTTP status (4xx/5xx included). Errors:
+  // Returns the response for any HTTP status (4xx/5xx included). An
+  // implementation may send the request once more on a fresh connection when
+  // a reused keep-alive connection died before any response byte (CurlTransport
+  // does); when the first copy's bytes may have reached the server, the
+  // response has `resent` set (a first copy of which certainly no byte was
+  // written is harmless to re-send and need not set it). Errors:
   //  * kUnavailable: the request was certainly not sent (DNS failure,
   //    connection refused, TLS handshake failure, deadline already passed).
   //  * kUnknownOutcome: the request may have reached the server but no full
