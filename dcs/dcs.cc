@@ -37,6 +37,10 @@ bool IsLeadersMember(const ClusterView& view, const std::string& member_key) {
          *it->second.item.value == std::string_view{member_key}.substr(pos + 8);
 }
 
+// How often an unchanged member item of the lease holder is still rewritten:
+// well inside the DynamoDB ttl it carries (gc_after ahead).
+Duration MemberTtlRefresh(Duration gc_after) { return gc_after / 4; }
+
 bool IsMemberKey(const std::string& key) {
   if (key.rfind("members/", 0) == 0) return true;
   auto slash = key.find('/');
@@ -119,7 +123,7 @@ Timing Dcs::timing() const {
 Duration Dcs::ObserveLocked(const StoredItem& item, MonoTime now) {
   auto it = observed_.find(item.key);
   if (it == observed_.end() || it->second.last.version != item.version ||
-      it->second.last.value != item.value) {
+      it->second.last.value != item.value || it->second.last.session != item.session) {
     Observation o;
     o.last = item;
     o.first_seen = now;
@@ -187,7 +191,23 @@ Duration Dcs::LeaseTtlFor(const StoredItem& item) const {
 std::optional<MonoTime> Dcs::BoundLocked(const std::string& leader_key) const {
   auto it = holders_.find(leader_key);
   if (it == holders_.end()) return std::nullopt;
-  return it->second.last_send + timing_.ttl - timing_.SafetyMargin();
+  // Followers wait at least the lease_ms written in the item (LeaseTtlFor);
+  // a ttl raised since (edit-config) must not lengthen what they were told,
+  // and a ttl lowered since shortens it.
+  const Duration lease =
+      it->second.lease > Duration::zero() ? std::min(it->second.lease, timing_.ttl) : timing_.ttl;
+  return it->second.last_send + lease - timing_.SafetyMargin();
+}
+
+bool Dcs::IsOurs(const StoredItem& item) const {
+  return item.live() && *item.value == opts_.name && item.session == opts_.session;
+}
+
+int64_t Dcs::KnownVersionLocked(const std::string& key) const {
+  int64_t known = 0;
+  if (auto o = observed_.find(key); o != observed_.end()) known = std::max(known, o->second.last.version);
+  if (auto h = holders_.find(key); h != holders_.end()) known = std::max(known, h->second.version);
+  return known;
 }
 
 bool Dcs::HoldsLeaseLocked(const std::string& leader_key) const {
@@ -210,17 +230,15 @@ Deadline Dcs::CallDeadline(const std::string& leader_key) const {
   return d;
 }
 
-int64_t Dcs::WallSecondsFromNow(Duration d) const {
-  return duration_cast<seconds>(clock_->WallNow().time_since_epoch() + d).count();
-}
-
 Mutation Dcs::LeaderMutation(bool increment_term) const {
   Mutation m;
   m.value = opts_.name;
   m.session = opts_.session;
   m.increment_term = increment_term;
   m.lease_ms = duration_cast<milliseconds>(timing().ttl).count();
-  m.ttl_epoch_s = WallSecondsFromNow(std::chrono::hours(24));
+  // No `ttl`: DynamoDB's TTL deletion must never remove a live lease (a node
+  // whose clock is behind would write one already past), and a deleted
+  // tombstone would let version and term start again from 1.
   return m;
 }
 
@@ -288,17 +306,22 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
 }
 
 Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<WriteOutcome> outcome,
-                                     MonoTime first_send, Deadline deadline) {
+                                     MonoTime first_send, Deadline deadline, int64_t floor) {
   std::optional<StoredItem> current;
   bool applied = false;
   bool ambiguous = false;
+  std::string cause;  // why the write may not have applied (for the caller's error)
   if (outcome.ok()) {
     applied = outcome->applied;
     ambiguous = outcome->ambiguous;
     current = outcome->item;
+    if (ambiguous) cause = "an attempt had an unknown outcome";
   } else if (outcome.status().code() == StatusCode::kUnknownOutcome) {
     ambiguous = true;
+    cause = outcome.status().ToString();
   } else {
+    // Certainly not applied (not sent, refused, or out of time before
+    // sending): the holder bound stays where the last applied write put it.
     return outcome.status();
   }
   if (!applied && (ambiguous || !current)) {
@@ -311,34 +334,53 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
             : opts_.store->Get(opts_.partition, leader_key, deadline);
     if (!got.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
-      auto& pending = unresolved_send_[leader_key];
-      if (pending == MonoTime() || first_send < pending) pending = first_send;
-      holders_.erase(leader_key);
-      return UnknownOutcome("leader write outcome unknown and re-read failed: " + got.status().ToString());
+      // It may still turn out applied: a later version of ours is counted
+      // from this send. The holder bound stays where it was (an older send).
+      unresolved_[leader_key].push_back(PendingWrite{first_send, floor});
+      return UnknownOutcome("leader write outcome unknown (" + cause +
+                            ") and the re-read failed: " + got.status().ToString());
     }
     current = *got;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  MonoTime send = first_send;
-  if (auto p = unresolved_send_.find(leader_key); p != unresolved_send_.end()) {
-    send = std::min(send, p->second);
-  }
-  bool ours =
-      current && current->live() && *current->value == opts_.name && current->session == opts_.session;
-  if (applied || ours) {
-    holders_[leader_key] = Holder{current->version, current->term, send};
+  const bool ours = current && IsOurs(*current);
+  if (ours && current->version > floor) {
+    // Produced by this write or by an earlier unresolved one of ours: count
+    // from the earliest send that can have produced it.
+    MonoTime send = first_send;
+    auto& pending = unresolved_[leader_key];
+    for (const PendingWrite& p : pending) {
+      if (p.floor < current->version) send = std::min(send, p.send);
+    }
+    std::erase_if(pending, [&](const PendingWrite& p) { return p.floor < current->version; });
+    if (pending.empty()) unresolved_.erase(leader_key);
+    const int64_t lease_ms = std::clamp<int64_t>(current->lease_ms, 0, int64_t{24} * 3600 * 1000);
+    holders_[leader_key] = Holder{current->version, current->term, send, milliseconds(lease_ms), false};
     observed_[leader_key] = OwnWrite(*current, send, observed_[leader_key].last_poll);
-    unresolved_send_.erase(leader_key);
     return true;
   }
+  if (ours) {
+    // Still ours, at the version the write was conditioned on (or one we
+    // knew): this write did not apply. The bound stays where the last applied
+    // write put it; the caller is told the lease was not renewed.
+    ObserveLocked(*current, clock_->Now());
+    std::string held = "the lease is not held by this node's bound any more";
+    if (auto bound = BoundLocked(leader_key); bound && clock_->Now() < *bound) {
+      held = "still holding until the bound of the last applied write, " +
+             std::to_string(duration_cast<milliseconds>(*bound - clock_->Now()).count()) + " ms from now";
+    }
+    return Unavailable("leader write not applied (" + (cause.empty() ? "precondition failed" : cause) +
+                       "): DynamoDB still holds version " + std::to_string(current->version) + " of ours; " +
+                       held);
+  }
   holders_.erase(leader_key);
-  unresolved_send_.erase(leader_key);
   if (current) ObserveLocked(*current, clock_->Now());
   return false;
 }
 
 Result<bool> Dcs::AcquireLeader(const std::string& leader_key) {
   Precondition pre = Precondition::Absent();
+  int64_t floor = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = observed_.find(leader_key);
@@ -347,16 +389,18 @@ Result<bool> Dcs::AcquireLeader(const std::string& leader_key) {
       if (age < LeaseTtlFor(it->second.last)) return false;  // still held as far as we can tell
       pre = Precondition::VersionIs(it->second.last.version);
     }
+    floor = KnownVersionLocked(leader_key);
   }
-  Deadline deadline = Deadline::After(*clock_, timing().retry_timeout);
+  Deadline deadline = CallDeadline("");
   MonoTime send = clock_->Now();
   auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre,
                                 WriteDeadline(deadline, *clock_));
-  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline);
+  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline, floor);
 }
 
 Result<bool> Dcs::TakeLeader(const std::string& leader_key) {
   Precondition pre = Precondition::AbsentOrValueIs(opts_.name);
+  int64_t floor = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = observed_.find(leader_key);
@@ -365,26 +409,29 @@ Result<bool> Dcs::TakeLeader(const std::string& leader_key) {
       if (age < LeaseTtlFor(it->second.last)) return false;
       pre = Precondition::VersionIs(it->second.last.version);
     }
+    floor = KnownVersionLocked(leader_key);
   }
-  Deadline deadline = Deadline::After(*clock_, timing().retry_timeout);
+  Deadline deadline = CallDeadline(leader_key);
   MonoTime send = clock_->Now();
   auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre,
                                 WriteDeadline(deadline, *clock_));
-  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline);
+  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline, floor);
 }
 
 Result<bool> Dcs::RenewLeader(const std::string& leader_key, std::optional<int64_t> observed_version) {
   std::optional<int64_t> expected;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto h = holders_.find(leader_key); h != holders_.end()) {
-      expected = h->second.version;
-    } else if (auto o = observed_.find(leader_key);
-               o != observed_.end() && o->second.last.live() && *o->second.last.value == opts_.name) {
-      expected = o->second.last.version;  // e.g. after a restart: adopt our own lease by name
-    } else if (observed_version) {
-      expected = observed_version;
+    if (auto h = holders_.find(leader_key); h != holders_.end()) expected = h->second.version;
+    if (auto o = observed_.find(leader_key);
+        o != observed_.end() && o->second.last.live() && *o->second.last.value == opts_.name &&
+        (!expected || (o->second.last.session == opts_.session && o->second.last.version > *expected))) {
+      // After a restart: adopt our own lease by name. Or a newer version of
+      // ours than the one we hold (an unresolved write that applied): renew
+      // that one; the bound then counts from this renewal's send.
+      expected = o->second.last.version;
     }
+    if (!expected && observed_version) expected = observed_version;
   }
   if (!expected) return false;
   Deadline deadline = CallDeadline(leader_key);
@@ -393,27 +440,35 @@ Result<bool> Dcs::RenewLeader(const std::string& leader_key, std::optional<int64
                                 Precondition::ValueAndVersion(opts_.name, *expected),
                                 WriteDeadline(deadline, *clock_));
   if (!out.ok() && out.status().code() == StatusCode::kDeadlineExceeded) {
-    std::lock_guard<std::mutex> lock(mu_);
-    holders_.erase(leader_key);
     return out.status().Annotate(
         "lease renewal did not complete inside the holder bound (ttl - safety margin)");
   }
-  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline);
+  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline, *expected);
 }
 
-Result<bool> Dcs::ReleaseLeader(const std::string& leader_key) {
+Result<bool> Dcs::ReleaseLeader(const std::string& leader_key, std::optional<int64_t> observed_version) {
+  Deadline deadline = CallDeadline(leader_key);
+  std::optional<int64_t> expected;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    holders_.erase(leader_key);
+    if (auto h = holders_.find(leader_key); h != holders_.end()) {
+      expected = h->second.version;
+    } else if (auto o = observed_.find(leader_key); o != observed_.end() && IsOurs(o->second.last)) {
+      expected = o->second.last.version;
+    } else {
+      expected = observed_version;
+    }
+    holders_.erase(leader_key);  // not held from here on, whatever the answer
   }
-  Mutation m;
-  m.ttl_epoch_s = WallSecondsFromNow(opts_.gc_after);
-  auto out = opts_.store->Write(opts_.partition, leader_key, m, Precondition::ValueIs(opts_.name),
-                                Deadline::After(*clock_, timing().retry_timeout));
+  if (!expected) return false;
+  Mutation m;  // a tombstone without `ttl`: the leader's version and term never go back
+  auto out = opts_.store->Write(opts_.partition, leader_key, m,
+                                Precondition::ValueAndVersion(opts_.name, *expected), deadline);
   if (!out.ok()) return out.status();
   if (out->applied) return true;
-  // An ambiguous earlier attempt may have released it already.
-  if (out->ambiguous && out->item && !out->item->live()) return true;
+  // An ambiguous earlier attempt may have released it already: the item is
+  // then a tombstone exactly one version above the one we held.
+  if (out->ambiguous && out->item && !out->item->live() && out->item->version == *expected + 1) return true;
   return false;
 }
 
@@ -438,7 +493,7 @@ Result<std::optional<int64_t>> Dcs::SetValue(const std::string& key, const std::
   m.value = value;
   m.session = opts_.session;
   Precondition pre = cas_version ? Precondition::VersionIs(*cas_version) : Precondition::None();
-  Deadline deadline = Deadline::After(*clock_, timing().retry_timeout);
+  Deadline deadline = CallDeadline("");
   auto out = opts_.store->Write(opts_.partition, key, m, pre, WriteDeadline(deadline, *clock_));
   if (!out.ok()) return out.status();
   if (out->applied) return std::optional<int64_t>(out->item->version);
@@ -462,21 +517,42 @@ Result<bool> Dcs::Initialize(const std::string& key, const std::string& value, b
   Mutation m;
   m.value = value;
   m.session = opts_.session;
+  Deadline deadline = CallDeadline("");
   auto out =
       opts_.store->Write(opts_.partition, key, m, create_new ? Precondition::Absent() : Precondition::None(),
-                         Deadline::After(*clock_, timing().retry_timeout));
-  if (!out.ok()) return out.status();
-  if (out->applied) return true;
-  return out->ambiguous && out->item && out->item->live() && out->item->session == opts_.session;
+                         WriteDeadline(deadline, *clock_));
+  if (out.ok() && out->applied) return true;
+  if (out.ok() && !out->ambiguous) return false;  // someone else initialized it
+  if (!out.ok() && out.status().code() != StatusCode::kUnknownOutcome) return out.status();
+  // Unknown outcome (or a refusal after an ambiguous attempt): did one of
+  // our attempts create it? The returned item or a consistent re-read says.
+  std::optional<StoredItem> cur = out.ok() ? out->item : std::nullopt;
+  if (!cur) {
+    auto got = opts_.store->Get(opts_.partition, key, deadline);
+    if (!got.ok()) {
+      return UnknownOutcome("initialize of " + key +
+                            " has an unknown outcome and the re-read failed: " + got.status().message());
+    }
+    cur = *got;
+  }
+  if (!cur || !cur->live()) {
+    return Unavailable("initialize of " + key +
+                       " did not apply (its outcome was unknown and a re-read shows " +
+                       "no item): nobody holds it yet, try again");
+  }
+  return *cur->value == value && cur->session == opts_.session;
 }
 
 Result<bool> Dcs::DeleteKey(const std::string& key, std::optional<int64_t> cas_version) {
   ForgetMemberWrite(key);
   Mutation m;
-  m.ttl_epoch_s = WallSecondsFromNow(opts_.gc_after);
+  // Only member tombstones are garbage-collected (member names come and go);
+  // the fixed keys' tombstones persist so their versions never go back (no
+  // ABA for a compare-and-set), and the leader item never carries a ttl.
+  if (IsMemberKey(key)) m.expire_after = opts_.gc_after;
   auto out = opts_.store->Write(opts_.partition, key, m,
                                 cas_version ? Precondition::VersionIs(*cas_version) : Precondition::None(),
-                                Deadline::After(*clock_, timing().retry_timeout));
+                                CallDeadline(""));
   if (!out.ok()) return out.status();
   if (out->applied) return true;
   return out->ambiguous && out->item && !out->item->live();
@@ -496,16 +572,21 @@ Result<bool> Dcs::TouchMember(const std::string& member_key, const std::string& 
     const int64_t lease_ms = duration_cast<milliseconds>(timing_.ttl).count();
     m.lease_ms = lease_ms;
     auto w = member_writes_.find(member_key);
+    const Duration since = w == member_writes_.end() ? Duration::max() : clock_->Now() - w->second.sent;
     if (w != member_writes_.end() && w->second.confirmed && w->second.data == data &&
         w->second.lease_ms == lease_ms &&
-        (clock_->Now() - w->second.sent < timing_.MemberRefresh() ||
-         HoldsLeaseLocked(GroupLeaderKey(member_key)))) {
+        (since < timing_.MemberRefresh() ||
+         // The leader's member item is still rewritten well inside its
+         // DynamoDB ttl (gc_after ahead), so it never ages out on an idle primary.
+         (HoldsLeaseLocked(GroupLeaderKey(member_key)) && since < MemberTtlRefresh(opts_.gc_after)))) {
       // Unchanged, still there as we wrote it, and fresh enough for every
       // observer — or this node leads the group, whose renewals keep it listed.
       return true;
     }
   }
-  m.ttl_epoch_s = WallSecondsFromNow(std::chrono::hours(24));
+  // DynamoDB removes a member item nobody rewrote for gc_after, counted from
+  // the table's clock (the store corrects for this node's clock skew).
+  m.expire_after = opts_.gc_after;
   Deadline deadline = CallDeadline("");
   MonoTime send = clock_->Now();
   auto out = opts_.store->Write(opts_.partition, member_key, m, Precondition::None(), deadline);
@@ -538,6 +619,22 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
                          Duration watch_remaining) {
   std::lock_guard<std::mutex> lock(mu_);
   WatchPlan plan;
+  if (auto bound = BoundLocked(leader_key); bound && !holders_[leader_key].woke_at_bound) {
+    // The holder's watch ends by its bound, so that its HA cycle renews (or
+    // learns it lost the lease) before any follower may take over. Once per
+    // bound: a bound that passed unrenewed does not wake the loop again.
+    const MonoTime now = clock_->Now();
+    if (now >= *bound) {
+      holders_[leader_key].woke_at_bound = true;
+      plan.action = WatchPlan::Action::kWakeNow;
+      plan.reason = "lease holder bound reached: running the HA cycle to renew or demote";
+    } else {
+      plan.action = WatchPlan::Action::kWait;
+      plan.wait = std::min<Duration>(timing_.loop_wait, *bound - now);
+      plan.reason = "holding the lease";
+    }
+    return plan;
+  }
   auto it = observed_.find(leader_key);
   if (it == observed_.end() || !it->second.last.live() || holders_.count(leader_key)) {
     plan.action = WatchPlan::Action::kWait;
@@ -645,8 +742,7 @@ Result<bool> Dcs::PollFailover(const std::string& leader_key) {
         hv.last_poll + std::chrono::duration_cast<Duration>(opts_.handover_poll_interval * spread(jitter_));
   }
   failover_polls_.fetch_add(1, std::memory_order_relaxed);
-  auto got = opts_.store->GetEventually(opts_.partition, failover_key,
-                                        Deadline::After(*clock_, timing().retry_timeout));
+  auto got = opts_.store->GetEventually(opts_.partition, failover_key, CallDeadline(""));
   if (!got.ok()) return got.status();
   if (!*got || !(*got)->live()) return false;
   std::lock_guard<std::mutex> lock(mu_);
@@ -658,7 +754,7 @@ Result<bool> Dcs::PollFailover(const std::string& leader_key) {
 }
 
 Result<bool> Dcs::PollLeader(const std::string& leader_key, std::optional<int64_t> /*leader_version*/) {
-  auto got = opts_.store->Get(opts_.partition, leader_key, Deadline::After(*clock_, timing().retry_timeout));
+  auto got = opts_.store->Get(opts_.partition, leader_key, CallDeadline(""));
   std::lock_guard<std::mutex> lock(mu_);
   MonoTime now = clock_->Now();
   auto it = observed_.find(leader_key);

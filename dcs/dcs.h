@@ -7,19 +7,29 @@
 // The lease (argument in docs/design.md):
 //  * acquire when absent or released: precondition Absent;
 //  * take over a holder that stopped renewing only after THIS node saw the
-//    same leader version unchanged for a full lease TTL on its own monotonic
-//    (boot) clock, with a write conditioned on exactly that version;
+//    same leader item (version, value, session) unchanged for a full lease
+//    TTL on its own monotonic (boot) clock, with a write conditioned on
+//    exactly that version;
 //  * renew: value == my name AND version == the version I last wrote (or, after
 //    a restart, the version I observed), bumping the version;
-//  * release: value == my name, leaving a tombstone (versions never reset);
+//  * release: value == my name AND version == the version I hold, leaving a
+//    tombstone (versions and terms never reset: leader items never carry a
+//    DynamoDB `ttl`);
 //  * every acquisition increments `term`, the fencing token;
+//  * a leader write counts as applied only when the item now holds our name
+//    and session at a version GREATER than the one the write was conditioned
+//    on (for an acquisition of an absent lease: greater than any version of
+//    the key this process knew). A write that did not apply leaves the holder
+//    bound where the last applied write put it;
 //  * the holder never treats the lease as held past
-//      (send time of its last successful renewal) + ttl - safety_margin,
+//      (send time of the write that produced the held version)
+//        + min(lease_ms written in that item, current ttl) - safety_margin,
 //    and every later store call of the holder gets a deadline inside that
 //    window, so it is told it lost the lease before any follower may take
 //    over.
 //  * a write with an unknown outcome is resolved by the returned current item
-//    or a consistent re-read, comparing our per-process session id.
+//    or a consistent re-read; while it stays unresolved its send time is kept
+//    and any later version of ours is counted from the earliest such send.
 //
 // Errors: methods return kUnavailable / kDeadlineExceeded / kUnknownOutcome /
 // kPermissionDenied ... when the store cannot be reached or the answer is
@@ -167,8 +177,12 @@ class Dcs {
   // when this process has not written the lease itself yet, e.g. after a
   // restart). false when the lease is not ours any more.
   Result<bool> RenewLeader(const std::string& leader_key, std::optional<int64_t> observed_version);
-  // _delete_leader: tombstone if we own it. false if it is not ours.
-  Result<bool> ReleaseLeader(const std::string& leader_key);
+  // _delete_leader: tombstone if we own it, conditioned on our name and the
+  // version we hold (else `observed_version`, the version Patroni saw), so a
+  // late or repeated release never ends a later lease. false if it is not
+  // ours (or no version of ours is known).
+  Result<bool> ReleaseLeader(const std::string& leader_key,
+                             std::optional<int64_t> observed_version = std::nullopt);
   [[nodiscard]] LeaseInfo Lease(const std::string& leader_key) const;
 
   // Put `value` at `key`. `cas_version`: write only if the current version is
@@ -256,7 +270,15 @@ class Dcs {
   struct Holder {
     int64_t version = 0;
     int64_t term = 0;
-    MonoTime last_send;  // send time of the attempt that produced `version`
+    MonoTime last_send;          // send time of the attempt that produced `version`
+    Duration lease{0};           // the lease_ms written in that item (followers wait at least this)
+    bool woke_at_bound = false;  // PlanWatch already ended a watch at this bound
+  };
+  // A leader write whose outcome stayed unknown (the re-read failed): it may
+  // have applied, producing a version above `floor`.
+  struct PendingWrite {
+    MonoTime send;
+    int64_t floor = 0;
   };
 
   explicit Dcs(DcsOptions options);
@@ -278,9 +300,19 @@ class Dcs {
   void ForgetMemberWrite(const std::string& key);
   Deadline CallDeadline(const std::string& leader_key) const;
   Mutation LeaderMutation(bool increment_term) const;
-  int64_t WallSecondsFromNow(Duration d) const;
+  // Resolves a leader write sent at `first_send` that can only have produced
+  // a version greater than `floor` (see the lease rules above). true: this or
+  // an earlier unresolved write of ours produced the current item (holder set
+  // from the earliest candidate send). false: the lease is someone else's
+  // (or released). An error when the write did not apply but the lease is
+  // still ours at `floor` or below (the holder bound stays where it was), or
+  // when the outcome stays unknown.
   Result<bool> ResolveLeaderWrite(const std::string& leader_key, Result<WriteOutcome> outcome,
-                                  MonoTime first_send, Deadline deadline);
+                                  MonoTime first_send, Deadline deadline, int64_t floor);
+  // Whether `item` is a live leader item written by this process.
+  [[nodiscard]] bool IsOurs(const StoredItem& item) const;
+  // The highest version of `key` this process knows of (0 if none).
+  int64_t KnownVersionLocked(const std::string& key) const;
 
   DcsOptions opts_;
   Clock* clock_;
@@ -294,8 +326,8 @@ class Dcs {
   // Draws the failover-key poll intervals, so that they line up neither with
   // the node's own loop (which follows the leader's) nor with other nodes'.
   std::minstd_rand jitter_;  // guarded by mu_
-  // Earliest send time of a leader write whose outcome is still unresolved.
-  std::map<std::string, MonoTime> unresolved_send_;  // guarded by mu_
+  // Leader writes whose outcome is still unresolved, by leader key.
+  std::map<std::string, std::vector<PendingWrite>> unresolved_;  // guarded by mu_
 };
 
 }  // namespace dynatroni::dcs

@@ -189,8 +189,11 @@ dynamodb::UpdateItemRequest BuildWriteRequest(const std::string& table, const st
 }
 
 DynamoItemStore::DynamoItemStore(std::shared_ptr<dynamodb::Client> client, std::string table,
-                                 WarningSink warn)
-    : client_(std::move(client)), table_(std::move(table)), warn_(std::move(warn)) {}
+                                 WarningSink warn, Clock* clock)
+    : client_(std::move(client)),
+      table_(std::move(table)),
+      warn_(std::move(warn)),
+      clock_(clock != nullptr ? clock : SystemClock::Instance()) {}
 
 Result<std::vector<StoredItem>> DynamoItemStore::Query(const std::string& partition,
                                                        const std::string& prefix, Deadline deadline) {
@@ -250,9 +253,8 @@ Result<std::optional<StoredItem>> DynamoItemStore::GetItem(const std::string& pa
 Result<WriteOutcome> DynamoItemStore::Write(const std::string& partition, const std::string& key,
                                             const Mutation& mutation, const Precondition& pre,
                                             Deadline deadline) {
-  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  const WallTime now = clock_->WallNow();
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   // DynamoDB's 400 KB item limit: refuse before sending, with the fix, instead
   // of the service's bare "Item size to update has exceeded the maximum
   // allowed size" (a long timeline history or huge member tags).
@@ -265,7 +267,17 @@ Result<WriteOutcome> DynamoItemStore::Write(const std::string& partition, const 
                            "nothing was written: keep the value smaller (split or compress it, e.g. prune a "
                            "long timeline history)");
   }
-  auto req = BuildWriteRequest(table_, partition, key, mutation, pre, now_ms);
+  std::optional<Mutation> with_ttl;
+  if (mutation.expire_after && *mutation.expire_after > Duration::zero()) {
+    // The table's clock as the client knows it (SigV4 skew correction), so a
+    // node whose clock is far behind never writes a ttl already past.
+    with_ttl = mutation;
+    with_ttl->ttl_epoch_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                (now + client_->clock_skew() + *mutation.expire_after).time_since_epoch())
+                                .count();
+    with_ttl->expire_after.reset();
+  }
+  auto req = BuildWriteRequest(table_, partition, key, with_ttl ? *with_ttl : mutation, pre, now_ms);
   auto updated = client_->UpdateItem(req, deadline);
   if (!updated.ok()) return Explain(updated.status(), table_);
   auto& result = *updated;

@@ -30,7 +30,10 @@ class DynamoItemStore final : public ItemStore {
  public:
   using WarningSink = std::function<void(const std::string&)>;
 
-  DynamoItemStore(std::shared_ptr<dynamodb::Client> client, std::string table, WarningSink warn = nullptr);
+  // `clock` (default: the system clock) gives updated_at and, corrected by
+  // the client's learned clock skew, the `ttl` of Mutation::expire_after.
+  DynamoItemStore(std::shared_ptr<dynamodb::Client> client, std::string table, WarningSink warn = nullptr,
+                  Clock* clock = nullptr);
 
   Result<std::vector<StoredItem>> Query(const std::string& partition, const std::string& prefix,
                                         Deadline deadline) override;
@@ -52,6 +55,7 @@ class DynamoItemStore final : public ItemStore {
   std::shared_ptr<dynamodb::Client> client_;
   std::string table_;
   WarningSink warn_;
+  Clock* clock_;
 };
 
 // Decodes one table item. kMalformedResponse naming the attribute when it is
@@ -66,7 +70,9 @@ Status CheckKeySchema(const dynamodb::TableDescription& table);
 // permission, unreachable: the regular calls report that), kNotFound when the
 // table does not exist, kFailedPrecondition for a wrong key schema.
 Status CheckTableAtStart(dynamodb::Client& client, const std::string& table, Deadline deadline);
-// The UpdateItem parts for a write (exposed for tests).
+// The UpdateItem parts for a write (exposed for tests). `now_ms` is
+// updated_at; Mutation::expire_after must already be folded into
+// ttl_epoch_s by the caller.
 dynamodb::UpdateItemRequest BuildWriteRequest(const std::string& table, const std::string& partition,
                                               const std::string& key, const Mutation& mutation,
                                               const Precondition& pre, int64_t now_ms);

@@ -19,7 +19,11 @@
 //   term         (N)  leader only: incremented by every acquisition
 //   lease_ms     (N)  leader only: the lease duration the holder promises
 //   updated_at   (N)  wall-clock epoch ms of the write: for humans only
-//   ttl          (N)  epoch seconds: DynamoDB TTL garbage collection only
+//   ttl          (N)  epoch seconds: DynamoDB TTL garbage collection only;
+//                     never on leader items (live or tombstone: version and
+//                     term must never go back), nor on tombstones of the
+//                     fixed keys; live members carry one a gc horizon ahead
+//                     of the table's clock, member tombstones too
 //
 // Deleting a single key writes a tombstone (value removed, version bumped) so
 // versions stay monotonic per key and a stale compare-and-set can never match
@@ -85,6 +89,11 @@ struct Mutation {
   bool increment_term = false;  // term = old term + 1
   std::optional<int64_t> lease_ms;
   std::optional<int64_t> ttl_epoch_s;  // nullopt = remove ttl (persist)
+  // When set (and > 0), wins over ttl_epoch_s: ttl = the store's wall clock,
+  // corrected by the clock skew the store learned from the service (SigV4
+  // skew correction), + expire_after. A node whose own clock is far off still
+  // writes a ttl that far ahead of the table's clock.
+  std::optional<Duration> expire_after;
 };
 
 struct WriteOutcome {

@@ -34,6 +34,10 @@ StoredItem ApplyMutation(const std::string& key, const std::optional<StoredItem>
   if (m.increment_term) next.term += 1;
   if (m.lease_ms) next.lease_ms = *m.lease_ms;
   next.ttl_epoch_s = m.ttl_epoch_s.value_or(0);
+  if (m.expire_after && *m.expire_after > Duration::zero()) {
+    next.ttl_epoch_s =
+        now_ms / 1000 + std::chrono::duration_cast<std::chrono::seconds>(*m.expire_after).count();
+  }
   next.updated_at_ms = now_ms;
   return next;
 }

@@ -54,7 +54,8 @@ class MemoryItemStore final : public ItemStore {
 
 // True when `pre` holds for `current` (nullopt = no item). Shared with tests.
 bool PreconditionHolds(const Precondition& pre, const std::optional<StoredItem>& current);
-// Applies `m` to `current`, returning the new item (version bumped).
+// Applies `m` to `current` at the store's wall time `now_ms`, returning the
+// new item (version bumped; `expire_after` counted from `now_ms`).
 StoredItem ApplyMutation(const std::string& key, const std::optional<StoredItem>& current, const Mutation& m,
                          int64_t now_ms);
 

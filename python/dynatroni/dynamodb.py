@@ -268,7 +268,11 @@ class DynamoDB(AbstractDCS):
             return False
 
     def _delete_leader(self, leader: Optional[Leader] = None) -> bool:
-        return self._safe(self._core.release_leader, self._leader_key)
+        # Conditioned on our name and the version we hold (else the one Patroni saw), so a late or
+        # repeated release never ends a later lease.
+        version = getattr(leader, 'version', getattr(leader, 'index', None)) if leader is not None else None
+        return self._safe(self._core.release_leader, self._leader_key,
+                          version if isinstance(version, int) and not isinstance(version, bool) else None)
 
     # ---- other keys ------------------------------------------------------------------------------
     def _safe(self, fn, *args) -> Any:
@@ -343,7 +347,18 @@ class DynamoDB(AbstractDCS):
                 remaining = end - time.monotonic()
                 if remaining <= 0:
                     return self.event.is_set()
-                if leader_version is None or self._ctl:
+                if self._ctl:
+                    return self.event.wait(remaining)
+                if leader_version is None:
+                    # Patroni passes no version while this node holds the lock (or has no leader to
+                    # watch): a holder's watch still ends by its holder bound, so that its HA cycle
+                    # renews or learns it lost the lease before a follower may take over.
+                    action, wait, reason = self._core.plan_watch(self._leader_key, None, remaining)
+                    if action == 'wake' and reason.startswith('lease holder bound'):
+                        logger.warning('dynamodb: %s', reason)
+                        return True
+                    if self._core.lease(self._leader_key)['held']:
+                        return self.event.wait(max(0.0, min(remaining, wait)))
                     return self.event.wait(remaining)
                 version = leader_version if isinstance(leader_version, int) else None
                 action, wait, reason = self._core.plan_watch(self._leader_key, version, remaining)

@@ -214,10 +214,12 @@ void BindDcs(nb::module_& m) {
            [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
              return Unwrap(NoGil([&] { return s.dcs_->RenewLeader(k, v); }));
            })
-      .def("release_leader",
-           [](PyDcs& s, const std::string& k) {
-             return Unwrap(NoGil([&] { return s.dcs_->ReleaseLeader(k); }));
-           })
+      .def(
+          "release_leader",
+          [](PyDcs& s, const std::string& k, std::optional<int64_t> v) {
+            return Unwrap(NoGil([&] { return s.dcs_->ReleaseLeader(k, v); }));
+          },
+          nb::arg("leader_key"), nb::arg("version").none() = nb::none())
       .def("lease",
            [](PyDcs& s, const std::string& k) {
              auto l = s.dcs_->Lease(k);
