@@ -5,6 +5,8 @@
 #include <random>
 #include <string_view>
 
+#include "dcs/lease_mutants.h"
+
 namespace dynatroni::dcs {
 namespace {
 
@@ -68,33 +70,6 @@ std::string RandomSession(const std::string& name) {
 
 }  // namespace
 
-Result<Timing> Timing::FromFailoverTime(Duration failover_time) {
-  if (failover_time < kMinFailoverTime) {
-    return InvalidArgument("failover_time must be at least " +
-                           std::to_string(duration_cast<seconds>(kMinFailoverTime).count()) +
-                           " seconds (it sets ttl; loop_wait = retry_timeout = failover_time / 3); got " +
-                           std::to_string(duration_cast<milliseconds>(failover_time).count() / 1000.0));
-  }
-  Timing t;
-  t.ttl = failover_time;
-  t.loop_wait = failover_time / 3;
-  t.retry_timeout = failover_time / 3;
-  return t;
-}
-
-Duration Timing::SafetyMargin() const {
-  auto drift = duration_cast<Duration>(
-      std::chrono::duration<double, std::nano>(static_cast<double>(ttl.count()) * 2.0 * kMaxClockRateDrift));
-  return kDemoteAllowance + drift;
-}
-
-Duration Timing::MemberRefresh() const {
-  Duration refresh = std::min<Duration>(ttl - loop_wait / 2, 2 * ttl - loop_wait * 5 / 2);
-  return std::max(refresh, Duration::zero());
-}
-
-Duration Timing::MemberExpiry() const { return 2 * ttl; }
-
 Dcs::Dcs(DcsOptions options)
     : opts_(std::move(options)),
       clock_(opts_.clock ? opts_.clock : SystemClock::Instance()),
@@ -122,8 +97,10 @@ Timing Dcs::timing() const {
 
 Duration Dcs::ObserveLocked(const StoredItem& item, MonoTime now) {
   auto it = observed_.find(item.key);
-  if (it == observed_.end() || it->second.last.version != item.version ||
-      it->second.last.value != item.value || it->second.last.session != item.session) {
+  if (it == observed_.end() ||
+      ((it->second.last.version != item.version || it->second.last.value != item.value ||
+        it->second.last.session != item.session) &&
+       !DYNATRONI_MUTANT(kObservationNotReset))) {
     Observation o;
     o.last = item;
     o.first_seen = now;
@@ -188,31 +165,28 @@ Duration Dcs::LeaseTtlFor(const StoredItem& item) const {
   return std::max<Duration>(timing_.ttl, milliseconds(std::clamp<int64_t>(item.lease_ms, 0, kMaxLeaseMs)));
 }
 
-std::optional<MonoTime> Dcs::BoundLocked(const std::string& leader_key) const {
-  auto it = holders_.find(leader_key);
-  if (it == holders_.end()) return std::nullopt;
-  // Followers wait at least the lease_ms written in the item (LeaseTtlFor);
-  // a ttl raised since (edit-config) must not lengthen what they were told,
-  // and a ttl lowered since shortens it.
-  const Duration lease =
-      it->second.lease > Duration::zero() ? std::min(it->second.lease, timing_.ttl) : timing_.ttl;
-  return it->second.last_send + lease - timing_.SafetyMargin();
+LeaderLease& Dcs::LeaseLocked(const std::string& leader_key) {
+  return leases_.try_emplace(leader_key, opts_.name, opts_.session).first->second;
 }
 
-bool Dcs::IsOurs(const StoredItem& item) const {
-  return item.live() && *item.value == opts_.name && item.session == opts_.session;
+std::optional<MonoTime> Dcs::BoundLocked(const std::string& leader_key) const {
+  auto it = leases_.find(leader_key);
+  if (it == leases_.end()) return std::nullopt;
+  return it->second.Bound(timing_);
 }
 
 int64_t Dcs::KnownVersionLocked(const std::string& key) const {
   int64_t known = 0;
   if (auto o = observed_.find(key); o != observed_.end()) known = std::max(known, o->second.last.version);
-  if (auto h = holders_.find(key); h != holders_.end()) known = std::max(known, h->second.version);
+  if (auto l = leases_.find(key); l != leases_.end() && l->second.holder()) {
+    known = std::max(known, l->second.holder()->version);
+  }
   return known;
 }
 
 bool Dcs::HoldsLeaseLocked(const std::string& leader_key) const {
-  auto bound = BoundLocked(leader_key);
-  return bound && clock_->Now() < *bound;
+  auto it = leases_.find(leader_key);
+  return it != leases_.end() && it->second.Held(clock_->Now(), timing_);
 }
 
 Deadline Dcs::CallDeadline(const std::string& leader_key) const {
@@ -220,8 +194,8 @@ Deadline Dcs::CallDeadline(const std::string& leader_key) const {
   MonoTime now = clock_->Now();
   Deadline d = Deadline::At(now + timing_.retry_timeout);
   if (leader_key.empty()) {
-    for (const auto& [key, h] : holders_) {
-      auto bound = BoundLocked(key);
+    for (const auto& [key, lease] : leases_) {
+      auto bound = lease.Bound(timing_);
       if (bound && now < *bound) d = d.Min(Deadline::At(*bound));
     }
   } else if (auto bound = BoundLocked(leader_key); bound && now < *bound) {
@@ -268,11 +242,13 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
     }
     ObservedItem o;
     o.item = item;
-    auto hold = holders_.find(item.key);
-    if (hold != holders_.end() && hold->second.version == item.version && item.session == opts_.session) {
+    auto lease = leases_.find(item.key);
+    if (lease != leases_.end() && lease->second.holder() && lease->second.holder()->version == item.version &&
+        lease->second.IsOurs(item)) {
       // Our own lease: its age counts from when we sent the write.
-      observed_[item.key] = OwnWrite(item, hold->second.last_send, observed_[item.key].last_poll);
-      o.age = now - hold->second.last_send;
+      const MonoTime send = lease->second.holder()->send;
+      observed_[item.key] = OwnWrite(item, send, observed_[item.key].last_poll);
+      o.age = now - send;
     } else {
       o.age = ObserveLocked(item, now);
     }
@@ -336,44 +312,36 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
       std::lock_guard<std::mutex> lock(mu_);
       // It may still turn out applied: a later version of ours is counted
       // from this send. The holder bound stays where it was (an older send).
-      unresolved_[leader_key].push_back(PendingWrite{first_send, floor});
+      LeaseLocked(leader_key).MarkUnresolved(first_send, floor);
       return UnknownOutcome("leader write outcome unknown (" + cause +
                             ") and the re-read failed: " + got.status().ToString());
     }
     current = *got;
   }
+  if (DYNATRONI_MUTANT(kBoundFromReply)) first_send = clock_->Now();
   std::lock_guard<std::mutex> lock(mu_);
-  const bool ours = current && IsOurs(*current);
-  if (ours && current->version > floor) {
-    // Produced by this write or by an earlier unresolved one of ours: count
-    // from the earliest send that can have produced it.
-    MonoTime send = first_send;
-    auto& pending = unresolved_[leader_key];
-    for (const PendingWrite& p : pending) {
-      if (p.floor < current->version) send = std::min(send, p.send);
+  LeaderLease& lease = LeaseLocked(leader_key);
+  switch (lease.Resolve(current, first_send, floor)) {
+    case LeaderLease::Verdict::kApplied:
+      observed_[leader_key] = OwnWrite(*current, lease.holder()->send, observed_[leader_key].last_poll);
+      return true;
+    case LeaderLease::Verdict::kNotApplied: {
+      // Still ours, at the version the write was conditioned on (or one we
+      // knew): this write did not apply. The caller is told the lease was
+      // not renewed; the bound stays where the last applied write put it.
+      ObserveLocked(*current, clock_->Now());
+      std::string held = "the lease is not held by this node's bound any more";
+      if (auto bound = lease.Bound(timing_); bound && clock_->Now() < *bound) {
+        held = "still holding until the bound of the last applied write, " +
+               std::to_string(duration_cast<milliseconds>(*bound - clock_->Now()).count()) + " ms from now";
+      }
+      return Unavailable("leader write not applied (" + (cause.empty() ? "precondition failed" : cause) +
+                         "): DynamoDB still holds version " + std::to_string(current->version) +
+                         " of ours; " + held);
     }
-    std::erase_if(pending, [&](const PendingWrite& p) { return p.floor < current->version; });
-    if (pending.empty()) unresolved_.erase(leader_key);
-    const int64_t lease_ms = std::clamp<int64_t>(current->lease_ms, 0, int64_t{24} * 3600 * 1000);
-    holders_[leader_key] = Holder{current->version, current->term, send, milliseconds(lease_ms), false};
-    observed_[leader_key] = OwnWrite(*current, send, observed_[leader_key].last_poll);
-    return true;
+    case LeaderLease::Verdict::kLost:
+      break;
   }
-  if (ours) {
-    // Still ours, at the version the write was conditioned on (or one we
-    // knew): this write did not apply. The bound stays where the last applied
-    // write put it; the caller is told the lease was not renewed.
-    ObserveLocked(*current, clock_->Now());
-    std::string held = "the lease is not held by this node's bound any more";
-    if (auto bound = BoundLocked(leader_key); bound && clock_->Now() < *bound) {
-      held = "still holding until the bound of the last applied write, " +
-             std::to_string(duration_cast<milliseconds>(*bound - clock_->Now()).count()) + " ms from now";
-    }
-    return Unavailable("leader write not applied (" + (cause.empty() ? "precondition failed" : cause) +
-                       "): DynamoDB still holds version " + std::to_string(current->version) + " of ours; " +
-                       held);
-  }
-  holders_.erase(leader_key);
   if (current) ObserveLocked(*current, clock_->Now());
   return false;
 }
@@ -386,8 +354,12 @@ Result<bool> Dcs::AcquireLeader(const std::string& leader_key) {
     auto it = observed_.find(leader_key);
     if (it != observed_.end() && it->second.last.live()) {
       Duration age = clock_->Now() - it->second.first_seen;
+      if (DYNATRONI_MUTANT(kExpiryByWallClock)) {
+        age = clock_->WallNow().time_since_epoch() - milliseconds(it->second.last.updated_at_ms);
+      }
       if (age < LeaseTtlFor(it->second.last)) return false;  // still held as far as we can tell
-      pre = Precondition::VersionIs(it->second.last.version);
+      pre = DYNATRONI_MUTANT(kTakeoverUnconditioned) ? Precondition::None()
+                                                     : Precondition::VersionIs(it->second.last.version);
     }
     floor = KnownVersionLocked(leader_key);
   }
@@ -422,7 +394,9 @@ Result<bool> Dcs::RenewLeader(const std::string& leader_key, std::optional<int64
   std::optional<int64_t> expected;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto h = holders_.find(leader_key); h != holders_.end()) expected = h->second.version;
+    if (auto l = leases_.find(leader_key); l != leases_.end() && l->second.holder()) {
+      expected = l->second.holder()->version;
+    }
     if (auto o = observed_.find(leader_key);
         o != observed_.end() && o->second.last.live() && *o->second.last.value == opts_.name &&
         (!expected || (o->second.last.session == opts_.session && o->second.last.version > *expected))) {
@@ -451,19 +425,23 @@ Result<bool> Dcs::ReleaseLeader(const std::string& leader_key, std::optional<int
   std::optional<int64_t> expected;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto h = holders_.find(leader_key); h != holders_.end()) {
-      expected = h->second.version;
-    } else if (auto o = observed_.find(leader_key); o != observed_.end() && IsOurs(o->second.last)) {
+    LeaderLease& lease = LeaseLocked(leader_key);
+    if (lease.holder()) {
+      expected = lease.holder()->version;
+    } else if (auto o = observed_.find(leader_key); o != observed_.end() && lease.IsOurs(o->second.last)) {
       expected = o->second.last.version;
     } else {
       expected = observed_version;
     }
-    holders_.erase(leader_key);  // not held from here on, whatever the answer
+    lease.Drop();  // not held from here on, whatever the answer
   }
   if (!expected) return false;
   Mutation m;  // a tombstone without `ttl`: the leader's version and term never go back
   auto out = opts_.store->Write(opts_.partition, leader_key, m,
-                                Precondition::ValueAndVersion(opts_.name, *expected), deadline);
+                                DYNATRONI_MUTANT(kReleaseWithoutVersion)
+                                    ? Precondition::ValueIs(opts_.name)
+                                    : Precondition::ValueAndVersion(opts_.name, *expected),
+                                deadline);
   if (!out.ok()) return out.status();
   if (out->applied) return true;
   // An ambiguous earlier attempt may have released it already: the item is
@@ -475,12 +453,12 @@ Result<bool> Dcs::ReleaseLeader(const std::string& leader_key, std::optional<int
 LeaseInfo Dcs::Lease(const std::string& leader_key) const {
   std::lock_guard<std::mutex> lock(mu_);
   LeaseInfo info;
-  auto it = holders_.find(leader_key);
-  if (it == holders_.end()) return info;
+  auto it = leases_.find(leader_key);
+  if (it == leases_.end() || !it->second.holder()) return info;
   MonoTime now = clock_->Now();
-  auto bound = *BoundLocked(leader_key);
-  info.version = it->second.version;
-  info.term = it->second.term;
+  auto bound = *it->second.Bound(timing_);
+  info.version = it->second.holder()->version;
+  info.term = it->second.holder()->term;
   info.held = now < bound;
   info.remaining = info.held ? bound - now : Duration::zero();
   return info;
@@ -607,7 +585,7 @@ Result<bool> Dcs::TouchMember(const std::string& member_key, const std::string& 
 Status Dcs::DeleteCluster() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    holders_.clear();
+    for (auto& [key, lease] : leases_) lease.Drop();
     observed_.clear();
     handover_.clear();
     member_writes_.clear();
@@ -619,24 +597,24 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
                          Duration watch_remaining) {
   std::lock_guard<std::mutex> lock(mu_);
   WatchPlan plan;
-  if (auto bound = BoundLocked(leader_key); bound && !holders_[leader_key].woke_at_bound) {
+  if (auto lease = leases_.find(leader_key); lease != leases_.end() && lease->second.holder()) {
     // The holder's watch ends by its bound, so that its HA cycle renews (or
     // learns it lost the lease) before any follower may take over. Once per
     // bound: a bound that passed unrenewed does not wake the loop again.
     const MonoTime now = clock_->Now();
-    if (now >= *bound) {
-      holders_[leader_key].woke_at_bound = true;
+    const MonoTime bound = *lease->second.Bound(timing_);
+    if (lease->second.TakeBoundWake(now, timing_)) {
       plan.action = WatchPlan::Action::kWakeNow;
       plan.reason = "lease holder bound reached: running the HA cycle to renew or demote";
     } else {
       plan.action = WatchPlan::Action::kWait;
-      plan.wait = std::min<Duration>(timing_.loop_wait, *bound - now);
-      plan.reason = "holding the lease";
+      plan.wait = now < bound ? std::min<Duration>(timing_.loop_wait, bound - now) : timing_.loop_wait;
+      plan.reason = now < bound ? "holding the lease" : "lease holder bound passed";
     }
     return plan;
   }
   auto it = observed_.find(leader_key);
-  if (it == observed_.end() || !it->second.last.live() || holders_.count(leader_key)) {
+  if (it == observed_.end() || !it->second.last.live()) {
     plan.action = WatchPlan::Action::kWait;
     plan.wait = timing_.loop_wait;
     plan.reason = "no foreign leader to track";

@@ -55,36 +55,10 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "dcs/item_store.h"
+#include "dcs/leader_lease.h"
+#include "dcs/timing.h"
 
 namespace dynatroni::dcs {
-
-// Patroni's timing, derived from the failover_time dial or given explicitly.
-struct Timing {
-  Duration ttl = std::chrono::seconds(30);
-  Duration loop_wait = std::chrono::seconds(10);
-  Duration retry_timeout = std::chrono::seconds(10);
-
-  // The dial: ttl = F, loop_wait = retry_timeout = F / 3.
-  // kInvalidArgument below kMinFailoverTime, naming `failover_time`.
-  static Result<Timing> FromFailoverTime(Duration failover_time);
-  static constexpr Duration kMinFailoverTime = std::chrono::seconds(9);
-
-  // Holder-side margin: covers demotion time and clock-rate drift between
-  // nodes: kDemoteAllowance + ttl * 2 * kMaxClockRateDrift.
-  [[nodiscard]] Duration SafetyMargin() const;
-  static constexpr Duration kDemoteAllowance = std::chrono::seconds(2);
-  static constexpr double kMaxClockRateDrift = 0.001;  // 1000 ppm per node
-
-  // Member items (docs/design.md, "Member items"). A writer rewrites an
-  // unchanged member item only once MemberRefresh() has passed since its last
-  // applied write: ttl - loop_wait / 2, capped at 2 ttl - 5 loop_wait / 2 so
-  // that refresh + 2 loop_wait stays at least loop_wait / 2 below
-  // MemberExpiry(); 0 (write every loop) when loop_wait > 0.8 ttl. The dial
-  // gives 2.5 loop_wait, i.e. every third loop. Observers drop a member once they
-  // have seen its version unchanged for MemberExpiry() = 2 ttl.
-  [[nodiscard]] Duration MemberRefresh() const;
-  [[nodiscard]] Duration MemberExpiry() const;
-};
 
 struct DcsOptions {
   std::string partition;  // value of cluster_name
@@ -267,20 +241,6 @@ class Dcs {
     MonoTime sent;           // send time of that write (this node's clock)
     bool confirmed = false;  // the latest covering LoadCluster saw exactly this version
   };
-  struct Holder {
-    int64_t version = 0;
-    int64_t term = 0;
-    MonoTime last_send;          // send time of the attempt that produced `version`
-    Duration lease{0};           // the lease_ms written in that item (followers wait at least this)
-    bool woke_at_bound = false;  // PlanWatch already ended a watch at this bound
-  };
-  // A leader write whose outcome stayed unknown (the re-read failed): it may
-  // have applied, producing a version above `floor`.
-  struct PendingWrite {
-    MonoTime send;
-    int64_t floor = 0;
-  };
-
   explicit Dcs(DcsOptions options);
   // Records an observation of `item` at `now` (first time seen → now) and
   // returns how long this version has been seen unchanged.
@@ -309,8 +269,8 @@ class Dcs {
   // when the outcome stays unknown.
   Result<bool> ResolveLeaderWrite(const std::string& leader_key, Result<WriteOutcome> outcome,
                                   MonoTime first_send, Deadline deadline, int64_t floor);
-  // Whether `item` is a live leader item written by this process.
-  [[nodiscard]] bool IsOurs(const StoredItem& item) const;
+  // The lease state of `leader_key` (created on first use).
+  LeaderLease& LeaseLocked(const std::string& leader_key);
   // The highest version of `key` this process knows of (0 if none).
   int64_t KnownVersionLocked(const std::string& key) const;
 
@@ -319,15 +279,13 @@ class Dcs {
   mutable std::mutex mu_;
   Timing timing_;                                     // guarded by mu_
   std::map<std::string, Observation> observed_;       // guarded by mu_
-  std::map<std::string, Holder> holders_;             // guarded by mu_
+  std::map<std::string, LeaderLease> leases_;         // by leader key; guarded by mu_
   std::map<std::string, MemberWrite> member_writes_;  // by member key; guarded by mu_
   std::atomic<uint64_t> failover_polls_{0};
   std::map<std::string, Handover> handover_;  // by leader key; guarded by mu_
   // Draws the failover-key poll intervals, so that they line up neither with
   // the node's own loop (which follows the leader's) nor with other nodes'.
   std::minstd_rand jitter_;  // guarded by mu_
-  // Leader writes whose outcome is still unresolved, by leader key.
-  std::map<std::string, std::vector<PendingWrite>> unresolved_;  // guarded by mu_
 };
 
 }  // namespace dynatroni::dcs
