@@ -106,7 +106,7 @@ Duration Dcs::ObserveLocked(const StoredItem& item, MonoTime now) {
     o.first_seen = now;
     o.last_seen = now;
     o.last_poll = it == observed_.end() ? MonoTime() : it->second.last_poll;
-    TrackRenewalLocked(it == observed_.end() ? nullptr : &it->second, now, o);
+    TrackRenewal(it == observed_.end() ? nullptr : &it->second, now, WatchSettingsLocked(), o);
     observed_[item.key] = std::move(o);
     return Duration::zero();
   }
@@ -115,7 +115,7 @@ Duration Dcs::ObserveLocked(const StoredItem& item, MonoTime now) {
   return now - it->second.first_seen;
 }
 
-Dcs::Observation Dcs::OwnWrite(const StoredItem& item, MonoTime send, MonoTime last_poll) {
+Observation Dcs::OwnWrite(const StoredItem& item, MonoTime send, MonoTime last_poll) {
   Observation o;
   o.last = item;
   o.first_seen = send;
@@ -124,37 +124,9 @@ Dcs::Observation Dcs::OwnWrite(const StoredItem& item, MonoTime send, MonoTime l
   return o;
 }
 
-void Dcs::TrackRenewalLocked(const Observation* prev, MonoTime now, Observation& next) const {
-  const Duration loop = timing_.loop_wait;
-  const Duration tight = opts_.leader_poll_interval;
-  // What this read alone says: the write came after the latest read of the
-  // previous version and, as a live leader renews every loop_wait, within the
-  // last loop_wait.
-  MonoTime lo = now - loop;
-  if (prev != nullptr && prev->last_seen > lo) lo = prev->last_seen;
-  MonoTime hi = now;
-  bool confirmed = hi - lo <= tight;
-  std::optional<MonoTime> checked_before;
-  // The next renewal of the same leader comes one loop_wait after the last
-  // one (Patroni's loop keeps its period): narrow the bounds by that
-  // prediction unless this read contradicts it (the leader's loop moved).
-  if (prev != nullptr && prev->phase_tracked && prev->last.value == next.last.value &&
-      next.last.version == prev->last.version + 1) {
-    const MonoTime predicted_lo = prev->renewed_after + loop;
-    const MonoTime predicted_hi = prev->renewed_by + loop;
-    if (std::max(lo, predicted_lo) < std::min(hi, predicted_hi)) {
-      // A read of the old version shortly before the predicted renewal
-      // confirms the prediction (an earlier renewal would have shown).
-      confirmed = confirmed || lo >= predicted_lo - tight;
-      checked_before = prev->phase_checked;
-      lo = std::max(lo, predicted_lo);
-      hi = std::min(hi, predicted_hi);
-    }
-  }
-  next.phase_tracked = true;
-  next.renewed_after = lo;
-  next.renewed_by = hi;
-  next.phase_checked = confirmed ? std::optional<MonoTime>(now) : checked_before;
+WatchSettings Dcs::WatchSettingsLocked() const {
+  return WatchSettings{timing_.loop_wait,         opts_.leader_poll_interval,   opts_.renewal_poll_offset,
+                       opts_.renewal_phase_check, opts_.handover_poll_interval, opts_.handover_fast_poll};
 }
 
 Duration Dcs::LeaseTtlFor(const StoredItem& item) const {
@@ -221,9 +193,7 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
   auto items = opts_.store->Query(opts_.partition, prefix, deadline);
   if (!items.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [key, w] : member_writes_) {
-      if (key.compare(0, prefix.size(), prefix) == 0) w.confirmed = false;  // nothing seen: write next time
-    }
+    member_writes_.LoadFailed(prefix);
     return items.status().Annotate("loading cluster " + opts_.partition);
   }
   ClusterView view;
@@ -232,14 +202,7 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
   std::map<std::string, bool> seen;
   for (const StoredItem& item : *items) {
     seen[item.key] = true;
-    if (auto w = member_writes_.find(item.key); w != member_writes_.end()) {
-      // TouchMember may skip only while the item is exactly as we wrote it.
-      if (item.version == w->second.version && item.session == opts_.session && item.live()) {
-        w->second.confirmed = true;
-      } else {
-        member_writes_.erase(w);
-      }
-    }
+    member_writes_.Loaded(item, opts_.session);
     ObservedItem o;
     o.item = item;
     auto lease = leases_.find(item.key);
@@ -276,7 +239,7 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
   auto gone = [&](const auto& entry) {
     return entry.first.compare(0, prefix.size(), prefix) == 0 && !seen.count(entry.first);
   };
-  std::erase_if(member_writes_, gone);
+  member_writes_.ForgetGone(prefix, seen);
   std::erase_if(observed_, gone);
   return view;
 }
@@ -538,7 +501,7 @@ Result<bool> Dcs::DeleteKey(const std::string& key, std::optional<int64_t> cas_v
 
 void Dcs::ForgetMemberWrite(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  member_writes_.erase(key);
+  member_writes_.Forget(key);
 }
 
 Result<bool> Dcs::TouchMember(const std::string& member_key, const std::string& data) {
@@ -549,18 +512,9 @@ Result<bool> Dcs::TouchMember(const std::string& member_key, const std::string& 
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t lease_ms = duration_cast<milliseconds>(timing_.ttl).count();
     m.lease_ms = lease_ms;
-    auto w = member_writes_.find(member_key);
-    const Duration since = w == member_writes_.end() ? Duration::max() : clock_->Now() - w->second.sent;
-    if (w != member_writes_.end() && w->second.confirmed && w->second.data == data &&
-        w->second.lease_ms == lease_ms &&
-        (since < timing_.MemberRefresh() ||
-         // The leader's member item is still rewritten well inside its
-         // DynamoDB ttl (gc_after ahead), so it never ages out on an idle primary.
-         (HoldsLeaseLocked(GroupLeaderKey(member_key)) && since < MemberTtlRefresh(opts_.gc_after)))) {
-      // Unchanged, still there as we wrote it, and fresh enough for every
-      // observer — or this node leads the group, whose renewals keep it listed.
-      return true;
-    }
+    const MemberWrites::Freshness fresh{timing_.MemberRefresh(), HoldsLeaseLocked(GroupLeaderKey(member_key)),
+                                        MemberTtlRefresh(opts_.gc_after)};
+    if (member_writes_.MaySkip(member_key, data, lease_ms, clock_->Now(), fresh)) return true;
   }
   // DynamoDB removes a member item nobody rewrote for gc_after, counted from
   // the table's clock (the store corrects for this node's clock skew).
@@ -570,15 +524,12 @@ Result<bool> Dcs::TouchMember(const std::string& member_key, const std::string& 
   auto out = opts_.store->Write(opts_.partition, member_key, m, Precondition::None(), deadline);
   std::lock_guard<std::mutex> lock(mu_);
   if (!out.ok() || !out->applied || !out->item) {
-    member_writes_.erase(member_key);
+    member_writes_.Forget(member_key);
     if (!out.ok()) return out.status();
     return out->applied;
   }
   observed_[member_key] = OwnWrite(*out->item, send, MonoTime());
-  auto w = member_writes_.find(member_key);
-  if (w == member_writes_.end() || w->second.version < out->item->version) {
-    member_writes_[member_key] = MemberWrite{data, out->item->version, *m.lease_ms, send, false};
-  }
+  member_writes_.Applied(member_key, data, out->item->version, *m.lease_ms, send);
   return true;
 }
 
@@ -587,8 +538,8 @@ Status Dcs::DeleteCluster() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [key, lease] : leases_) lease.Drop();
     observed_.clear();
-    handover_.clear();
-    member_writes_.clear();
+    switchover_.clear();
+    member_writes_.Clear();
   }
   return opts_.store->DeletePartition(opts_.partition, Deadline::After(*clock_, timing().retry_timeout * 3));
 }
@@ -620,88 +571,8 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
     plan.reason = "no foreign leader to track";
     return plan;
   }
-  const Observation& o = it->second;
-  const MonoTime now = clock_->Now();
-  const MonoTime expiry = o.first_seen + LeaseTtlFor(o.last);
-  if (now >= expiry) {
-    plan.action = WatchPlan::Action::kWakeNow;
-    plan.reason =
-        "leader lease expired: version " + std::to_string(o.last.version) + " unchanged for a full ttl";
-    return plan;
-  }
-  // When the leader's next renewal is expected: in (next_lo, next_hi]. Only
-  // for scheduling reads; expiry above is first-seen + ttl whatever this says.
-  const Duration loop = timing_.loop_wait;
-  const Duration poll_every = opts_.leader_poll_interval;
-  const MonoTime next_lo = std::max(o.phase_tracked ? o.renewed_after + loop : o.first_seen, o.last_seen);
-  const MonoTime next_hi = (o.phase_tracked ? o.renewed_by : o.first_seen) + loop;
-  const MonoTime due = next_hi + opts_.renewal_poll_offset;
-  const bool phase_known = o.phase_tracked && next_hi - next_lo <= poll_every;
-  MonoTime next_poll = MonoTime::max();
-  std::string why;
-  if (now >= due) {
-    if (phase_known && o.last_seen < due) {
-      // The renewal is due and nothing has read it yet: let the HA cycle read
-      // it now. Its loop then keeps this phase, one read per loop_wait just
-      // after each renewal, instead of up to a loop_wait later.
-      if (watch_remaining > poll_every / 2) {
-        plan.action = WatchPlan::Action::kWakeNow;
-        plan.reason =
-            "leader renewal due: running the HA cycle now so that it reads it (this node's loop "
-            "now follows the leader's renewals)";
-      } else {
-        plan.action = WatchPlan::Action::kWait;
-        plan.wait = std::max(watch_remaining, Duration::zero());
-        plan.reason = "the next HA cycle reads the leader renewal";
-      }
-      return plan;
-    }
-    // Late, or its time not known well enough: read it now and then every
-    // poll interval until it moves or the lease expires.
-    next_poll = std::max(due, std::max(o.last_seen, o.last_poll) + poll_every);
-    why = "expected leader renewal";
-  } else if (!phase_known) {
-    // Learn when the leader renews: read every poll interval through the
-    // window; the first read of the next version pins the renewal to within
-    // one interval. At most loop_wait / leader_poll_interval reads, after a
-    // start or a leader change (a halving search would need a loop per read).
-    next_poll = std::max(next_lo, std::max(o.last_seen, o.last_poll) + poll_every);
-    why = "learning when the leader renews";
-  } else if ((!o.phase_checked || now - *o.phase_checked >= opts_.renewal_phase_check) &&
-             o.last_seen < next_lo - poll_every) {
-    // Known, but a leader whose loop moved earlier would go unnoticed:
-    // confirm now and then with a read just before the expected renewal (the
-    // read that then first sees the renewal completes the check).
-    next_poll = std::max(next_lo - poll_every / 2, o.last_poll + poll_every / 2);
-    if (next_poll >= next_hi) next_poll = MonoTime::max();  // too late this time
-    why = "confirming when the leader renews";
-  }
-  const Handover& hv = handover_[leader_key];
-  const bool handing_over = now < hv.fast_until;
-  if (handing_over && o.last_poll + opts_.handover_fast_poll < next_poll) {
-    next_poll = o.last_poll + opts_.handover_fast_poll;
-    why = "switchover requested: waiting for the leader to hand over";
-  }
-  if (now >= next_poll) {
-    plan.action = WatchPlan::Action::kPoll;
-    plan.reason = why;
-    return plan;
-  }
-  MonoTime next_wake = std::min(next_poll, expiry);
-  if (now < due) next_wake = std::min(next_wake, due);
-  if (!handing_over && opts_.handover_poll_interval > Duration::zero()) {
-    const MonoTime next_failover_poll = hv.next_poll;
-    if (now >= next_failover_poll) {
-      plan.action = WatchPlan::Action::kPollFailover;
-      plan.reason = "checking for a switchover request";
-      return plan;
-    }
-    next_wake = std::min(next_wake, next_failover_poll);
-  }
-  plan.action = WatchPlan::Action::kWait;
-  plan.wait = next_wake - now;
-  plan.reason = "waiting for the next leader renewal";
-  return plan;
+  return PlanFollowerWatch(it->second, LeaseTtlFor(it->second.last), switchover_[leader_key],
+                           WatchSettingsLocked(), clock_->Now(), watch_remaining);
 }
 
 Result<bool> Dcs::PollFailover(const std::string& leader_key) {
@@ -713,22 +584,15 @@ Result<bool> Dcs::PollFailover(const std::string& leader_key) {
   const std::string failover_key = leader_key.substr(0, leader_key.size() - kLeader.size()) + "failover";
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Handover& hv = handover_[leader_key];
-    hv.last_poll = clock_->Now();  // also after a failure: no hot loop
     std::uniform_real_distribution<double> spread(0.5, 1.5);
-    hv.next_poll =
-        hv.last_poll + std::chrono::duration_cast<Duration>(opts_.handover_poll_interval * spread(jitter_));
+    switchover_[leader_key].Polled(clock_->Now(), opts_.handover_poll_interval, spread(jitter_));
   }
   failover_polls_.fetch_add(1, std::memory_order_relaxed);
   auto got = opts_.store->GetEventually(opts_.partition, failover_key, CallDeadline(""));
   if (!got.ok()) return got.status();
   if (!*got || !(*got)->live()) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  Handover& hv = handover_[leader_key];
-  if ((*got)->version == hv.seen_version) return false;
-  hv.seen_version = (*got)->version;
-  hv.fast_until = clock_->Now() + timing_.ttl;
-  return true;
+  return switchover_[leader_key].Found((*got)->version, clock_->Now(), timing_.ttl);
 }
 
 Result<bool> Dcs::PollLeader(const std::string& leader_key, std::optional<int64_t> /*leader_version*/) {
@@ -744,14 +608,14 @@ Result<bool> Dcs::PollLeader(const std::string& leader_key, std::optional<int64_
   if (!got.ok()) return got.status();
   if (!*got || !(*got)->live()) {
     if (*got) ObserveLocked(**got, now);
-    handover_[leader_key].fast_until = MonoTime();  // handed over: back to the ordinary cadence
-    return true;                                    // released or gone: race now
+    switchover_[leader_key].HandedOver();  // back to the ordinary cadence
+    return true;                           // released or gone: race now
   }
   const StoredItem& item = **got;
   Duration age = ObserveLocked(item, now);
   observed_[leader_key].last_poll = now;
   if (owner_before && *owner_before != *item.value) {
-    handover_[leader_key].fast_until = MonoTime();
+    switchover_[leader_key].HandedOver();
     return true;
   }
   return age >= LeaseTtlFor(item);

@@ -56,7 +56,10 @@
 #include "core/status.h"
 #include "dcs/item_store.h"
 #include "dcs/leader_lease.h"
+#include "dcs/member_writes.h"
+#include "dcs/switchover_polls.h"
 #include "dcs/timing.h"
+#include "dcs/watch_planner.h"
 
 namespace dynatroni::dcs {
 
@@ -107,15 +110,6 @@ struct ClusterView {
   std::vector<std::string> expired_members;
   // Items whose value could not be used (foreign or corrupt), with why.
   std::vector<std::string> warnings;
-};
-
-// What watch() should do next (replicas).
-struct WatchPlan {
-  // kPoll: PollLeader now. kPollFailover: PollFailover now. kWakeNow: end the
-  // watch (run the HA cycle) now.
-  enum class Action { kWait, kPoll, kPollFailover, kWakeNow } action = Action::kWait;
-  Duration wait{0};    // for kWait: how long to wait at most before asking again
-  std::string reason;  // for logs
 };
 
 struct LeaseInfo {
@@ -214,33 +208,6 @@ class Dcs {
   [[nodiscard]] uint64_t failover_polls() const { return failover_polls_.load(std::memory_order_relaxed); }
 
  private:
-  struct Observation {
-    StoredItem last;      // the item as last seen
-    MonoTime first_seen;  // when this node first saw last.version
-    MonoTime last_poll;   // when watch() last polled this key
-    // When the leader renews, as far as this node's reads tell (a hint for
-    // scheduling reads, never used for expiry): the write that produced
-    // last.version happened in (renewed_after, renewed_by].
-    MonoTime last_seen;          // the latest read that returned last.version
-    bool phase_tracked = false;  // renewed_after/renewed_by are set
-    MonoTime renewed_after;
-    MonoTime renewed_by;
-    std::optional<MonoTime> phase_checked;  // when a read just before an expected renewal last confirmed it
-  };
-  struct Handover {
-    MonoTime last_poll;         // last PollFailover
-    MonoTime next_poll;         // next PollFailover: last + handover_poll_interval x [0.5, 1.5)
-    MonoTime fast_until;        // poll the leader every handover_fast_poll until then
-    int64_t seen_version = -1;  // failover item version that armed fast polling
-  };
-  // This process's last applied write of one of its member items.
-  struct MemberWrite {
-    std::string data;        // the value written
-    int64_t version = 0;     // the version it produced
-    int64_t lease_ms = 0;    // the ttl written with it
-    MonoTime sent;           // send time of that write (this node's clock)
-    bool confirmed = false;  // the latest covering LoadCluster saw exactly this version
-  };
   explicit Dcs(DcsOptions options);
   // Records an observation of `item` at `now` (first time seen → now) and
   // returns how long this version has been seen unchanged.
@@ -248,9 +215,7 @@ class Dcs {
   // The observation of a write of this process, sent at `send`: its age
   // counts from then.
   static Observation OwnWrite(const StoredItem& item, MonoTime send, MonoTime last_poll);
-  // Sets `next`'s renewal bounds when a read at `now` first returns its
-  // version; `prev` is the observation of the key before it (or null).
-  void TrackRenewalLocked(const Observation* prev, MonoTime now, Observation& next) const;
+  [[nodiscard]] WatchSettings WatchSettingsLocked() const;
   // The holder bound for `leader_key`, if this process holds it.
   std::optional<MonoTime> BoundLocked(const std::string& leader_key) const;
   // Whether this process holds `leader_key` and its holder bound has not passed.
@@ -277,12 +242,12 @@ class Dcs {
   DcsOptions opts_;
   Clock* clock_;
   mutable std::mutex mu_;
-  Timing timing_;                                     // guarded by mu_
-  std::map<std::string, Observation> observed_;       // guarded by mu_
-  std::map<std::string, LeaderLease> leases_;         // by leader key; guarded by mu_
-  std::map<std::string, MemberWrite> member_writes_;  // by member key; guarded by mu_
+  Timing timing_;                                // guarded by mu_
+  std::map<std::string, Observation> observed_;  // guarded by mu_
+  std::map<std::string, LeaderLease> leases_;    // by leader key; guarded by mu_
+  MemberWrites member_writes_;                   // guarded by mu_
   std::atomic<uint64_t> failover_polls_{0};
-  std::map<std::string, Handover> handover_;  // by leader key; guarded by mu_
+  std::map<std::string, SwitchoverPolls> switchover_;  // by leader key; guarded by mu_
   // Draws the failover-key poll intervals, so that they line up neither with
   // the node's own loop (which follows the leader's) nor with other nodes'.
   std::minstd_rand jitter_;  // guarded by mu_
