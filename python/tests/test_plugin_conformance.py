@@ -635,7 +635,9 @@ def test_outage_while_holding_the_lease_raises_dcserror_inside_the_holder_bound(
         with pytest.raises(DCSError):
             compat_update_leader(a, cluster, None)
         assert time.monotonic() - renewed_at <= ttl - margin + 0.5
-        assert not a._core.lease('leader')['held']
+        # The failed renewal did not move the bound: held at most until the last applied renewal's bound.
+        lease = a._core.lease('leader')
+        assert not lease['held'] or time.monotonic() + lease['remaining'] <= renewed_at + ttl - margin + 0.1
         assert moto_ddb.item(scope, 'leader')['version'] == version  # nothing reached DynamoDB
         # DynamoDB is back and nobody took the lock: the holder renews it again.
         proxy.mode = 'forward'
