@@ -2,12 +2,14 @@
 #include "dcs/dynamo_item_store.h"
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "aws/credentials.h"
 #include "dcs/dcs.h"
+#include "dcs/memory_item_store.h"
 #include "http/curl_transport.h"
 #include "testing/local_servers.h"
 
@@ -15,6 +17,15 @@ namespace dynatroni::dcs {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A readable item for assertion messages ("none", or the fields the store keeps).
+std::string Describe(const std::optional<StoredItem>& item) {
+  if (!item) return "none";
+  return "{key " + item->key + ", value " + (item->value ? "\"" + *item->value + "\"" : "(tombstone)") +
+         ", version " + std::to_string(item->version) + ", session \"" + item->session + "\", term " +
+         std::to_string(item->term) + ", lease_ms " + std::to_string(item->lease_ms) + ", ttl " +
+         std::to_string(item->ttl_epoch_s) + ", updated_at " + std::to_string(item->updated_at_ms) + "}";
+}
 
 class DynamoItemStoreTest : public ::testing::TestWithParam<testing::LocalServer> {
  protected:
@@ -161,6 +172,120 @@ TEST_P(DynamoItemStoreTest, DeletePartitionRemovesOnlyThatCluster) {
   ASSERT_TRUE(store_->DeletePartition("gone", Soon()).ok());
   EXPECT_TRUE(store_->Query("gone", "", Soon())->empty());
   EXPECT_EQ(store_->Query("kept", "", Soon())->size(), 1u);
+}
+
+// The DynamoDB condition expressions of every Precondition kind, on the real
+// servers: for each kind and each state of the current item (no item, a
+// tombstone, a live item with our value, a live item with another value; the
+// versioned kinds with the version matching, lower and higher),
+// DynamoItemStore::Write applies exactly when PreconditionHolds (the
+// in-memory store's rule, which the unit tests and the simulation use) says
+// it should, and leaves the item untouched when it does not.
+TEST_P(DynamoItemStoreTest, EveryPreconditionKindAppliesExactlyWhenTheMemoryStoreWould) {
+  enum class State { kNoItem, kTombstone, kLiveOurs, kLiveOther };
+  struct StateCase {
+    State state;
+    const char* name;
+  };
+  const StateCase states[] = {{State::kNoItem, "no item"},
+                              {State::kTombstone, "tombstone"},
+                              {State::kLiveOurs, "live ours"},
+                              {State::kLiveOther, "live other"}};
+  // Every existing item is written twice, so it is at version 2: 1 and 3 are
+  // mismatches on either side.
+  constexpr int64_t kVersion = 2;
+  struct PreCase {
+    Precondition pre;
+    const char* name;
+  };
+  const PreCase pres[] = {
+      {Precondition::None(), "None"},
+      {Precondition::Absent(), "Absent"},
+      {Precondition::VersionIs(kVersion), "VersionIs(match)"},
+      {Precondition::VersionIs(kVersion - 1), "VersionIs(lower)"},
+      {Precondition::VersionIs(kVersion + 1), "VersionIs(higher)"},
+      {Precondition::ValueIs("ours"), "ValueIs(ours)"},
+      {Precondition::ValueAndVersion("ours", kVersion), "ValueAndVersion(ours, match)"},
+      {Precondition::ValueAndVersion("ours", kVersion - 1), "ValueAndVersion(ours, lower)"},
+      {Precondition::ValueAndVersion("ours", kVersion + 1), "ValueAndVersion(ours, higher)"},
+      {Precondition::AbsentOrValueIs("ours"), "AbsentOrValueIs(ours)"},
+  };
+  // The mutations the DCS sends: a live value with a session and a term bump
+  // (the leader), and a tombstone (a delete).
+  Mutation live;
+  live.value = "written";
+  live.session = "s-new";
+  live.increment_term = true;
+  live.lease_ms = 30000;
+  Mutation tombstone;
+  tombstone.ttl_epoch_s = 2000000000;
+
+  std::map<Precondition::Kind, std::pair<int, int>> applied_refused;  // per kind
+  int n = 0;
+  for (const auto& st : states) {
+    for (const auto& pc : pres) {
+      for (const Mutation* m : {&live, &tombstone}) {
+        const std::string key = "k" + std::to_string(n++);
+        const std::string what = std::string(pc.name) + " on " + st.name + " (" +
+                                 (m == &live ? "live write" : "tombstone write") + ", key " + key + ")";
+        Mutation setup;
+        setup.session = "s-old";
+        switch (st.state) {
+          case State::kNoItem:
+            break;
+          case State::kTombstone:
+            setup.value = "ours";
+            ASSERT_TRUE(store_->Write("pre", key, setup, Precondition::None(), Soon()).ok()) << what;
+            ASSERT_TRUE(store_->Write("pre", key, Mutation{}, Precondition::None(), Soon()).ok()) << what;
+            break;
+          case State::kLiveOurs:
+          case State::kLiveOther:
+            setup.value = st.state == State::kLiveOurs ? "ours" : "other";
+            for (int i = 0; i < 2; ++i) {
+              ASSERT_TRUE(store_->Write("pre", key, setup, Precondition::None(), Soon()).ok()) << what;
+            }
+            break;
+        }
+        auto before = store_->Get("pre", key, Soon());
+        ASSERT_TRUE(before.ok()) << what << ": " << before.status().ToString();
+        ASSERT_EQ(before->has_value(), st.state != State::kNoItem) << what;
+        if (*before) {
+          ASSERT_EQ((*before)->version, kVersion) << what;
+          ASSERT_EQ((*before)->live(), st.state != State::kTombstone) << what;
+        }
+        const bool expected = PreconditionHolds(pc.pre, *before);
+
+        auto w = store_->Write("pre", key, *m, pc.pre, Soon());
+        ASSERT_TRUE(w.ok()) << what << ": " << w.status().ToString();
+        EXPECT_EQ(w->applied, expected)
+            << what << ": DynamoDB " << (w->applied ? "applied" : "refused")
+            << " the write, PreconditionHolds says it " << (expected ? "holds" : "does not hold");
+        auto after = store_->Get("pre", key, Soon());
+        ASSERT_TRUE(after.ok()) << what << ": " << after.status().ToString();
+        if (expected) {
+          ASSERT_TRUE(after->has_value()) << what;
+          EXPECT_EQ((*after)->version, (*before ? (*before)->version : 0) + 1) << what;
+          EXPECT_EQ((*after)->value, m->value) << what;
+          ++applied_refused[pc.pre.kind].first;
+        } else {
+          EXPECT_EQ(Describe(*after), Describe(*before)) << what << ": a refused write changed the item";
+          if (GetParam().supports_return_old_on_condition_failure) {
+            EXPECT_EQ(Describe(w->item), Describe(*before)) << what << ": ALL_OLD is not the item";
+          }
+          ++applied_refused[pc.pre.kind].second;
+        }
+      }
+    }
+  }
+  // Not vacuous: every kind applied somewhere, and every kind but None was
+  // refused somewhere.
+  ASSERT_EQ(applied_refused.size(), 6u);
+  for (const auto& [kind, counts] : applied_refused) {
+    EXPECT_GT(counts.first, 0) << "kind " << static_cast<int>(kind) << " never applied";
+    if (kind != Precondition::Kind::kNone) {
+      EXPECT_GT(counts.second, 0) << "kind " << static_cast<int>(kind) << " never refused";
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(LocalServers, DynamoItemStoreTest, ::testing::ValuesIn(testing::LocalServers()),
