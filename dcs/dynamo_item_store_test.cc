@@ -1,5 +1,7 @@
 #include "dcs/dynamo_item_store.h"
 
+#include <cctype>
+
 #include <gtest/gtest.h>
 
 #include "http/fake_transport.h"
@@ -180,6 +182,53 @@ TEST_F(StoreWithFakeDynamo, CheckTableAtStartReportsWrongSchemaAndMissingTableOn
   transport_->SetFallback(
       [](const http::Request&) { return Result<http::Response>(Unavailable("refused")); });
   EXPECT_TRUE(CheckTableAtStart(*client_, "pgdcs", Soon()).ok());
+}
+
+// The lease decides on strongly consistent reads only: an eventually
+// consistent read may return an item up to about a second old (an earlier
+// holder, an older version), so the Query and Get the DCS decides on must send
+// "ConsistentRead": true, and only GetEventually (wake-up hints) may send
+// false. Nothing else notices when either flag is flipped: every local server
+// answers both the same way.
+TEST_F(StoreWithFakeDynamo, QueryAndGetReadConsistentlyAndOnlyGetEventuallyDoesNot) {
+  auto target = [this](size_t i) {
+    const auto requests = transport_->requests();
+    for (const auto& [k, v] : requests.at(i).headers) {
+      std::string lower = k;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == "x-amz-target") return v;
+    }
+    return std::string();
+  };
+  auto body = [this](size_t i) { return json::parse(transport_->requests().at(i).body); };
+
+  Answer(200, {{"Items", json::array({json::parse(R"({"cluster_name": {"S": "c"}, "key": {"S": "leader"},
+                                                      "value": {"S": "n1"}, "version": {"N": "3"}})")})},
+               {"Count", 1},
+               {"ScannedCount", 1}});
+  auto q = store_->Query("c", "", Soon());
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  ASSERT_EQ(q->size(), 1U);
+  Answer(200, {{"Items", json::array()}, {"Count", 0}, {"ScannedCount", 0}});
+  ASSERT_TRUE(store_->Query("c", "members/", Soon()).ok());
+  Answer(200, json::parse(R"({"Item": {"cluster_name": {"S": "c"}, "key": {"S": "leader"},
+                                       "value": {"S": "n1"}, "version": {"N": "3"}}})"));
+  auto g = store_->Get("c", "leader", Soon());
+  ASSERT_TRUE(g.ok() && *g) << g.status().ToString();
+  Answer(200, json::object());
+  auto e = store_->GetEventually("c", "leader", Soon());
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_FALSE(*e);
+
+  ASSERT_EQ(transport_->request_count(), 4U);
+  EXPECT_EQ(target(0), "DynamoDB_20120810.Query");
+  EXPECT_EQ(body(0)["ConsistentRead"], json(true)) << "Query (whole partition): " << body(0).dump();
+  EXPECT_EQ(target(1), "DynamoDB_20120810.Query");
+  EXPECT_EQ(body(1)["ConsistentRead"], json(true)) << "Query (prefix): " << body(1).dump();
+  EXPECT_EQ(target(2), "DynamoDB_20120810.GetItem");
+  EXPECT_EQ(body(2)["ConsistentRead"], json(true)) << "Get: " << body(2).dump();
+  EXPECT_EQ(target(3), "DynamoDB_20120810.GetItem");
+  EXPECT_EQ(body(3)["ConsistentRead"], json(false)) << "GetEventually: " << body(3).dump();
 }
 
 }  // namespace
