@@ -17,6 +17,13 @@ Per operation, from the client's point of view (``outcome``):
   its invoke (its completion is treated as infinitely late);
 * ``fail`` - definitely not applied (never forwarded, or a 4xx): left out.
 
+Reads are linearizable only when they ask to be: a GetItem or Query whose request carried ``ConsistentRead:
+true`` (the log's ``consistent`` field) is checked as above, and a stale one is a violation. An eventually
+consistent read (``consistent`` false or missing: DynamoDB's default) may return an older version, so it is left
+out of the search and checked only for what DynamoDB still promises: it returns a version the item really had
+before the read completed (the initial state, a state an operation invoked before the read's completion
+reported or produced), never one from the future or one no write made.
+
 The search is Wing & Gong's, with Lowe's memoisation (as in Knossos' WGL and Porcupine): try to linearize a
 pending call whose invocation precedes every unlinearized return, backtrack otherwise; cache (set of linearized
 ops, state). Nondeterminism (unknown ops) is handled by the powerset construction: the state is the set of
@@ -235,7 +242,7 @@ class Op:
     id: int
     call: float
     ret: float  # math.inf for unknown outcomes
-    kind: str  # read | update | put | delete
+    kind: str  # read (strongly consistent) | eventual (eventually consistent read) | update | put | delete
     outcome: str  # ok | condition-failed | unknown
     item: Any = "-"  # expected state after (write ok) / at (read, condition-failed); "-" = not reported
     cond: Any = None
@@ -248,7 +255,7 @@ class Op:
         ret = "inf" if math.isinf(self.ret) else f"{self.ret:.3f}"
         what = r.get("op", self.kind)
         extra = ""
-        if self.kind != "read":
+        if self.kind not in ("read", "eventual"):
             vals = {k: v for k, v in (r.get("values") or {}).items() if k not in (":zero", ":one", ":now")}
             extra = f" cond={r.get('condition', '')!r} values={vals}"
         shown = self.item if self.item == "-" else _short(self.item)
@@ -275,6 +282,11 @@ def _thaw(state: Tuple) -> Dict[str, Any]:
     return dict(state)
 
 
+def consistent_read(rec: Dict[str, Any]) -> bool:
+    """True for a read that asked for strong consistency (ConsistentRead: true); DynamoDB's default is eventual."""
+    return rec.get("consistent") is True
+
+
 def ops_for_key(records: Iterable[Dict[str, Any]], table: str, partition: str, key: str) -> List[Op]:
     ops: List[Op] = []
     for r in records:
@@ -290,16 +302,18 @@ def ops_for_key(records: Iterable[Dict[str, Any]], table: str, partition: str, k
         if op == "GetItem" and r.get("key") == key:
             if outcome != "ok":
                 continue
-            ops.append(Op(len(ops), call, ret, "read", "ok", _freeze(r.get("item")), rec=r))
+            read = "read" if consistent_read(r) else "eventual"
+            ops.append(Op(len(ops), call, ret, read, "ok", _freeze(r.get("item")), rec=r))
         elif op == "Query" and outcome == "ok":
             prefix = (r.get("key") or "*")[:-1]
             if not key.startswith(prefix):
                 continue
             found = [i for i in r.get("items") or [] if i.get("key") == key]
+            read = "read" if consistent_read(r) else "eventual"
             if found:
-                ops.append(Op(len(ops), call, ret, "read", "ok", _freeze(found[0]), rec=r))
+                ops.append(Op(len(ops), call, ret, read, "ok", _freeze(found[0]), rec=r))
             elif not r.get("more"):
-                ops.append(Op(len(ops), call, ret, "read", "ok", ABSENT, rec=r))
+                ops.append(Op(len(ops), call, ret, read, "ok", ABSENT, rec=r))
         elif op in WRITE_OPS and r.get("key") == key:
             cond = compile_condition(r.get("condition"), names, values)
             kind = {"UpdateItem": "update", "PutItem": "put", "DeleteItem": "delete"}[op]
@@ -383,6 +397,9 @@ class Result:
 
 
 def check_ops(ops: List[Op], initial: Tuple = ABSENT, max_steps: int = 5_000_000) -> Result:
+    """Wing & Gong over the writes and the strongly consistent reads (eventually consistent reads are left out:
+    check_eventual_reads)."""
+    ops = [o for o in ops if o.kind != "eventual"]
     if not ops:
         return Result(True, 0, 0)
     events: List[_Entry] = []
@@ -457,6 +474,59 @@ def check_ops(ops: List[Op], initial: Tuple = ABSENT, max_steps: int = 5_000_000
     return Result(True, len(ops), steps)
 
 
+def check_eventual_reads(ops: List[Op], initial: Tuple = ABSENT) -> List[str]:
+    """The eventually consistent reads among `ops` that returned a version the item cannot have had before the read
+    completed (described); empty when every one is explained. A version is explained by the initial state or by an
+    operation invoked before the read's completion that reported or produced it: the ALL_NEW of an ok write, the
+    ALL_OLD of a refused one, DynamoDB's real answer to a write whose reply was lost (the proxy's ``upstream``), a
+    PutItem's item, a delete's absence, a strongly consistent read. Lenient where the history cannot tell: with an
+    unknown initial state, or once a write whose resulting state was never reported (no ALL_NEW) had been invoked,
+    an unexplained version is accepted."""
+    if initial == ANY:
+        return []
+    first_seen: Dict[Tuple, float] = {initial: -math.inf}
+    unreported: List[float] = []  # invocation times of writes whose resulting state nobody reported
+
+    def seen(state: Tuple, t: float) -> None:
+        if t < first_seen.get(state, math.inf):
+            first_seen[state] = t
+
+    for o in ops:
+        if o.kind == "eventual":
+            continue
+        if o.kind == "read":
+            seen(o.item, o.call)
+            continue
+        if o.outcome == "condition-failed":
+            if o.item != "-":
+                seen(o.item, o.call)
+            continue
+        if o.kind == "put":
+            seen(_freeze(o.put_item or {}), o.call)
+        elif o.kind == "delete":
+            seen(ABSENT, o.call)
+        elif o.item != "-":
+            seen(o.item, o.call)
+        else:
+            up = o.rec.get("upstream") or {}
+            if up.get("outcome") == "ok" and up.get("item") is not None:
+                seen(_freeze(up["item"]), o.call)
+            else:
+                unreported.append(o.call)
+    bad = []
+    for o in ops:
+        if o.kind != "eventual":
+            continue
+        if first_seen.get(o.item, math.inf) < o.ret:
+            continue
+        if any(t < o.ret for t in unreported):
+            continue
+        when = "only later" if o.item in first_seen else "never"
+        bad.append(f"eventually consistent read returned a version the item had {when} "
+                   f"(not before the read completed): {o.describe()}")
+    return bad
+
+
 def _around(ops: List[Op], op: Op, n: int = 6) -> List[str]:
     near = sorted(ops, key=lambda o: abs(o.call - op.call))[:2 * n]
     return [o.describe() for o in sorted(near, key=lambda o: o.call)]
@@ -476,11 +546,16 @@ def check_records(records: List[Dict[str, Any]], keys: Iterable[str] = DEFAULT_K
             ops = ops_for_key(records, table, partition, key)
             if not ops:
                 continue
-            res = check_ops(ops, ANY if initial_unknown else ABSENT, max_steps)
-            writes = [o for o in ops if o.kind != "read"]
-            entry = {"linearizable": res.ok, "ops": res.ops, "writes": len(writes),
+            initial = ANY if initial_unknown else ABSENT
+            res = check_ops(ops, initial, max_steps)
+            eventual_bad = check_eventual_reads(ops, initial)
+            if eventual_bad and res.ok is not False:
+                res = Result(False, res.ops, res.steps, eventual_bad[0], eventual_bad[1:6])
+            writes = [o for o in ops if o.kind not in ("read", "eventual")]
+            entry = {"linearizable": res.ok, "ops": len(ops), "writes": len(writes),
                      "unknown": sum(o.outcome == "unknown" for o in ops),
                      "condition_failed": sum(o.outcome == "condition-failed" for o in ops),
+                     "eventual_reads": sum(o.kind == "eventual" for o in ops),
                      "steps": res.steps}
             if res.detail:
                 entry["detail"] = res.detail
@@ -516,7 +591,8 @@ def main() -> int:
         for k, v in res["keys"].items():
             verdict = {True: "linearizable", False: "NOT LINEARIZABLE", None: "UNDECIDED"}[v["linearizable"]]
             print(f"{k}: {verdict} ({v['ops']} ops, {v['writes']} writes, {v['unknown']} unknown, "
-                  f"{v['condition_failed']} condition-failed, {v['steps']} search steps)")
+                  f"{v['condition_failed']} condition-failed, {v['steps']} search steps; "
+                  f"{v['eventual_reads']} eventually consistent reads, not linearizable by design)")
             if v.get("detail"):
                 print("  " + v["detail"])
                 for line in v.get("around", []):

@@ -47,12 +47,15 @@ def item(key, version, value):
     return {"cluster_name": "p", "key": key, "version": version, "value": value, "updated_at": 1000}
 
 
-def get(t0, t1, version=None, value=None, key="leader"):
-    return _rec("GetItem", t0, t1, "ok", key=key, item=item(key, version, value) if version else None)
+def get(t0, t1, version=None, value=None, key="leader", consistent=True):
+    """A GetItem; `consistent` as the proxy logs it (True / False / None: ConsistentRead left out)."""
+    kw = {} if consistent is None else {"consistent": consistent}
+    return _rec("GetItem", t0, t1, "ok", key=key, item=item(key, version, value) if version else None, **kw)
 
 
-def query(t0, t1, items, prefix="*"):
-    return _rec("Query", t0, t1, "ok", key=prefix, items=items)
+def query(t0, t1, items, prefix="*", consistent=True):
+    kw = {} if consistent is None else {"consistent": consistent}
+    return _rec("Query", t0, t1, "ok", key=prefix, items=items, **kw)
 
 
 def verdict(records, **kw):
@@ -82,6 +85,43 @@ def test_stale_read_after_a_completed_write_is_rejected():
     res = verdict(h)
     assert res["ok"] is False
     assert "no linearization" in res["keys"]["t/p/leader"]["detail"]
+
+
+def test_eventually_consistent_reads_may_be_stale_but_consistent_ones_may_not():
+    """A GetItem or Query without ConsistentRead: true may see an older version (DynamoDB's eventual consistency;
+    the proxy's stale_read): not a violation. The same stale answer to a strongly consistent read is one. The old
+    checker treated every read as linearizable and rejected the first history."""
+    writes = [write(0, 1, "n1", absent=True, new_version=1), write(2, 3, "n1", expect_version=1, new_version=2)]
+    for consistent in (False, None):  # ConsistentRead false, or left out (DynamoDB's default)
+        h = writes + [get(4, 5, 1, "n1", consistent=consistent),
+                      query(6, 7, [item("leader", 1, "n1")], consistent=consistent),
+                      get(8, 9, 2, "n1"), get(10, 11, 1, "n1", consistent=consistent)]
+        res = verdict(h)
+        assert res["ok"] is True, (consistent, res)
+        assert res["keys"]["t/p/leader"]["eventual_reads"] == 3 and res["keys"]["t/p/leader"]["ops"] == 6
+    for stale in (get(4, 5, 1, "n1", consistent=True), query(4, 5, [item("leader", 1, "n1")], consistent=True)):
+        res = verdict(writes + [stale])
+        assert res["ok"] is False, stale
+        assert "no linearization" in res["keys"]["t/p/leader"]["detail"]
+    # an item just created: the eventually consistent read may still miss it, the consistent one may not
+    assert verdict(writes[:1] + [get(2, 3, consistent=False)])["ok"] is True
+    assert verdict(writes[:1] + [get(2, 3, consistent=True)])["ok"] is False
+
+
+def test_eventually_consistent_reads_still_never_see_the_future_or_an_invented_version():
+    writes = [write(0, 1, "n1", absent=True, new_version=1), write(4, 5, "n2", expect_version=1, new_version=2)]
+    future = verdict(writes + [get(2, 3, 2, "n2", consistent=False)])
+    assert future["ok"] is False
+    assert "only later" in future["keys"]["t/p/leader"]["detail"]
+    invented = verdict(writes + [get(6, 7, 7, "nobody", consistent=False)])
+    assert invented["ok"] is False
+    assert "never" in invented["keys"]["t/p/leader"]["detail"]
+    # a write whose reply was lost: the version DynamoDB really wrote (the proxy's upstream) explains the read
+    lost = write(6, 7, "n3", outcome="unknown", expect_version=2)
+    lost["upstream"] = {"outcome": "ok", "item": item("leader", 3, "n3")}
+    assert verdict(writes + [lost, get(8, 9, 3, "n3", consistent=False)])["ok"] is True
+    # an unknown initial state: nothing to hold an eventually consistent read to
+    assert verdict([get(0, 1, 5, "x", consistent=False)], initial_unknown=True)["ok"] is True
 
 
 def test_read_of_the_future_is_rejected():
