@@ -24,7 +24,17 @@ ACTIONS: ``ok`` (forward), ``delay`` (wait, then forward), ``delay_reply`` (forw
 ``error500`` (500 InternalServerError), ``error503`` (503 ServiceUnavailable), ``hang`` (never forward;
 hold the connection, then reset it), ``hang_reply`` (forward, hold the reply, then reset), ``drop_reply``
 (forward, then reset the connection instead of replying), ``drop_request`` (reset without forwarding),
-``truncate`` (forward, send the headers and half the body, then close).
+``truncate`` (forward, send the headers and half the body, then close), ``stale_read`` (an eventually
+consistent GetItem or Query, i.e. ``ConsistentRead`` absent or false, is forwarded and then answered with the
+*previous* version of each item instead of the current one, as DynamoDB may answer such a read shortly after a
+write; a strongly consistent read is never served stale: the rule does not match it).
+
+For ``stale_read`` the proxy remembers, per item (table, partition, key), the last two distinct versions it saw
+in any reply (GetItem's item or its absence, Query's items, UpdateItem's ALL_NEW, a failed condition's ALL_OLD),
+whatever the rules were then. An eventually consistent read is answered with the version before the latest
+(absent when the item was last seen created; a Query then leaves it out); an item with no earlier version known
+is served as DynamoDB returned it. The log record has ``stale: true`` when something stale was served, the
+served items in ``item``/``items`` and DynamoDB's real answer in ``upstream``.
 
 Every request is logged as one JSON line (``log_path``): seq, client, op, table, partition, key, condition,
 expression values, ``t_invoke``/``t_complete`` (CLOCK_MONOTONIC, system-wide, seconds; ``t_complete`` is
@@ -58,10 +68,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
 ACTIONS = ("ok", "delay", "delay_reply", "throttle", "throttling", "error500", "error503", "hang", "hang_reply",
-           "drop_reply", "drop_request", "truncate")
+           "drop_reply", "drop_request", "truncate", "stale_read")
 RULE_FIELDS = {"action", "ops", "keys", "clients", "tables", "probability", "skip", "count", "script", "delay",
                "hang", "name"}
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+READ_OPS = {"GetItem", "Query"}
+
+
+def eventually_consistent(info: Dict[str, Any]) -> bool:
+    """A GetItem or Query without ``ConsistentRead: true`` (DynamoDB's default is an eventually consistent read)."""
+    return info.get("op") in READ_OPS and not info.get("consistent")
 
 # DynamoDB's error replies (HTTP status, __type, message), as the service sends them.
 ERRORS: Dict[str, Tuple[int, str, str]] = {
@@ -229,6 +245,8 @@ class Rule:
             return False
         if s.get("keys") and not _key_matches(list(s["keys"]), info.get("key"), info.get("batch_keys")):
             return False
+        if self.action == "stale_read" and not self.script and not eventually_consistent(info):
+            return False  # only an eventually consistent read may be stale
         return True
 
     def decide(self, rng: random.Random) -> Optional[str]:
@@ -285,6 +303,8 @@ class FaultProxy:
         self._control: Optional[_Server] = None
         self._threads: List[threading.Thread] = []
         self._open_socks: set = set()
+        # (table, partition, key) -> [older, latest] DynamoDB-JSON items seen in replies (None = absent)
+        self._seen: Dict[Tuple[Any, Any, Any], List[Optional[Dict[str, Any]]]] = {}
 
     # ---- public API ----------------------------------------------------------------------------------
     def start(self) -> "FaultProxy":
@@ -388,6 +408,8 @@ class FaultProxy:
             for r in self._rules:
                 if r.matches(info, client):
                     a = r.decide(self._rng)
+                    if a == "stale_read" and not eventually_consistent(info):
+                        a = "ok"  # a script's stale_read step met a strongly consistent read or a write
                     if a is not None:
                         action, params = a, r.spec
                         break
@@ -395,6 +417,70 @@ class FaultProxy:
             req_id = _request_id(self._rng) if action in ERRORS else ""
             params = dict(params, request_id=req_id)
             return action, params, self._release, seq
+
+    def _remember(self, table: Any, partition: Any, key: Any, item: Optional[Dict[str, Any]]) -> None:
+        """Notes one version of an item seen in a reply (None: absent); keeps the last two distinct ones."""
+        if key is None:
+            return
+        with self._lock:
+            versions = self._seen.setdefault((table, partition, key), [])
+            if versions and versions[-1] == item:
+                return
+            versions.append(item)
+            del versions[:-2]
+
+    def _previous(self, table: Any, partition: Any, key: Any) -> Tuple[bool, Optional[Dict[str, Any]]]:
+        """(known, the version before the latest one seen) of an item."""
+        with self._lock:
+            versions = self._seen.get((table, partition, key)) or []
+            return (True, versions[0]) if len(versions) == 2 else (False, None)
+
+    def _learn(self, info: Dict[str, Any], status: int, data: bytes) -> None:
+        """Remembers the item versions a forwarded reply shows (for stale_read)."""
+        try:
+            resp = json.loads(data or b"{}")
+        except ValueError:
+            return
+        if not isinstance(resp, dict):
+            return
+        op, table, part = info["op"], info.get("table"), info.get("partition")
+        if status == 200 and op == "GetItem":
+            self._remember(table, part, info.get("key"), resp.get("Item"))
+        elif status == 200 and op == "Query":
+            for it in resp.get("Items") or []:
+                self._remember(table, part, _plain_value(it.get("key")), it)
+        elif status == 200 and op == "UpdateItem" and isinstance(resp.get("Attributes"), dict):
+            self._remember(table, part, info.get("key"), resp["Attributes"])  # ALL_NEW (what the DCS asks for)
+        elif status == 400 and str(resp.get("__type", "")).endswith("#ConditionalCheckFailedException"):
+            if isinstance(resp.get("Item"), dict):
+                self._remember(table, part, info.get("key"), resp["Item"])  # ALL_OLD
+
+    def _stale_body(self, info: Dict[str, Any], data: bytes) -> Optional[bytes]:
+        """The reply to an eventually consistent read with each item replaced by its previous version (None when
+        nothing earlier is known, so the real reply stands)."""
+        resp = json.loads(data or b"{}")
+        table, part = info.get("table"), info.get("partition")
+        if info["op"] == "GetItem":
+            known, prev = self._previous(table, part, info.get("key"))
+            if not known:
+                return None
+            out = {k: v for k, v in resp.items() if k != "Item"}
+            if prev is not None:
+                out["Item"] = prev
+            return json.dumps(out, separators=(",", ":")).encode()
+        items, changed = [], False
+        for it in resp.get("Items") or []:
+            known, prev = self._previous(table, part, _plain_value(it.get("key")))
+            if not known:
+                items.append(it)
+                continue
+            changed = True
+            if prev is not None:
+                items.append(prev)
+        if not changed:
+            return None
+        out = dict(resp, Items=items, Count=len(items))
+        return json.dumps(out, separators=(",", ":")).encode()
 
     def _forward(self, method: str, path: str, headers: List[Tuple[str, str]], body: bytes
                  ) -> Tuple[int, str, List[Tuple[str, str]], bytes]:
@@ -485,6 +571,17 @@ class FaultProxy:
                     return
                 up = parse_response(info["op"], status, data)
                 rec["upstream"] = up
+                stale_data = None
+                if action == "stale_read" and status == 200:
+                    with contextlib.suppress(ValueError, TypeError, AttributeError):
+                        # this reply is remembered first: an item that changed since the proxy last saw it is
+                        # served the version seen last, an unchanged one the version before
+                        proxy._learn(info, status, data)
+                        stale_data = proxy._stale_body(info, data)
+                else:
+                    proxy._learn(info, status, data)
+                if action == "stale_read":
+                    rec["stale"] = stale_data is not None
                 if action == "delay_reply":
                     release.wait(float(params.get("delay", 1.0)))
                 if action == "hang_reply":
@@ -514,11 +611,16 @@ class FaultProxy:
                     with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                served = up
+                if stale_data is not None:
+                    data = stale_data
+                    keep = [(k, v) for k, v in keep if k.lower() != "x-amz-crc32"]  # recomputed by _reply
+                    served = parse_response(info["op"], status, data)
                 self._reply(status, keep, data, reason)
-                rec.update(status=status, outcome=up["outcome"])
+                rec.update(status=status, outcome=served["outcome"])
                 for k in ("item", "items", "error", "more"):
-                    if k in up:
-                        rec[k] = up[k]
+                    if k in served:
+                        rec[k] = served[k]
 
             def _reply(self, status: int, headers: List[Tuple[str, str]], data: bytes,
                        reason: Optional[str] = None) -> None:

@@ -308,3 +308,81 @@ def test_concurrent_cas_under_faults_gives_a_linearizable_history(proxy, moto):
     assert reads[-1]["item"]["version"] > first["item"]["version"] + 1
     reads[-1]["item"] = dict(first["item"])
     assert lin.check_records(recs, keys=["leader"])["ok"] is False
+
+
+def _query(client, part: str, consistent):
+    kw = {} if consistent is None else {"ConsistentRead": consistent}
+    return client.query(TableName=TABLE, KeyConditionExpression="cluster_name = :pk",
+                        ExpressionAttributeValues={":pk": {"S": part}}, **kw)["Items"]
+
+
+def _get_read(client, part: str, key: str, consistent):
+    """GetItem with ConsistentRead true, false, or left out (None: DynamoDB's default, eventually consistent)."""
+    kw = {} if consistent is None else {"ConsistentRead": consistent}
+    return client.get_item(TableName=TABLE, Key={"cluster_name": {"S": part}, "key": {"S": key}}, **kw).get("Item")
+
+
+def test_stale_read_serves_the_previous_version_to_eventually_consistent_reads_only(proxy):
+    """`stale_read` answers an eventually consistent GetItem/Query (ConsistentRead false or left out) with the
+    version of the item before the one the proxy saw last; a strongly consistent read always gets the current
+    item. botocore decodes the stale replies (their x-amz-crc32 is recomputed), and the checker accepts the stale
+    eventually consistent reads but flags the same reads once they claim to be consistent."""
+    import linearizability as lin
+    c, part = _client(proxy.url("a")), _part()
+    proxy.set_rules([{"action": "stale_read"}])
+    for v in ("v1", "v2", "v3"):
+        _update(c, part, "leader", v)  # ALL_NEW replies: the proxy sees versions 1, 2, 3
+
+    def versions(items):
+        return [int(i["version"]["N"]) for i in items]
+
+    for _ in range(3):  # consistent reads: never stale, however often they are repeated
+        assert _get_read(c, part, "leader", True)["value"]["S"] == "v3"
+        assert versions(_query(c, part, True)) == [3]
+    for consistent in (False, None):  # eventually consistent: the previous version
+        got = _get_read(c, part, "leader", consistent)
+        assert (got["value"]["S"], got["version"]["N"]) == ("v2", "2"), consistent
+        assert versions(_query(c, part, consistent)) == [2], consistent
+    # An item created after the proxy first saw it absent: the eventually consistent read misses it.
+    assert _get_read(c, part, "sync", True) is None
+    _update(c, part, "sync", "s1")
+    assert _get_read(c, part, "sync", False) is None
+    assert _get_read(c, part, "sync", True)["value"]["S"] == "s1"
+    # A write after the last read: the eventually consistent read sees the version the proxy saw last.
+    _update(c, part, "leader", "v4")
+    assert _get_read(c, part, "leader", False)["value"]["S"] == "v3"
+
+    recs = [r for r in _log(proxy) if r.get("partition") == part]
+    reads = [r for r in recs if r["op"] in ("GetItem", "Query")]
+    consistent_reads = [r for r in reads if r.get("consistent") is True]
+    eventual_reads = [r for r in reads if not r.get("consistent")]
+    assert len(consistent_reads) == 8 and len(eventual_reads) == 6
+    assert all(r["fault"] == "ok" and "stale" not in r for r in consistent_reads)
+    assert all(r["fault"] == "stale_read" and r["stale"] is True for r in eventual_reads)
+    g = next(r for r in eventual_reads if r["op"] == "GetItem" and r["key"] == "leader")
+    assert g["item"]["version"] == 2 and g["upstream"]["item"]["version"] == 3  # served vs DynamoDB's answer
+    assert "consistent" not in eventual_reads[2] and eventual_reads[0]["consistent"] is False
+    assert proxy.stats()["by_fault"]["stale_read"] == 6
+
+    # The checker: stale eventually consistent reads are allowed, the same reads marked consistent are not.
+    res = lin.check_records(recs, keys=["leader", "sync"])
+    assert res["ok"] is True, res
+    assert res["keys"][f"{TABLE}/{part}/leader"]["eventual_reads"] == 5
+    for r in eventual_reads:
+        r["consistent"] = True
+    tampered = lin.check_records(recs, keys=["leader", "sync"])
+    assert tampered["ok"] is False
+    assert tampered["keys"][f"{TABLE}/{part}/leader"]["linearizable"] is False
+    assert tampered["keys"][f"{TABLE}/{part}/sync"]["linearizable"] is False
+
+
+def test_stale_read_in_a_script_leaves_consistent_reads_and_writes_alone(proxy):
+    c, part = _client(proxy.url("a")), _part()
+    _update(c, part, "leader", "v1")
+    _update(c, part, "leader", "v2")
+    proxy.set_rules([{"script": ["stale_read"] * 3, "keys": ["leader"]}])
+    _update(c, part, "leader", "v3")  # a write: forwarded as it is
+    assert _get_read(c, part, "leader", True)["value"]["S"] == "v3"  # consistent: never stale
+    assert _get_read(c, part, "leader", False)["value"]["S"] == "v2"  # the third step: stale
+    assert _get_read(c, part, "leader", False)["value"]["S"] == "v3"  # script done: forwarded
+    assert [r["fault"] for r in _log(proxy)[-4:]] == ["ok", "ok", "stale_read", "ok"]
