@@ -1,5 +1,7 @@
 #include "dcs/dcs.h"
 
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "dcs/dcs_test_node.h"
@@ -33,10 +35,27 @@ TEST(Timing, FailoverTimeDialSetsTtlLoopWaitAndRetryTimeout) {
   EXPECT_NE(bad.status().message().find("failover_time"), std::string::npos);
 }
 
+// docs/design.md: the holder renews every L, each renewal well inside its
+// bound, as long as m < T - L - R (m < F/3 with the dial). Checked over the
+// dial's whole range, not only at its minimum: the margin grows with the ttl.
 TEST(Timing, SafetyMarginLeavesRoomForTheRenewalCycle) {
-  auto t = *Timing::FromFailoverTime(Timing::kMinFailoverTime);
-  EXPECT_LT(t.SafetyMargin(), t.ttl - t.loop_wait - t.retry_timeout + t.retry_timeout);
-  EXPECT_GE(t.SafetyMargin(), Timing::kDemoteAllowance);
+  std::vector<Duration> dial;
+  for (auto f = Timing::kMinFailoverTime; f <= 600s; f += 1s) dial.push_back(f);
+  for (Duration f : {9500ms, 10001ms, 29999ms, 3600000ms}) dial.push_back(f);
+  for (Duration f : dial) {
+    auto t = Timing::FromFailoverTime(f);
+    ASSERT_TRUE(t.ok()) << f.count();
+    const Duration m = t->SafetyMargin();
+    EXPECT_LT(m, t->ttl - t->loop_wait - t->retry_timeout)
+        << "failover_time " << std::chrono::duration_cast<std::chrono::milliseconds>(f).count()
+        << " ms: safety margin " << std::chrono::duration_cast<std::chrono::milliseconds>(m).count()
+        << " ms leaves no room for the renewal cycle (T - L - R = "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(t->ttl - t->loop_wait - t->retry_timeout)
+               .count()
+        << " ms)";
+    EXPECT_GE(m, Timing::kDemoteAllowance);
+  }
+  EXPECT_GT(dial.size(), 590U);
 }
 
 // Regression (fuzz/fuzz_cluster_items): a foreign or corrupt leader item with
