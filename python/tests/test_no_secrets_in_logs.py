@@ -146,28 +146,57 @@ def _dynatroni() -> str:
     return str(exe)
 
 
+def test_assert_clean_finds_each_actual_secret():
+    """The search itself: each real secret string (not a word like "token" or "secret") is caught anywhere in a
+    text, and text that only talks about credentials is not."""
+    for needle in (SECRET, TOKEN, TOKEN[:24], ACCESS_KEY_ID, 'Signature=0123abcd'):
+        with pytest.raises(AssertionError):
+            _assert_clean(f'INFO x: credentials {needle} loaded', 'a control text')
+    _assert_clean('session token, secret access key and access key id from the environment; '
+                  'ExpiredTokenException: the security token included in the request is expired', 'a control text')
+
+
+def _run_cli(args, env, rc: int, *expected: str) -> str:
+    """Runs `dynatroni ARGS`: it must end with exit status `rc` (0 ok, 1 check failed, 3 DynamoDB unreachable or a
+    runtime error; never 2, a usage error that exercises nothing), print each of `expected`, and print no secret."""
+    proc = subprocess.run([_dynatroni()] + args, capture_output=True, text=True, timeout=120, env=env)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == rc, (args, proc.returncode, out[-2000:])
+    for e in expected:
+        assert e in out, (args, e, out[-2000:])
+    _assert_clean(out, f'`dynatroni {" ".join(args)}`')
+    return out
+
+
 def test_dynatroni_cli_prints_no_secret_in_any_command(moto_ddb, scope, tmp_path):
     table = unique_name('secrets_cli')
     env = _cli_env(moto_ddb.endpoint)
-    commands = [
-        ['table', 'create', '--table', table],
-        ['table', 'check', '--table', table],
-        ['status', '--table', table, '--cluster', scope],
-        ['status', '--table', table, '--cluster', scope, '--json'],
-        ['list', '--table', table],
-        ['doctor', '--table', table, '--cluster', scope],
-        ['doctor', '--table', table, '--cluster', scope, '--json'],
-        ['cost', '--table', table],
-        ['status', '--table', 'no-such-table', '--cluster', scope],
-        ['status', '--table', table, '--cluster', scope, '--endpoint-url', 'http://127.0.0.1:1'],
-    ]
-    outputs = []
-    for args in commands:
-        proc = subprocess.run([_dynatroni()] + args, capture_output=True, text=True, timeout=120, env=env)
-        outputs.append(proc.stdout + proc.stderr)
-        assert proc.returncode in (0, 1, 2, 3), (args, proc.returncode, proc.stderr)
-        _assert_clean(proc.stdout + proc.stderr, f'`dynatroni {" ".join(args)}`')
-    assert any('PASS' in o or 'ok' in o.lower() for o in outputs)
+    # Every command runs to its intended end with the secrets loaded: exit 0 where it works, 3 where DynamoDB
+    # says no or cannot be reached.
+    _run_cli(['table', 'create', '--table', table], env, 0, f'Table {table} created')
+    _run_cli(['table', 'check', '--table', table], env, 0, 'table check: no problems')
+    _run_cli(['status', '--table', table, '--cluster', scope], env, 0, f'Cluster {scope}')
+    status = json.loads(_run_cli(['status', '--table', table, '--cluster', scope, '--json'], env, 0))
+    assert (status['cluster'], status['table']) == (scope, table)
+    _run_cli(['list', '--table', table], env, 0, table)
+    _run_cli(['doctor', '--table', table, '--cluster', scope], env, 0, 'PASS  credentials')
+    doctor = json.loads(_run_cli(['doctor', '--table', table, '--cluster', scope, '--json'], env, 0))
+    assert {c['check']: c['result'] for c in doctor['checks']}['credentials'] == 'PASS', doctor
+    _run_cli(['cost', '--failover-time', '30', '--nodes', '3'], env, 0, 'Requests/min')
+    _run_cli(['status', '--table', 'no-such-table', '--cluster', scope], env, 3, 'ResourceNotFoundException')
+    _run_cli(['status', '--table', table, '--cluster', scope, '--endpoint-url', 'http://127.0.0.1:1'], env, 3,
+             '127.0.0.1:1')
+    # The secrets were really used: a server answering "expired token" saw this token and key id, and the
+    # error the command prints names neither.
+    server = ExpiredTokenServer()
+    try:
+        _run_cli(['status', '--table', table, '--cluster', scope, '--endpoint-url', server.endpoint], env, 3,
+                 'ExpiredTokenException')
+        sent = [{k.lower(): v for k, v in headers.items()} for headers, _ in server.requests]
+        assert sent and all(h.get('x-amz-security-token') == TOKEN for h in sent), sent[:1]
+        assert all(f'Credential={ACCESS_KEY_ID}/' in h.get('authorization', '') for h in sent), sent[:1]
+    finally:
+        server.close()
     # The same with the secrets in a Patroni config file instead of the environment.
     cfg = tmp_path / 'patroni.yml'
     cfg.write_text(textwrap.dedent(f"""\
@@ -183,10 +212,9 @@ def test_dynatroni_cli_prints_no_secret_in_any_command(moto_ddb, scope, tmp_path
         """))
     plain_env = {k: v for k, v in env.items() if not k.startswith('AWS_')}
     plain_env['AWS_EC2_METADATA_DISABLED'] = 'true'
-    for args in (['status', '-c', str(cfg)], ['doctor', '-c', str(cfg)], ['table', 'check', '-c', str(cfg)]):
-        proc = subprocess.run([_dynatroni()] + args, capture_output=True, text=True, timeout=120, env=plain_env)
-        assert proc.returncode in (0, 1, 3), (args, proc.stdout, proc.stderr)
-        _assert_clean(proc.stdout + proc.stderr, f'`dynatroni {" ".join(args)}`')
+    _run_cli(['status', '-c', str(cfg)], plain_env, 0, f'Cluster {scope}')
+    _run_cli(['doctor', '-c', str(cfg)], plain_env, 0, 'PASS  credentials')
+    _run_cli(['table', 'check', '-c', str(cfg)], plain_env, 0, 'table check: no problems')
 
 
 def test_patronictl_list_prints_no_secret(moto_ddb, scope, tmp_path):
@@ -212,4 +240,5 @@ def test_patronictl_list_prints_no_secret(moto_ddb, scope, tmp_path):
         proc = subprocess.run([str(ctl), '-c', str(cfg)] + args, capture_output=True, text=True, timeout=120,
                               env=env)
         assert 'Traceback' not in proc.stderr, proc.stderr
+        assert proc.returncode == 0, (args, proc.returncode, proc.stdout, proc.stderr)
         _assert_clean(proc.stdout + proc.stderr, f'`patronictl {" ".join(args)}`')
