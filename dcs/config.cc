@@ -46,6 +46,14 @@ std::string PercentDecode(const std::string& s) {
   return out;
 }
 
+// The accepted keys as one comma-separated list, for error messages: the
+// same table the parsers accept, so a message never lists fewer.
+std::string KnownKeys() {
+  std::string out;
+  for (const char* key : kKeys) out += (out.empty() ? "" : ", ") + std::string(key);
+  return out;
+}
+
 // At most this many characters of a user's value are quoted in a message.
 std::string Shown(const std::string& text) { return text.size() > 40 ? text.substr(0, 40) + "..." : text; }
 
@@ -89,9 +97,7 @@ Status ParseUrl(const std::string& url, std::map<std::string, std::string>* out)
       bool known = false;
       for (const char* key : kKeys) known = known || k == key;
       if (!known) {
-        return InvalidArgument("url: unknown parameter '" + Shown(k) +
-                               "' (known: table_name, region, "
-                               "endpoint_url, failover_time, profile, ca_bundle, leader_poll_interval)");
+        return InvalidArgument("url: unknown parameter '" + Shown(k) + "' (known: " + KnownKeys() + ")");
       }
       (*out)[k] = v;
     }
@@ -124,10 +130,7 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
     bool known = false;
     for (const char* key : kKeys) known = known || k == key;
     if (!known) {
-      return InvalidArgument("dynamodb." + Shown(k) +
-                             ": unknown setting (known: table_name, region, endpoint_url, "
-                             "failover_time, profile, ca_bundle, access_key_id, secret_access_key, "
-                             "session_token, leader_poll_interval, switchover_poll_interval, url)");
+      return InvalidArgument("dynamodb." + Shown(k) + ": unknown setting (known: " + KnownKeys() + ", url)");
     }
     merged[k] = v;
   }

@@ -1,5 +1,9 @@
 #include "dcs/config.h"
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace dynatroni::dcs {
@@ -143,6 +147,54 @@ TEST(DcsConfig, PartitionIsScopeOrNamespaceSlashScope) {
   EXPECT_EQ(PartitionFor("/service/", "batman"), "batman");
   EXPECT_EQ(PartitionFor("service", "batman"), "batman");
   EXPECT_EQ(PartitionFor("/prod/", "batman"), "prod/batman");
+}
+
+// The keys an error message lists, from "... (known: a, b, c)".
+std::set<std::string> ListedKeys(const std::string& message) {
+  std::set<std::string> keys;
+  auto open = message.find("(known: ");
+  auto close = message.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return keys;
+  std::string list = message.substr(open + 8, close - open - 8);
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    auto comma = list.find(", ", pos);
+    keys.insert(list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (comma == std::string::npos) break;
+    pos = comma + 2;
+  }
+  return keys;
+}
+
+// Every key the URL form accepts is named by its unknown-parameter message,
+// and the message names nothing it refuses (likewise for the section's keys).
+TEST(DcsConfig, UnknownKeyMessagesListExactlyTheAcceptedKeys) {
+  const std::vector<std::string> candidates = {
+      "table_name", "region", "endpoint_url", "failover_time", "profile", "ca_bundle", "access_key_id",
+      "secret_access_key", "session_token", "leader_poll_interval", "switchover_poll_interval",
+      // Patroni's own names and other non-keys: refused.
+      "url", "scope", "namespace", "name", "ttl", "loop_wait", "retry_timeout", "tablename"};
+  std::set<std::string> url_accepted, section_accepted;
+  for (const auto& k : candidates) {
+    auto u = ParseDcsConfig({{"url", "dynamodb://t?" + k + "=1"}}, {});
+    if (u.ok() || u.status().message().find("unknown parameter") == std::string::npos) url_accepted.insert(k);
+    auto s = ParseDcsConfig({{k, "1"}}, {});
+    if (s.ok() || s.status().message().find("unknown setting") == std::string::npos)
+      section_accepted.insert(k);
+  }
+  EXPECT_EQ(url_accepted.size(), 11U);
+  EXPECT_EQ(section_accepted.size(), 12U);  // the 11 and `url`
+
+  auto u = ParseDcsConfig({{"url", "dynamodb://t?bogus=1"}}, {});
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.status().message().find("url: unknown parameter 'bogus' (known: "), 0U) << u.status().message();
+  EXPECT_EQ(ListedKeys(u.status().message()), url_accepted) << u.status().message();
+
+  auto s = ParseDcsConfig({{"bogus", "1"}}, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().find("dynamodb.bogus: unknown setting (known: "), 0U)
+      << s.status().message();
+  EXPECT_EQ(ListedKeys(s.status().message()), section_accepted) << s.status().message();
 }
 
 }  // namespace
