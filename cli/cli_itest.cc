@@ -400,6 +400,86 @@ TEST_P(CliTest, DoctorFailsOnAMissingTable) {
   EXPECT_EQ(json::parse(r.out)["result"], "FAIL");
 }
 
+// A cluster that ran on the earlier Python DynamoDB DCS with its default table
+// (softoboros-patroni) and was moved without pinning table_name: the configured
+// table has nothing for it, the old one does, and doctor says so.
+TEST_P(CliTest, DoctorWarnsWhenTheClusterIsStillInTheEarlierDefaultTable) {
+  const std::string old_table = "softoboros-patroni";
+  const std::string cluster = "legacy-" + table_;  // unique: the old table's name is fixed
+  auto deadline = [] { return Deadline::After(*SystemClock::Instance(), 10s); };
+  auto run_on = [&](std::vector<std::string> args, const std::string& table) {
+    for (const std::string& a : {std::string("--table"), table, std::string("--endpoint-url"),
+                                 GetParam().endpoint, std::string("--region"), std::string("us-east-1")}) {
+      args.push_back(a);
+    }
+    std::ostringstream out, err;
+    std::istringstream in;
+    Ran ran;
+    ran.rc = RunCli(args, out, err, in, env_);
+    ran.out = out.str();
+    ran.err = err.str();
+    return ran;
+  };
+  auto created = run_on({"table", "create"}, old_table);
+  ASSERT_EQ(created.rc, kExitOk) << created.out << created.err;
+  struct DropOldTable {
+    dynamodb::Client* client;
+    std::string table;
+    ~DropOldTable() { (void)client->DeleteTable(table, Deadline::After(*SystemClock::Instance(), 10s)); }
+  } drop{client_.get(), old_table};
+
+  // Nothing there for this cluster yet: no migration line.
+  CreateTable();
+  auto r = Run({"doctor", "--cluster", cluster});
+  EXPECT_EQ(r.rc, kExitOk) << r.out << r.err;
+  EXPECT_NE(r.out.find("WARN  cluster        no items for cluster " + cluster), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("migration"), std::string::npos) << r.out;
+
+  // Items as the earlier module wrote them (wall-clock microsecond versions, a UUID session, ttl).
+  for (const char* key : {"leader", "members/pg1", "config"}) {
+    dynamodb::PutItemRequest put;
+    put.table = old_table;
+    put.item = {{dcs::kPartitionKey, dynamodb::AttributeValue::S(cluster)},
+                {dcs::kSortKey, dynamodb::AttributeValue::S(key)},
+                {"value", dynamodb::AttributeValue::S("pg1")},
+                {"version", dynamodb::AttributeValue::N(int64_t{1764120000000000})},
+                {"session", dynamodb::AttributeValue::S("0b5c4e55-0a5e-4f5e-9a39-2d1c8f1b6e01")},
+                {"ttl", dynamodb::AttributeValue::N(int64_t{1764120060})}};
+    auto w = client_->PutItem(put, deadline());
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+  }
+  const std::string warning =
+      "WARN  migration      table softoboros-patroni (the earlier Python DynamoDB DCS's default table_name) "
+      "holds 3 item(s) of cluster " +
+      cluster + "; table " + table_ +
+      " has none — fix: this cluster has not moved: set dynamodb.table_name: softoboros-patroni (and region: "
+      "ca-central-1, failover_time: 60 if the old configuration left them unset), see docs/migration.md";
+  r = Run({"doctor", "--cluster", cluster});
+  EXPECT_EQ(r.rc, kExitOk) << "a warning, not a failure\n" << r.out << r.err;
+  EXPECT_NE(r.out.find(warning), std::string::npos) << r.out;
+  r = Run({"doctor", "--cluster", cluster, "--json"});
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["result"], "WARN") << r.out;
+  bool found = false;
+  for (const auto& c : j["checks"]) found = found || c["check"] == "migration";
+  EXPECT_TRUE(found) << r.out;
+
+  // The configured table does not exist at all (e.g. the default `patroni` never created): still said.
+  const std::string missing = table_ + "-missing";
+  r = run_on({"doctor", "--cluster", cluster}, missing);
+  EXPECT_EQ(r.rc, kExitFailed) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL  table"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("holds 3 item(s) of cluster " + cluster + "; table " + missing + " does not exist"),
+            std::string::npos)
+      << r.out;
+
+  // Configured to the old table itself: nothing to say.
+  r = run_on({"doctor", "--cluster", cluster}, old_table);
+  EXPECT_EQ(r.rc, kExitOk) << r.out << r.err;
+  EXPECT_EQ(r.out.find("migration"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS  cluster        " + cluster), std::string::npos) << r.out;
+}
+
 TEST_P(CliTest, DoctorFailsWhenTheEndpointIsUnreachable) {
   std::vector<std::string> args = {"doctor",   "--table",  table_, "--endpoint-url", "http://127.0.0.1:9",
                                    "--region", "us-east-1"};

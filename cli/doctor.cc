@@ -22,6 +22,8 @@ using std::chrono::milliseconds;
 
 constexpr char kProbePartition[] = "dynatroni-doctor-probe";
 constexpr char kProbeKey[] = "doctor-probe";
+// The earlier Python DynamoDB DCS's default table_name (docs/migration.md).
+constexpr char kEarlierDefaultTable[] = "softoboros-patroni";
 
 enum class Result3 { kPass, kWarn, kFail };
 
@@ -57,7 +59,7 @@ bool CredentialRejected(const Status& s) {
 
 std::string IamFix(const std::string& action, const std::string& region, const std::string& table) {
   return "allow " + action + " on arn:aws:dynamodb:" + region + ":<account>:table/" + table +
-         " for this principal (docs/cli.md lists the policy)";
+         " for this principal (docs/iam.md has the policies)";
 }
 
 class Doctor {
@@ -324,7 +326,14 @@ class Doctor {
   }
 
   void CheckCluster() {
-    if (config_.partition.empty() || table_missing_) return;
+    if (config_.partition.empty()) return;
+    if (table_missing_) {
+      std::string note = CheckEarlierDefaultTable();
+      for (auto& c : checks_) {
+        if (c.name == "table") c.detail += note;
+      }
+      return;
+    }
     auto items = ctx_->store->Query(config_.partition, "", CallDeadline());
     if (!items.ok()) {
       if (items.status().code() != StatusCode::kPermissionDenied) {
@@ -337,6 +346,9 @@ class Doctor {
       Add(Result3::kWarn, "cluster", "no items for cluster " + config_.partition,
           "check scope and namespace: Patroni has not written this cluster (`dynatroni list` shows the "
           "clusters)");
+      const size_t cluster_line = checks_.size() - 1;
+      std::string note = CheckEarlierDefaultTable();
+      checks_[cluster_line].detail += note;
       return;
     }
     std::string leader = "no leader";
@@ -348,6 +360,41 @@ class Doctor {
     }
     Add(Result3::kPass, "cluster",
         config_.partition + ": " + leader + ", " + std::to_string(members) + " member item(s)");
+  }
+
+  // The configured table has nothing for this cluster (or does not exist):
+  // a cluster that ran on the earlier Python DynamoDB DCS with its default
+  // table_name, moved without pinning it, still has its items in
+  // softoboros-patroni. Best effort, in this Region only: adds a WARN line
+  // when that table holds the cluster's partition (the earlier module's
+  // partition was the scope, whatever the namespace); returns a note for
+  // the caller's line when the table could not be read (e.g. access denied).
+  std::string CheckEarlierDefaultTable() {
+    const std::string& table = config_.dcs.table_name;
+    if (table == kEarlierDefaultTable) return "";
+    const std::string& partition = config_.scope.empty() ? config_.partition : config_.scope;
+    dynamodb::QueryRequest req;
+    req.table = kEarlierDefaultTable;
+    req.consistent_read = false;
+    req.key_condition.condition = "#pk = :pk";
+    req.key_condition.names["#pk"] = dcs::kPartitionKey;
+    req.key_condition.values[":pk"] = dynamodb::AttributeValue::S(partition);
+    auto old = ctx_->client->Query(req, CallDeadline());
+    if (!old.ok()) {
+      if (old.status().code() == StatusCode::kNotFound) return "";
+      return std::string("; table ") + kEarlierDefaultTable +
+             " (the earlier Python DynamoDB DCS's default) not checked: " + old.status().message();
+    }
+    if (old->items.empty()) return "";
+    Add(Result3::kWarn, "migration",
+        std::string("table ") + kEarlierDefaultTable +
+            " (the earlier Python DynamoDB DCS's default table_name) holds " +
+            std::to_string(old->items.size()) + " item(s) of cluster " + partition + "; table " + table +
+            (table_missing_ ? " does not exist" : " has none"),
+        std::string("this cluster has not moved: set dynamodb.table_name: ") + kEarlierDefaultTable +
+            " (and region: ca-central-1, failover_time: 60 if the old configuration left them unset), see "
+            "docs/migration.md");
+    return "";
   }
 
   const Options& opts_;
