@@ -576,6 +576,69 @@ def test_every_dynatroni_command_shown_runs_against_moto(local_dynamodb, tmp_pat
     assert not failures, "\n\n".join(failures)
 
 
+EARLIER_DEFAULTS = {"table_name": "softoboros-patroni", "region": "ca-central-1", "failover_time": "60"}
+
+
+def test_migration_md_pins_the_earlier_defaults():
+    """The earlier module's defaults as docs/migration.md states them, its pin block, and doctor's fix text agree."""
+    text = (DOCS / "migration.md").read_text()
+    intro = text[:text.index("## Pin the earlier defaults")]
+    for key, value in EARLIER_DEFAULTS.items():
+        assert f"`{key}: {value}`" in intro, f"docs/migration.md's introduction does not give the default {key}"
+    section = text[text.index("## Pin the earlier defaults"):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block, "docs/migration.md: no yaml block pinning the defaults"
+    import yaml
+    assert {k: str(v) for k, v in yaml.safe_load(block.group(1))["dynamodb"].items()} == EARLIER_DEFAULTS
+    doctor = (REPO / "cli/doctor.cc").read_text()
+    assert f'kEarlierDefaultTable[] = "{EARLIER_DEFAULTS["table_name"]}"' in doctor
+    assert f"region: {EARLIER_DEFAULTS['region']}, failover_time: {EARLIER_DEFAULTS['failover_time']}" in doctor
+
+
+def test_migration_md_doctor_warning_is_what_doctor_prints(local_dynamodb):
+    """The doctor run shown in docs/migration.md, against moto with a cluster still in the earlier default table:
+    its WARN lines are exactly what `dynatroni doctor` prints."""
+    text = (DOCS / "migration.md").read_text()
+    m = re.search(r"^\$ (dynatroni doctor[^\n]*)\n(.*?)^\[exit (\d+)\]", text, re.S | re.M)
+    assert m, "docs/migration.md shows no `dynatroni doctor` run"
+    _, args = _tool_and_args(m.group(1))
+    shown = [ln for ln in m.group(2).splitlines() if ln.startswith("WARN")]
+    assert any(ln.startswith("WARN  migration ") for ln in shown), shown
+    cluster = args[args.index("--cluster") + 1]
+    endpoint = local_dynamodb["endpoints"]["moto"]
+    env = cli_env(local_dynamodb, endpoint)
+    c = boto(endpoint, local_dynamodb)
+    table = re.search(r"; table (\S+) has none", "\n".join(shown)).group(1)
+    r = run_cli(["table", "create", "--table", table], env)  # idempotent: the configured table exists, empty for it
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not c.query(TableName=table, KeyConditionExpression="cluster_name = :c",
+                       ExpressionAttributeValues={":c": {"S": cluster}})["Items"]
+    old = EARLIER_DEFAULTS["table_name"]
+    c.create_table(TableName=old, BillingMode="PAY_PER_REQUEST",
+                   AttributeDefinitions=[{"AttributeName": "cluster_name", "AttributeType": "S"},
+                                         {"AttributeName": "key", "AttributeType": "S"}],
+                   KeySchema=[{"AttributeName": "cluster_name", "KeyType": "HASH"},
+                              {"AttributeName": "key", "KeyType": "RANGE"}])
+    try:
+        c.get_waiter("table_exists").wait(TableName=old)
+        count = int(re.search(r"holds (\d+) item\(s\)", "\n".join(shown)).group(1))
+        keys = ["leader", "config", "initialize", "members/pg1", "members/pg2"][:count]
+        for key in keys:  # as the earlier module wrote them: wall-clock microsecond versions, a UUID session, ttl
+            c.put_item(TableName=old, Item={"cluster_name": {"S": cluster}, "key": {"S": key}, "value": {"S": "pg1"},
+                                            "version": {"N": "1764120000000000"},
+                                            "session": {"S": "0b5c4e55-0a5e-4f5e-9a39-2d1c8f1b6e01"},
+                                            "ttl": {"N": "1764120060"}})
+        r = run_cli(args, env)
+        assert r.returncode == int(m.group(3)), r.stdout + r.stderr
+        printed = [ln for ln in r.stdout.splitlines() if ln.startswith("WARN")]
+        assert printed == shown, "docs/migration.md shows:\n" + "\n".join(shown) + "\ndoctor prints:\n" + \
+            "\n".join(printed)
+        summary = [ln for ln in m.group(2).splitlines() if ln.startswith("doctor: ")]
+        assert summary == [ln for ln in r.stdout.splitlines() if ln.startswith("doctor: ")], r.stdout
+    finally:
+        c.delete_table(TableName=old)
+
+
 # ------------------------------------------------------------------ links, index, systemd, version
 
 
