@@ -145,11 +145,22 @@ def _ops_in(files: List[Path], client_ops: Dict[str, Set[str]]) -> Set[str]:
 
 
 def _store_method_ops(client_ops: Dict[str, Set[str]]) -> Dict[str, Set[str]]:
+    """DynamoItemStore method -> the DynamoDB operations it sends, following its calls of its own methods
+    (e.g. Get -> GetItem -> the client's GetItem)."""
     src = (REPO / "dcs/dynamo_item_store.cc").read_text()
-    out = {}
+    bodies: Dict[str, str] = {}
     for m in re.finditer(r"^\S[^\n]*\bDynamoItemStore::(\w+)\(", src, re.M):
-        body = src[m.start():src.find("\n}\n", m.start())]
-        out[m.group(1)] = _ops_in_text(body, client_ops)
+        bodies[m.group(1)] = bodies.get(m.group(1), "") + src[m.start():src.find("\n}\n", m.start())]
+    out = {n: _ops_in_text(b, client_ops) for n, b in bodies.items()}
+    changed = True
+    while changed:
+        changed = False
+        for n, b in bodies.items():
+            for callee in re.findall(r"(?<![>.\w])([A-Z]\w+)\(", b):
+                if callee in out and callee != n and not out[callee] <= out[n]:
+                    out[n] |= out[callee]
+                    changed = True
+    assert out.get("Get") == {"GetItem"} and out.get("Write") == {"UpdateItem"}, out
     return out
 
 
@@ -259,6 +270,155 @@ def test_iam_md_policies_list_exactly_the_actions_the_code_uses():
         # every item-level action is confined to the cluster's partitions
         cond = st["Condition"]["ForAllValues:StringEquals"]
         assert cond["dynamodb:LeadingKeys"], st
+
+
+def _blank(text: str, strings: bool) -> str:
+    """`text` with comments (and, with `strings`, string and character literals) replaced by spaces of the same
+    length, so that positions stay valid."""
+    pattern = r'//[^\n]*|/\*.*?\*/' + (r"""|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'""" if strings else "")
+    return re.sub(pattern, lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.S)
+
+
+def _cpp_units(path: Path) -> Dict[str, str]:
+    """Top-level functions and classes of a C++ source file (inside namespaces): name -> body text, comments
+    removed. A class's methods are part of the class's body, not names of their own."""
+    code = _blank(path.read_text(), strings=False)
+    bare = _blank(code, strings=True)
+    units: Dict[str, str] = {}
+    stack: List[bool] = []  # per open brace: is it a namespace's?
+    header_start = 0
+    top_start = None
+    for i, ch in enumerate(bare):
+        if ch == "{":
+            at_top = all(stack)
+            is_ns = at_top and re.search(r"\bnamespace\b[\w:\s]*$", bare[header_start:i]) is not None
+            if at_top and not is_ns:
+                top_start = header_start
+            stack.append(is_ns)
+            if is_ns:
+                header_start = i + 1
+        elif ch == "}":
+            is_ns = stack.pop()
+            if all(stack) and not is_ns and top_start is not None:
+                header = bare[top_start:bare.index("{", top_start)]
+                cls = re.search(r"\b(?:class|struct)\s+(\w+)", header)
+                fn = re.search(r"(\w+)\s*\(", header)
+                name = cls.group(1) if cls else fn.group(1) if fn else None
+                if name:
+                    units[name] = units.get(name, "") + code[top_start:i + 1]
+                top_start = None
+            if all(stack):
+                header_start = i + 1
+        elif ch == ";" and all(stack):
+            header_start = i + 1
+    return units
+
+
+def _cli_dispatch() -> Dict[str, str]:
+    """`dynatroni` subcommand (as the docs name it) -> the function cli/run.cc dispatches it to."""
+    run = _blank((REPO / "cli/run.cc").read_text(), strings=False)
+    out = {cmd: fn for cmd, fn in re.findall(r'cmd == "([\w-]+)"\) return (Run\w+)\(', run)}
+    table = re.search(r'if \(cmd == "table"\) \{(.*?)\n  \}', run, re.S)
+    assert table, "cli/run.cc: no `table` dispatch block"
+    subs = re.findall(r'o\.command\[1\] == "(\w+)"\) return (Run\w+)\(', table.group(1))
+    rest = re.findall(r"^\s*return (Run\w+)\(", table.group(1), re.M)
+    assert len(subs) == 1 and len(rest) == 1, table.group(1)
+    out[f"table {subs[0][0]}"] = subs[0][1]
+    out["table check"] = rest[0]
+    usage = (REPO / "cli/options.cc").read_text()
+    assert 'dynatroni table check' in usage and 'dynatroni break-glass promote' in usage
+    out["break-glass promote"] = out.pop("break-glass")
+    return out
+
+
+def cli_command_actions() -> Dict[str, Set[str]]:
+    """For each `dynatroni` subcommand, the DynamoDB operations its code calls: the function it is dispatched to
+    and every function or class of cli/ that it reaches (by name), through the client (`client->X(`,
+    `Call("X"`), the item store (`store->X(`) and dcs/'s free functions that take a Client."""
+    client_ops = _client_method_ops()
+    store = _store_method_ops(client_ops)
+    free = _free_function_ops(client_ops)
+    units: Dict[str, str] = {}
+    for f in _sources("cli"):
+        for name, body in _cpp_units(f).items():
+            units[name] = units.get(name, "") + body
+    assert {"InspectTable", "Doctor", "BreakGlass", "RunList"} <= set(units), sorted(units)
+
+    def reach(entry: str) -> Set[str]:
+        seen, todo = {entry}, [entry]
+        while todo:
+            body = units[todo.pop()]
+            for tok in set(re.findall(r"\b[A-Za-z_]\w*\b", _blank(body, strings=True))):
+                if tok in units and tok not in seen:
+                    seen.add(tok)
+                    todo.append(tok)
+        return seen
+
+    out = {}
+    for cmd, entry in _cli_dispatch().items():
+        assert entry in units, f"{entry} (for `dynatroni {cmd}`) not found in cli/"
+        acts: Set[str] = set()
+        for name in reach(entry):
+            body = units[name]
+            acts |= _ops_in_text(body, client_ops) | _free_calls(body, free)
+            for method in re.findall(r"store_?(?:->|\.)([A-Z]\w+)\(", body):
+                acts |= store[method]
+        out[cmd] = acts
+    return out
+
+
+def test_cli_command_actions_derived_from_the_code_look_right():
+    per = cli_command_actions()
+    assert {"CreateTable", "DescribeTable", "UpdateTimeToLive"} <= per["table create"]
+    assert "CreateTable" not in per["table check"] and "Scan" not in per["status"]
+    assert {"GetItem", "Query", "UpdateItem", "DescribeTable"} <= per["doctor"]
+    assert per["list"] == {"Scan", "Query"} and per["cost"] == set()
+    assert {f"dynamodb:{a}" for acts in per.values() for a in acts} == cli_actions()
+
+
+def _doc_command_table(doc: str, after: str) -> Dict[str, Set[str]]:
+    """The `| command | actions |` table that follows the heading `after` in docs/<doc>: command -> actions
+    (the backticked CamelCase words of the second column)."""
+    text = (DOCS / doc).read_text()
+    section = text[text.index(after):]
+    m = re.search(r"^\| command \| actions \|\n\|[-|]+\|\n((?:\|.*\n)+)", section, re.M)
+    assert m, f"docs/{doc}: no `| command | actions |` table after {after!r}"
+    rows = {}
+    for line in m.group(1).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        cmds = re.findall(r"`([^`]+)`", cells[0])
+        assert len(cmds) == 1, f"docs/{doc}: one command per row: {line}"
+        rows[cmds[0]] = set(re.findall(r"`(?:dynamodb:)?([A-Z][A-Za-z]+)`", cells[1]))
+    return rows
+
+
+def test_cli_md_and_iam_md_list_per_command_exactly_the_actions_the_code_calls():
+    per = cli_command_actions()
+    store = _store_method_ops(_client_method_ops())
+    for doc, after in (("cli.md", "## IAM permissions"), ("iam.md", "## Operators")):
+        rows = _doc_command_table(doc, after)
+        extra = {"patronictl remove": store["DeletePartition"]} if doc == "iam.md" else {}
+        expected = {**per, **extra}
+        assert set(rows) == set(expected), f"docs/{doc}: commands {sorted(rows)}, the code has {sorted(expected)}"
+        wrong = {c: {"documented": sorted(rows[c]), "code": sorted(expected[c])}
+                 for c in expected if rows[c] != expected[c]}
+        assert not wrong, f"docs/{doc}: actions per command differ from the code: {wrong}"
+
+
+def test_cli_md_names_exactly_the_plugins_actions():
+    text = (DOCS / "cli.md").read_text()
+    section = text[text.index("## IAM permissions"):]
+    intro = section[:section.index("| command | actions |")]
+    named = set(re.findall(r"`(dynamodb:[A-Za-z]+)`", intro))
+    assert named == plugin_actions(), \
+        f"docs/cli.md names {sorted(named)} for the plugin; the code calls {sorted(plugin_actions())}"
+
+
+def test_iam_md_node_table_lists_exactly_the_plugins_actions():
+    text = (DOCS / "iam.md").read_text()
+    m = re.search(r"^\| action \| used for \|\n\|[-|]+\|\n((?:\|.*\n)+)", text, re.M)
+    assert m, "docs/iam.md: no `| action | used for |` table"
+    assert set(re.findall(r"^\| `(dynamodb:\w+)`", m.group(1), re.M)) == plugin_actions()
 
 
 # ------------------------------------------------------------------ CloudFormation
