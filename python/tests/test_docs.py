@@ -6,6 +6,14 @@
 * docs/iac/terraform/ parses (python-hcl2) and its table passes the same check;
 * the IAM policies in docs/iam.md (and the node policies in both IaC files) list exactly the DynamoDB
   actions the code calls, derived by reading the C++ sources, never from a hard-coded copy;
+* the per-command action tables of docs/cli.md and docs/iam.md list exactly what each `dynatroni` subcommand's
+  code calls (from run.cc's dispatch through every function and class of cli/ it reaches);
+* docs/install.md names the Debian package of every library the installed extension and `dynatroni` command
+  link (readelf, ldd, dpkg -S), and which of them PostgreSQL 15 pulls in (apt-cache);
+* docs/systemd/patroni-dynamodb.service has the settings docs/install.md lists, Debian's patroni.service has the
+  ones listed for it, every difference has a reason, and nothing every PostgreSQL backend would inherit is set;
+* docs/migration.md pins the earlier module's defaults, and the `dynatroni doctor` warning it shows is what
+  doctor prints for a cluster still in the earlier default table (run against moto);
 * every command shown in a shell block of docs/*.md is either run here against moto (`dynatroni ...`,
   expecting the exit code the doc shows), or — for `patronictl ...`, `make ...` and commands that need a live
   cluster — shown to be run by a test, the demo or the Makefile;
@@ -849,6 +857,148 @@ def test_systemd_unit_is_valid(tmp_path):
                 section = ln
                 continue
             assert section and re.fullmatch(r"[A-Za-z]+=.*", ln), ln
+
+
+def _unit_settings(text: str) -> Dict[str, str]:
+    """Key -> value of a systemd unit's [Unit] and [Service] sections (a key set twice: the values joined)."""
+    out: Dict[str, str] = {}
+    section = None
+    for ln in text.splitlines():
+        ln = ln.strip()
+        if not ln or ln.startswith(("#", ";")):
+            continue
+        m = re.fullmatch(r"\[(\w+)\]", ln)
+        if m:
+            section = m.group(1)
+            continue
+        if section in ("Unit", "Service"):
+            key, _, value = ln.partition("=")
+            out[key.strip()] = (out[key.strip()] + " " if key.strip() in out else "") + value.strip()
+    return out
+
+
+# Process attributes that every process of the unit inherits: each PostgreSQL backend, not just Patroni.
+_INHERITED_BY_POSTGRES = {"OOMScoreAdjust", "Nice", "CPUSchedulingPolicy", "CPUSchedulingPriority",
+                          "IOSchedulingClass", "IOSchedulingPriority", "CPUAffinity"}
+DEBIAN_PATRONI_UNIT = Path("/lib/systemd/system/patroni.service")
+
+
+def _documented_unit_settings() -> Dict[str, Tuple[str, str, str]]:
+    """docs/install.md's table after <!-- systemd-settings -->: setting -> (ours, Debian's, why)."""
+    text = (DOCS / "install.md").read_text()
+    m = re.search(r"<!-- systemd-settings -->\n\| setting \| ours \| Debian's `patroni.service` \| why ours differs \|\n"
+                  r"\|[-|]+\|\n((?:\|.*\n)+)", text)
+    assert m, "docs/install.md: no systemd settings table after <!-- systemd-settings -->"
+    rows = {}
+    for line in m.group(1).splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+        assert len(cells) == 4, line
+
+        def value(cell: str) -> str:
+            return "" if cell.startswith("(not set") else re.fullmatch(r"`([^`]*)`", cell).group(1)
+
+        rows[re.fullmatch(r"`(\w+)`", cells[0]).group(1)] = (value(cells[1]), value(cells[2]), cells[3])
+    return rows
+
+
+def test_systemd_unit_matches_its_documented_settings_and_debians_unit():
+    ours = _unit_settings((DOCS / "systemd/patroni-dynamodb.service").read_text())
+    doc = _documented_unit_settings()
+    inherited = _INHERITED_BY_POSTGRES & set(ours)
+    assert not inherited, f"{sorted(inherited)}: inherited by every PostgreSQL backend (docs/install.md, systemd)"
+    described = {"Description", "Documentation"}
+    for key, value in ours.items():
+        if key not in described:
+            assert key in doc, f"docs/install.md does not list the unit's setting {key}={value}"
+    for key, (documented, _, _) in doc.items():
+        assert ours.get(key, "") == documented, \
+            f"{key}: the unit has {ours.get(key)!r}, docs/install.md says {documented!r}"
+    for key, (mine, theirs, why) in doc.items():
+        if mine != theirs:
+            assert why, f"{key}: differs from Debian's patroni.service without a reason in docs/install.md"
+    if not DEBIAN_PATRONI_UNIT.is_file():
+        pytest.skip(f"{DEBIAN_PATRONI_UNIT} missing (Debian's patroni package, which `make deps` installs): "
+                    "our unit was checked against the doc only")
+    debian = _unit_settings(DEBIAN_PATRONI_UNIT.read_text())
+    for key, value in debian.items():
+        if key not in described:
+            assert key in doc, f"docs/install.md does not list Debian's setting {key}={value}"
+    for key, (_, documented, _) in doc.items():
+        assert debian.get(key, "") == documented, \
+            f"{key}: Debian's patroni.service has {debian.get(key)!r}, docs/install.md says {documented!r}"
+
+
+def _installed_binaries() -> Dict[str, Path]:
+    cli = SCRIPTS / "dynatroni"
+    try:
+        import dynatroni._core as core
+    except ImportError:
+        core = None
+    found = {"command": cli, "extension": Path(core.__file__) if core else None}
+    missing = [k for k, v in found.items() if v is None or not v.is_file()]
+    if missing:
+        pytest.skip(f"not installed: {missing} (`make python-install` installs them; `make test` runs it first)")
+    return found
+
+
+def _dpkg_package(path: str) -> str:
+    candidates = [path, os.path.realpath(path)]
+    candidates += [("/usr" + c) if not c.startswith("/usr/") else c[4:] for c in list(candidates)]
+    for c in candidates:
+        r = subprocess.run(["dpkg-query", "-S", c], capture_output=True, text=True, timeout=60)
+        if r.returncode == 0:
+            return r.stdout.split(":", 1)[0].strip()
+    raise AssertionError(f"no Debian package owns {path}")
+
+
+def linked_packages() -> Dict[str, Dict[str, Set[str]]]:
+    """Debian package -> {soname -> which binaries link it}, for the libraries the installed extension and the
+    `dynatroni` command link directly (ELF NEEDED, resolved by ldd)."""
+    readelf = shutil.which("readelf")
+    assert readelf, "readelf missing (binutils, via build-essential: `make deps`)"
+    out: Dict[str, Dict[str, Set[str]]] = {}
+    for what, binary in _installed_binaries().items():
+        dyn = subprocess.run([readelf, "-d", str(binary)], capture_output=True, text=True, timeout=60, check=True)
+        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn.stdout)
+        ldd = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, timeout=60, check=True).stdout
+        paths = dict(re.findall(r"^\s*(\S+) => (/\S+)", ldd, re.M))
+        paths.update({Path(p).name: p for p in re.findall(r"^\s*(/\S+) \(0x", ldd, re.M)})
+        for lib in needed:
+            assert lib in paths, f"{binary}: ldd does not resolve {lib}:\n{ldd}"
+            out.setdefault(_dpkg_package(paths[lib]), {}).setdefault(lib, set()).add(what)
+    return out
+
+
+def test_install_md_names_the_runtime_packages_of_what_is_installed():
+    linked = linked_packages()
+    text = (DOCS / "install.md").read_text()
+    m = re.search(r"^\| package \| libraries \| linked by \| pulled in by PostgreSQL 15 \|\n\|[-|]+\|\n((?:\|.*\n)+)",
+                  text, re.M)
+    assert m, "docs/install.md: no runtime package table"
+    rows = {}
+    for line in m.group(1).splitlines():
+        pkg, libs, by, with_pg = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[pkg.strip("`")] = (set(re.findall(r"`([^`]+)`", libs)), {w.strip() for w in by.split(",")}, with_pg)
+    assert set(rows) == set(linked), f"docs/install.md lists {sorted(rows)}; the binaries link {sorted(linked)}"
+    for pkg, sonames in linked.items():
+        assert rows[pkg][0] == set(sonames), f"{pkg}: docs/install.md lists {rows[pkg][0]}, linked: {set(sonames)}"
+        for soname, by in sonames.items():
+            assert rows[pkg][1] == by, f"{pkg} ({soname}): docs/install.md says linked by {rows[pkg][1]}, not {by}"
+    apt_line = re.search(r"<!-- runtime-packages -->\n```\w*\napt-get install ([^\n]+)\n```", text)
+    assert apt_line, "docs/install.md: no apt-get line after <!-- runtime-packages -->"
+    not_with_pg = {p for p, (_, _, pg) in rows.items() if pg == "no"}
+    assert set(apt_line.group(1).split()) == not_with_pg, apt_line.group(0)
+    assert {pg for _, _, pg in rows.values()} <= {"yes", "no"}
+    apt_cache = shutil.which("apt-cache")
+    if not apt_cache:
+        pytest.skip("apt-cache missing: the PostgreSQL column was not checked")
+    r = subprocess.run([apt_cache, "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
+                        "--no-breaks", "--no-replaces", "--no-enhances", "postgresql-15"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    pulled = set(re.findall(r"^\s*(?:Pre)?Depends: (\S+)$", r.stdout, re.M))
+    for pkg, (_, _, pg) in rows.items():
+        assert (pkg in pulled) == (pg == "yes"), f"{pkg}: docs/install.md says {pg!r} for PostgreSQL 15"
 
 
 def test_version_lives_in_version_file_only():
