@@ -5,7 +5,7 @@
 // its seed (rerun that one seed with --trace to see every event). --all keeps
 // going after violations and counts them. --set changes a probability of
 // SimulationConfig (e.g. --set large_wall_offset_probability=0) or a duration
-// in seconds (max_delay, demotion, max_partition, failover_time).
+// in seconds (max_delay, demotion, max_partition, failover_time, late_beyond_deadline).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
       std::map<std::string, nanoseconds*> durations = {{"max_delay", &cfg.max_delay},
                                                        {"demotion", &cfg.demotion},
                                                        {"max_partition", &cfg.max_partition},
-                                                       {"failover_time", &cfg.failover_time}};
+                                                       {"failover_time", &cfg.failover_time},
+                                                       {"late_beyond_deadline", &cfg.late_beyond_deadline}};
       if (auto p = probabilities.find(name); p != probabilities.end()) {
         *p->second = v;
       } else if (auto d = durations.find(name); d != durations.end()) {

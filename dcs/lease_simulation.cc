@@ -975,7 +975,8 @@ Result<http::Response> Simulation::Send(int id, const http::Request& request, De
     }
     case Fate::kLate: {
       const Instant earliest = t0 + d1;
-      const Instant apply = earliest + Instant(Uniform(0, std::max<int64_t>(0, (dl - earliest).count())));
+      const Instant latest = dl + cfg_.late_beyond_deadline;
+      const Instant apply = earliest + Instant(Uniform(0, std::max<int64_t>(0, (latest - earliest).count())));
       ScheduleApply(req, apply, true);
       reply_at = apply + d2;
       break;
@@ -995,7 +996,8 @@ Result<http::Response> Simulation::Send(int id, const http::Request& request, De
   }
   if (fate != Fate::kNormal) {
     ++result_.faults;
-    Disturb(id, t0 + t.retry_timeout + 4 * cfg_.max_delay);
+    Disturb(id, t0 + t.retry_timeout + 4 * cfg_.max_delay +
+                    (fate == Fate::kLate ? cfg_.late_beyond_deadline : Duration::zero()));
     Trace(n.name, " ", req->op, ": ", FateName(fate));
   }
   if (fate == Fate::kRefused) {

@@ -83,11 +83,16 @@ struct SimulationConfig {
   double lost_request_probability = 0.01;  // not applied: a timeout (half) or a 500 (half)
   double lost_reply_probability = 0.01;    // applied, reply lost: the attempt times out
   double duplicate_probability = 0.005;    // applied, reply lost, resent by the transport: applied twice
-  double late_apply_probability = 0.005;   // applied late, up to the attempt's timeout
+  double late_apply_probability =
+      0.005;  // applied late, up to the attempt's timeout (+ late_beyond_deadline)
   double error_after_apply_probability = 0.005;  // a 500 after applying
   double throttle_probability = 0.01;            // 400 throttling, not applied
   double slow_call_probability = 0.01;           // applied, reply after the deadline
   double pause_in_call_probability = 0.0005;     // stall up to 2 ttl before the request leaves
+  // A late request may land up to this long after the attempt's deadline, i.e.
+  // after the client's later requests on other connections (reordering). 0:
+  // never after the deadline.
+  Duration late_beyond_deadline{0};
 
   // Per node and schedule.
   double partition_probability = 0.15;  // one window up to max_partition: full, one-sided or flaky
