@@ -214,6 +214,9 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
       o.age = now - send;
     } else {
       o.age = ObserveLocked(item, now);
+      if (DYNATRONI_MUTANT(kExpiryByWallClock) && IsLeaderKey(item.key)) {
+        o.age = clock_->WallNow().time_since_epoch() - milliseconds(item.updated_at_ms);
+      }
     }
     if (!item.live()) continue;
     if (IsLeaderKey(item.key)) {
