@@ -1095,3 +1095,21 @@ def test_make_deps_installs_the_lock_and_make_lock_is_documented():
     ci = (REPO / ".ci/run").read_text()
     assert re.search(r'^rm -rf "\$VENV"$', ci, re.M) and "PIP_NO_CACHE_DIR=1" in ci, \
         ".ci/run must build the virtualenv afresh from the lock"
+
+
+def test_reliability_md_mutation_matrix_lists_every_mutant_the_test_runs():
+    """docs/reliability.md's mutation matrix has one row per variant of dcs/lease_mutants.h, named as
+    dcs/lease_mutation_test.cc names it (and the test runs every variant the header declares)."""
+    root = Path(__file__).resolve().parents[2]
+    header = (root / 'dcs' / 'lease_mutants.h').read_text()
+    enum = re.search(r'enum class LeaseMutant \{(.*?)\};', header, re.S).group(1)
+    declared = set(re.findall(r'^\s*(k[A-Za-z]+)', enum, re.M)) - {'kNone'}
+    test = (root / 'dcs' / 'lease_mutation_test.cc').read_text()
+    rows = re.findall(r'\{LeaseMutant::(k[A-Za-z]+),\s*"([^"]+)"', test)
+    assert {m for m, _ in rows} == declared, 'the mutation test must run every declared variant'
+    doc = (root / 'docs' / 'reliability.md').read_text()
+    table = {line.split('|')[1].strip(): line for line in doc.splitlines()
+             if line.startswith('| ') and line.count('|') == 5}
+    for _, name in rows:
+        assert name in table, f'docs/reliability.md: no mutation-matrix row for "{name}"'
+        assert re.search(r'\|\s*\d+\s*\|\s*\d+\s*\|$', table[name]), f'row "{name}" lacks schedules and seed'
