@@ -287,7 +287,10 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
   if (DYNATRONI_MUTANT(kBoundFromReply)) first_send = clock_->Now();
   std::lock_guard<std::mutex> lock(mu_);
   LeaderLease& lease = LeaseLocked(leader_key);
-  switch (lease.Resolve(current, first_send, floor)) {
+  const LeaderLease::Reply reply = applied     ? LeaderLease::Reply::kApplied
+                                   : ambiguous ? LeaderLease::Reply::kAmbiguous
+                                               : LeaderLease::Reply::kRefused;
+  switch (lease.Resolve(current, first_send, floor, reply)) {
     case LeaderLease::Verdict::kApplied:
       observed_[leader_key] = OwnWrite(*current, lease.holder()->send, observed_[leader_key].last_poll);
       return true;
@@ -305,6 +308,12 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
                          "): DynamoDB still holds version " + std::to_string(current->version) +
                          " of ours; " + held);
     }
+    case LeaderLease::Verdict::kUnattributed:
+      ObserveLocked(*current, clock_->Now());
+      return Unavailable(
+          "leader write refused: DynamoDB holds version " + std::to_string(current->version) +
+          " of ours, which no write this process still counts can have produced; not counted as "
+          "renewed (the next renewal is conditioned on it)");
     case LeaderLease::Verdict::kLost:
       break;
   }

@@ -122,6 +122,46 @@ TEST_F(LeaseResolutionTest, UnresolvedWriteThatAppliedCountsFromItsOwnSend) {
       << "counted from the unresolved send";
 }
 
+// Review finding: an ambiguous renewal whose re-read showed it not applied
+// (yet) may still land late; a later renewal that is then certainly refused
+// finds that version. Before this rule it counted its own (later) send.
+TEST_F(LeaseResolutionTest, AnAmbiguousWriteFoundNotAppliedStillCountsIfItLandsLate) {
+  auto a = Node("a", &clock_a_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  const Timing t = a->timing();
+  clock_a_.Advance(10s);
+  store_->InjectFaults({Fault::kUnknownNotApplied});
+  ASSERT_FALSE(a->RenewLeader("leader", std::nullopt).ok());
+  // The renewal lands late: the table now holds the version it produced.
+  StoredItem landed = *store_->Peek("batman", "leader");
+  landed.version += 1;
+  store_->Poke("batman", landed);
+  clock_a_.Advance(5s);
+  auto r = a->RenewLeader("leader", std::nullopt);  // conditioned on the old version: refused
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(a->Lease("leader").remaining, t.ttl - t.SafetyMargin() - 5s)
+      << "counted from the late write's send";
+}
+
+// A certainly refused write that finds a version of ours no write it still
+// counts can have produced reports no renewal and keeps the bound.
+TEST_F(LeaseResolutionTest, ARefusedWriteNeverCountsItsOwnSend) {
+  auto a = Node("a", &clock_a_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  const Timing t = a->timing();
+  StoredItem unknown = *store_->Peek("batman", "leader");
+  unknown.version += 1;
+  store_->Poke("batman", unknown);
+  clock_a_.Advance(10s);
+  auto r = a->RenewLeader("leader", std::nullopt);
+  ASSERT_FALSE(r.ok()) << "a refused renewal was reported as " << (*r ? "renewed" : "lost");
+  EXPECT_EQ(a->Lease("leader").remaining, t.ttl - t.SafetyMargin() - 10s);
+  // The next renewal is conditioned on the version found, and counts.
+  ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt));
+  EXPECT_EQ(a->Lease("leader").remaining, t.ttl - t.SafetyMargin());
+}
+
 // Before the fix the bound used the current ttl: raising ttl by edit-config
 // lengthened a lease that followers still time with the written lease_ms.
 TEST_F(LeaseResolutionTest, HolderBoundUsesTheTtlTheLeaseWasWrittenWith) {

@@ -18,23 +18,35 @@ bool LeaderLease::IsOurs(const StoredItem& item) const {
 }
 
 LeaderLease::Verdict LeaderLease::Resolve(const std::optional<StoredItem>& current, MonoTime send,
-                                          int64_t floor) {
+                                          int64_t floor, Reply reply) {
   const bool ours = current && IsOurs(*current);
   if (ours && (current->version > floor || DYNATRONI_MUTANT(kOwnerOnlyResolution))) {
-    // Produced by this write or by an earlier unresolved one of ours: count
-    // from the earliest send that can have produced it. Unresolved writes
-    // conditioned below this version can never apply any more.
-    for (const PendingWrite& p : pending_) {
-      if (p.floor < current->version) send = std::min(send, p.send);
+    // Produced by this write (unless it was certainly refused) or by an
+    // earlier unresolved one of ours: count from the earliest send that can
+    // have produced it.
+    std::optional<MonoTime> earliest;
+    if (reply != Reply::kRefused) earliest = send;
+    // An applied write produced this version itself (its condition held when
+    // it applied); otherwise any unresolved write conditioned below it may have.
+    if (reply != Reply::kApplied) {
+      for (const PendingWrite& p : pending_) {
+        if (p.floor < current->version && (!earliest || p.send < *earliest)) earliest = p.send;
+      }
     }
+    if (!earliest) return Verdict::kUnattributed;
     std::erase_if(pending_, [&](const PendingWrite& p) { return p.floor < current->version; });
     constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
-    holder_ = Holder{current->version, current->term, send,
+    holder_ = Holder{current->version, current->term, *earliest,
                      milliseconds(std::clamp<int64_t>(current->lease_ms, 0, kMaxLeaseMs))};
     woke_at_bound_ = false;
     return Verdict::kApplied;
   }
-  if (ours) return Verdict::kNotApplied;  // the bound stays where the last applied write put it
+  if (ours) {
+    // The bound stays where the last applied write put it. A write whose
+    // outcome was ambiguous has not applied *yet*: it stays a candidate.
+    if (reply == Reply::kAmbiguous) pending_.push_back(PendingWrite{send, floor});
+    return Verdict::kNotApplied;
+  }
   holder_.reset();
   if (current) {
     std::erase_if(pending_, [&](const PendingWrite& p) { return p.floor < current->version; });

@@ -42,8 +42,12 @@ class LeaderLease {
   // What a resolved leader write means (Resolve).
   enum class Verdict {
     kApplied,     // ours at a version > floor: kHolding, bound from the earliest candidate send
-    kNotApplied,  // still ours at a version <= floor: the write did not apply; bound unchanged
+    kNotApplied,  // still ours at a version <= floor: the write did not apply (yet); bound unchanged
     kLost,        // someone else's, a tombstone or no item: kObserving
+    // Ours at a version > floor, but this write was certainly refused and no
+    // unresolved write of ours can have produced it: nothing to count a
+    // bound from; bound unchanged (the next renewal is conditioned on it).
+    kUnattributed,
   };
   struct Holder {
     int64_t version = 0;
@@ -58,9 +62,17 @@ class LeaderLease {
   // Whether `item` is a live leader item written by this process.
   [[nodiscard]] bool IsOurs(const StoredItem& item) const;
 
+  // What the store said of the write itself.
+  enum class Reply {
+    kApplied,    // applied (the item is what it produced)
+    kAmbiguous,  // may or may not have applied, now or later
+    kRefused,    // certainly not applied (condition failed on an unambiguous attempt)
+  };
   // A write conditioned on `floor` and sent at `send` left `current` in the
-  // table (the item returned, or a consistent re-read; nullopt = no item).
-  Verdict Resolve(const std::optional<StoredItem>& current, MonoTime send, int64_t floor);
+  // table (the item returned, or a consistent re-read; nullopt = no item). A
+  // refused write never counts its own send; an ambiguous one found not
+  // applied stays unresolved (it may still land late).
+  Verdict Resolve(const std::optional<StoredItem>& current, MonoTime send, int64_t floor, Reply reply);
   // The write's outcome stays unknown (its re-read failed): it may still turn
   // out to have produced a version > floor.
   void MarkUnresolved(MonoTime send, int64_t floor);
