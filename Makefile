@@ -165,11 +165,12 @@ test:
 ctest: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) --timeout 900
 
-# The unit tests again under AddressSanitizer (with LeakSanitizer) and UBSan.
+# The unit tests again under AddressSanitizer (with LeakSanitizer) and UBSan (the mutation matrix is not
+# built there: it runs in `make ctest`).
 test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) --timeout 900 -E '^dynamodb_integration$$'
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) --timeout 900 -E '^(dynamodb_integration|lease_mutation_matrix)$$'
 
 # `pip install .` (scikit-build-core + nanobind from the venv; build tree kept in build-python/).
 python-install: deps
