@@ -15,10 +15,12 @@ The checker (class Checker) runs throughout:
   definite error, e.g. read-only), ``info`` (connection lost: indeterminate).
 
 Per fault it reports:
-* **split-brain intervals** (must be 0): acknowledged writes on two different nodes on the same timeline, or
-  an acknowledged write on an older timeline *invoked after* a write on a newer timeline was acknowledged (the
-  old primary kept accepting writes after the new one did). Also, for information, the time two nodes both
-  reported ``pg_is_in_recovery() = false`` in overlapping probes (a node that cannot commit is no harm);
+* **split-brain intervals** (must be 0; tools/split_brain.py): acknowledged writes on two different nodes on
+  the same timeline, or an acknowledged write on an older timeline *invoked after* a write on a newer timeline
+  was acknowledged (the old primary kept accepting writes after the new one did); a fault window with fewer
+  than MIN_ACKS acknowledged writes counts as one interval (it proves nothing). Also, for information, the
+  time two nodes both reported ``pg_is_in_recovery() = false`` in overlapping probes (a node that cannot
+  commit is no harm);
 * **lost acknowledged rows** (must be 0): ``ok`` ids missing from the leader after the cluster healed;
 * **time to a writable primary**: from the fault to the first acknowledged write after the longest write
   outage it caused (0 when writes never stopped), and that outage's length;
@@ -54,6 +56,7 @@ sys.path.insert(0, str(TOOLS))
 
 import cluster_harness as h  # noqa: E402
 import linearizability  # noqa: E402
+import split_brain  # noqa: E402
 from fault_proxy import FaultProxy, read_log  # noqa: E402
 
 NODES = ["node1", "node2", "node3"]
@@ -64,6 +67,9 @@ ALL_FAULTS = ["kill9_leader", "sigstop_leader", "frozen_patroni", "leader_cut_of
               "throttling", "errors_5xx", "hangs", "dropped_replies", "throttle_and_drop",
               "clock_offset_plus60", "clock_offset_minus60", "clock_offset_plus600", "ddb_down_failsafe",
               "ddb_down_no_failsafe"]
+# Acknowledged writes each fault's window must hold for its split-brain check to count (the writers commit
+# every ~20 ms while a node is primary, so a healthy window has hundreds).
+MIN_ACKS = 20
 MARK_BEGIN = "<!-- CHAOS-RESULTS:BEGIN (written by tools/chaos.py --doc; do not edit by hand) -->"
 MARK_END = "<!-- CHAOS-RESULTS:END -->"
 
@@ -155,8 +161,7 @@ class Checker:
             t0 = time.monotonic()
             try:
                 row = conn.execute(
-                    "insert into chaos_rows(id, node, tli) values (%s, %s, "
-                    "('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int) returning tli",
+                    f"insert into chaos_rows(id, node, tli) values (%s, %s, {h.TIMELINE_SQL}) returning tli",
                     (i, node.name)).fetchone()
                 w = Write(i, node.name, t0, time.monotonic(), "ok", row[0])
             except Exception as e:  # noqa: BLE001
@@ -179,39 +184,13 @@ class Checker:
                           key=lambda w: w.t_complete)
 
     def split_brain(self, t0: float, t1: float) -> Dict[str, Any]:
-        """Hard violations among acknowledged writes completed in [t0, t1], grouped into intervals."""
-        ws = self.oks(t0, t1)
-        bad: List[tuple] = []
-        first_by_tli_node: Dict[tuple, Write] = {}
-        for w in ws:
-            first_by_tli_node.setdefault((w.tli, w.node), w)
-        by_tli: Dict[Optional[int], set] = {}
-        for (tli, node) in first_by_tli_node:
-            by_tli.setdefault(tli, set()).add(node)
-        for tli, nodes in by_tli.items():
-            if len(nodes) > 1:
-                same = [w for w in ws if w.tli == tli]
-                bad.append((same[0].t_complete, same[-1].t_complete, f"timeline {tli}: writes acknowledged "
-                            f"by {sorted(nodes)}"))
-        # an older-timeline write invoked after a newer-timeline write was acknowledged on another node
-        newest_ack: Dict[int, Write] = {}
-        for w in ws:
-            if w.tli is not None and (w.tli not in newest_ack):
-                newest_ack[w.tli] = w  # first acknowledged write per timeline
-        for w in ws:
-            for tli, first in newest_ack.items():
-                if w.tli is not None and tli > w.tli and first.node != w.node and w.t_invoke > first.t_complete:
-                    bad.append((first.t_complete, w.t_complete,
-                                f"{w.node} acknowledged row {w.id} on timeline {w.tli} {w.t_invoke - first.t_complete:.2f}s "
-                                f"after {first.node} acknowledged row {first.id} on timeline {tli}"))
-        bad.sort()
-        intervals: List[List[Any]] = []
-        for a, b, why in bad:
-            if intervals and a <= intervals[-1][1] + 1.0:
-                intervals[-1][1] = max(intervals[-1][1], b)
-            else:
-                intervals.append([a, b, why])
-        return {"intervals": len(intervals), "violating_writes": len(bad),
+        """The split-brain checker (tools/split_brain.py) on the acknowledged writes completed in [t0, t1]:
+        at least MIN_ACKS of them, no two nodes on one timeline, no older-timeline write invoked after
+        another node acknowledged a newer-timeline one; violations grouped into intervals."""
+        acks = [split_brain.Ack(w.node, w.t_invoke, w.t_complete, w.tli, w.id) for w in self.oks(t0, t1)]
+        problems = split_brain.check(acks, min_acks=MIN_ACKS)
+        intervals = split_brain.intervals(problems)
+        return {"intervals": len(intervals), "violating_writes": len(problems),
                 "examples": [iv[2] for iv in intervals[:3]]}
 
     def dual_primary_seconds(self, t0: float, t1: float) -> float:
@@ -458,12 +437,11 @@ class Chaos:
 
     def fault_frozen_patroni(self, res: FaultResult, leader: str) -> None:
         """SIGSTOP of the leader's Patroni only (PostgreSQL keeps running) for ttl + 5 s: the watchdog must fire."""
-        pid = self.c.node(leader).patroni_pid
-        h._signal_group(pid, signal.SIGSTOP)
+        self.c.pause(leader, patroni_only=True)
         try:
             self._hold(self.ttl + 5)
         finally:
-            h._signal_group(pid, signal.SIGCONT)
+            self.c.resume(leader)
 
     def _cut_off(self, node: str) -> None:
         self.fp.set_rules([{"action": "hang", "clients": [node], "hang": 3600}])

@@ -69,6 +69,7 @@ if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
 import local_dynamodb  # noqa: E402
+import split_brain as split_brain_checker  # noqa: E402
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -78,6 +79,9 @@ SECRET_KEY = "local-test-secret"
 SUPERUSER = ("postgres", "postgres")
 REPLICATION = ("replicator", "replicator")
 PROBE_TABLE = "harness_probe"
+# The timeline a primary is writing on (from its current WAL file name; pg_control_checkpoint() lags until the
+# next checkpoint).
+TIMELINE_SQL = "('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"
 
 T = TypeVar("T")
 _T0 = time.monotonic()
@@ -937,10 +941,16 @@ class Cluster:
         self._log(f"crashing {n.name}: kill -9 of Patroni (pid {pid}) and the postmaster (pid {pm})")
         self._kill_node(n)
 
-    def pause(self, node: Any) -> None:
-        """SIGSTOP of the node's Patroni, its postmaster and every PostgreSQL backend (a frozen machine)."""
+    def pause(self, node: Any, patroni_only: bool = False) -> None:
+        """SIGSTOP of the node's Patroni, its postmaster and every PostgreSQL backend (a frozen machine); with
+        `patroni_only`, of Patroni's process group alone: PostgreSQL keeps running (a hung Patroni)."""
         n = self.node(node)
         pm, pid = n.postmaster_pid(), n.patroni_pid
+        if patroni_only:
+            self._log(f"pausing {n.name}'s Patroni: SIGSTOP to its process group (pid {pid}); PostgreSQL runs on")
+            _signal_group(pid, signal.SIGSTOP)
+            n.paused = True
+            return
         self._log(f"pausing {n.name}: SIGSTOP to Patroni (pid {pid}) and PostgreSQL (postmaster {pm})")
         _signal_group(pid, signal.SIGSTOP)
         if pm:
@@ -1235,6 +1245,7 @@ class Sample:
     primary: Optional[bool]  # pg_is_in_recovery() = false; None when the node did not answer
     wrote: bool  # an INSERT committed on this node in this probe
     error: str = ""
+    timeline: Optional[int] = None  # the timeline that INSERT was written on
 
 
 class Sampler:
@@ -1242,10 +1253,13 @@ class Sampler:
     primary, one INSERT into ``harness_probe`` (autocommit). Persistent connection per node, re-made after
     any error (connect_timeout 2 s); a probe blocked on a frozen node just skips ticks.
 
-    What a test asserts with it (``split_brain()``): no two *acknowledged writes* on different nodes came
-    back within `interval` of each other, and the nodes that acknowledged writes never alternate (A, B, A)
-    more than ``allowed_transitions`` times. An acknowledged write is the only thing that matters to a
-    client: a node that answers pg_is_in_recovery() = false but cannot commit is not a second primary.
+    Each committed INSERT returns the timeline it was written on. ``split_brain()`` runs the split-brain
+    checker (tools/split_brain.py) on the acknowledged writes: at least ``min_acks`` of them, no two nodes
+    on one timeline, no write on an older timeline invoked after another node acknowledged one on a newer
+    timeline, no two acknowledged writes on different nodes within `interval` of each other, and the nodes
+    that acknowledged writes never alternate (A, B, A) more than ``allowed_transitions`` times. An
+    acknowledged write is the only thing that matters to a client: a node that answers
+    pg_is_in_recovery() = false but cannot commit is not a second primary.
     """
 
     def __init__(self, cluster: Cluster, interval: float = 0.1) -> None:
@@ -1275,14 +1289,15 @@ class Sampler:
         while not self._stop.is_set():
             t0 = time.monotonic()
             primary: Optional[bool] = None
-            wrote, err = False, ""
+            wrote, err, tli = False, "", None
             try:
                 if conn is None:
                     conn = self.cluster.connect(node, statement_timeout_ms=2000)
                 primary = not conn.execute("select pg_is_in_recovery()").fetchone()[0]
                 if primary:
                     try:
-                        conn.execute(f"insert into {PROBE_TABLE}(node, note) values (%s, 'sampler')", (node.name,))
+                        tli = conn.execute(f"insert into {PROBE_TABLE}(node, note) values (%s, 'sampler') "
+                                           f"returning {TIMELINE_SQL}", (node.name,)).fetchone()[0]
                         wrote = True
                     except Exception as e:  # noqa: BLE001
                         err = f"write: {type(e).__name__}: {str(e).strip()[:120]}"
@@ -1295,7 +1310,7 @@ class Sampler:
                         conn.close()
                 conn = None
             with self._lock:
-                self.samples.append(Sample(node.name, t0, time.monotonic(), primary, wrote, err))
+                self.samples.append(Sample(node.name, t0, time.monotonic(), primary, wrote, err, tli))
             next_tick += self.interval
             now = time.monotonic()
             if next_tick < now:
@@ -1309,19 +1324,12 @@ class Sampler:
         with self._lock:
             return sorted((s for s in self.samples if s.wrote), key=lambda s: s.t_end)
 
-    def split_brain(self, allowed_transitions: int = 1) -> List[str]:
-        """Violations (empty list when none); see the class docstring for the definition."""
-        ws = self.writes()
-        problems = []
-        for a, b in zip(ws, ws[1:]):
-            if a.node != b.node and b.t_end - a.t_end < self.interval:
-                problems.append(f"writes acknowledged by {a.node} and {b.node} {1000 * (b.t_end - a.t_end):.0f} ms "
-                                f"apart (at {a.t_end - _T0:.2f}s / {b.t_end - _T0:.2f}s)")
-        seq = [w.node for i, w in enumerate(ws) if i == 0 or ws[i - 1].node != w.node]
-        if len(seq) - 1 > allowed_transitions:
-            problems.append(f"writers alternated {len(seq) - 1} times (allowed {allowed_transitions}): "
-                            f"{' -> '.join(seq)}")
-        return problems
+    def split_brain(self, allowed_transitions: int = 1,
+                    min_acks: int = split_brain_checker.MIN_ACKS) -> List[split_brain_checker.Problem]:
+        """The split-brain checker's problems (empty when none); see the class docstring."""
+        acks = [split_brain_checker.Ack(w.node, w.t_start, w.t_end, w.timeline) for w in self.writes()]
+        return split_brain_checker.check(acks, min_acks=min_acks, window=self.interval,
+                                         allowed_transitions=allowed_transitions)
 
     def summary(self) -> str:
         with self._lock:

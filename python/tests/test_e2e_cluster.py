@@ -16,12 +16,16 @@ Clusters (tools/cluster_harness.py):
   * ``TestCore[3.0.2]``: the same bootstrap/switchover/crash tests on Debian's Patroni 3.0.2 (its own cluster).
   * ``TestColdStart``: its own 2-node cluster (it stops everything).
 
-The split-brain check (``Sampler``, in the harness): one thread per node, every 100 ms, on a persistent
-connection: ``select pg_is_in_recovery()`` and, if that says primary, one INSERT (autocommit). A node
-"accepts a write" when that INSERT is acknowledged (committed). We assert that (1) no two acknowledged writes
-on *different* nodes came back within 100 ms of each other, and (2) the sequence of nodes whose writes were
-acknowledged changes at most as often as the test's planned role changes (A..A B..B, never A B A). A node
-that only *reports* pg_is_in_recovery() = false but cannot commit is not counted: it cannot diverge.
+The split-brain check (``Sampler``, in the harness, and the checker in tools/split_brain.py): one thread per
+node, every 100 ms, on a persistent connection: ``select pg_is_in_recovery()`` and, if that says primary, one
+INSERT (autocommit) returning its timeline. A node "accepts a write" when that INSERT is acknowledged
+(committed). We assert that (0) at least MIN_ACKS writes were acknowledged, (1) no two nodes acknowledged writes
+on one timeline and no older-timeline write was invoked after another node acknowledged a newer-timeline one,
+(2) no two acknowledged writes on *different* nodes came back within 100 ms of each other, and (3) the sequence
+of nodes whose writes were acknowledged changes at most as often as the test's planned role changes (A..A
+B..B, never A B A). A node that only *reports* pg_is_in_recovery() = false but cannot commit is not counted: it
+cannot diverge. python/tests/test_split_brain.py feeds the checker bad histories; the positive control
+(python/tests/test_e2e_split_brain_control.py) shows it flags a real frozen leader without a watchdog.
 
 Run:  /work/main/.venv-e2e/bin/python -m pytest python/tests/test_e2e_cluster.py -v  (as root)
 """
@@ -50,6 +54,9 @@ TABLE = "patroni"
 # A crash is noticed one TTL after the last renewal this node *saw*; then Patroni's pre-promotion checks
 # and `pg_ctl promote`. Allowed slack on top of the TTL for a loaded 2-core machine:
 FAILOVER_SLACK = 6
+# Acknowledged writes every split-brain check needs: the sampler writes every 100 ms while a node is primary,
+# and each sampled test samples for at least a second before its fault and two seconds after the new primary.
+MIN_ACKS = 10
 
 def _scope(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -165,10 +172,12 @@ def marker_visible(c: h.Cluster, node: str, marker: str, table: str = "e2e_rows"
     return bool(c.query(node, f"select 1 from {table} where marker = %s", (marker,)))
 
 
-def assert_no_split_brain(sampler: h.Sampler, allowed_transitions: int) -> None:
-    problems = sampler.split_brain(allowed_transitions)
+def assert_no_split_brain(sampler: h.Sampler, allowed_transitions: int, min_acks: int = MIN_ACKS) -> None:
+    """The split-brain checker (tools/split_brain.py) on the sampler's acknowledged writes: fails on two
+    writers at once, on A -> B -> A beyond `allowed_transitions`, and on fewer than `min_acks` writes."""
+    problems = sampler.split_brain(allowed_transitions, min_acks)
     h.say(f"sampler: {sampler.summary()}")
-    assert not problems, "two nodes accepted writes: " + "; ".join(problems[:10])
+    assert not problems, "split-brain check failed: " + "; ".join(p.message for p in problems[:10])
 
 
 def wait_new_primary_after_crash(c: h.Cluster, crashed: List[str], t0: float) -> str:
@@ -221,10 +230,11 @@ class TestCore:
         for r in replicas_of(c, leader):
             h.wait_for(lambda r=r: marker_visible(c, r, marker), 30, f"the row on {r}")
         with h.Sampler(c) as sampler:
+            time.sleep(1)  # writes acknowledged by the old leader
             t0 = time.monotonic()
             c.crash(leader)
             new = wait_new_primary_after_crash(c, [leader], t0)
-            time.sleep(1)  # exactly one, and it stays so
+            time.sleep(2)  # exactly one, and it stays so (and acknowledges writes)
             assert_roles(c, new, [r for r in replicas_of(c, leader) if r != new], down=[leader])
         assert_no_split_brain(sampler, allowed_transitions=1)
         assert marker_visible(c, new, marker)
@@ -337,10 +347,12 @@ class TestPatroni41:
         victim = replicas_of(c, leader)[0]
         survivor = replicas_of(c, leader)[1]
         with h.Sampler(c) as sampler:
+            time.sleep(1)  # writes acknowledged by the old leader
             t0 = time.monotonic()
             c.crash(leader)
             c.crash(victim)
             new = wait_new_primary_after_crash(c, [leader, victim], t0)
+            time.sleep(2)  # writes acknowledged by the new one
         assert new == survivor
         assert c.try_write(survivor)
         assert_roles(c, survivor, [], down=[leader, victim])
