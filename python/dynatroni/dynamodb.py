@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from patroni.dcs import AbstractDCS, Cluster, ClusterConfig, Failover, Leader, Member, SyncState, TimelineHistory
 from patroni.exceptions import DCSError
 
-from . import _core
+from . import _core, lease_log
 
 try:  # Patroni >= 3.2
     from patroni.dcs import Status
@@ -61,6 +61,8 @@ class DynamoDB(AbstractDCS):
         except ValueError as e:
             logger.error('dynamodb: %s', e)
             raise SystemExit(f'dynamodb: {e}') from None
+        # With $DYNATRONI_LEASE_LOG set, every lease call also appends a belief record (lease_log.py).
+        self._core = lease_log.wrap(self._core, config['name'])
         if self._core.start_problem:  # e.g. the table does not exist (yet): every call will fail until it does
             logger.error('dynamodb: %s', self._core.start_problem)
         self._do_not_watch = False
