@@ -25,7 +25,10 @@ Per fault it reports:
 * **time to a writable primary**: from the fault to the first acknowledged write after the longest write
   outage it caused (0 when writes never stopped), and that outage's length;
 and at the end the per-key linearizability of ``leader``, ``sync``, ``failover``, ``config`` and
-``initialize`` from the proxy log (tools/linearizability.py).
+``initialize`` from the proxy log (tools/linearizability.py), and the lease beliefs: every node's plugin logs
+what it believes about the lease (``DYNATRONI_LEASE_LOG``; copied to ``lease-<node>.jsonl`` in --out), and
+tools/lease_beliefs.py checks that no two nodes believed they held it at the same time (the proxy log tests the
+store; this tests Dynatroni).
 
     python tools/chaos.py [--short] [--faults kill9_leader,throttle_and_drop] [--failover-time 30]
                           [--seed 1] [--out DIR] [--json results.json] [--doc docs/reliability.md]
@@ -55,6 +58,7 @@ TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 
 import cluster_harness as h  # noqa: E402
+import lease_beliefs  # noqa: E402
 import linearizability  # noqa: E402
 import split_brain  # noqa: E402
 from fault_proxy import FaultProxy, read_log  # noqa: E402
@@ -70,6 +74,9 @@ ALL_FAULTS = ["kill9_leader", "sigstop_leader", "frozen_patroni", "leader_cut_of
 # Acknowledged writes each fault's window must hold for its split-brain check to count (the writers commit
 # every ~20 ms while a node is primary, so a healthy window has hundreds).
 MIN_ACKS = 20
+# Lease records that said "held" the run must have for its belief check to count (a leader renews every
+# loop_wait, 5 s in the short run).
+MIN_BELIEFS = 10
 MARK_BEGIN = "<!-- CHAOS-RESULTS:BEGIN (written by tools/chaos.py --doc; do not edit by hand) -->"
 MARK_END = "<!-- CHAOS-RESULTS:END -->"
 
@@ -279,7 +286,7 @@ class Chaos:
                 self.fp = fp
                 c = h.Cluster(3, endpoint=fp.url("ctl"), ctl_endpoint=fp.url("ctl"),
                               node_endpoints={n: fp.url(n) for n in NODES}, failover_time=self.ft,
-                              scope=f"chaos-{os.getpid()}", watchdog=True,
+                              scope=f"chaos-{os.getpid()}", watchdog=True, lease_log=True,
                               dynamic={"synchronous_mode": True, "synchronous_mode_strict": True})
                 self.c = c
                 with c:
@@ -300,8 +307,10 @@ class Chaos:
                         self.checker.stop()
                         fp.clear()
                     partition = c.partition
+                    lease_logs = self._copy_lease_logs()
         lin = linearizability.check_records(
             [r for r in read_log(str(proxy_log)) if r.get("partition") == partition])
+        beliefs = self._check_beliefs(lease_logs)
         summary = {
             "when": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "mode": "short" if self.args.short else "full", "seed": self.args.seed,
@@ -315,10 +324,38 @@ class Chaos:
                 for k, v in lin["keys"].items()}, "details": {k: v.get("detail") for k, v in lin["keys"].items()
                                                               if v.get("detail")}},
             "proxy_log": str(proxy_log),
+            "lease_beliefs": beliefs,
         }
         summary["interrupted"] = self.interrupted
-        summary["passed"] = all(r.passed for r in self.results) and lin["ok"] is True and not self.interrupted
+        summary["passed"] = (all(r.passed for r in self.results) and lin["ok"] is True and beliefs["ok"]
+                             and not self.interrupted)
         return summary
+
+    def _copy_lease_logs(self) -> List[Path]:
+        """The nodes' lease-belief logs (DYNATRONI_LEASE_LOG), copied into --out before the cluster is removed."""
+        out = []
+        for n in self.c.nodes:
+            dst = self.out / f"lease-{n.name}.jsonl"
+            src = self.c.lease_log_path(n)
+            dst.write_bytes(src.read_bytes() if src.exists() else b"")
+            out.append(dst)
+        return out
+
+    def _check_beliefs(self, paths: List[Path]) -> Dict[str, Any]:
+        """tools/lease_beliefs.py on the whole run: no two nodes believed they held the lease at once, at
+        least MIN_BELIEFS records said held, and every node seen leading (before or after a fault) held it."""
+        records = lease_beliefs.read(paths)
+        leaders = {x for r in self.results for x in (r.leader_before, r.leader_after) if x}
+        problems = lease_beliefs.check(records, min_held=MIN_BELIEFS, min_holders=max(1, len(leaders)))
+        holders = {r.node for r in records if r.held}
+        if not leaders <= holders:
+            problems.append(lease_beliefs.Problem("too_few_beliefs", 0.0, 0.0,
+                                                  f"no lease belief of {sorted(leaders - holders)}, seen leading"))
+        for p in problems[:5]:
+            h.say(f"LEASE BELIEFS: {p.rule}: {p.message}")
+        return {"ok": not problems, "problems": [f"{p.rule}: {p.message}" for p in problems[:10]],
+                "holders": sorted(holders), **lease_beliefs.summary(records),
+                "logs": [str(p) for p in paths]}
 
     def _wait_sync(self, leader: str) -> None:
         """Until the leader has published a synchronous standby in the `sync` item that PostgreSQL also
@@ -600,6 +637,13 @@ def results_markdown(s: Dict[str, Any]) -> str:
     for k, v in lin["keys"].items():
         lines.append(f"| `{k}` | {v['linearizable']} | {v['ops']} | {v['writes']} | {v['unknown']} | "
                      f"{v['condition_failed']} |")
+    lb = s.get("lease_beliefs") or {}
+    if lb:
+        lines += ["", f"Lease beliefs (each node's plugin with `DYNATRONI_LEASE_LOG`, tools/lease_beliefs.py): "
+                      f"{lb['records']} records, {lb['held']} of them held, holders {', '.join(lb['holders']) or '-'}; "
+                      f"no two nodes believed they held the lease at once: "
+                      f"**{'holds' if lb['ok'] else 'VIOLATED'}**."]
+        lines += [f"- {p}" for p in lb["problems"]]
     lines += ["", MARK_END]
     return "\n".join(lines)
 

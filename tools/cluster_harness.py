@@ -39,6 +39,8 @@ What it does, and the choices that matter:
   throwaway single-member etcd from Debian's ``etcd-server`` on loopback ports.
 * **Timing.** ``failover_time`` goes into the ``dynamodb:`` section (the dial) and, as the docs ask, the same
   ``ttl``/``loop_wait``/``retry_timeout`` go into ``bootstrap.dcs``.
+* **Lease beliefs.** ``lease_log=True`` sets ``DYNATRONI_LEASE_LOG`` for every node's Patroni: its plugin
+  appends what it believes about the lease to ``lease_log_path(node)`` (tools/lease_beliefs.py checks them).
 * **Watchdog.** ``watchdog=True`` configures Patroni's ``testing`` watchdog driver (a FIFO per node) with
   ``mode: required``, and a harness thread plays the watchdog: if the leader stops kicking it for the
   timeout (``failover_time - 3`` s), it SIGKILLs that node's PostgreSQL, as a hardware watchdog's reset would.
@@ -634,7 +636,8 @@ class Cluster:
                  region: str = REGION, credentials: str = "static",
                  node_endpoints: Optional[Dict[str, str]] = None,
                  node_env: Optional[Dict[str, Dict[str, str]]] = None,
-                 dcs: str = "dynamodb", etcd_hosts: str = "", pythonpath: Optional[str] = None) -> None:
+                 dcs: str = "dynamodb", etcd_hosts: str = "", pythonpath: Optional[str] = None,
+                 lease_log: bool = False) -> None:
         if credentials not in ("static", "environment"):
             raise ValueError("credentials must be 'static' (dummy keys for local servers) or 'environment'")
         self.n_nodes, self.endpoint, self.failover_time, self.version = n_nodes, endpoint, failover_time, patroni
@@ -654,6 +657,9 @@ class Cluster:
         # Patroni (e.g. LD_PRELOAD=libfaketime; mutable: takes effect at the next start())
         self.node_endpoints: Dict[str, str] = dict(node_endpoints or {})
         self.node_env: Dict[str, Dict[str, str]] = {k: dict(v) for k, v in (node_env or {}).items()}
+        # lease_log: every node's plugin appends its lease beliefs to lease_log_path(node) (DYNATRONI_LEASE_LOG,
+        # python/dynatroni/lease_log.py; checked by tools/lease_beliefs.py)
+        self.lease_log = lease_log
         self.keep = keep if keep is not None else os.environ.get("DYNATRONI_KEEP", "") not in ("", "0")
         self.verbose = verbose
         self.python = patroni_python(patroni)
@@ -854,12 +860,18 @@ class Cluster:
         os.chown(n.log_path, self.uid, self.gid)
         env = dict(self._env(), HOME=str(n.dir), USER="postgres", LOGNAME="postgres")
         env.update(self.node_env.get(n.name, {}))
+        if self.lease_log:
+            env["DYNATRONI_LEASE_LOG"] = str(self.lease_log_path(n))
         cmd = [self.python, "-m", "dynatroni.patroni" if self.dcs == "dynamodb" else "patroni", str(n.config_path)]
         n.proc = subprocess.Popen(cmd, cwd=str(n.dir), env=env, stdin=subprocess.DEVNULL, stdout=n.log_file,
                                   stderr=subprocess.STDOUT, start_new_session=True, **self._user_kwargs())
         n.paused = False
         self._log(f"started {n.name} (Patroni {self.patroni_version}, pid {n.proc.pid}, PostgreSQL on "
                   f"127.0.0.1:{n.pg_port}, REST API on 127.0.0.1:{n.api_port}, log {n.log_path})")
+
+    def lease_log_path(self, node: Any) -> Path:
+        """Where the node's plugin appends its lease beliefs when the cluster runs with lease_log=True."""
+        return self.node(node).dir / "lease.jsonl"
 
     def start_all(self, nodes: Optional[Iterable[Any]] = None) -> None:
         for n in (nodes if nodes is not None else self.nodes):

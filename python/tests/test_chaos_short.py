@@ -5,8 +5,10 @@ kill -9 of the leader. A checker samples pg_is_in_recovery() on every node and w
 whichever node is primary.
 
 Asserted per fault: no split-brain interval, no acknowledged row lost, a writable primary within
-ttl + loop_wait + retry_timeout + 10 s of the fault; and the proxy's DynamoDB history is linearizable per key
-(leader, sync, failover, config, initialize). About 4-5 minutes. Run as root.
+ttl + loop_wait + retry_timeout + 10 s of the fault; the proxy's DynamoDB history is linearizable per key
+(leader, sync, failover, config, initialize); and what the nodes believed about the lease (each plugin's
+DYNATRONI_LEASE_LOG records) never overlapped across nodes, with every node seen leading among the holders.
+About 4-5 minutes. Run as root.
 """
 from __future__ import annotations
 
@@ -70,6 +72,12 @@ def test_dynamodb_history_is_linearizable(results):
     assert lin["ok"] is True, lin
     assert {"leader", "config", "initialize"} <= set(lin["keys"]), lin["keys"]
     assert lin["keys"]["leader"]["writes"] > 10
+
+
+def test_no_two_nodes_believed_they_held_the_lease_at_once(results):
+    lb = results["lease_beliefs"]
+    assert lb["ok"] is True, lb["problems"]
+    assert lb["held"] >= chaos.MIN_BELIEFS and len(lb["holders"]) >= 2, lb  # kill -9 of the leader moved it
 
 
 def test_run_verdict(results):

@@ -8,7 +8,8 @@ what Patroni's watchdog is for (docs/design.md), so this cluster runs without on
 failover_time 15, on moto. The harness's Sampler writes through both nodes while the leader's Patroni is
 stopped with SIGSTOP (its process group only); the test asserts that PostgreSQL itself reported two primaries,
 that the checker flagged the old primary's writes (timeline order), and that `assert_no_split_brain` fails on
-that history. About a minute. Run as root.
+that history; and that the nodes' lease beliefs (DYNATRONI_LEASE_LOG, tools/lease_beliefs.py) never overlapped:
+the lease held, the missing watchdog let PostgreSQL split. About 40 s. Run as root.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 
 import cluster_harness as h  # noqa: E402
+import lease_beliefs  # noqa: E402
 from test_e2e_cluster import assert_no_split_brain  # noqa: E402
 
 FAILOVER_TIME = 15.0
@@ -40,7 +42,7 @@ def ddb(tmp_path_factory):
 
 def test_frozen_patroni_without_watchdog_is_flagged_as_split_brain(ddb):
     c = h.Cluster(2, endpoint=ddb.endpoint, scope=f"sbctl-{uuid.uuid4().hex[:8]}", failover_time=FAILOVER_TIME,
-                  table=TABLE, watchdog=False)
+                  table=TABLE, watchdog=False, lease_log=True)
     with c:
         c.start_all()
         leader = c.wait_healthy(240)
@@ -73,3 +75,7 @@ def test_frozen_patroni_without_watchdog_is_flagged_as_split_brain(ddb):
         assert set(timelines) == {leader, replica} and max(timelines[leader]) < max(timelines[replica]), timelines
         with pytest.raises(AssertionError, match="split-brain check failed"):
             assert_no_split_brain(sampler, allowed_transitions=1)
+        # The lease itself stayed exclusive: the frozen node's belief ended at its holder bound, before the
+        # replica acquired. The two primaries come from the frozen Patroni that nothing reset, not the lease.
+        beliefs = lease_beliefs.read([c.lease_log_path(n) for n in c.nodes])
+        assert lease_beliefs.check(beliefs, min_held=2, min_holders=2) == [], beliefs

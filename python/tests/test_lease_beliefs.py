@@ -26,6 +26,7 @@ import lease_beliefs  # noqa: E402
 import linearizability  # noqa: E402
 
 FAILOVER_TIME = 9  # ttl 9 s, loop_wait = retry_timeout = 3 s
+REPO = Path(__file__).resolve().parents[2]
 
 
 def rec(node: str, op: str, t_call: float, t_return: float, result: str = "ok", bound=None, pid: int = 1):
@@ -162,3 +163,13 @@ def test_plugin_beliefs_of_a_broken_takeover_overlap_while_dynamodb_stays_linear
     found: List = lease_beliefs.check(records, min_held=3, min_holders=2)
     assert rules(found) == {"overlap"}, found
     assert found[0].message.startswith("a believed it held")
+
+
+def test_reliability_md_states_the_belief_checks_minimum():
+    """docs/reliability.md's claims about the chaos run's belief check match the code."""
+    import chaos
+    doc = " ".join((REPO / "docs" / "reliability.md").read_text().split())
+    assert f"when fewer than {chaos.MIN_BELIEFS} records said held" in doc
+    assert "DYNATRONI_LEASE_LOG=FILE" in doc
+    from dynatroni import lease_log
+    assert lease_log.ENV == "DYNATRONI_LEASE_LOG"
