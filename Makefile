@@ -172,9 +172,13 @@ test-asan: build-asan
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) --timeout 900 -E '^(dynamodb_integration|lease_mutation_matrix)$$'
 
-# `pip install .` (scikit-build-core + nanobind from the venv; build tree kept in build-python/).
+# `pip wheel .` (scikit-build-core + nanobind from the venv; build tree kept in build-python/), then `pip install`
+# of that wheel: the venv holds exactly the wheel python/tests/test_plain_patroni.py installs into fresh ones.
+WHEELHOUSE := build-python/wheel
 python-install: deps
-	$(PY) -m pip install --disable-pip-version-check --no-build-isolation .
+	rm -rf $(WHEELHOUSE)
+	$(PY) -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps -w $(WHEELHOUSE) .
+	$(PY) -m pip install --disable-pip-version-check --force-reinstall --no-deps $(WHEELHOUSE)/dynatroni-*.whl
 	chmod -R a+rX $(VENV)
 
 # Tests that run whole Patroni + PostgreSQL clusters (test-e2e); everything else in python/tests is test-python.

@@ -41,7 +41,7 @@ grep -q "dynatroni-$VERSION/build-" <<<"$sdist_list" && fail "sdist contains a b
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 need = ["dynatroni/__init__.py", "dynatroni/dynamodb.py", "dynatroni/patroni_loader.py", "dynatroni/patroni.py",
-        "dynatroni/patronictl.py"]
+        "dynatroni/patronictl.py", "dynatroni/patroni_hook.py", "patroni/dcs/dynamodb.py", "dynatroni-patroni.pth"]
 missing = [n for n in need if n not in names]
 assert not missing, missing
 assert any(n.startswith("dynatroni/_core") and n.endswith(".so") for n in names), "no extension"

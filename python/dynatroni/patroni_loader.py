@@ -1,15 +1,20 @@
-"""Make Patroni find the ``dynamodb`` DCS without copying files into Patroni's package.
+"""The launchers' way to make Patroni find the ``dynamodb`` DCS when our wheel is not installed beside it.
 
-Patroni only discovers DCS modules inside its own ``patroni/dcs/`` directory. ``install()`` registers
+Installed into the environment that has Patroni, the wheel puts ``patroni/dcs/dynamodb.py`` into Patroni's DCS
+folder and plain ``patroni``/``patronictl`` find the plugin (docs/install.md); ``install()`` then only makes sure
+the validator knows the section. Where our package is elsewhere (on ``PYTHONPATH``, or in another site-packages
+than Patroni's, e.g. Debian's Patroni in /usr/lib/python3/dist-packages), ``install()`` registers
 ``dynatroni.dynamodb`` as ``patroni.dcs.dynamodb`` and teaches Patroni's DCS lookup (4.x:
-``iter_dcs_classes``; 3.0.x: ``dcs_modules``) and its config validator about it. The ``patroni-dynamodb``
-and ``patronictl-dynamodb`` commands (and ``python -m dynatroni.patroni`` / ``python -m dynatroni.patronictl``
-for Debian's system Python) call it before handing over to Patroni's own ``main``.
+``iter_dcs_classes``; 3.0.x: ``dcs_modules``) and its config validator about it. The ``patroni-dynamodb`` and
+``patronictl-dynamodb`` commands (``python -m dynatroni.patroni`` / ``python -m dynatroni.patronictl``) call it
+before handing over to Patroni's own ``main``.
 """
 from __future__ import annotations
 
 import sys
 from typing import Any, Iterator, Optional, Tuple
+
+from . import patroni_hook
 
 _installed = False
 
@@ -20,6 +25,14 @@ def install() -> None:
         return
     import patroni.dcs as pdcs
 
+    if 'patroni.dcs.dynamodb' not in pdcs.dcs_modules():  # our wheel is not in Patroni's site-packages
+        _register_module(pdcs)
+    import patroni.validator as v
+    _add_to_validator(v)
+    _installed = True
+
+
+def _register_module(pdcs: Any) -> None:
     from . import dynamodb as plugin
 
     sys.modules['patroni.dcs.dynamodb'] = plugin
@@ -44,32 +57,14 @@ def install() -> None:
             yield from original_iter(config)
 
         pdcs.iter_dcs_classes = iter_dcs_classes
-    _patch_validator()
-    _installed = True
 
 
-def _patch_validator() -> None:
-    """Let ``patroni --validate-config`` accept (and check) a ``dynamodb:`` section."""
-    try:
-        import patroni.validator as v
-    except Exception:  # pragma: no cover - validator import problems are Patroni's own
-        return
-
-    def validate_dynamodb(section: Any) -> bool:
-        from . import _core
-        if not isinstance(section, dict):
-            raise v.ConfigParseError('dynamodb: expected a mapping')
-        try:
-            from .dynamodb import _section_strings  # the same conversion (and type check) the plugin applies
-            _core.parse_config(_section_strings(section))
-        except ValueError as e:
-            raise v.ConfigParseError(str(e))
-        return True
-
+def _add_to_validator(v: Any) -> None:
+    """Let ``patroni --validate-config`` accept (and check) a ``dynamodb:`` section, also when Patroni's
+    validator was imported before ``dcs_modules`` listed it."""
     for key, value in list(getattr(v.schema, 'validator', {}).items()):
-        if isinstance(key, v.Or) and 'etcd' in key.args and isinstance(value, v.Case):
-            if 'dynamodb' not in key.args:
-                key.args = tuple(key.args) + ('dynamodb',)
-            value._schema['dynamodb'] = validate_dynamodb
+        if isinstance(key, v.Or) and 'etcd' in key.args and isinstance(value, v.Case) and 'dynamodb' not in key.args:
+            key.args = tuple(key.args) + ('dynamodb',)
     if hasattr(v, 'available_dcs') and 'dynamodb' not in v.available_dcs:
         v.available_dcs.append('dynamodb')
+    patroni_hook.add_dynamodb_schema(v)
