@@ -20,6 +20,7 @@
 * docs/README.md links every page of docs/, and every relative link in docs/ resolves;
 * docs/systemd/patroni-dynamodb.service is accepted by `systemd-analyze verify`;
 * the version lives in VERSION only, and CHANGELOG.md has an entry for it;
+* docs/install.md lists exactly the files the wheel adds to site-packages beside its package (from its RECORD);
 * requirements-dev.lock pins every package (==, with hashes), holds every range of requirements-dev.txt and
   pyproject.toml, `make deps` installs it with --require-hashes and `make lock` recompiles it, as documented.
 """
@@ -834,12 +835,12 @@ def test_docs_index_links_every_page_and_every_relative_link_resolves():
 def test_systemd_unit_is_valid(tmp_path):
     unit = DOCS / "systemd/patroni-dynamodb.service"
     text = unit.read_text()
-    assert re.search(r"^ExecStart=/\S*patroni-dynamodb /etc/patroni/patroni.yml$", text, re.M), text
+    assert re.search(r"^ExecStart=/\S*/bin/patroni /etc/patroni/patroni.yml$", text, re.M), text
     assert "KillMode=process" in text and "User=postgres" in text
     analyze = shutil.which("systemd-analyze")
     if analyze:
         # verify needs the ExecStart binary to exist: point it at a stub in a copy of the unit.
-        stub = tmp_path / "patroni-dynamodb"
+        stub = tmp_path / "patroni"
         stub.write_text("#!/bin/sh\n")
         stub.chmod(0o755)
         copy = tmp_path / "patroni-dynamodb.service"
@@ -1012,6 +1013,22 @@ def test_version_lives_in_version_file_only():
     assert dynatroni.__version__ == version
     r = run_cli(["--version"], dict(os.environ))
     assert r.returncode == 0 and r.stdout.strip() == f"dynatroni {version}", r.stdout
+
+
+def test_install_md_lists_what_the_wheel_adds_beside_its_package():
+    """docs/install.md's table of files the wheel puts into site-packages outside `dynatroni/` is exactly what the
+    installed distribution's RECORD holds there (bytecode aside), and each row quotes that file's statement."""
+    import importlib.metadata
+    text = (DOCS / "install.md").read_text()
+    section = text.split("## How plain `patroni` finds the plugin", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `([^`]+)` \| `([^`]+)`", section, re.M))
+    dist = importlib.metadata.distribution("dynatroni")
+    added = {str(f) for f in dist.files or [] if not str(f).startswith(("dynatroni/", "../"))
+             and ".dist-info/" not in str(f) and "__pycache__" not in str(f)}
+    assert set(rows) == added, f"docs/install.md lists {sorted(rows)}; the wheel installs {sorted(added)}"
+    for name, statement in rows.items():
+        content = dist.locate_file(name).read_text()
+        assert statement in content, f"{name}: docs/install.md quotes {statement!r}; the file has {content!r}"
 
 
 def test_project_scripts_point_at_main_functions():
