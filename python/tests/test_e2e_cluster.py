@@ -13,6 +13,8 @@ Clusters (tools/cluster_harness.py):
     frozen primary's PostgreSQL resumes together with Patroni and commits writes for ~0.3 s after SIGCONT,
     until Patroni demotes it (measured with this harness; no DCS can prevent that). Before each test the
     ``healthy`` fixture restarts/resumes whatever an earlier test left down.
+    Its nodes log their lease beliefs (``DYNATRONI_LEASE_LOG``); after each test the ``healthy41`` fixture checks
+    that no two nodes ever believed they held the lease at once (tools/lease_beliefs.py).
   * ``TestCore[3.0.2]``: the same bootstrap/switchover/crash tests on Debian's Patroni 3.0.2 (its own cluster).
   * ``TestColdStart``: its own 2-node cluster (it stops everything).
 
@@ -46,6 +48,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 
 import cluster_harness as h  # noqa: E402
+import lease_beliefs  # noqa: E402
 from tcp_proxy import TcpProxy  # noqa: E402
 
 FAILOVER_TIME = 15.0
@@ -85,7 +88,7 @@ def _new_cluster(ddb, version: str, n: int = 3, endpoint: Optional[str] = None, 
 
 @pytest.fixture(scope="module")
 def cluster41(ddb, proxy):
-    c = _new_cluster(ddb, "4.1", endpoint=proxy.url, watchdog=True)
+    c = _new_cluster(ddb, "4.1", endpoint=proxy.url, watchdog=True, lease_log=True)
     with c:
         c.start_all()
         yield c
@@ -125,6 +128,7 @@ def healthy41(cluster41, proxy):
     unexpected = {k: v for k, v in fired.items() if v and k not in allowed}
     cluster41.watchdog_expected = set()
     assert not unexpected, f"the watchdog fired unexpectedly: {unexpected}"
+    assert_lease_beliefs_never_overlapped(cluster41)
 
 
 @pytest.fixture(autouse=True)
@@ -178,6 +182,13 @@ def assert_no_split_brain(sampler: h.Sampler, allowed_transitions: int, min_acks
     problems = sampler.split_brain(allowed_transitions, min_acks)
     h.say(f"sampler: {sampler.summary()}")
     assert not problems, "split-brain check failed: " + "; ".join(p.message for p in problems[:10])
+
+
+def assert_lease_beliefs_never_overlapped(c: h.Cluster) -> None:
+    """What the nodes' plugins believed about the lease so far (DYNATRONI_LEASE_LOG): never two holders at once
+    (tools/lease_beliefs.py), and at least one node held it."""
+    problems = lease_beliefs.check(lease_beliefs.read([c.lease_log_path(n) for n in c.nodes]))
+    assert not problems, "lease beliefs: " + "; ".join(p.message for p in problems[:5])
 
 
 def wait_new_primary_after_crash(c: h.Cluster, crashed: List[str], t0: float) -> str:
