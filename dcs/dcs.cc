@@ -130,11 +130,7 @@ WatchSettings Dcs::WatchSettingsLocked() const {
 }
 
 Duration Dcs::LeaseTtlFor(const StoredItem& item) const {
-  // lease_ms comes from the table: a foreign or corrupt item may hold any
-  // int64 (found by fuzz/fuzz_cluster_items: 1e17 ms overflowed the
-  // conversion to nanoseconds). Counted within [0, 24 h].
-  constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
-  return std::max<Duration>(timing_.ttl, milliseconds(std::clamp<int64_t>(item.lease_ms, 0, kMaxLeaseMs)));
+  return std::max<Duration>(timing_.ttl, WrittenLease(item.lease_ms));
 }
 
 LeaderLease& Dcs::LeaseLocked(const std::string& leader_key) {
@@ -190,6 +186,18 @@ Mutation Dcs::LeaderMutation(bool increment_term) const {
 
 Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
   Deadline deadline = CallDeadline("");
+  // The versions this process held before the Query was sent: applied before
+  // it, so a load that shows a key below one of them (or without it) means
+  // the key went back (patronictl remove, a table restore), not a race with
+  // a renewal resolved while the Query was in flight.
+  std::map<std::string, int64_t> held_before;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, lease] : leases_) {
+      if (lease.holder() && key.compare(0, prefix.size(), prefix) == 0)
+        held_before[key] = lease.holder()->version;
+    }
+  }
   auto items = opts_.store->Query(opts_.partition, prefix, deadline);
   if (!items.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -206,6 +214,11 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
     ObservedItem o;
     o.item = item;
     auto lease = leases_.find(item.key);
+    if (auto held = held_before.find(item.key); held != held_before.end() && item.version < held->second) {
+      // The key went back: whatever we held is gone, and our next write is
+      // conditioned on what is there now.
+      lease->second.Drop();
+    }
     if (lease != leases_.end() && lease->second.holder() && lease->second.holder()->version == item.version &&
         lease->second.IsOurs(item)) {
       // Our own lease: its age counts from when we sent the write.
@@ -244,6 +257,9 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
   };
   member_writes_.ForgetGone(prefix, seen);
   std::erase_if(observed_, gone);
+  for (const auto& [key, version] : held_before) {
+    if (!seen.count(key)) leases_.at(key).Drop();  // the key is gone
+  }
   return view;
 }
 
@@ -291,9 +307,20 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
                                    : ambiguous ? LeaderLease::Reply::kAmbiguous
                                                : LeaderLease::Reply::kRefused;
   switch (lease.Resolve(current, first_send, floor, reply)) {
-    case LeaderLease::Verdict::kApplied:
+    case LeaderLease::Verdict::kApplied: {
       observed_[leader_key] = OwnWrite(*current, lease.holder()->send, observed_[leader_key].last_poll);
+      const MonoTime now = clock_->Now();
+      if (!lease.Held(now, timing_)) {
+        // Counted from an earlier unresolved send of ours whose bound has
+        // already passed: followers may take over any moment now.
+        return Unavailable(
+            "leader write applied as version " + std::to_string(current->version) +
+            ", but it counts from an earlier unresolved write of ours whose holder bound passed " +
+            std::to_string(duration_cast<milliseconds>(now - *lease.Bound(timing_)).count()) +
+            " ms ago: not holding (the next renewal is conditioned on it)");
+      }
       return true;
+    }
     case LeaderLease::Verdict::kNotApplied: {
       // Still ours, at the version the write was conditioned on (or one we
       // knew): this write did not apply. The caller is told the lease was
@@ -322,8 +349,8 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
 }
 
 Result<bool> Dcs::AcquireLeader(const std::string& leader_key) {
-  Precondition pre = Precondition::Absent();
   int64_t floor = 0;
+  bool unconditioned = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = observed_.find(leader_key);
@@ -333,20 +360,18 @@ Result<bool> Dcs::AcquireLeader(const std::string& leader_key) {
         age = clock_->WallNow().time_since_epoch() - milliseconds(it->second.last.updated_at_ms);
       }
       if (age < LeaseTtlFor(it->second.last)) return false;  // still held as far as we can tell
-      pre = DYNATRONI_MUTANT(kTakeoverUnconditioned) ? Precondition::None()
-                                                     : Precondition::VersionIs(it->second.last.version);
+      unconditioned = DYNATRONI_MUTANT(kTakeoverUnconditioned);
     }
     floor = KnownVersionLocked(leader_key);
   }
-  Deadline deadline = CallDeadline("");
-  MonoTime send = clock_->Now();
-  auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre,
-                                WriteDeadline(deadline, *clock_));
-  return ResolveLeaderWrite(leader_key, std::move(out), send, deadline, floor);
+  // Conditioned on the exact version last seen (a tombstone, no item = 0, or
+  // an expired lease): this write can only produce floor + 1, so a late
+  // landing can never take a lease released or taken since.
+  return WriteLeader(leader_key, unconditioned ? Precondition::None() : Precondition::VersionIs(floor), floor,
+                     CallDeadline(""));
 }
 
 Result<bool> Dcs::TakeLeader(const std::string& leader_key) {
-  Precondition pre = Precondition::AbsentOrValueIs(opts_.name);
   int64_t floor = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -354,11 +379,14 @@ Result<bool> Dcs::TakeLeader(const std::string& leader_key) {
     if (it != observed_.end() && it->second.last.live() && *it->second.last.value != opts_.name) {
       Duration age = clock_->Now() - it->second.first_seen;
       if (age < LeaseTtlFor(it->second.last)) return false;
-      pre = Precondition::VersionIs(it->second.last.version);
     }
     floor = KnownVersionLocked(leader_key);
   }
-  Deadline deadline = CallDeadline(leader_key);
+  return WriteLeader(leader_key, Precondition::VersionIs(floor), floor, CallDeadline(leader_key));
+}
+
+Result<bool> Dcs::WriteLeader(const std::string& leader_key, const Precondition& pre, int64_t floor,
+                              Deadline deadline) {
   MonoTime send = clock_->Now();
   auto out = opts_.store->Write(opts_.partition, leader_key, LeaderMutation(true), pre,
                                 WriteDeadline(deadline, *clock_));
@@ -563,18 +591,20 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
   if (auto lease = leases_.find(leader_key); lease != leases_.end() && lease->second.holder()) {
     // The holder's watch ends by its bound, so that its HA cycle renews (or
     // learns it lost the lease) before any follower may take over. Once per
-    // bound: a bound that passed unrenewed does not wake the loop again.
+    // bound; after that a former holder watches the key like any follower.
     const MonoTime now = clock_->Now();
     const MonoTime bound = *lease->second.Bound(timing_);
+    if (now < bound) {
+      plan.action = WatchPlan::Action::kWait;
+      plan.wait = std::min<Duration>(timing_.loop_wait, bound - now);
+      plan.reason = "holding the lease";
+      return plan;
+    }
     if (lease->second.TakeBoundWake(now, timing_)) {
       plan.action = WatchPlan::Action::kWakeNow;
       plan.reason = "lease holder bound reached: running the HA cycle to renew or demote";
-    } else {
-      plan.action = WatchPlan::Action::kWait;
-      plan.wait = now < bound ? std::min<Duration>(timing_.loop_wait, bound - now) : timing_.loop_wait;
-      plan.reason = now < bound ? "holding the lease" : "lease holder bound passed";
+      return plan;
     }
-    return plan;
   }
   auto it = observed_.find(leader_key);
   if (it == observed_.end() || !it->second.last.live()) {

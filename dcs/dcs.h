@@ -225,13 +225,18 @@ class Dcs {
   void ForgetMemberWrite(const std::string& key);
   Deadline CallDeadline(const std::string& leader_key) const;
   Mutation LeaderMutation(bool increment_term) const;
+  // Sends an acquisition (term + 1) conditioned by `pre` (exactly version
+  // `floor`, except in a mutant) and resolves it.
+  Result<bool> WriteLeader(const std::string& leader_key, const Precondition& pre, int64_t floor,
+                           Deadline deadline);
   // Resolves a leader write sent at `first_send` that can only have produced
   // a version greater than `floor` (see the lease rules above). true: this or
   // an earlier unresolved write of ours produced the current item (holder set
   // from the earliest candidate send). false: the lease is someone else's
   // (or released). An error when the write did not apply but the lease is
-  // still ours at `floor` or below (the holder bound stays where it was), or
-  // when the outcome stays unknown.
+  // still ours at `floor` or below (the holder bound stays where it was),
+  // when the outcome stays unknown, or when it applied but counts from an
+  // earlier send whose bound has already passed.
   Result<bool> ResolveLeaderWrite(const std::string& leader_key, Result<WriteOutcome> outcome,
                                   MonoTime first_send, Deadline deadline, int64_t floor);
   // The lease state of `leader_key` (created on first use).

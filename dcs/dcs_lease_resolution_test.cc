@@ -3,7 +3,9 @@
 // Each test names the rule of dcs/dcs.h it checks; each failed on the code
 // before the fix it guards (noted per test).
 #include <deque>
+#include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -299,7 +301,11 @@ TEST_F(LeaseResolutionTest, HoldersWatchEndsByTheBound) {
   plan = a->PlanWatch("leader", std::nullopt);
   EXPECT_EQ(plan.action, WatchPlan::Action::kWakeNow) << plan.reason;
   plan = a->PlanWatch("leader", std::nullopt);
-  EXPECT_EQ(plan.action, WatchPlan::Action::kWait) << "woken once per bound, not in a loop";
+  EXPECT_NE(plan.action, WatchPlan::Action::kWakeNow) << "woken once per bound, not in a loop";
+  // Review finding (2): after that one wake a former holder watches the key
+  // like any follower: its own item is due for a renewal, so it reads it
+  // (before: it waited a whole loop_wait, blind to a takeover or a release).
+  EXPECT_EQ(plan.action, WatchPlan::Action::kPoll) << plan.reason;
 }
 
 // Before the fix an observation was identified by version and value only: an
@@ -339,6 +345,160 @@ TEST_F(LeaseResolutionTest, InitializeResolvesAnUnknownOutcomeByReReading) {
   r = b->Initialize("initialize", "", true);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_FALSE(*r) << "b's write did not apply; a's item is there";
+}
+
+// Review finding (1b): an acquisition whose reply never came stays in flight
+// and lands after the lease was taken and released again by another node. It
+// was conditioned on "no live leader" only, so it landed on the later
+// tombstone, and the next acquisition (ambiguous, its re-read showing that
+// item) counted a bound from its own send, later than when followers first
+// saw the item. Conditioned on the exact version seen, the late landing is
+// refused. Failed before the fix: the landing applied and `a` held the lease
+// 10 s past what `b` allowed it.
+TEST_F(LeaseResolutionTest, AnAcquisitionLandingLateCannotTakeALeaseReleasedSince) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_a_);  // one clock, so that the two views compare
+  ASSERT_TRUE(*b->AcquireLeader("leader"));
+  ASSERT_TRUE(*b->ReleaseLeader("leader", std::nullopt));
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  store_->InjectFaults({Fault::kLandsLater});
+  auto r = a->AcquireLeader("leader");  // no reply; the re-read shows the tombstone
+  EXPECT_FALSE(r.ok() && *r);
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  ASSERT_TRUE(*b->AcquireLeader("leader"));
+  ASSERT_TRUE(*b->ReleaseLeader("leader", std::nullopt));
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  const int64_t released = LeaderVersion();
+  EXPECT_EQ(store_->LandInFlightWrites(), 0) << "a late acquisition landed on a lease released since";
+  const MonoTime landed = clock_a_.Now();
+  ASSERT_TRUE(b->LoadCluster("").ok());  // b starts timing whatever the table holds now
+  clock_a_.Advance(10s);
+  store_->InjectFaults({Fault::kUnknownNotApplied});
+  r = a->AcquireLeader("leader");
+  if (r.ok() && *r) {
+    const LeaseInfo lease = a->Lease("leader");
+    EXPECT_LE(clock_a_.Now() + lease.remaining, landed + a->timing().ttl)
+        << "a holds the lease past the moment b may take it over";
+  }
+  EXPECT_EQ(LeaderVersion(), released);
+}
+
+// Review finding: an ambiguous acquisition whose re-read shows it not
+// applied (the key still at its version) may land late. The next
+// acquisition that finds it must count the bound from that earlier send,
+// since followers may have seen the item from the moment it landed. Failed
+// before the fix (the write was forgotten and the bound counted 15 s later).
+TEST_F(LeaseResolutionTest, AnAmbiguousAcquisitionFoundNotAppliedStillCountsIfItLandsLate) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_a_);
+  ASSERT_TRUE(*b->AcquireLeader("leader"));
+  ASSERT_TRUE(*b->ReleaseLeader("leader", std::nullopt));
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  const Timing t = a->timing();
+  store_->InjectFaults({Fault::kLandsLater});
+  auto r = a->AcquireLeader("leader");
+  EXPECT_FALSE(r.ok() && *r);
+  clock_a_.Advance(5s);
+  ASSERT_EQ(store_->LandInFlightWrites(), 1);
+  ASSERT_TRUE(b->LoadCluster("").ok());  // b times a's lease from now: 5 s after a sent it
+  clock_a_.Advance(10s);
+  store_->InjectFaults({Fault::kUnknownNotApplied});
+  r = a->AcquireLeader("leader");  // not applied; its re-read finds the landed write
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(a->Lease("leader").remaining, t.ttl - t.SafetyMargin() - 15s) << "counted from the first send";
+}
+
+// Review finding (3): a write that applied but counts from an earlier
+// unresolved send whose bound already passed must not report the lease won.
+// Failed before the fix (true, with a bound in the past).
+TEST_F(LeaseResolutionTest, AWriteCountedFromASendWhoseBoundPassedIsNotReportedWon) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_a_);
+  ASSERT_TRUE(*b->AcquireLeader("leader"));
+  ASSERT_TRUE(*b->ReleaseLeader("leader", std::nullopt));
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  const Timing t = a->timing();
+  store_->InjectFaults({Fault::kLandsLater});
+  {
+    auto first = a->AcquireLeader("leader");
+    EXPECT_FALSE(first.ok() && *first);
+  }
+  ASSERT_EQ(store_->LandInFlightWrites(), 1);
+  clock_a_.Advance(t.ttl);
+  store_->InjectFaults({Fault::kUnknownNotApplied});
+  auto r = a->AcquireLeader("leader");
+  ASSERT_FALSE(r.ok()) << "reported " << (*r ? "won" : "lost");
+  EXPECT_NE(r.status().message().find("passed"), std::string::npos) << r.status().ToString();
+  EXPECT_FALSE(a->Lease("leader").held);
+  // The next renewal is conditioned on the version found and counts from its own send.
+  ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt));
+  EXPECT_EQ(a->Lease("leader").remaining, t.ttl - t.SafetyMargin());
+}
+
+// Review finding (4): after patronictl remove (or a table restore) the key is
+// gone or below the version held: the holder must stop counting that lease
+// and condition its next acquisition on what is there now. Failed before the
+// fix: `a` still reported the lease held after the key was deleted.
+TEST_F(LeaseResolutionTest, AHolderWhoseKeyWentBackStopsHoldingIt) {
+  auto a = Node("a", &clock_a_);
+  auto ctl = Node("ctl", &clock_a_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt));
+  ASSERT_TRUE(ctl->DeleteCluster().ok());
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  EXPECT_FALSE(a->Lease("leader").held) << "held a lease whose key was removed";
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  EXPECT_EQ(LeaderVersion(), 1);
+  // A restore that puts the key below the version held.
+  ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt));
+  StoredItem restored = *store_->Peek("batman", "leader");
+  restored.version = 1;
+  restored.session = "restored";
+  store_->Poke("batman", restored);
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  EXPECT_FALSE(a->Lease("leader").held) << "held a lease whose key went back to an older version";
+}
+
+// Calls `during_query` after a Query read the table and before its answer
+// returns: the answer is then older than what the hook wrote.
+class SlowQueryStore final : public ItemStore {
+ public:
+  explicit SlowQueryStore(std::shared_ptr<MemoryItemStore> inner) : inner_(std::move(inner)) {}
+  Result<std::vector<StoredItem>> Query(const std::string& p, const std::string& prefix,
+                                        Deadline d) override {
+    auto answer = inner_->Query(p, prefix, d);
+    if (auto hook = std::exchange(during_query, nullptr)) hook();
+    return answer;
+  }
+  Result<std::optional<StoredItem>> Get(const std::string& p, const std::string& k, Deadline d) override {
+    return inner_->Get(p, k, d);
+  }
+  Result<WriteOutcome> Write(const std::string& p, const std::string& k, const Mutation& m,
+                             const Precondition& pre, Deadline d) override {
+    return inner_->Write(p, k, m, pre, d);
+  }
+  Status DeletePartition(const std::string& p, Deadline d) override { return inner_->DeletePartition(p, d); }
+  std::function<void()> during_query;
+
+ private:
+  std::shared_ptr<MemoryItemStore> inner_;
+};
+
+// A load whose Query was in flight while a renewal resolved shows the version
+// before it: that is not the key going back, and the lease stays held (a
+// rule that compared with the version held when the answer came would drop
+// it: shown by making LoadCluster read the holder version after the Query).
+TEST_F(LeaseResolutionTest, ALoadOlderThanARenewalKeepsTheLease) {
+  auto slow = std::make_shared<SlowQueryStore>(store_);
+  auto a = MakeTestNode(slow, "a", &clock_a_);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  slow->during_query = [&] { ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt)); };
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  EXPECT_TRUE(a->Lease("leader").held);
+  EXPECT_EQ(a->Lease("leader").version, LeaderVersion());
+  ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt))
+      << "the next renewal is conditioned on the version held";
 }
 
 }  // namespace

@@ -168,6 +168,10 @@ dynamodb::UpdateItemRequest BuildWriteRequest(const std::string& table, const st
       req.condition.condition = "attribute_not_exists(#val)";
       break;
     case Precondition::Kind::kVersionIs:
+      if (pre.version == 0) {
+        req.condition.condition = "attribute_not_exists(#ver)";
+        break;
+      }
       values[":expver"] = AttributeValue::N(pre.version);
       req.condition.condition = "#ver = :expver";
       break;
@@ -179,10 +183,6 @@ dynamodb::UpdateItemRequest BuildWriteRequest(const std::string& table, const st
       values[":expval"] = AttributeValue::S(pre.value);
       values[":expver"] = AttributeValue::N(pre.version);
       req.condition.condition = "#val = :expval AND #ver = :expver";
-      break;
-    case Precondition::Kind::kAbsentOrValueIs:
-      values[":expval"] = AttributeValue::S(pre.value);
-      req.condition.condition = "attribute_not_exists(#val) OR #val = :expval";
       break;
   }
   return req;

@@ -60,12 +60,14 @@ struct StoredItem {
 // What must hold of the current item for a write to apply.
 struct Precondition {
   enum class Kind {
-    kNone,             // unconditional
-    kAbsent,           // no item, or a tombstone
-    kVersionIs,        // item exists (live or tombstone) with version == version
+    kNone,    // unconditional
+    kAbsent,  // no item, or a tombstone
+    // The item's version == version, live or tombstone; version 0 = no item
+    // at all. A write conditioned so can only produce version + 1: once the
+    // key moved past it, the write can never apply (however late it lands).
+    kVersionIs,
     kValueIs,          // live item whose value == value
     kValueAndVersion,  // live item whose value == value and version == version
-    kAbsentOrValueIs   // no item, a tombstone, or a live item whose value == value
   };
   Kind kind = Kind::kNone;
   int64_t version = 0;
@@ -78,7 +80,6 @@ struct Precondition {
   static Precondition ValueAndVersion(std::string v, int64_t ver) {
     return {Kind::kValueAndVersion, ver, std::move(v)};
   }
-  static Precondition AbsentOrValueIs(std::string v) { return {Kind::kAbsentOrValueIs, 0, std::move(v)}; }
 };
 
 // The change a write makes. The store always sets version = old version + 1

@@ -6,8 +6,6 @@
 
 namespace dynatroni::dcs {
 
-using std::chrono::milliseconds;
-
 LeaderLease::State LeaderLease::state(MonoTime now, const Timing& timing) const {
   if (!pending_.empty()) return State::kUnresolved;
   return Held(now, timing) ? State::kHolding : State::kObserving;
@@ -35,9 +33,7 @@ LeaderLease::Verdict LeaderLease::Resolve(const std::optional<StoredItem>& curre
     }
     if (!earliest) return Verdict::kUnattributed;
     std::erase_if(pending_, [&](const PendingWrite& p) { return p.floor < current->version; });
-    constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
-    holder_ = Holder{current->version, current->term, *earliest,
-                     milliseconds(std::clamp<int64_t>(current->lease_ms, 0, kMaxLeaseMs))};
+    holder_ = Holder{current->version, current->term, *earliest, WrittenLease(current->lease_ms)};
     woke_at_bound_ = false;
     return Verdict::kApplied;
   }
@@ -48,8 +44,13 @@ LeaderLease::Verdict LeaderLease::Resolve(const std::optional<StoredItem>& curre
     return Verdict::kNotApplied;
   }
   holder_.reset();
-  if (current) {
-    std::erase_if(pending_, [&](const PendingWrite& p) { return p.floor < current->version; });
+  // Every leader write is conditioned on its floor version exactly, so it can
+  // only produce floor + 1: once the key moved past a floor, that write can
+  // never apply. An ambiguous one whose floor is still current may land late.
+  const int64_t now_version = current ? current->version : 0;
+  std::erase_if(pending_, [&](const PendingWrite& p) { return p.floor < now_version; });
+  if (reply == Reply::kAmbiguous && floor >= now_version) {
+    pending_.push_back(PendingWrite{send, floor});
   }
   return Verdict::kLost;
 }

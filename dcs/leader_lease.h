@@ -17,9 +17,11 @@
 //                of ours found later counts from the earliest such send.
 //
 // The rule every resolution follows: a leader write conditioned on version
-// `floor` (renewal, takeover: the version it names; acquisition of an absent
-// lease: the highest version of the key this process knew) has applied only
-// if the item now carries our name AND our session at a version > floor.
+// `floor` (renewal, takeover and acquisition alike name the exact version
+// they expect; 0 = no item) has applied only if the item now carries our name
+// AND our session at a version > floor. As every leader write names its
+// version, it can only produce floor + 1: a write whose floor the key has
+// passed can never apply, however late it lands.
 //
 // Thread-safety: none; Dcs guards its leases with its mutex.
 #ifndef DYNATRONI_DCS_LEADER_LEASE_H_
@@ -71,13 +73,16 @@ class LeaderLease {
   // A write conditioned on `floor` and sent at `send` left `current` in the
   // table (the item returned, or a consistent re-read; nullopt = no item). A
   // refused write never counts its own send; an ambiguous one found not
-  // applied stays unresolved (it may still land late).
+  // applied (the key still at or below its floor) stays unresolved: it may
+  // still land late.
   Verdict Resolve(const std::optional<StoredItem>& current, MonoTime send, int64_t floor, Reply reply);
   // The write's outcome stays unknown (its re-read failed): it may still turn
   // out to have produced a version > floor.
   void MarkUnresolved(MonoTime send, int64_t floor);
-  // Released (or the partition deleted): not held from now on, whatever the
-  // store answers. Unresolved writes are kept (one may still have applied).
+  // Released, the partition deleted, or the key found at a version below the
+  // one held (patronictl remove, a table restore): not held from now on,
+  // whatever the store answers. Unresolved writes are kept (one may still
+  // have applied).
   void Drop();
 
   [[nodiscard]] const std::optional<Holder>& holder() const { return holder_; }

@@ -9,11 +9,9 @@ bool PreconditionHolds(const Precondition& pre, const std::optional<StoredItem>&
     case Precondition::Kind::kAbsent:
       return !current || !current->live();
     case Precondition::Kind::kVersionIs:
-      return current && current->version == pre.version;
+      return current ? current->version == pre.version : pre.version == 0;
     case Precondition::Kind::kValueIs:
       return current && current->live() && *current->value == pre.value;
-    case Precondition::Kind::kAbsentOrValueIs:
-      return !current || !current->live() || *current->value == pre.value;
     case Precondition::Kind::kValueAndVersion:
       return current && current->live() && *current->value == pre.value && current->version == pre.version;
   }
@@ -78,6 +76,10 @@ Result<WriteOutcome> MemoryItemStore::Write(const std::string& partition, const 
   auto fault = NextFault();
   if (fault == Fault::kUnavailable) return Unavailable("injected fault: write not applied");
   if (fault == Fault::kUnknownNotApplied) return UnknownOutcome("injected fault: reply lost, not applied");
+  if (fault == Fault::kLandsLater) {
+    in_flight_.push_back(InFlight{partition, key, mutation, pre});
+    return UnknownOutcome("injected fault: no reply, the write is still in flight");
+  }
   auto it = items_.find({partition, key});
   std::optional<StoredItem> current;
   if (it != items_.end()) current = it->second;
@@ -127,6 +129,25 @@ std::optional<StoredItem> MemoryItemStore::Peek(const std::string& partition, co
 void MemoryItemStore::Poke(const std::string& partition, StoredItem item) {
   std::lock_guard<std::mutex> lock(mu_);
   items_[{partition, item.key}] = std::move(item);
+}
+
+int MemoryItemStore::LandInFlightWrites() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int applied = 0;
+  for (const InFlight& w : in_flight_) {
+    auto it = items_.find({w.partition, w.key});
+    std::optional<StoredItem> current;
+    if (it != items_.end()) current = it->second;
+    if (!PreconditionHolds(w.pre, current)) continue;
+    const int64_t now_ms =
+        clock_ ? std::chrono::duration_cast<std::chrono::milliseconds>(clock_->WallNow().time_since_epoch())
+                     .count()
+               : 0;
+    items_[{w.partition, w.key}] = ApplyMutation(w.key, current, w.mutation, now_ms);
+    ++applied;
+  }
+  in_flight_.clear();
+  return applied;
 }
 
 uint64_t MemoryItemStore::calls() const {

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "dcs/item_store.h"
 
@@ -23,6 +24,9 @@ class MemoryItemStore final : public ItemStore {
     kUnavailable,        // the call fails, nothing applied
     kApplyThenUnknown,   // a write is applied, the caller gets kUnknownOutcome
     kUnknownNotApplied,  // the caller gets kUnknownOutcome, nothing applied
+    // The caller gets kUnknownOutcome; the write stays in flight until
+    // LandInFlightWrites(), which applies it if its precondition holds then.
+    kLandsLater,
   };
 
   explicit MemoryItemStore(Clock* clock = nullptr) : clock_(clock) {}
@@ -40,6 +44,8 @@ class MemoryItemStore final : public ItemStore {
   // Direct access for tests.
   std::optional<StoredItem> Peek(const std::string& partition, const std::string& key) const;
   void Poke(const std::string& partition, StoredItem item);
+  // Lands the writes held by kLandsLater, in order; returns how many applied.
+  int LandInFlightWrites();
   [[nodiscard]] uint64_t calls() const;
 
  private:
@@ -49,6 +55,13 @@ class MemoryItemStore final : public ItemStore {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, StoredItem> items_;
   std::deque<Fault> faults_;
+  struct InFlight {
+    std::string partition;
+    std::string key;
+    Mutation mutation;
+    Precondition pre;
+  };
+  std::vector<InFlight> in_flight_;
   uint64_t calls_ = 0;
 };
 

@@ -111,7 +111,7 @@ TEST_F(SimTableTest, EvaluatesTheLeaseWritesOfTheRealStore) {
   w = Write("leader", Leader("n2", false), Precondition::ValueAndVersion("n2", 2));  // not the owner
   ASSERT_TRUE(w.ok());
   EXPECT_FALSE(w->applied);
-  w = Write("leader", Leader("n2", false), Precondition::AbsentOrValueIs("n2"));
+  w = Write("leader", Leader("n2", true), Precondition::VersionIs(0));  // "no item": there is one
   ASSERT_TRUE(w.ok());
   EXPECT_FALSE(w->applied);
 
@@ -124,8 +124,11 @@ TEST_F(SimTableTest, EvaluatesTheLeaseWritesOfTheRealStore) {
   EXPECT_EQ(w->item->version, 3);
   EXPECT_EQ(w->item->session, "");
 
-  // A tombstone counts as absent; the term goes on.
-  w = Write("leader", Leader("n2", true), Precondition::AbsentOrValueIs("n2"));
+  // An acquisition names the tombstone's version; the term goes on.
+  w = Write("leader", Leader("n2", true), Precondition::VersionIs(2));
+  ASSERT_TRUE(w.ok());
+  EXPECT_FALSE(w->applied) << "the key moved past version 2";
+  w = Write("leader", Leader("n2", true), Precondition::VersionIs(3));
   ASSERT_TRUE(w.ok() && w->applied);
   EXPECT_EQ(w->item->version, 4);
   EXPECT_EQ(w->item->term, 2);

@@ -36,4 +36,9 @@ Duration Timing::MemberRefresh() const {
 
 Duration Timing::MemberExpiry() const { return 2 * ttl; }
 
+Duration WrittenLease(int64_t lease_ms) {
+  constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;
+  return std::chrono::milliseconds(std::clamp<int64_t>(lease_ms, 0, kMaxLeaseMs));
+}
+
 }  // namespace dynatroni::dcs

@@ -41,6 +41,11 @@ struct Timing {
   [[nodiscard]] Duration MemberExpiry() const;
 };
 
+// The lease a leader item promises (its lease_ms), counted within [0, 24 h]:
+// it comes from the table, where a foreign or corrupt item may hold any int64
+// (found by fuzz/fuzz_cluster_items: 1e17 ms overflowed the conversion).
+Duration WrittenLease(int64_t lease_ms);
+
 }  // namespace dynatroni::dcs
 
 #endif  // DYNATRONI_DCS_TIMING_H_
