@@ -6,7 +6,8 @@ only: no launcher, no ``PYTHONPATH``. In it, as the ``postgres`` user, against m
 
 * ``patroni --validate-config`` accepts a ``dynamodb:`` section and names a bad setting of it;
 * ``patroni patroni.yml`` bootstraps PostgreSQL 15 and holds the lease; ``patronictl list`` shows the Leader,
-  ``patronictl edit-config`` writes the config item;
+  ``patronictl edit-config`` writes the config item; a second node streams and ``patronictl switchover`` hands
+  the lease to it;
 * reinstalling Patroni keeps ``patroni/dcs/dynamodb.py``; ``pip uninstall dynatroni`` removes it, its bytecode and
   ``dynatroni-patroni.pth``, and ``patroni --validate-config`` then knows no ``dynamodb`` DCS again.
 
@@ -130,6 +131,46 @@ def _validate(bin_dir: Path, cfg: Path, work: Path) -> subprocess.CompletedProce
     return _run([str(bin_dir / 'patroni'), '--validate-config', str(cfg)], work)
 
 
+class _Node:
+    """One plain `patroni patroni.yml` of the fresh virtualenv, run as postgres (its configuration:
+    test_plugin_patroni_bootstrap._write_config)."""
+
+    def __init__(self, work: Path, name: str, bin_dir: Path, scope: str, ddb) -> None:
+        self.dir, self.name, self.bin_dir = work / name, name, bin_dir
+        self.dir.mkdir()
+        self.pg_port = free_port()
+        self.cfg = _write_config(self.dir, scope, ddb, free_port(), self.pg_port)
+        self.cfg.write_text(self.cfg.read_text().replace('name: node1\n', f'name: {name}\n', 1))
+        _chown_tree(self.dir)
+        self.log = self.dir / 'patroni.log'
+        self.proc = None
+
+    def start(self) -> None:
+        with open(self.log, 'wb') as log:
+            self.proc = subprocess.Popen([str(self.bin_dir / 'patroni'), str(self.cfg)], stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(self.dir),
+                                         env=_env(self.dir), user='postgres', group='postgres', extra_groups=[],
+                                         start_new_session=True)
+
+    def wait(self, done, what: str) -> None:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while not done():
+            tail = self.log.read_text(errors='replace')[-4000:]
+            assert self.proc.poll() is None, f'{self.name}: patroni exited with {self.proc.returncode}:\n{tail}'
+            assert time.monotonic() < deadline, f'{what} within {BOOT_TIMEOUT}s; {self.name}:\n{tail}'
+            time.sleep(1)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop_everything(self.proc, self.dir / 'data')
+
+
+def _leads(ddb, scope: str, node: _Node) -> bool:
+    item = ddb.item(scope, 'leader')
+    return bool(item and item.get('value') == node.name and
+                _psql(node.pg_port, 'select pg_is_in_recovery()').stdout.strip() == 'f')
+
+
 def test_plain_patroni_and_patronictl_find_the_plugin(moto_ddb, scope):  # noqa: F811
     ddb = moto_ddb
     wheel = _our_wheel()
@@ -157,42 +198,36 @@ def test_plain_patroni_and_patronictl_find_the_plugin(moto_ddb, scope):  # noqa:
         assert r.returncode != 0 and 'Traceback' not in r.stderr, r.stdout + r.stderr
         assert 'leader_poll_interval' in r.stdout + r.stderr, r.stdout + r.stderr
 
-        # 2. plain `patroni patroni.yml` bootstraps and leads; plain patronictl reads and writes the cluster.
-        api_port, pg_port = free_port(), free_port()
-        node = work / 'node'
-        node.mkdir()
-        cfg = _write_config(node, scope, ddb, api_port, pg_port)
-        _chown_tree(work)
-        log_path = node / 'patroni.log'
-        with open(log_path, 'wb') as log:
-            proc = subprocess.Popen([str(bin_dir / 'patroni'), str(cfg)], stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, cwd=str(node), env=_env(node), user='postgres',
-                                    group='postgres', extra_groups=[], start_new_session=True)
+        # 2. plain `patroni patroni.yml` bootstraps and leads; plain patronictl lists, edits and switches over.
+        nodes = {name: _Node(work, name, bin_dir, scope, ddb) for name in ('node1', 'node2')}
         try:
-            deadline = time.monotonic() + BOOT_TIMEOUT
-            while True:
-                tail = log_path.read_text(errors='replace')[-4000:]
-                assert proc.poll() is None, f'patroni exited with {proc.returncode}:\n{tail}'
-                assert time.monotonic() < deadline, f'no primary holding the lease within {BOOT_TIMEOUT}s:\n{tail}'
-                item = ddb.item(scope, 'leader')
-                if item and item.get('value') == 'node1' and _psql(pg_port, 'select pg_is_in_recovery()').stdout.strip() == 'f':
-                    break
-                time.sleep(1)
+            nodes['node1'].start()
+            nodes['node1'].wait(lambda: _leads(ddb, scope, nodes['node1']), 'no primary holding the lease')
 
             def patronictl(*args: str) -> str:
-                r = _run([str(bin_dir / 'patronictl'), '-c', str(cfg), *args], node)
+                node = nodes['node1']
+                r = _run([str(bin_dir / 'patronictl'), '-c', str(node.cfg), *args], node.dir)
                 assert r.returncode == 0 and 'Traceback' not in r.stderr, f'patronictl {args}:\n{r.stdout}{r.stderr}'
                 return r.stdout
 
-            rows = json.loads(patronictl('list', '-f', 'json'))
-            assert [(m['Member'], m['Role'], m['State']) for m in rows] == [('node1', 'Leader', 'running')], rows
+            def members() -> List[tuple]:
+                rows = json.loads(patronictl('list', '-f', 'json'))
+                return sorted((m['Member'], m['Role'], m['State']) for m in rows)
+
+            assert members() == [('node1', 'Leader', 'running')]
             patronictl('edit-config', '--force', '-p', 'work_mem=8MB')
             assert json.loads(ddb.item(scope, 'config')['value'])['postgresql']['parameters']['work_mem'] == '8MB'
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
+            nodes['node2'].start()
+            nodes['node2'].wait(lambda: ('node2', 'Replica', 'streaming') in members(), 'node2 never streamed')
+            patronictl('switchover', '--leader', 'node1', '--candidate', 'node2', '--force')
+            nodes['node2'].wait(lambda: _leads(ddb, scope, nodes['node2']), 'the switchover to node2 did not happen')
+            for name in ('node1', 'node2'):  # the replica first, then the leader, which releases the lease
+                nodes[name].proc.send_signal(signal.SIGTERM)
+                nodes[name].proc.wait(60)
             assert 'value' not in ddb.item(scope, 'leader'), 'the lease was not released on SIGTERM'
         finally:
-            _stop_everything(proc, node / 'data')
+            for node in nodes.values():
+                node.stop()
 
         # 3. Reinstalling Patroni keeps our file; uninstalling our wheel removes all it added to Patroni's folder.
         patroni_pin = next(n for n in names if n.startswith('patroni=='))
