@@ -63,7 +63,7 @@ std::string_view StatusCodeName(StatusCode code) {
 
 Status::Status(StatusCode code, std::string message) {
   if (code == StatusCode::kOk) return;
-  rep_ = std::make_shared<const Rep>(Rep{code, OneLine(std::move(message)), {}, 0});
+  rep_ = std::make_shared<const Rep>(Rep{code, OneLine(std::move(message)), {}, 0, std::nullopt});
 }
 
 const std::string& Status::message() const {
@@ -76,9 +76,22 @@ const std::string& Status::aws_error() const {
   return rep_ ? rep_->aws_error : kEmpty;
 }
 
+const CallDetail* Status::call_detail() const {
+  if (!rep_ || !rep_->call) return nullptr;
+  return &*rep_->call;
+}
+
 Status& Status::WithAwsError(std::string aws_error, int http_status) {
   if (!rep_) return *this;
-  rep_ = std::make_shared<const Rep>(Rep{rep_->code, rep_->message, std::move(aws_error), http_status});
+  rep_ = std::make_shared<const Rep>(
+      Rep{rep_->code, rep_->message, std::move(aws_error), http_status, rep_->call});
+  return *this;
+}
+
+Status& Status::WithCallDetail(CallDetail detail) {
+  if (!rep_) return *this;
+  rep_ = std::make_shared<const Rep>(
+      Rep{rep_->code, rep_->message, rep_->aws_error, rep_->http_status, std::move(detail)});
   return *this;
 }
 
@@ -88,7 +101,8 @@ Status Status::Annotate(std::string_view context) const {
   std::string msg = OneLine(std::string(context));
   msg += ": ";
   msg += rep_->message;
-  s.rep_ = std::make_shared<const Rep>(Rep{rep_->code, std::move(msg), rep_->aws_error, rep_->http_status});
+  s.rep_ = std::make_shared<const Rep>(
+      Rep{rep_->code, std::move(msg), rep_->aws_error, rep_->http_status, rep_->call});
   return s;
 }
 

@@ -11,6 +11,7 @@
 #ifndef DYNATRONI_CORE_STATUS_H_
 #define DYNATRONI_CORE_STATUS_H_
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,16 @@ enum class StatusCode : int {
 
 std::string_view StatusCodeName(StatusCode code);
 
+// How a call to a remote service ended, for the operator's log line: set by
+// dynamodb::Client on every failure it returns (never on success, so the
+// success path allocates nothing for it) and kept by Annotate/WithAwsError.
+struct CallDetail {
+  std::string operation;                 // e.g. "UpdateItem"
+  std::string request_id;                // x-amzn-RequestId of the last answer received; empty when none came
+  int attempts = 0;                      // requests started (0: nothing was sent)
+  std::chrono::milliseconds elapsed{0};  // from the call's start to its failure
+};
+
 class Status {
  public:
   // OK. Costs one null pointer.
@@ -71,7 +82,12 @@ class Status {
   // HTTP status of the failing response, 0 when there was none.
   [[nodiscard]] int http_status() const { return rep_ ? rep_->http_status : 0; }
 
+  // The call that failed, when the error came from a remote call; nullptr otherwise.
+  [[nodiscard]] const CallDetail* call_detail() const;
+
   Status& WithAwsError(std::string aws_error, int http_status);
+  // Sets (replaces) the call detail; no effect on OK.
+  Status& WithCallDetail(CallDetail detail);
   // Returns a copy whose message is "<context>: <message>".
   [[nodiscard]] Status Annotate(std::string_view context) const;
 
@@ -88,6 +104,7 @@ class Status {
     std::string message;
     std::string aws_error;
     int http_status = 0;
+    std::optional<CallDetail> call;
   };
   std::shared_ptr<const Rep> rep_;
 };

@@ -28,6 +28,32 @@ TEST(Status, AnnotatePrefixesContextAndKeepsCode) {
   EXPECT_EQ(s.message(), "GetItem: table t");
 }
 
+// A copy of the detail (empty when none), so no test dereferences a pointer.
+CallDetail DetailOf(const Status& s) {
+  const CallDetail* d = s.call_detail();
+  return d != nullptr ? *d : CallDetail{"(none)", "", -1, {}};
+}
+
+TEST(Status, CallDetailSurvivesAnnotateAndWithAwsError) {
+  Status s = Unavailable("UpdateItem: throttled");
+  EXPECT_EQ(s.call_detail(), nullptr);
+  s.WithCallDetail({"UpdateItem", "REQ1", 3, std::chrono::milliseconds(1250)});
+  Status t = s.Annotate("loading cluster c");
+  t.WithAwsError("ThrottlingException", 400);
+  const CallDetail d = DetailOf(t);
+  EXPECT_EQ(d.operation, "UpdateItem");
+  EXPECT_EQ(d.request_id, "REQ1");
+  EXPECT_EQ(d.attempts, 3);
+  EXPECT_EQ(d.elapsed.count(), 1250);
+  EXPECT_EQ(t.aws_error(), "ThrottlingException");
+  // The printed form is unchanged by the detail.
+  EXPECT_EQ(t.ToString(),
+            "Unavailable: loading cluster c: UpdateItem: throttled [ThrottlingException, HTTP 400]");
+  Status ok;
+  ok.WithCallDetail({"GetItem", "", 1, {}});
+  EXPECT_EQ(ok.call_detail(), nullptr);
+}
+
 // Regression (fuzz/fuzz_attribute_value, fuzz_dcs_config): messages quoting
 // input with raw newlines or control characters broke the one-line contract.
 TEST(Status, MessageIsAlwaysOnePrintableLine) {

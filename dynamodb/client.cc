@@ -446,6 +446,7 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
 Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std::string& body_text,
                                                bool is_write, Deadline deadline, const FastPath& fast) {
   Outcome out;
+  const MonoTime start = clock->Now();
 
   const RetryPolicy& policy = opts.retry;
   // Each attempt's share of the call's time (RetryPolicy::min_split_attempt_timeout).
@@ -456,8 +457,15 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
   int attempts = 0;  // attempts started (credentials resolved or not)
   int retries = 0;   // backoff sleeps taken
   bool skew_retry_used = false;
-  Status last;  // the last retryable failure
+  Status last;             // the last retryable failure
+  std::string request_id;  // x-amzn-RequestId of the last answer (kept on failure paths only)
 
+  // Every failure leaves with its CallDetail (core/status.h).
+  auto with_detail = [&](Status s) {
+    s.WithCallDetail(CallDetail{op, request_id, attempts,
+                                std::chrono::duration_cast<std::chrono::milliseconds>(clock->Now() - start)});
+    return s;
+  };
   // Returns the final error once a write has become ambiguous.
   auto finish_error = [&](Status s) {
     if (is_write && out.ambiguous) {
@@ -466,9 +474,9 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
                                 "resolve); final answer: " +
                                 s.message());
       u.WithAwsError(s.aws_error(), s.http_status());
-      out.status = std::move(u);
+      out.status = with_detail(std::move(u));
     } else {
-      out.status = std::move(s);
+      out.status = with_detail(std::move(s));
     }
   };
 
@@ -480,6 +488,7 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
                                       ", less than the minimum attempt "
                                       "time of " +
                                       Ms(policy.min_attempt_time) + "; nothing was sent");
+        out.status = with_detail(std::move(out.status));
         return out;
       }
       break;
@@ -551,6 +560,7 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
           CountUnknown();
         }
         const int http = resp.status;
+        if (http < 200 || http >= 300) request_id = resp.Header("x-amzn-requestid");
         std::string_view crc_header = resp.Header("x-amz-crc32");
         bool crc_ok = true;
         if (opts.verify_crc32 && !crc_header.empty()) {
@@ -561,6 +571,7 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
           crc_ok = ec == std::errc() && ptr == crc_header.data() + crc_header.size() && expected == actual;
         }
         if (!crc_ok) {
+          request_id = resp.Header("x-amzn-requestid");
           Status s = MalformedResponse(op + ": response body failed its x-amz-crc32 check (" +
                                        std::to_string(resp.body.size()) + " bytes; damaged or truncated)");
           s.WithAwsError("", http);
@@ -572,6 +583,7 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
         } else if (http >= 200 && http < 300) {
           json parsed = json::parse(resp.body, nullptr, false);
           if (parsed.is_discarded() || !parsed.is_object()) {
+            request_id = resp.Header("x-amzn-requestid");
             Status s =
                 MalformedResponse(op + ": response body is not a JSON object (malformed or truncated, " +
                                   std::to_string(resp.body.size()) + " bytes)");
@@ -702,7 +714,7 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
     final_status = Unavailable(last.message() + " (" + why + ")");
   }
   final_status.WithAwsError(last.aws_error(), last.http_status());
-  out.status = std::move(final_status);
+  out.status = with_detail(std::move(final_status));
   return out;
 }
 
@@ -1134,5 +1146,8 @@ ClientStats Client::stats() const {
 const std::string& Client::region() const { return impl_->opts.region; }
 const std::string& Client::endpoint() const { return impl_->opts.endpoint; }
 Duration Client::clock_skew() const { return impl_->skew.offset(); }
+const std::shared_ptr<aws::CredentialsProvider>& Client::credentials() const {
+  return impl_->opts.credentials;
+}
 
 }  // namespace dynatroni::dynamodb

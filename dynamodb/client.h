@@ -255,6 +255,8 @@ class Client {
   [[nodiscard]] const std::string& endpoint() const;
   // Observed offset of AWS's clock from ours (from Date headers).
   [[nodiscard]] Duration clock_skew() const;
+  // The provider every attempt resolves credentials from (ClientOptions::credentials).
+  [[nodiscard]] const std::shared_ptr<aws::CredentialsProvider>& credentials() const;
 
   ~Client();
 

@@ -537,6 +537,60 @@ TEST_F(DynamoDbClient, ReadsGiveUpAtMaxAttemptsWithUnavailable) {
   EXPECT_EQ(transport_->request_count(), 3u);
 }
 
+// What the plugin logs on a failure comes from the Status, not from parsing
+// its message: the operation, the attempts, the time taken and the request id
+// of the last answer (docs/operations.md, "What the log says").
+CallDetail DetailOf(const Status& s) {
+  const CallDetail* d = s.call_detail();
+  return d != nullptr ? *d : CallDetail{"(none)", "", -1, {}};
+}
+
+TEST_F(DynamoDbClient, FailuresCarryOperationAttemptsElapsedAndRequestId) {
+  RetryPolicy p;
+  p.max_attempts = 3;
+  client_ = Make(p);
+  int n = 0;
+  transport_->SetFallback([&n](const http::Request&) -> Result<http::Response> {
+    http::Headers h{{"x-amzn-requestid", "REQ" + std::to_string(++n)}};
+    return http::Response{
+        400, h, ErrorBody("ThrottlingException", "Rate of requests exceeds the allowed throughput.")};
+  });
+  const MonoTime start = clock_.Now();
+  auto r = client_->UpdateItem(
+      Update("tbl", Key("a", "b"), "SET v = :v", {"", {}, {{":v", AttributeValue::S("x")}}}),
+      In(seconds(60)));
+  ASSERT_FALSE(r.ok());
+  const CallDetail d = DetailOf(r.status());
+  EXPECT_EQ(d.operation, "UpdateItem") << r.status().ToString();
+  EXPECT_EQ(d.attempts, 3);
+  EXPECT_EQ(d.request_id, "REQ3");
+  EXPECT_EQ(d.elapsed.count(), std::chrono::duration_cast<milliseconds>(clock_.Now() - start).count());
+  EXPECT_GT(d.elapsed.count(), 0);
+  EXPECT_EQ(r.status().aws_error(), "ThrottlingException");
+
+  // A network failure: no answer, so no request id; an error answered at once: one attempt.
+  transport_->SetFallback(
+      [](const http::Request&) -> Result<http::Response> { return Unavailable("connect refused"); });
+  auto down = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(60)));
+  EXPECT_EQ(DetailOf(down.status()).operation, "GetItem");
+  EXPECT_EQ(DetailOf(down.status()).attempts, 3);
+  EXPECT_EQ(DetailOf(down.status()).request_id, "");
+  transport_->SetFallback([](const http::Request&) -> Result<http::Response> {
+    return http::Response{400, {{"x-amzn-requestid", "DENIED1"}}, ErrorBody("AccessDeniedException", "no")};
+  });
+  QueryRequest query;
+  query.table = "tbl";
+  query.key_condition = {"#p = :p", {{"#p", "cluster_name"}}, {{":p", AttributeValue::S("c")}}};
+  auto denied = client_->Query(query, In(seconds(60)));
+  EXPECT_EQ(DetailOf(denied.status()).operation, "Query");
+  EXPECT_EQ(DetailOf(denied.status()).attempts, 1);
+  EXPECT_EQ(DetailOf(denied.status()).request_id, "DENIED1");
+  // Success carries nothing (no allocation for it on the success path).
+  transport_->SetFallback(nullptr);
+  Ok(json::object());
+  EXPECT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
+}
+
 TEST_F(DynamoDbClient, RetriesNeverOutliveTheDeadline) {
   RetryPolicy p;
   p.max_attempts = 1000;

@@ -4,7 +4,11 @@
 // Patroni plugin. Every method converts its arguments to C++ values, releases
 // the GIL for the store call, and raises dynatroni._core.StoreError (mapped to
 // Patroni's DCSError by the plugin) when DynamoDB cannot be reached or the
-// outcome is unknown. Thread-safe: Dcs is.
+// outcome is unknown. str(StoreError) is Status::ToString(); its attributes
+// carry the Status's parts for the plugin's log line (python/dynatroni/
+// failure_log.py): code, message, aws_error, http_status and, from the
+// failing DynamoDB call (core/status.h CallDetail), operation, attempts,
+// elapsed (seconds) and request_id (None when unknown). Thread-safe: Dcs is.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,6 +25,7 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include "aws/providers/cache.h"
 #include "dcs/config.h"
 #include "dcs/dcs.h"
 #include "dcs/dynamo_item_store.h"
@@ -30,16 +35,74 @@ namespace nb = nanobind;
 namespace dynatroni::python {
 namespace {
 
+// Raised as dynatroni._core.StoreError (attributes: see the file comment).
 struct StoreError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit StoreError(Status s) : std::runtime_error(s.ToString()), status(std::move(s)) {}
+  Status status;
 };
 struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The failure of the last store call made by this thread, for the errors the
+// DCS builds anew from a store failure (dcs.cc's "leader write not applied
+// (...)", "... and the re-read failed: ..."), which carry no CallDetail of
+// their own: the binding adds that of the store call that failed.
+thread_local Status last_store_failure;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+
+template <typename T>
+Result<T> Recorded(Result<T> r) {
+  if (!r.ok()) last_store_failure = r.status();
+  return r;
+}
+Status Recorded(Status s) {
+  if (!s.ok()) last_store_failure = s;
+  return s;
+}
+
+// An ItemStore that forwards every call and records each failure (above).
+class FailureRecordingStore final : public dcs::ItemStore {
+ public:
+  explicit FailureRecordingStore(std::shared_ptr<dcs::ItemStore> inner) : inner_(std::move(inner)) {}
+  Result<std::vector<dcs::StoredItem>> Query(const std::string& partition, const std::string& prefix,
+                                             Deadline deadline) override {
+    return Recorded(inner_->Query(partition, prefix, deadline));
+  }
+  Result<std::optional<dcs::StoredItem>> Get(const std::string& partition, const std::string& key,
+                                             Deadline deadline) override {
+    return Recorded(inner_->Get(partition, key, deadline));
+  }
+  Result<std::optional<dcs::StoredItem>> GetEventually(const std::string& partition, const std::string& key,
+                                                       Deadline deadline) override {
+    return Recorded(inner_->GetEventually(partition, key, deadline));
+  }
+  Result<dcs::WriteOutcome> Write(const std::string& partition, const std::string& key,
+                                  const dcs::Mutation& mutation, const dcs::Precondition& pre,
+                                  Deadline deadline) override {
+    return Recorded(inner_->Write(partition, key, mutation, pre, deadline));
+  }
+  Status DeletePartition(const std::string& partition, Deadline deadline) override {
+    return Recorded(inner_->DeletePartition(partition, deadline));
+  }
+
+ private:
+  std::shared_ptr<dcs::ItemStore> inner_;
+};
+
+// `s` with the CallDetail (and DynamoDB error code) of the store failure that
+// caused it when it has none of its own.
+Status WithStoreDetail(Status s) {
+  const Status& cause = last_store_failure;
+  if (s.call_detail() == nullptr && cause.call_detail() != nullptr) {
+    if (s.aws_error().empty() && s.http_status() == 0) s.WithAwsError(cause.aws_error(), cause.http_status());
+    s.WithCallDetail(*cause.call_detail());
+  }
+  return s;
+}
+
 template <typename T>
 T Unwrap(Result<T> r) {
-  if (!r.ok()) throw StoreError(r.status().ToString());
+  if (!r.ok()) throw StoreError(WithStoreDetail(r.status()));
   return std::move(r).value();
 }
 
@@ -69,7 +132,12 @@ class PyDcs {
     auto config = dcs::ParseDcsConfig(section, dcs::ProcessEnvironment());
     if (!config.ok()) throw ConfigError(config.status().message());
     config_ = *config;
-    auto client = dcs::OpenClient(config_, &credential_source_);
+    // Without the GIL: resolving the region and credentials may wait on the network (IMDS, STS, a container
+    // endpoint) for seconds, and Patroni's other threads (or an endpoint served from this process) need it.
+    auto client = [&] {
+      nb::gil_scoped_release release;
+      return dcs::OpenClient(config_, &credential_source_);
+    }();
     if (!client.ok()) throw ConfigError(client.status().message());
     client_ = *client;
     // A wrong key schema (or a missing table) is a configuration error: say so
@@ -82,8 +150,8 @@ class PyDcs {
     }
     if (start_check_.code() == StatusCode::kFailedPrecondition) throw ConfigError(start_check_.message());
     auto warnings = warnings_;
-    auto store = std::make_shared<dcs::DynamoItemStore>(
-        client_, config_.table_name, [warnings](const std::string& w) { warnings->Add(w); });
+    auto store = std::make_shared<FailureRecordingStore>(std::make_shared<dcs::DynamoItemStore>(
+        client_, config_.table_name, [warnings](const std::string& w) { warnings->Add(w); }));
     dcs::DcsOptions o;
     o.partition = partition;
     o.name = name;
@@ -117,10 +185,39 @@ class PyDcs {
   std::unique_ptr<dcs::Dcs> dcs_;
 };
 
+// Runs a store call without the GIL (and with this thread's record of store
+// failures cleared first).
 template <typename F>
 auto NoGil(F&& f) {
   nb::gil_scoped_release release;
+  last_store_failure = Status();
   return f();
+}
+
+// The Python class of StoreError (created in BindDcs).
+nb::handle store_error_type;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+
+void RaiseStoreError(const Status& s) {
+  nb::object e = nb::borrow(store_error_type)(s.ToString());
+  e.attr("code") = std::string(StatusCodeName(s.code()));
+  e.attr("message") = s.message();
+  e.attr("aws_error") = s.aws_error();
+  e.attr("http_status") = s.http_status();
+  const CallDetail* d = s.call_detail();
+  e.attr("operation") = d ? nb::cast(d->operation) : nb::none();
+  e.attr("attempts") = d ? nb::cast(d->attempts) : nb::none();
+  e.attr("elapsed") = d ? nb::cast(std::chrono::duration<double>(d->elapsed).count()) : nb::none();
+  e.attr("request_id") = d && !d->request_id.empty() ? nb::cast(d->request_id) : nb::none();
+  PyErr_SetObject(store_error_type.ptr(), e.ptr());
+}
+
+// The error of the credential provider's last background refresh (empty when
+// it succeeded, or the provider does not refresh in the background).
+std::string CredentialRefreshError(const dynamodb::Client& client) {
+  auto* cache = dynamic_cast<aws::CachingProvider*>(client.credentials().get());
+  if (cache == nullptr) return {};
+  Status s = cache->last_refresh_error();
+  return s.ok() ? std::string() : "provider \"" + cache->name() + "\": " + s.ToString();
 }
 
 }  // namespace
@@ -128,7 +225,15 @@ auto NoGil(F&& f) {
 void BindDcs(nb::module_& m) {
   // Constructing nb::exception registers the Python class and the translator; the object itself is not
   // needed.
-  nb::exception<StoreError>(m, "StoreError");   // NOLINT(bugprone-throw-keyword-missing,bugprone-unused-raii)
+  store_error_type = PyErr_NewException("dynatroni._core.StoreError", PyExc_Exception, nullptr);
+  m.attr("StoreError") = store_error_type;
+  nb::register_exception_translator([](const std::exception_ptr& p, void*) {
+    try {
+      std::rethrow_exception(p);
+    } catch (const StoreError& e) {
+      RaiseStoreError(e.status);
+    }
+  });
   nb::exception<ConfigError>(m, "ConfigError",  // NOLINT(bugprone-throw-keyword-missing,bugprone-unused-raii)
                              PyExc_ValueError);
 
@@ -170,6 +275,7 @@ void BindDcs(nb::module_& m) {
       .def_prop_ro("endpoint", [](PyDcs& s) { return s.client_->endpoint(); })
       .def_prop_ro("credential_source", [](PyDcs& s) { return s.credential_source_; })
       .def_prop_ro("start_problem", [](PyDcs& s) { return s.start_check_.message(); })
+      .def_prop_ro("credential_refresh_error", [](PyDcs& s) { return CredentialRefreshError(*s.client_); })
       .def_prop_ro("session", [](PyDcs& s) { return s.dcs_->session(); })
       .def_prop_ro("failover_time",
                    [](PyDcs& s) {
@@ -249,7 +355,7 @@ void BindDcs(nb::module_& m) {
       .def("delete_cluster",
            [](PyDcs& s) {
              Status st = NoGil([&] { return s.dcs_->DeleteCluster(); });
-             if (!st.ok()) throw StoreError(st.ToString());
+             if (!st.ok()) throw StoreError(WithStoreDetail(st));
            })
       .def(
           "plan_watch",
