@@ -21,7 +21,9 @@ Rules (a list of dicts, first match wins; every field but ``action`` optional)::
 
 ACTIONS: ``ok`` (forward), ``delay`` (wait, then forward), ``delay_reply`` (forward, wait, then reply),
 ``throttle`` (400 ProvisionedThroughputExceededException), ``throttling`` (400 ThrottlingException),
-``error500`` (500 InternalServerError), ``error503`` (503 ServiceUnavailable), ``hang`` (never forward;
+``error500`` (500 InternalServerError), ``error503`` (503 ServiceUnavailable), ``access_denied`` (400
+AccessDeniedException naming the operation and table, as IAM denies it), ``expired_token`` (400
+ExpiredTokenException), ``hang`` (never forward;
 hold the connection, then reset it), ``hang_reply`` (forward, hold the reply, then reset), ``drop_reply``
 (forward, then reset the connection instead of replying), ``drop_request`` (reset without forwarding),
 ``truncate`` (forward, send the headers and half the body, then close), ``stale_read`` (an eventually
@@ -67,8 +69,8 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
-ACTIONS = ("ok", "delay", "delay_reply", "throttle", "throttling", "error500", "error503", "hang", "hang_reply",
-           "drop_reply", "drop_request", "truncate", "stale_read")
+ACTIONS = ("ok", "delay", "delay_reply", "throttle", "throttling", "error500", "error503", "access_denied",
+           "expired_token", "hang", "hang_reply", "drop_reply", "drop_request", "truncate", "stale_read")
 RULE_FIELDS = {"action", "ops", "keys", "clients", "tables", "probability", "skip", "count", "script", "delay",
                "hang", "name"}
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -89,12 +91,20 @@ ERRORS: Dict[str, Tuple[int, str, str]] = {
     "error500": (500, "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error"),
     "error503": (503, "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
                  "The service is currently unavailable or busy."),
+    "access_denied": (400, "com.amazon.coral.service#AccessDeniedException",
+                      "User: arn:aws:sts::123456789012:assumed-role/patroni-node/i-0123456789abcdef0 is not "
+                      "authorized to perform: dynamodb:{op} on resource: "
+                      "arn:aws:dynamodb:us-east-1:123456789012:table/{table} because no identity-based policy "
+                      "allows the dynamodb:{op} action"),
+    "expired_token": (400, "com.amazon.coral.service#ExpiredTokenException",
+                      "The security token included in the request is expired"),
 }
 
 
-def error_body(action: str) -> bytes:
+def error_body(action: str, op: str = "GetItem", table: str = "") -> bytes:
+    """DynamoDB's error document for ``action``; the access-denied message names the operation and table."""
     _, typ, msg = ERRORS[action]
-    return json.dumps({"__type": typ, "message": msg}, separators=(",", ":")).encode()
+    return json.dumps({"__type": typ, "message": msg.format(op=op, table=table)}, separators=(",", ":")).encode()
 
 
 def _request_id(rng: random.Random) -> str:
@@ -547,7 +557,8 @@ class FaultProxy:
                 if action in ERRORS:
                     status = ERRORS[action][0]
                     self._reply(status, [("Content-Type", "application/x-amz-json-1.0"),
-                                         ("x-amzn-RequestId", params["request_id"])], error_body(action))
+                                         ("x-amzn-RequestId", params["request_id"])],
+                                error_body(action, str(info.get("op")), str(info.get("table"))))
                     rec.update(status=status, outcome="fail", error=ERRORS[action][1].rsplit("#", 1)[-1])
                     return
                 if action == "drop_request":

@@ -16,18 +16,23 @@ from patroni.dcs import AbstractDCS, Cluster, ClusterConfig, Failover, Leader, M
 from patroni.exceptions import DCSError
 
 from . import _core, lease_log
+from .failure_log import FailureLimiter, LOGGER_NAME, emit, error_name, failure_line
 
 try:  # Patroni >= 3.2
     from patroni.dcs import Status
 except ImportError:  # pragma: no cover - Patroni 3.0.x
     Status = None  # type: ignore[assignment,misc]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(LOGGER_NAME)
 
 # Keys Patroni copies into the section (never options of ours).
 _PATRONI_KEYS = ('namespace', 'name', 'scope', 'loop_wait', 'patronictl', 'ttl', 'retry_timeout')
 # Patroni 3.0.x also merges the whole `citus:` section (group, database) into it.
 _CITUS_KEYS = ('group', 'database')
+
+
+_NOT_WRITTEN = 'not written; Patroni retries in its next cycle'
+_POLL_AGAIN = 'the watch polls again within 1 s'
 
 
 class DynamoDBError(DCSError):
@@ -66,6 +71,8 @@ class DynamoDB(AbstractDCS):
         if self._core.start_problem:  # e.g. the table does not exist (yet): every call will fail until it does
             logger.error('dynamodb: %s', self._core.start_problem)
         self._do_not_watch = False
+        self._failures = FailureLimiter()
+        self._credential_error = ''
         self._patroni_timing = (config.get('ttl', 30), config.get('loop_wait', 10), config.get('retry_timeout', 10))
         self._apply_timing(*self._patroni_timing)
         logger.info('dynamodb: table %s in %s via %s, partition %r, credentials from %s, ttl %.1fs loop_wait %.1fs '
@@ -119,11 +126,54 @@ class DynamoDB(AbstractDCS):
         full = self.client_path(path) if not path.startswith('/') else path
         return full[len(self._base_path) + 1:]
 
-    def _call(self, fn, *args):
+    # ---- failures -------------------------------------------------------------------------------
+    def _report(self, e: Exception, what: str, key: str, next_step: str, level: int = logging.WARNING) -> None:
+        """Logs failure `e` of `what` on `key` (failure_log.py: one line, rate-limited per kind)."""
+        line = failure_line(e, what, key, self._partition, next_step)
+        entry = self._failures.record(f'{what}: {error_name(e)}', line, level)
+        if entry:
+            emit([entry])
+
+    def _primary_next_step(self, not_done: str) -> Tuple[int, str]:
+        """What Patroni does after a failed cluster load or lease renewal of this node, and the log level."""
+        lease = self._core.lease(self._leader_key)
+        cluster = self._cluster
+        leader = cluster is not None and cluster.leader is not None and cluster.leader.name == self._name
+        if not lease['held'] and not leader:
+            return logging.WARNING, f'{not_done}; Patroni retries in its next cycle'
+        until = ('the holder bound has passed' if not lease['held'] else 'still holding until ' + time.strftime(
+            '%H:%M:%S UTC', time.gmtime(time.time() + lease['remaining'])))
+        config = cluster.config.data if cluster is not None and cluster.config is not None else {}
+        if config.get('failsafe_mode'):
+            return logging.WARNING, (f'{not_done}; Patroni keeps this primary only if every member answers its '
+                                     f'REST API (failsafe_mode); {until}')
+        return logging.ERROR, f'{not_done}; Patroni demotes this primary now; {until}'
+
+    def _call(self, what: str, key: str, next_step: str, primary: bool, fn, *args):
+        """fn(*args); a StoreError is reported (`next_step`: what was not done and what Patroni does next;
+        `primary`: a failure that makes a primary demote, see _primary_next_step) and raised as DynamoDBError
+        (Patroni's DCSError)."""
         try:
             return fn(*args)
         except _core.StoreError as e:
+            level, text = self._primary_next_step(next_step) if primary else (logging.WARNING, next_step)
+            self._report(e, what, key, text, level)
             raise DynamoDBError(str(e)) from None
+
+    def _check_credentials(self) -> None:
+        """Logs a failed background refresh of temporary credentials (silent in the C++ cache) once, and
+        its end."""
+        err = self._core.credential_refresh_error
+        if err == self._credential_error:
+            return
+        self._credential_error = err
+        if err:
+            entry = self._failures.record('credential refresh', f'credential refresh failed: {err}; the cached '
+                                          'credentials are used until they expire', logging.WARNING)
+            if entry:
+                emit([entry])
+        else:
+            logger.info('dynamodb: credential refresh succeeded again')
 
     # ---- reading the cluster -------------------------------------------------------------------
     def _build_cluster(self, items: Dict[str, Dict[str, Any]]) -> Cluster:
@@ -201,7 +251,10 @@ class DynamoDB(AbstractDCS):
             logger.warning('dynamodb: cannot write the request counters to %s: %s', path, e)
 
     def _load(self, prefix: str) -> Dict[str, Any]:
-        view = self._call(self._core.load_cluster, prefix)
+        view = self._call('cluster load', prefix or '(all keys)', 'cluster not loaded', True, self._core.load_cluster,
+                          prefix)
+        self._check_credentials()  # after a success only: a refresh that made the load fail is in its line
+        emit(self._failures.flush())
         self._export_stats()
         for w in view['warnings']:
             logger.warning('dynamodb: %s', w)
@@ -244,7 +297,8 @@ class DynamoDB(AbstractDCS):
         return self._key(self.leader_path)
 
     def attempt_to_acquire_leader(self) -> bool:
-        won = self._call(self._core.acquire_leader, self._leader_key)
+        won = self._call('lease acquisition', self._leader_key, 'not acquired; Patroni retries in its next cycle',
+                         False, self._core.acquire_leader, self._leader_key)
         if won:
             logger.info('dynamodb: acquired the leader lease, term %s', self._core.lease(self._leader_key)['term'])
         else:
@@ -257,7 +311,8 @@ class DynamoDB(AbstractDCS):
             leader = self._cluster.leader
         if leader is not None:  # Patroni 3.0.x calls the field `index`, later versions `version`
             version = getattr(leader, 'version', getattr(leader, 'index', None))
-        ok = self._call(self._core.renew_leader, self._leader_key, version if isinstance(version, int) else None)
+        ok = self._call('lease renewal', self._leader_key, 'lease not renewed', True, self._core.renew_leader,
+                        self._leader_key, version if isinstance(version, int) else None)
         if not ok:
             logger.warning('dynamodb: leader lease renewal refused: the lease is not ours any more')
         return ok
@@ -266,22 +321,24 @@ class DynamoDB(AbstractDCS):
         try:
             return self._core.take_leader(self._leader_key)
         except _core.StoreError as e:
-            logger.error('dynamodb: take_leader failed: %s', e)
+            self._report(e, 'lease take-over', self._leader_key, 'not taken; Patroni retries in its next cycle')
             return False
 
     def _delete_leader(self, leader: Optional[Leader] = None) -> bool:
         # Conditioned on our name and the version we hold (else the one Patroni saw), so a late or
         # repeated release never ends a later lease.
         version = getattr(leader, 'version', getattr(leader, 'index', None)) if leader is not None else None
-        return self._safe(self._core.release_leader, self._leader_key,
+        return self._safe('lease release', 'not released; the other nodes take over once they see it expire',
+                          self._core.release_leader, self._leader_key,
                           version if isinstance(version, int) and not isinstance(version, bool) else None)
 
     # ---- other keys ------------------------------------------------------------------------------
-    def _safe(self, fn, *args) -> Any:
+    def _safe(self, what: str, next_step: str, fn, key: str, *args) -> Any:
+        """fn(key, *args), or False when it fails (reported)."""
         try:
-            return fn(*args)
+            return fn(key, *args)
         except _core.StoreError as e:
-            logger.error('dynamodb: %s failed: %s', getattr(fn, '__name__', 'call'), e)
+            self._report(e, what, key, next_step)
             return False
 
     @staticmethod
@@ -290,7 +347,8 @@ class DynamoDB(AbstractDCS):
         return int(v) if v not in (None, '') else None
 
     def _set(self, key: str, value: str, version: Optional[int] = None) -> bool:
-        return self._safe(self._core.set_value, self._key(key), value, version) not in (None, False)
+        return self._safe('write', _NOT_WRITTEN, self._core.set_value, self._key(key), value,
+                          version) not in (None, False)
 
     def set_failover_value(self, value: str, version: Any = None, index: Any = None) -> bool:
         return self._set(self._FAILOVER, value, self._version(version, index))
@@ -301,33 +359,40 @@ class DynamoDB(AbstractDCS):
     def touch_member(self, data: Dict[str, Any]) -> bool:
         try:
             return self._core.touch_member(self._key(self.member_path), json.dumps(data, separators=(',', ':')))
-        except Exception as e:  # called from a `finally`: never raise
+        except _core.StoreError as e:  # called from a `finally`: never raise
+            self._report(e, 'member update', self._key(self.member_path),
+                         'member item not refreshed; Patroni retries in its next cycle')
+            return False
+        except Exception as e:
             logger.error('dynamodb: touch_member failed: %s', e)
             return False
 
     def initialize(self, create_new: bool = True, sysid: str = '') -> bool:
-        return bool(self._safe(self._core.initialize, self._key(self._INITIALIZE), sysid, create_new))
+        return bool(self._safe('initialize', _NOT_WRITTEN, self._core.initialize, self._key(self._INITIALIZE), sysid,
+                               create_new))
 
     def cancel_initialization(self) -> bool:
-        return bool(self._safe(self._core.delete_key, self._key(self._INITIALIZE), None))
+        return bool(self._safe('delete', _NOT_WRITTEN, self._core.delete_key, self._key(self._INITIALIZE), None))
 
     def delete_cluster(self) -> bool:
         try:
             self._core.delete_cluster()
             return True
         except _core.StoreError as e:
-            logger.error('dynamodb: delete_cluster failed: %s', e)
+            self._report(e, 'cluster removal', '(all keys)', 'not removed (or only in part); run it again')
             return False
 
     def set_history_value(self, value: str) -> bool:
         return self._set(self._HISTORY, value)
 
     def set_sync_state_value(self, value: str, version: Any = None, index: Any = None) -> Union[int, bool]:
-        new = self._safe(self._core.set_value, self._key(self._SYNC), value, self._version(version, index))
+        new = self._safe('write', _NOT_WRITTEN, self._core.set_value, self._key(self._SYNC), value,
+                         self._version(version, index))
         return new if isinstance(new, int) and not isinstance(new, bool) else False
 
     def delete_sync_state(self, version: Any = None, index: Any = None) -> bool:
-        return bool(self._safe(self._core.delete_key, self._key(self._SYNC), self._version(version, index)))
+        return bool(self._safe('delete', _NOT_WRITTEN, self._core.delete_key, self._key(self._SYNC),
+                               self._version(version, index)))
 
     def _write_leader_optime(self, last_lsn: str) -> bool:
         return self._set(self._LEADER_OPTIME, last_lsn)
@@ -373,7 +438,7 @@ class DynamoDB(AbstractDCS):
                             logger.info('dynamodb: a switchover/failover was requested: polling the leader '
                                         'until it hands over')
                     except _core.StoreError as e:
-                        logger.warning('dynamodb: failover key poll failed: %s', e)
+                        self._report(e, 'failover key poll', self._key(self._FAILOVER), _POLL_AGAIN)
                         if self.event.wait(min(remaining, 1.0)):
                             return True
                     continue
@@ -383,7 +448,7 @@ class DynamoDB(AbstractDCS):
                             logger.info('dynamodb: leader changed, released or expired; waking the HA loop')
                             return True
                     except _core.StoreError as e:
-                        logger.warning('dynamodb: leader poll failed: %s', e)
+                        self._report(e, 'leader poll', self._leader_key, _POLL_AGAIN)
                         if self.event.wait(min(remaining, 1.0)):
                             return True
                     continue

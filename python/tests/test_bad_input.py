@@ -188,12 +188,13 @@ def test_value_over_the_item_limit_fails_clearly_and_loses_nothing(make_dcs, ddb
     # A long timeline history: ~20000 switchovers, ~1.6 MB of JSON.
     long_history = [[t, 25165984 + t, 'no recovery target specified', '2026-01-01T00:00:00+00:00', f'node{t % 3}']
                     for t in range(1, 20000)]
-    caplog.set_level(logging.ERROR)
+    caplog.set_level(logging.WARNING)
     started = time.monotonic()
     assert a.set_history_value(json.dumps(long_history)) is False
     assert a.touch_member({'conn_url': 'postgres://a', 'tags': {'blob': 'y' * 500_000}}) is False
     assert time.monotonic() - started <= 2 * (RETRY_TIMEOUT + 1.5)
-    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    # One failure line each (docs/operations.md, "What the log says"): WARNING, as Patroni retries the write.
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(errors) == 2, errors
     for e in errors:
         _one_clear_line(e, '400 KB', 'split or compress')

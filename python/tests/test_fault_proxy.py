@@ -129,6 +129,8 @@ def test_forwards_and_logs_every_request(proxy):
     ("throttling", 400, "ThrottlingException"),
     ("error500", 500, "InternalServerError"),
     ("error503", 503, "ServiceUnavailable"),
+    ("access_denied", 400, "AccessDeniedException"),
+    ("expired_token", 400, "ExpiredTokenException"),
 ])
 def test_error_replies_have_dynamodbs_exact_shape(proxy, action, status, code):
     proxy.set_rules([{"action": action, "ops": ["GetItem"]}])
@@ -141,7 +143,7 @@ def test_error_replies_have_dynamodbs_exact_shape(proxy, action, status, code):
     assert int(resp.getheader("x-amz-crc32")) == zlib.crc32(body)
     doc = json.loads(body)
     assert set(doc) == {"__type", "message"} and doc["__type"].endswith("#" + code) and doc["message"]
-    assert doc == json.loads(fp.error_body(action))
+    assert doc == json.loads(fp.error_body(action, "GetItem", TABLE))
     # botocore (the reference SDK) decodes it to the same error code
     c = _client(proxy.url("a"))
     with pytest.raises(Exception) as e:

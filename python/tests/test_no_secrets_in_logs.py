@@ -59,7 +59,7 @@ def capture_all_logs():
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    for name in ('patroni', 'dynatroni', 'dynatroni.dynamodb'):
+    for name in ('patroni', 'dynatroni', 'patroni.dcs.dynamodb'):
         logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         yield handler
@@ -117,7 +117,7 @@ def test_plugin_logs_no_secret_at_debug_through_a_full_sequence(moto_ddb, scope,
     out, err = capfd.readouterr()
     logs = '\n'.join(capture_all_logs.lines)
     assert 'acquired the leader lease' in logs  # the capture works, at INFO and above
-    assert logging.getLogger('dynatroni.dynamodb').isEnabledFor(logging.DEBUG)
+    assert logging.getLogger('patroni.dcs.dynamodb').isEnabledFor(logging.DEBUG)
     assert 'ExpiredToken' in logs or 'expired' in logs.lower()
     _assert_clean(logs, 'the plugin and Patroni logs')
     _assert_clean(out + err, 'stdout/stderr (C++ core included)')
