@@ -17,6 +17,9 @@
 * every command shown in a shell block of docs/*.md is either run here against moto (`dynatroni ...`,
   expecting the exit code the doc shows), or — for `patronictl ...`, `make ...` and commands that need a live
   cluster — shown to be run by a test, the demo or the Makefile;
+* docs/operations.md names the logger the plugin logs on, and its "What the log says" table has one row per
+  failure python/tests/test_plugin_failure_log.py produces, quoting a line of the shape that test asserts
+  (python/tests/failure_lines.py);
 * docs/README.md links every page of docs/, and every relative link in docs/ resolves;
 * docs/systemd/patroni-dynamodb.service is accepted by `systemd-analyze verify`;
 * the version lives in VERSION only, and CHANGELOG.md has an entry for it;
@@ -1130,3 +1133,44 @@ def test_reliability_md_mutation_matrix_lists_every_mutant_the_test_runs():
     for _, name in rows:
         assert name in table, f'docs/reliability.md: no mutation-matrix row for "{name}"'
         assert re.search(r'\|\s*\d+\s*\|\s*\d+\s*\|$', table[name]), f'row "{name}" lacks schedules and seed'
+
+
+# ------------------------------------------------------------------ operations.md: the plugin's log
+
+
+def _what_the_log_says() -> Dict[str, str]:
+    """docs/operations.md's "What the log says" table: failure (first cell) -> the quoted line (second cell)."""
+    text = (DOCS / "operations.md").read_text()
+    section = text.split("## What the log says", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("|") and len(cells) >= 3 and cells[1].startswith("`"):
+            rows[cells[0]] = cells[1].strip("`")
+    return rows
+
+
+def test_operations_md_names_the_plugins_logger():
+    """The logger the docs tell operators to configure is the one the plugin logs on, a child of Patroni's
+    `patroni` logger (so Patroni's `log.loggers` settings cover it)."""
+    sys.path.insert(0, str(REPO / "python" / "tests"))
+    from dynatroni import dynamodb, failure_log
+    text = (DOCS / "operations.md").read_text()
+    named = set(re.findall(r"\(logger `([\w.]+)`\)", text))
+    assert named == {failure_log.LOGGER_NAME}, named
+    assert dynamodb.logger.name == failure_log.LOGGER_NAME == "patroni.dcs.dynamodb"
+    assert failure_log.LOGGER_NAME.startswith("patroni.")
+
+
+def test_operations_md_log_table_has_a_row_of_the_tested_shape_per_failure():
+    """One row per failure python/tests/test_plugin_failure_log.py produces, each quoting a line of the shape that
+    test asserts (python/tests/failure_lines.py), plus the background credential refresh and the summary."""
+    sys.path.insert(0, str(REPO / "python" / "tests"))
+    import failure_lines
+    rows = _what_the_log_says()
+    expected = {f.name for f in failure_lines.FAILURES} | {"credential refresh", "repeated failures"}
+    assert set(rows) == expected, set(rows) ^ expected
+    for f in failure_lines.FAILURES:
+        assert f.match(rows[f.name]), (f.name, rows[f.name], f.pattern().pattern)
+    assert failure_lines.CREDENTIAL_REFRESH.search(rows["credential refresh"]), rows["credential refresh"]
+    assert failure_lines.SUMMARY.search(rows["repeated failures"]), rows["repeated failures"]
