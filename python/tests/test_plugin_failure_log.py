@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +94,25 @@ def test_throttled_lease_renewal_is_an_error_saying_patroni_demotes(proxy, moto_
     with pytest.raises(DCSError):
         compat_update_leader(a, cluster, None)
     _assert_one_line(lines, 'throttling')
+
+
+def test_a_renewal_whose_outcome_stays_unknown_names_the_call_that_failed(proxy, moto_ddb, scope, lines):
+    """A 500 answer to every renewal attempt and to the re-read that would resolve it: the DCS builds its own
+    error ("leader write outcome unknown ... and the re-read failed"), and the line still names the DynamoDB call
+    that failed last, its attempts and its request id (the binding adds them from the store's failure)."""
+    a = _dcs(scope, 'a', proxy.url(), moto_ddb.table)
+    assert compat_acquire(a)
+    cluster = a.get_cluster()
+    proxy.set_rules([{'action': 'error500', 'keys': ['leader']}])
+    lines.clear()
+    with pytest.raises(DCSError) as e:
+        compat_update_leader(a, cluster, None)
+    proxy.clear()
+    got = lines.failures()
+    print(str(e.value), got)
+    assert len(got) == 1 and got[0].startswith('ERROR: dynamodb: lease renewal failed: GetItem \'leader\''), got
+    assert 'InternalServerError (HTTP 500): leader write outcome unknown' in got[0], got[0]
+    assert re.search(r'; [1-8] attempts? in \d+\.\d\d s, request id [A-Z0-9]{52}; lease not renewed', got[0]), got[0]
 
 
 def test_with_failsafe_mode_a_failed_renewal_says_patroni_may_keep_the_primary(proxy, moto_ddb, scope, lines):
