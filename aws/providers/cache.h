@@ -22,8 +22,9 @@
 // thread retries every retry_interval. Credentials without an expiration are
 // kept until Invalidate(). Only one refresh runs at a time.
 //
-// Nothing is logged; last_refresh_error() holds the last failure (its
-// message, like every Status here, contains no secret).
+// Nothing is logged here; last_refresh_error() holds the last failure (its
+// message, like every Status here, contains no secret). The Patroni plugin
+// logs it (python/dynatroni/dynamodb.py, docs/operations.md).
 //
 // Thread-safety: all methods are safe for concurrent use. The destructor
 // stops the background thread; it waits for a refresh in flight, which is

@@ -1156,10 +1156,32 @@ def test_operations_md_names_the_plugins_logger():
     sys.path.insert(0, str(REPO / "python" / "tests"))
     from dynatroni import dynamodb, failure_log
     text = (DOCS / "operations.md").read_text()
-    named = set(re.findall(r"\(logger `([\w.]+)`\)", text))
+    named = set(re.findall(r"\(logger `([\w.]+)`", text))
     assert named == {failure_log.LOGGER_NAME}, named
     assert dynamodb.logger.name == failure_log.LOGGER_NAME == "patroni.dcs.dynamodb"
     assert failure_log.LOGGER_NAME.startswith("patroni.")
+
+
+def test_patronis_log_loggers_setting_sets_the_plugins_level():
+    """What operations.md says of `log.loggers`, with Patroni's own PatroniLogger.update_loggers."""
+    import logging
+    import types
+    from patroni.log import PatroniLogger
+    from dynatroni import failure_log
+    fake = types.SimpleNamespace(_root_logger=logging.getLogger())
+    ours = logging.getLogger(failure_log.LOGGER_NAME)
+    text = (DOCS / "operations.md").read_text()
+    assert "`patroni.dcs.dynamodb:\nWARNING` keeps its warnings and errors only" in text and "`patroni.dcs: DEBUG` covers it" in text
+    manager = logging.getLogger().manager
+    saved = {name: lg.level for name, lg in manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    try:
+        PatroniLogger.update_loggers(fake, {"patroni.dcs.dynamodb": "WARNING"})
+        assert ours.getEffectiveLevel() == logging.WARNING
+        PatroniLogger.update_loggers(fake, {"patroni.dcs": "DEBUG"})
+        assert ours.getEffectiveLevel() == logging.DEBUG
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def test_operations_md_log_table_has_a_row_of_the_tested_shape_per_failure():
