@@ -371,3 +371,42 @@ def test_real_patroni_logs_the_cause_before_it_demotes(moto_ddb, scope, proxy):
     assert BY_NAME['throttling'].match(log_lines[ours[0]]), log_lines[ours[0]]
     assert ours[0] < demoted[0]
     print(log_lines[ours[0]])
+
+
+def test_real_patroni_with_a_wrong_table_logs_the_cause_once(moto_ddb, scope):
+    """Patroni 4.1 pointed at a table that does not exist: besides its own `Can not get cluster from dcs` every few
+    seconds, its log has our WARNING line naming ResourceNotFoundException, once (rate-limited)."""
+    import subprocess
+    import sys
+
+    from test_plugin_patroni_bootstrap import _chown_tree, _postgres_owned_dir, _stop_everything, _write_config
+
+    wrong = Ddb('moto', moto_ddb.endpoint, unique_name('no-such-table'))
+    with _postgres_owned_dir() as work:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(('PATRONI_', 'AWS_', 'PG'))}
+        env.update(HOME=str(work), LC_ALL='C.UTF-8', LANG='C.UTF-8')
+        cfg = _write_config(work, scope, wrong, free_port(), free_port())
+        _chown_tree(work)
+        log_path = work / 'patroni.log'
+        with open(log_path, 'wb') as log:
+            proc = subprocess.Popen([sys.executable, '-m', 'dynatroni.patroni', str(cfg)], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(work), env=env,
+                                    user='postgres', group='postgres', extra_groups=[], start_new_session=True)
+
+        def text() -> str:
+            return log_path.read_text(errors='replace')
+
+        try:
+            deadline = time.monotonic() + 60
+            while text().count('Can not get cluster from dcs') < 3 and time.monotonic() < deadline:
+                assert proc.poll() is None, f'Patroni exited with {proc.returncode}:\n{text()[-6000:]}'
+                time.sleep(0.5)
+            log_lines = text().splitlines()
+        finally:
+            _stop_everything(proc, work / 'data')
+    ours = [i for i, line in enumerate(log_lines) if 'dynamodb: cluster load failed' in line]
+    patronis = [i for i, line in enumerate(log_lines) if 'Can not get cluster from dcs' in line]
+    assert len(patronis) >= 3 and len(ours) == 1, '\n'.join(log_lines[-40:])
+    assert BY_NAME['wrong table'].match(log_lines[ours[0]]), log_lines[ours[0]]
+    assert ours[0] < patronis[0]
+    print(log_lines[ours[0]])
