@@ -237,9 +237,9 @@ def test_refused_credentials_name_the_provider_and_its_answer(moto_ddb, scope, l
 
 
 def test_failed_background_credential_refresh_is_logged_once(moto_ddb, scope, lines, container_env):
-    # Credentials expiring in 5.5 minutes are due for a background refresh at once (aws/providers/cache.h); the
-    # endpoint refuses that refresh.
-    expiry = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 330))
+    # Credentials expiring in 6 minutes and 3 seconds are due for a background refresh about 3 s later
+    # (refresh_window 5 min + background_lead 1 min, aws/providers/cache.h); the endpoint refuses that refresh.
+    expiry = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 363))
     creds = {'AccessKeyId': 'ASIAFAKEKEYID7EXAMPLE', 'SecretAccessKey': SECRET, 'Token': TOKEN,
              'Expiration': expiry}
     server = ContainerCredentials([creds, 403])
