@@ -26,7 +26,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev libcurl4-openssl-dev \
   nlohmann-json3-dev libboost-dev libgtest-dev googletest zlib1g-dev clang libclang-rt-dev clang-format clang-tidy \
   python3-venv python3-dev postgresql patroni libyaml-cpp-dev \
-  python3-pytest python3-boto3 faketime etcd-server
+  python3-pytest python3-boto3 faketime etcd-server dpkg-dev
 VENV_STAMP := $(VENV)/.dynatroni-deps
 # The virtualenv is built from the lock alone: every PyPI package pinned with its hashes, compiled from
 # requirements-dev.txt by `make lock` (pip-tools, in a throwaway virtualenv) for $(SYSTEM_PYTHON).
@@ -57,7 +57,7 @@ CMAKE_PY_FLAGS = -DPython3_EXECUTABLE=$(abspath $(PY)) -DPython_EXECUTABLE=$(abs
 TEST_STAGES := deps lint-format build ctest build-asan test-asan fuzz python-install test-python test-python-302 test-e2e
 
 .PHONY: help deps deps-apt lock build build-asan test ctest test-asan python-install test-python test-python-302 test-e2e \
-  lint lint-format lint-tidy format demo bench wheel dist dist-check clean distclean chaos chaos-short
+  lint lint-format lint-tidy format demo bench wheel dist dist-check deb clean distclean chaos chaos-short
 
 help:
 	@echo "Dynatroni - DynamoDB-backed DCS for Patroni"
@@ -81,6 +81,7 @@ help:
 	@echo "  make wheel      build a wheel into dist/ (isolated build, as pip does)"
 	@echo "  make dist       python -m build: sdist + wheel into dist/ (compiles the C++ core, ~10 min)"
 	@echo "  make dist-check make dist, then install the wheel into a fresh virtualenv and run the plugin tests"
+	@echo "  make deb        $(DEB_DIR)/dynatroni_<version>_amd64.deb for Debian's patroni package (from the python-install wheel; lintian)"
 	@echo "  make clean      remove build trees;  make distclean  also $(VENV) and node_modules"
 	@echo
 	@echo "Variables: VENV=$(VENV) BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) JOBS=$(JOBS)"
@@ -214,6 +215,18 @@ dist: deps
 dist-check: dist
 	SYSTEM_PYTHON=$(SYSTEM_PYTHON) tools/dist_check.sh dist build-distcheck
 
+# The Debian package for Debian's own patroni (bookworm, 3.0.2 on /usr/bin/python3): the wheel python-install built,
+# laid out beside Patroni in /usr/lib/python3/dist-packages by tools/build_deb.sh (packaging/deb/, docs/install.md),
+# then checked by lintian (installed here, not by `make deps`: it is for this target only).
+# python/tests/test_deb_package.py (test-python) builds the same package, installs it with apt and removes it again.
+DEB_DIR ?= build-deb
+deb: python-install
+	@dpkg-query -W -f='$${Status}\n' lintian 2>/dev/null | grep -q '^install ok installed$$' || \
+	  { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends lintian; }
+	rm -f $(DEB_DIR)/dynatroni_*.deb
+	tools/build_deb.sh $(WHEELHOUSE)/dynatroni-$$(cat VERSION)-*.whl $(DEB_DIR)
+	lintian --fail-on error $(DEB_DIR)/dynatroni_*.deb
+
 # ---------------------------------------------------------------- lint
 
 lint: lint-format lint-tidy
@@ -260,7 +273,7 @@ bench: build
 # ---------------------------------------------------------------- clean
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-python dist .pytest_cache python/dynatroni/_core*.so
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-python dist .pytest_cache python/dynatroni/_core*.so
 	find python -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
