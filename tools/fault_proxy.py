@@ -17,7 +17,8 @@ Rules (a list of dicts, first match wins; every field but ``action`` optional)::
      "skip": 0, "count": 5,           # ignore the first `skip` matches; inject at most `count` times
      "script": ["ok", "drop_reply"],  # instead of `action`: actions for successive matches (then "ok")
      "delay": 1.5,                    # seconds, for delay / delay_reply
-     "hang": 3600}                    # seconds, for hang / hang_reply (cut short by clear / set_rules)
+     "hang": 3600,                    # seconds, for hang / hang_reply (cut short by clear / set_rules)
+     "window": 3.0}                   # seconds: see below
 
 ACTIONS: ``ok`` (forward), ``delay`` (wait, then forward), ``delay_reply`` (forward, wait, then reply),
 ``throttle`` (400 ProvisionedThroughputExceededException), ``throttling`` (400 ThrottlingException),
@@ -26,10 +27,24 @@ AccessDeniedException naming the operation and table, as IAM denies it), ``expir
 ExpiredTokenException), ``hang`` (never forward;
 hold the connection, then reset it), ``hang_reply`` (forward, hold the reply, then reset), ``drop_reply``
 (forward, then reset the connection instead of replying), ``drop_request`` (reset without forwarding),
-``truncate`` (forward, send the headers and half the body, then close), ``stale_read`` (an eventually
-consistent GetItem or Query, i.e. ``ConsistentRead`` absent or false, is forwarded and then answered with the
-*previous* version of each item instead of the current one, as DynamoDB may answer such a read shortly after a
-write; a strongly consistent read is never served stale: the rule does not match it).
+``truncate`` (forward, send the headers and half the body, then close), ``check_date`` (a request whose
+``X-Amz-Date`` is more than 5 minutes off the proxy's clock is refused as DynamoDB refuses it: 400
+``InvalidSignatureException`` "Signature expired: ... is now earlier than ... (... - 5 min.)" or "Signature not yet
+current: ... is still later than ... (... + 5 min.)"; any other request is forwarded), ``stale_read`` (an
+eventually consistent GetItem or Query, i.e. ``ConsistentRead`` absent or false, is forwarded and then answered
+with the *previous* version of each item instead of the current one, as DynamoDB may answer such a read shortly
+after a write; a strongly consistent read is never served stale: the rule does not match it).
+
+``window``: the rule injects only during ``window`` seconds from its first injection, and ``hang``/``delay``
+(and their ``_reply`` forms) hold every request they take until that window ends, whenever it arrived (instead
+of ``hang``/``delay`` seconds each): DynamoDB unreachable for a known time that starts with the first matching
+request, e.g. the leader's renewal. The record of a held request has ``held_until`` (CLOCK_MONOTONIC).
+
+The proxy's clock: every reply carries a ``Date`` header from the proxy's wall clock, which is the host's plus
+``clock_offset`` seconds (``FaultProxy(clock_offset=...)``, ``set_clock_offset``, ``POST /clock``
+``{"offset": s}``), so a test can put "DynamoDB's" clock an hour away from a client's; ``check_date`` compares
+against it. A refused request's record has ``error: InvalidSignatureException``, ``outcome: fail``, the request's
+``amz_date`` and the ``message``.
 
 For ``stale_read`` the proxy remembers, per item (table, partition, key), the last two distinct versions it saw
 in any reply (GetItem's item or its absence, Query's items, UpdateItem's ALL_NEW, a failed condition's ALL_OLD),
@@ -47,7 +62,7 @@ the items returned (``item`` for GetItem/UpdateItem, ``items`` for Query). tools
 
 Control API (loopback HTTP, JSON): ``GET /stats``, ``GET /rules``, ``POST /rules`` (body
 ``{"rules": [...], "seed": 7}``: replace), ``POST /rules/add`` (append one rule), ``POST /clear`` (no rules;
-held connections are reset).
+held connections are reset), ``POST /clock`` (``{"offset": seconds}``: the proxy's clock offset).
 
     with FaultProxy("127.0.0.1", 8000, clients=["node1", "node2"], seed=1, log_path="proxy.jsonl") as fp:
         fp.url("node1"); fp.set_rules([{"action": "throttle", "ops": ["UpdateItem"], "probability": 0.5}])
@@ -57,6 +72,7 @@ held connections are reset).
 from __future__ import annotations
 
 import argparse
+import calendar
 import contextlib
 import http.client
 import json
@@ -70,9 +86,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
 ACTIONS = ("ok", "delay", "delay_reply", "throttle", "throttling", "error500", "error503", "access_denied",
-           "expired_token", "hang", "hang_reply", "drop_reply", "drop_request", "truncate", "stale_read")
+           "expired_token", "hang", "hang_reply", "drop_reply", "drop_request", "truncate", "stale_read",
+           "check_date")
 RULE_FIELDS = {"action", "ops", "keys", "clients", "tables", "probability", "skip", "count", "script", "delay",
-               "hang", "name"}
+               "hang", "window", "name"}
+HOLDING = ("hang", "hang_reply", "delay", "delay_reply")
+# How far a request's X-Amz-Date may be from DynamoDB's clock (SigV4), in seconds.
+MAX_SIGNATURE_SKEW = 300
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 READ_OPS = {"GetItem", "Query"}
 
@@ -105,6 +125,31 @@ def error_body(action: str, op: str = "GetItem", table: str = "") -> bytes:
     """DynamoDB's error document for ``action``; the access-denied message names the operation and table."""
     _, typ, msg = ERRORS[action]
     return json.dumps({"__type": typ, "message": msg.format(op=op, table=table)}, separators=(",", ":")).encode()
+
+
+def amz_date(epoch: float) -> str:
+    """SigV4's basic ISO 8601 form (20150830T123600Z)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch))
+
+
+def signature_time_error(request_date: Optional[str], now: float) -> Optional[str]:
+    """DynamoDB's message refusing a request signed at ``request_date`` (X-Amz-Date) when its clock reads ``now``
+    (epoch seconds), or None when the date is within 5 minutes (or absent or unreadable: not judged here)."""
+    try:
+        sent = calendar.timegm(time.strptime(request_date or "", "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        return None
+    now_s = int(now)
+    if sent < now_s - MAX_SIGNATURE_SKEW:
+        return (f"Signature expired: {request_date} is now earlier than {amz_date(now_s - MAX_SIGNATURE_SKEW)} "
+                f"({amz_date(now_s)} - 5 min.)")
+    if sent > now_s + MAX_SIGNATURE_SKEW:
+        return (f"Signature not yet current: {request_date} is still later than "
+                f"{amz_date(now_s + MAX_SIGNATURE_SKEW)} ({amz_date(now_s)} + 5 min.)")
+    return None
+
+
+INVALID_SIGNATURE = "com.amazon.coral.service#InvalidSignatureException"
 
 
 def _request_id(rng: random.Random) -> str:
@@ -242,6 +287,8 @@ class Rule:
             raise ValueError(f"fault_proxy: probability must be in [0, 1]; got {self.probability}")
         self.skip = int(spec.get("skip", 0))
         self.count = spec.get("count")
+        self.window = float(spec["window"]) if spec.get("window") is not None else None
+        self.window_end: Optional[float] = None  # CLOCK_MONOTONIC, set at the first injection
         self.matched = 0
         self.injected = 0
 
@@ -266,6 +313,8 @@ class Rule:
             return None
         if self.count is not None and self.injected >= int(self.count):
             return None
+        if self.window_end is not None and time.monotonic() >= self.window_end:
+            return None
         if self.script:
             i = self.matched - self.skip - 1
             if i >= len(self.script):
@@ -276,6 +325,8 @@ class Rule:
                 return None
             action = self.action
         self.injected += 1
+        if self.window is not None and self.window_end is None:
+            self.window_end = time.monotonic() + self.window
         return action
 
     def to_json(self) -> Dict[str, Any]:
@@ -293,8 +344,9 @@ class FaultProxy:
 
     def __init__(self, upstream_host: str, upstream_port: int, clients: Optional[List[str]] = None,
                  seed: int = 1, log_path: Optional[str] = None, listen_host: str = "127.0.0.1",
-                 upstream_timeout: float = 60.0) -> None:
+                 upstream_timeout: float = 60.0, clock_offset: float = 0.0) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.clock_offset = float(clock_offset)  # the proxy's wall clock = the host's + this (seconds)
         self.listen_host = listen_host
         self.clients = list(clients or ["default"])
         self.upstream_timeout = upstream_timeout
@@ -361,6 +413,14 @@ class FaultProxy:
     def clear(self) -> None:
         self.set_rules([])
 
+    def wall_now(self) -> float:
+        """The proxy's wall clock (epoch seconds): what its Date headers and ``check_date`` use."""
+        return time.time() + self.clock_offset
+
+    def set_clock_offset(self, seconds: float) -> None:
+        self.clock_offset = float(seconds)
+        self.log_event("clock", offset=self.clock_offset)
+
     def rules(self) -> List[Dict[str, Any]]:
         with self._lock:
             return [r.to_json() for r in self._rules]
@@ -368,6 +428,7 @@ class FaultProxy:
     def stats(self) -> Dict[str, Any]:
         with self._lock:
             return {"requests": self.requests, "by_fault": dict(self.counts), "seed": self.seed,
+                    "clock_offset": self.clock_offset,
                     "rules": [r.to_json() for r in self._rules],
                     "listeners": {n: self.url(n) for n in self.clients}}
 
@@ -414,7 +475,7 @@ class FaultProxy:
             self._seq += 1
             self.requests += 1
             seq = self._seq
-            action, params = "ok", {}
+            action, params, hold_until = "ok", {}, None
             for r in self._rules:
                 if r.matches(info, client):
                     a = r.decide(self._rng)
@@ -422,10 +483,14 @@ class FaultProxy:
                         a = "ok"  # a script's stale_read step met a strongly consistent read or a write
                     if a is not None:
                         action, params = a, r.spec
+                        if a in HOLDING:
+                            hold_until = r.window_end
                         break
             self.counts[action] = self.counts.get(action, 0) + 1
-            req_id = _request_id(self._rng) if action in ERRORS else ""
+            req_id = _request_id(self._rng) if action in ERRORS or action == "check_date" else ""
             params = dict(params, request_id=req_id)
+            if hold_until is not None:
+                params["hold_until"] = hold_until
             return action, params, self._release, seq
 
     def _remember(self, table: Any, partition: Any, key: Any, item: Optional[Dict[str, Any]]) -> None:
@@ -522,6 +587,9 @@ class FaultProxy:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
+            def date_time_string(self, timestamp: Optional[float] = None) -> str:  # the Date header
+                return super().date_time_string(proxy.wall_now() if timestamp is None else timestamp)
+
             def setup(self) -> None:
                 super().setup()
                 with proxy._lock:
@@ -565,13 +633,25 @@ class FaultProxy:
                     rec.update(outcome="fail", status=None)
                     self._reset()
                     return
+                if action == "check_date":
+                    message = signature_time_error(self.headers.get("X-Amz-Date"), proxy.wall_now())
+                    if message is not None:
+                        data = json.dumps({"__type": INVALID_SIGNATURE, "message": message},
+                                          separators=(",", ":")).encode()
+                        self._reply(400, [("Content-Type", "application/x-amz-json-1.0"),
+                                          ("x-amzn-RequestId", params["request_id"]),
+                                          ("x-amzn-ErrorType", "InvalidSignatureException:"
+                                           "http://internal.amazon.com/coral/com.amazon.coral.service/")], data)
+                        rec.update(status=400, outcome="fail", error="InvalidSignatureException",
+                                   amz_date=self.headers.get("X-Amz-Date"), message=message)
+                        return
                 if action == "hang":
-                    release.wait(float(params.get("hang", 3600)))
+                    _hold(release, params, "hang", 3600, rec)
                     rec.update(outcome="fail", status=None)
                     self._reset()
                     return
                 if action == "delay":
-                    release.wait(float(params.get("delay", 1.0)))
+                    _hold(release, params, "delay", 1.0, rec)
                 headers = list(self.headers.items())
                 try:
                     status, reason, resp_headers, data = proxy._forward(method, self.path, headers, body)
@@ -594,9 +674,9 @@ class FaultProxy:
                 if action == "stale_read":
                     rec["stale"] = stale_data is not None
                 if action == "delay_reply":
-                    release.wait(float(params.get("delay", 1.0)))
+                    _hold(release, params, "delay", 1.0, rec)
                 if action == "hang_reply":
-                    release.wait(float(params.get("hang", 3600)))
+                    _hold(release, params, "hang", 3600, rec)
                     rec.update(outcome="unknown", status=None)
                     self._reset()
                     return
@@ -688,8 +768,11 @@ class FaultProxy:
                         proxy.add_rule(body)
                     elif self.path == "/clear":
                         proxy.clear()
+                    elif self.path == "/clock":
+                        proxy.set_clock_offset(float(body.get("offset", 0.0)))
                     else:
-                        self._send(404, {"error": f"no such endpoint {self.path}; try /rules, /rules/add, /clear"})
+                        self._send(404, {"error": f"no such endpoint {self.path}; "
+                                                  "try /rules, /rules/add, /clear, /clock"})
                         return
                 except (ValueError, TypeError, AttributeError) as e:
                     self._send(400, {"error": str(e)})
@@ -697,6 +780,16 @@ class FaultProxy:
                 self._send(200, proxy.stats())
 
         return Control
+
+
+def _hold(release: threading.Event, params: Dict[str, Any], field: str, default: float,
+          rec: Dict[str, Any]) -> None:
+    """Holds a request for its rule's `field` seconds, or until its window ends; `release` cuts it short."""
+    if "hold_until" in params:
+        rec["held_until"] = params["hold_until"]
+        release.wait(max(0.0, params["hold_until"] - time.monotonic()))
+    else:
+        release.wait(float(params.get(field, default)))
 
 
 def _reset_socket(sock: socket.socket) -> None:
@@ -735,6 +828,9 @@ class ControlClient:
     def stats(self) -> Any:
         return self._call("GET", "/stats")
 
+    def set_clock_offset(self, seconds: float) -> Any:
+        return self._call("POST", "/clock", {"offset": seconds})
+
 
 def read_log(path: str) -> List[Dict[str, Any]]:
     """The request records of a proxy log (control events left out)."""
@@ -756,9 +852,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log", help="JSON-lines log of every request")
     ap.add_argument("--rules", help="JSON file with the initial rules")
+    ap.add_argument("--clock-offset", type=float, default=0.0,
+                    help="seconds added to this host's clock for Date headers and check_date")
     args = ap.parse_args()
     host, _, port = args.upstream.rpartition(":")
-    with FaultProxy(host or "127.0.0.1", int(port), args.clients.split(","), args.seed, args.log) as fp:
+    with FaultProxy(host or "127.0.0.1", int(port), args.clients.split(","), args.seed, args.log,
+                    clock_offset=args.clock_offset) as fp:
         if args.rules:
             with open(args.rules) as f:
                 fp.set_rules(json.load(f))

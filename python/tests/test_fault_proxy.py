@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import sys
+import threading
 import time
 import uuid
 import zlib
@@ -388,3 +389,82 @@ def test_stale_read_in_a_script_leaves_consistent_reads_and_writes_alone(proxy):
     assert _get_read(c, part, "leader", False)["value"]["S"] == "v2"  # the third step: stale
     assert _get_read(c, part, "leader", False)["value"]["S"] == "v3"  # script done: forwarded
     assert [r["fault"] for r in _log(proxy)[-4:]] == ["ok", "ok", "stale_read", "ok"]
+
+
+def test_window_holds_every_matching_request_until_one_instant_then_lets_them_through(proxy):
+    """`window`: DynamoDB unreachable for a known time from the first matching request; a request arriving
+    later in the window is held only until the same end; after it the rule no longer matches."""
+    proxy.set_rules([{"action": "hang", "ops": ["GetItem"], "window": 1.0}])
+    c = _client(proxy.url("a"), read_timeout=3)
+    t0 = time.monotonic()
+    with pytest.raises(Exception):
+        _get(c, "x", "leader")  # held until the window ends, then reset
+    time.sleep(0.3)
+    first = _log(proxy)[-1]
+    assert first["fault"] == "hang" and first["outcome"] == "fail"
+    assert first["held_until"] <= t0 + 1.0 + 0.5 and first["t_complete"] >= first["held_until"]
+    _get(c, "x", "leader")  # the window is over: forwarded
+    rec = _log(proxy)[-1]
+    assert rec["fault"] == "ok" and rec["outcome"] == "ok"
+    assert proxy.rules()[0]["injected"] == 1
+
+
+def test_window_delay_releases_a_later_request_at_the_same_end(proxy):
+    proxy.set_rules([{"action": "delay", "ops": ["GetItem"], "window": 1.5}])
+    c = _client(proxy.url("a"))
+    threading.Thread(target=_get, args=(c, "x", "a"), daemon=True).start()
+    time.sleep(0.7)
+    _get(_client(proxy.url("b")), "x", "b")  # arrives 0.7 s into the window
+    recs = [r for r in _log(proxy) if r.get("op") == "GetItem"]
+    assert len(recs) == 2 and all(r["fault"] == "delay" and r["outcome"] == "ok" for r in recs)
+    assert recs[0]["held_until"] == recs[1]["held_until"]
+
+
+def _signed_at(url: str, target: str, body: dict, epoch: float) -> http.client.HTTPResponse:
+    """A request whose X-Amz-Date says `epoch` (the signature itself is not checked by the proxy or moto)."""
+    host, port = url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    data = json.dumps(body)
+    headers = dict(local_dynamodb.signed_headers(url, target, data), **{"X-Amz-Date": fp.amz_date(epoch)})
+    conn.request("POST", "/", data, headers)
+    return conn.getresponse()
+
+
+@pytest.mark.parametrize("client_offset,words", [(-3600, "Signature expired"), (3600, "Signature not yet current")])
+def test_check_date_refuses_a_request_dated_over_5_minutes_off_as_dynamodb_does(proxy, client_offset, words):
+    proxy.set_rules([{"action": "check_date"}])
+    key = {"TableName": TABLE, "Key": {"cluster_name": {"S": "x"}, "key": {"S": "leader"}}}
+    now = time.time()
+    resp = _signed_at(proxy.url("a"), "GetItem", key, now + client_offset)
+    body = json.loads(resp.read())
+    assert resp.status == 400
+    assert body["__type"] == "com.amazon.coral.service#InvalidSignatureException"
+    assert resp.getheader("x-amzn-ErrorType").startswith("InvalidSignatureException:")
+    assert len(resp.getheader("x-amzn-RequestId")) == 52
+    assert body["message"].startswith(f"{words}: {fp.amz_date(now + client_offset)} is ")
+    assert body["message"].endswith(" - 5 min.)" if client_offset < 0 else " + 5 min.)")
+    # the server's time is in the Date header (RFC 7231), for the client's skew correction
+    from email.utils import parsedate_to_datetime
+    assert abs(parsedate_to_datetime(resp.getheader("Date")).timestamp() - now) < 5
+    rec = _log(proxy)[-1]
+    assert rec["fault"] == "check_date" and rec["error"] == "InvalidSignatureException" and rec["outcome"] == "fail"
+    # within 5 minutes: forwarded
+    resp = _signed_at(proxy.url("a"), "GetItem", key, now + 240 * (1 if client_offset > 0 else -1))
+    resp.read()
+    assert resp.status == 200 and _log(proxy)[-1]["outcome"] == "ok"
+
+
+def test_clock_offset_moves_the_proxys_date_and_what_check_date_accepts(proxy):
+    proxy.set_rules([{"action": "check_date"}])
+    proxy.set_clock_offset(-3600)  # "DynamoDB" an hour behind this host
+    key = {"TableName": TABLE, "Key": {"cluster_name": {"S": "x"}, "key": {"S": "leader"}}}
+    resp = _signed_at(proxy.url("a"), "GetItem", key, time.time())
+    body = json.loads(resp.read())
+    assert resp.status == 400 and body["message"].startswith("Signature not yet current:")
+    from email.utils import parsedate_to_datetime
+    assert abs(parsedate_to_datetime(resp.getheader("Date")).timestamp() - (time.time() - 3600)) < 5
+    resp = _signed_at(proxy.url("a"), "GetItem", key, time.time() - 3600)
+    resp.read()
+    assert resp.status == 200
+    assert abs(parsedate_to_datetime(resp.getheader("Date")).timestamp() - (time.time() - 3600)) < 5
+    assert fp.ControlClient(proxy.control_url).set_clock_offset(0)["clock_offset"] == 0
