@@ -4,15 +4,16 @@ Every test asserts on what PostgreSQL itself says (``pg_is_in_recovery()``, rows
 view. Timing: ``failover_time`` 15 s (ttl 15 s, loop_wait = retry_timeout = 5 s).
 
 Clusters (tools/cluster_harness.py):
-  * ``cluster41``: 3 nodes, Patroni 4.1, shared by TestCore[4.1] and TestPatroni41 (module scope). Its nodes
-    reach moto through a TcpProxy (tools/tcp_proxy.py) so the DynamoDB-unreachable tests can cut them off;
-    patronictl and the test's own boto3 reads go to moto directly. It runs Patroni's watchdog (``testing``
-    driver, ``mode: required``) with the harness playing the hardware watchdog (timeout 12 s): a frozen leader
-    is reset before its lease can be taken over, which is what makes "never two writable primaries" hold
-    for a SIGSTOPped leader (docs/design.md, "What the design does not cover"). Without a watchdog the
-    frozen primary's PostgreSQL resumes together with Patroni and commits writes for ~0.3 s after SIGCONT,
-    until Patroni demotes it (measured with this harness; no DCS can prevent that). Before each test the
-    ``healthy`` fixture restarts/resumes whatever an earlier test left down.
+  * ``cluster41``: 3 nodes, Patroni 4.1, shared by TestCore[4.1] and TestPatroni41 (module scope). Its nodes reach
+    moto through a TcpProxy (tools/tcp_proxy.py) so the DynamoDB-unreachable tests can cut them off, and behind it
+    the fault proxy (tools/fault_proxy.py, no rules unless a test sets them; its log is the test's record of which
+    requests were held); patronictl and the test's own boto3 reads go to moto directly. It runs Patroni's watchdog
+    (``testing`` driver, ``mode: required``) with the harness playing the hardware watchdog (timeout 12 s): a frozen
+    leader is reset before its lease can be taken over, which is what makes "never two writable primaries" hold for
+    a SIGSTOPped leader (docs/design.md, "What the design does not cover"). Without a watchdog the frozen primary's
+    PostgreSQL resumes together with Patroni and commits writes for ~0.3 s after SIGCONT, until Patroni demotes it
+    (measured with this harness; no DCS can prevent that). Before each test the ``healthy`` fixture restarts/resumes
+    whatever an earlier test left down.
     Its nodes log their lease beliefs (``DYNATRONI_LEASE_LOG``); after each test the ``healthy41`` fixture checks
     that no two nodes ever believed they held the lease at once (tools/lease_beliefs.py).
   * ``TestCore[3.0.2]``: the same bootstrap/switchover/crash tests on Debian's Patroni 3.0.2 (its own cluster).
@@ -49,10 +50,13 @@ sys.path.insert(0, str(REPO / "tools"))
 
 import cluster_harness as h  # noqa: E402
 import lease_beliefs  # noqa: E402
+from fault_proxy import FaultProxy, read_log  # noqa: E402
 from tcp_proxy import TcpProxy  # noqa: E402
 
 FAILOVER_TIME = 15.0
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 15, 5, 5
+# How long the fault proxy holds the leader's renewal in the "shorter than retry_timeout" test.
+RENEWAL_HOLD = RETRY_TIMEOUT - 2
 TABLE = "patroni"
 # A crash is noticed one TTL after the last renewal this node *saw*; then Patroni's pre-promotion checks
 # and `pg_ctl promote`. Allowed slack on top of the TTL for a loaded 2-core machine:
@@ -75,8 +79,16 @@ def ddb(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def proxy(ddb):
-    with TcpProxy("127.0.0.1", ddb.port) as p:
+def fault(ddb, tmp_path_factory):
+    """The fault proxy in front of moto, behind `proxy` (one listener for all of cluster41's nodes)."""
+    log = tmp_path_factory.mktemp("fault-proxy") / "proxy.jsonl"
+    with FaultProxy("127.0.0.1", ddb.port, clients=["nodes"], seed=23, log_path=str(log)) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def proxy(fault):
+    with TcpProxy("127.0.0.1", fault.port("nodes")) as p:
         yield p
 
 
@@ -388,17 +400,36 @@ class TestPatroni41:
         assert c.node(leader).watchdog.fired, "the frozen leader's watchdog should have fired"
         assert_no_split_brain(sampler, allowed_transitions=1)
 
-    def test_dynamodb_unreachable_shorter_than_retry_timeout_no_demotion(self, cluster41, healthy41, proxy):
+    def test_dynamodb_unreachable_shorter_than_retry_timeout_no_demotion(self, cluster41, healthy41, fault):
+        """The leader's renewal (its UpdateItem of the leader item) meets a DynamoDB that does not answer for
+        RENEWAL_HOLD < retry_timeout seconds: the fault proxy holds every leader UpdateItem from the first one it
+        sees until RENEWAL_HOLD seconds later, then resets them. The renewal must get through once the hold
+        ends, the leader must not demote and nobody else may take over."""
         c, leader = cluster41, healthy41
         started = c.query(leader, "select pg_postmaster_start_time()")[0][0]
+        rule = {"name": "hold-renewal", "action": "hang", "ops": ["UpdateItem"], "keys": ["leader"],
+                "window": RENEWAL_HOLD}
         with h.Sampler(c) as sampler:
             time.sleep(1)
             t0 = time.monotonic()
-            proxy.set_mode("hang")
-            time.sleep(RETRY_TIMEOUT - 2)
-            proxy.set_mode("forward")
-            h.say(f"DynamoDB was unreachable for {time.monotonic() - t0:.1f}s (retry_timeout {RETRY_TIMEOUT}s)")
-            time.sleep(2 * LOOP_WAIT + 2)
+            fault.set_rules([rule])
+            try:
+                # the next renewal comes within loop_wait (plus a loop's own time)
+                h.wait_for(lambda: fault.rules()[0]["injected"] >= 1, LOOP_WAIT + RETRY_TIMEOUT + 5,
+                           f"{leader}'s renewal to reach the fault proxy")
+                time.sleep(RENEWAL_HOLD + 2 * LOOP_WAIT + 2)  # the hold, then two more renewals
+            finally:
+                fault.clear()
+        held = sorted((r for r in read_log(fault.log_path) if r["t_invoke"] >= t0 and r["fault"] == "hang"),
+                      key=lambda r: r["t_invoke"])
+        assert held and all(r["op"] == "UpdateItem" and r["key"] == "leader" for r in held), held
+        assert all(r.get("values", {}).get(":val", leader) == leader for r in held), held
+        hold_end = held[0]["held_until"]
+        renewed = [r for r in read_log(fault.log_path) if r["op"] == "UpdateItem" and r["key"] == "leader"
+                   and r["t_invoke"] >= hold_end and r["outcome"] == "ok"]
+        h.say(f"held {len(held)} leader update(s) of {leader}, the first for {hold_end - held[0]['t_invoke']:.1f}s "
+              f"(retry_timeout {RETRY_TIMEOUT}s); {len(renewed)} renewal(s) after the hold")
+        assert renewed and all(r["item"]["value"] == leader for r in renewed), renewed[:3]
         probes = [s for s in sampler.samples if s.node == leader and s.t_start >= t0]
         assert probes and all(s.primary is True and s.wrote for s in probes), \
             [s for s in probes if not (s.primary and s.wrote)][:5]
