@@ -3,7 +3,7 @@
 test_plugin_clock_offset.py runs this under libfaketime so that the node's wall clock (and every other clock
 of the process) is hours off, while the test process keeps the real one. Commands:
 
-  {"op": "time"}     -> {"wall": time.time()}
+  {"op": "time"}     -> {"wall": time.time(), "boot": CLOCK_BOOTTIME}
   {"op": "acquire"}  -> {"ok": bool}          acquire the leader lock as Patroni's ha.py does
   {"op": "renew"}    -> {"ok": bool}          update_leader on a fresh get_cluster()
   {"op": "leader"}   -> {"leader": name|null} get_cluster().leader as this node sees it
@@ -31,7 +31,7 @@ def main() -> int:
         op = cmd['op']
         try:
             if op == 'time':
-                out = {'wall': time.time()}
+                out = {'wall': time.time(), 'boot': time.clock_gettime(time.CLOCK_BOOTTIME)}
             elif op == 'acquire':
                 dcs.get_cluster()
                 out = {'ok': bool(compat_acquire(dcs))}
