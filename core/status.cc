@@ -95,6 +95,15 @@ Status& Status::WithCallDetail(CallDetail detail) {
   return *this;
 }
 
+Status& Status::WithCauseOf(const Status& cause) {
+  if (!rep_ || !cause.rep_) return *this;
+  const bool take_error = rep_->aws_error.empty() && rep_->http_status == 0;
+  rep_ = std::make_shared<const Rep>(Rep{
+      rep_->code, rep_->message, take_error ? cause.rep_->aws_error : rep_->aws_error,
+      take_error ? cause.rep_->http_status : rep_->http_status, rep_->call ? rep_->call : cause.rep_->call});
+  return *this;
+}
+
 Status Status::Annotate(std::string_view context) const {
   if (!rep_) return *this;
   Status s;

@@ -88,6 +88,10 @@ class Status {
   Status& WithAwsError(std::string aws_error, int http_status);
   // Sets (replaces) the call detail; no effect on OK.
   Status& WithCallDetail(CallDetail detail);
+  // For an error built anew from `cause` (the failure it reports): takes the
+  // cause's DynamoDB error code, HTTP status and call detail where this one
+  // has none. No effect on OK, or when `cause` is OK.
+  Status& WithCauseOf(const Status& cause);
   // Returns a copy whose message is "<context>: <message>".
   [[nodiscard]] Status Annotate(std::string_view context) const;
 

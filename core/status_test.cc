@@ -54,6 +54,34 @@ TEST(Status, CallDetailSurvivesAnnotateAndWithAwsError) {
   EXPECT_EQ(ok.call_detail(), nullptr);
 }
 
+// An error built anew from a store failure (dcs.cc's "leader write not
+// applied (...)") reports that failure's call: its detail and DynamoDB error
+// code, unless it has its own.
+TEST(Status, WithCauseOfTakesTheCausesCallOnlyWhereMissing) {
+  Status cause = UnknownOutcome("GetItem: timed out");
+  cause.WithAwsError("InternalServerError", 500)
+      .WithCallDetail({"GetItem", "REQ2", 4, std::chrono::milliseconds(900)});
+  Status built = Unavailable("leader write not applied");
+  built.WithCauseOf(cause);
+  EXPECT_EQ(DetailOf(built).operation, "GetItem");
+  EXPECT_EQ(DetailOf(built).request_id, "REQ2");
+  EXPECT_EQ(built.aws_error(), "InternalServerError");
+  EXPECT_EQ(built.http_status(), 500);
+  EXPECT_EQ(built.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(built.message(), "leader write not applied");
+  Status own = Unavailable("x");
+  own.WithAwsError("ThrottlingException", 400).WithCallDetail({"UpdateItem", "REQ1", 1, {}});
+  own.WithCauseOf(cause);
+  EXPECT_EQ(DetailOf(own).operation, "UpdateItem");
+  EXPECT_EQ(own.aws_error(), "ThrottlingException");
+  Status none = Unavailable("y");
+  none.WithCauseOf(Status());
+  EXPECT_EQ(none.call_detail(), nullptr);
+  Status ok;
+  ok.WithCauseOf(cause);
+  EXPECT_TRUE(ok.ok());
+}
+
 // Regression (fuzz/fuzz_attribute_value, fuzz_dcs_config): messages quoting
 // input with raw newlines or control characters broke the one-line contract.
 TEST(Status, MessageIsAlwaysOnePrintableLine) {

@@ -269,6 +269,7 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
   bool applied = false;
   bool ambiguous = false;
   std::string cause;  // why the write may not have applied (for the caller's error)
+  Status failure;     // the store's failure behind it, if any (its detail goes on the caller's error)
   if (outcome.ok()) {
     applied = outcome->applied;
     ambiguous = outcome->ambiguous;
@@ -277,6 +278,7 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
   } else if (outcome.status().code() == StatusCode::kUnknownOutcome) {
     ambiguous = true;
     cause = outcome.status().ToString();
+    failure = outcome.status();
   } else {
     // Certainly not applied (not sent, refused, or out of time before
     // sending): the holder bound stays where the last applied write put it.
@@ -296,7 +298,8 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
       // from this send. The holder bound stays where it was (an older send).
       LeaseLocked(leader_key).MarkUnresolved(first_send, floor);
       return UnknownOutcome("leader write outcome unknown (" + cause +
-                            ") and the re-read failed: " + got.status().ToString());
+                            ") and the re-read failed: " + got.status().ToString())
+          .WithCauseOf(got.status());
     }
     current = *got;
   }
@@ -333,7 +336,8 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
       }
       return Unavailable("leader write not applied (" + (cause.empty() ? "precondition failed" : cause) +
                          "): DynamoDB still holds version " + std::to_string(current->version) +
-                         " of ours; " + held);
+                         " of ours; " + held)
+          .WithCauseOf(failure);
     }
     case LeaderLease::Verdict::kUnattributed:
       ObserveLocked(*current, clock_->Now());
@@ -483,7 +487,8 @@ Result<std::optional<int64_t>> Dcs::SetValue(const std::string& key, const std::
     if (!cur) {
       auto got = opts_.store->Get(opts_.partition, key, deadline);
       if (!got.ok())
-        return UnknownOutcome("write of " + key + " has an unknown outcome: " + got.status().message());
+        return UnknownOutcome("write of " + key + " has an unknown outcome: " + got.status().message())
+            .WithCauseOf(got.status());
       cur = *got;
     }
     if (cur && cur->live() && *cur->value == value && cur->session == opts_.session &&
@@ -512,14 +517,16 @@ Result<bool> Dcs::Initialize(const std::string& key, const std::string& value, b
     auto got = opts_.store->Get(opts_.partition, key, deadline);
     if (!got.ok()) {
       return UnknownOutcome("initialize of " + key +
-                            " has an unknown outcome and the re-read failed: " + got.status().message());
+                            " has an unknown outcome and the re-read failed: " + got.status().message())
+          .WithCauseOf(got.status());
     }
     cur = *got;
   }
   if (!cur || !cur->live()) {
     return Unavailable("initialize of " + key +
                        " did not apply (its outcome was unknown and a re-read shows " +
-                       "no item): nobody holds it yet, try again");
+                       "no item): nobody holds it yet, try again")
+        .WithCauseOf(out.ok() ? Status() : out.status());
   }
   return *cur->value == value && cur->session == opts_.session;
 }

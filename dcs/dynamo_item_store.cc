@@ -44,13 +44,13 @@ Status Explain(Status s, const std::string& table) {
                s.message() +
                    " (DynamoDB's item limit is 400 KB; nothing was written: keep the value smaller, "
                    "split or compress it)");
-    out.WithAwsError(s.aws_error(), s.http_status());
+    out.WithCauseOf(s);
     return out;
   }
   if (!IsKeySchemaMismatch(s)) return s;
   Status out(s.code(), s.message() + " (table " + table + " does not have the expected key schema; " +
                            kSchemaFix + ")");
-  out.WithAwsError(s.aws_error(), s.http_status());
+  out.WithCauseOf(s);
   return out;
 }
 

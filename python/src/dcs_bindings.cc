@@ -44,65 +44,9 @@ struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The failure of the last store call made by this thread, for the errors the
-// DCS builds anew from a store failure (dcs.cc's "leader write not applied
-// (...)", "... and the re-read failed: ..."), which carry no CallDetail of
-// their own: the binding adds that of the store call that failed.
-thread_local Status last_store_failure;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
-
-template <typename T>
-Result<T> Recorded(Result<T> r) {
-  if (!r.ok()) last_store_failure = r.status();
-  return r;
-}
-Status Recorded(Status s) {
-  if (!s.ok()) last_store_failure = s;
-  return s;
-}
-
-// An ItemStore that forwards every call and records each failure (above).
-class FailureRecordingStore final : public dcs::ItemStore {
- public:
-  explicit FailureRecordingStore(std::shared_ptr<dcs::ItemStore> inner) : inner_(std::move(inner)) {}
-  Result<std::vector<dcs::StoredItem>> Query(const std::string& partition, const std::string& prefix,
-                                             Deadline deadline) override {
-    return Recorded(inner_->Query(partition, prefix, deadline));
-  }
-  Result<std::optional<dcs::StoredItem>> Get(const std::string& partition, const std::string& key,
-                                             Deadline deadline) override {
-    return Recorded(inner_->Get(partition, key, deadline));
-  }
-  Result<std::optional<dcs::StoredItem>> GetEventually(const std::string& partition, const std::string& key,
-                                                       Deadline deadline) override {
-    return Recorded(inner_->GetEventually(partition, key, deadline));
-  }
-  Result<dcs::WriteOutcome> Write(const std::string& partition, const std::string& key,
-                                  const dcs::Mutation& mutation, const dcs::Precondition& pre,
-                                  Deadline deadline) override {
-    return Recorded(inner_->Write(partition, key, mutation, pre, deadline));
-  }
-  Status DeletePartition(const std::string& partition, Deadline deadline) override {
-    return Recorded(inner_->DeletePartition(partition, deadline));
-  }
-
- private:
-  std::shared_ptr<dcs::ItemStore> inner_;
-};
-
-// `s` with the CallDetail (and DynamoDB error code) of the store failure that
-// caused it when it has none of its own.
-Status WithStoreDetail(Status s) {
-  const Status& cause = last_store_failure;
-  if (s.call_detail() == nullptr && cause.call_detail() != nullptr) {
-    if (s.aws_error().empty() && s.http_status() == 0) s.WithAwsError(cause.aws_error(), cause.http_status());
-    s.WithCallDetail(*cause.call_detail());
-  }
-  return s;
-}
-
 template <typename T>
 T Unwrap(Result<T> r) {
-  if (!r.ok()) throw StoreError(WithStoreDetail(r.status()));
+  if (!r.ok()) throw StoreError(r.status());
   return std::move(r).value();
 }
 
@@ -150,8 +94,8 @@ class PyDcs {
     }
     if (start_check_.code() == StatusCode::kFailedPrecondition) throw ConfigError(start_check_.message());
     auto warnings = warnings_;
-    auto store = std::make_shared<FailureRecordingStore>(std::make_shared<dcs::DynamoItemStore>(
-        client_, config_.table_name, [warnings](const std::string& w) { warnings->Add(w); }));
+    auto store = std::make_shared<dcs::DynamoItemStore>(
+        client_, config_.table_name, [warnings](const std::string& w) { warnings->Add(w); });
     dcs::DcsOptions o;
     o.partition = partition;
     o.name = name;
@@ -185,12 +129,10 @@ class PyDcs {
   std::unique_ptr<dcs::Dcs> dcs_;
 };
 
-// Runs a store call without the GIL (and with this thread's record of store
-// failures cleared first).
+// Runs a store call without the GIL.
 template <typename F>
 auto NoGil(F&& f) {
   nb::gil_scoped_release release;
-  last_store_failure = Status();
   return f();
 }
 
@@ -355,7 +297,7 @@ void BindDcs(nb::module_& m) {
       .def("delete_cluster",
            [](PyDcs& s) {
              Status st = NoGil([&] { return s.dcs_->DeleteCluster(); });
-             if (!st.ok()) throw StoreError(WithStoreDetail(st));
+             if (!st.ok()) throw StoreError(st);
            })
       .def(
           "plan_watch",
