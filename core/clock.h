@@ -7,8 +7,9 @@
 //  * Monotonic time (MonoTime): CLOCK_BOOTTIME, which keeps counting through
 //    suspend. Every timeout, deadline and lease computation uses it. Values from
 //    different hosts are never compared.
-//  * Wall time (WallTime): only for SigV4 signing, human-facing timestamps and
-//    DynamoDB's garbage-collection `ttl` attribute. Never for lease decisions.
+//  * Wall time (WallTime): only for SigV4 signing, human-facing timestamps,
+//    DynamoDB's garbage-collection `ttl` attribute and a new process's view
+//    of which members stopped (dcs/member_expiry.h). Never for lease decisions.
 //
 // Thread-safety: SystemClock and SystemRandom are safe for concurrent use.
 // FakeClock is safe for concurrent use (internally locked).

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "dcs/lease_mutants.h"
+#include "dcs/member_expiry.h"
 
 namespace dynatroni::dcs {
 namespace {
@@ -27,16 +28,17 @@ std::string GroupLeaderKey(const std::string& member_key) {
   return (pos == std::string::npos ? std::string() : member_key.substr(0, pos)) + "leader";
 }
 
-// For members/<name> (or <group>/members/<name>): whether <name> holds the
-// lease of that group in `view` (a live leader item this reader has not
-// expired). Its renewals prove it alive, so its member item need not be
+// For members/<name> (or <group>/members/<name>): the live leader item of
+// that group in `view` (one this reader has not expired) if it names <name>,
+// else null. Its renewals prove <name> alive, so its member item need not be
 // refreshed while unchanged.
-bool IsLeadersMember(const ClusterView& view, const std::string& member_key) {
+const ObservedItem* LeaderNaming(const ClusterView& view, const std::string& member_key) {
   const size_t pos = member_key.find("members/");
-  if (pos == std::string::npos) return false;
+  if (pos == std::string::npos) return nullptr;
   auto it = view.items.find(GroupLeaderKey(member_key));
-  return it != view.items.end() && it->second.item.value &&
-         *it->second.item.value == std::string_view{member_key}.substr(pos + 8);
+  const bool names = it != view.items.end() && it->second.item.value &&
+                     *it->second.item.value == std::string_view{member_key}.substr(pos + 8);
+  return names ? &it->second : nullptr;
 }
 
 // How often an unchanged member item of the lease holder is still rewritten:
@@ -199,6 +201,7 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
     }
   }
   auto items = opts_.store->Query(opts_.partition, prefix, deadline);
+  const Duration table_skew = opts_.store->ClockSkew();
   if (!items.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     member_writes_.LoadFailed(prefix);
@@ -207,6 +210,7 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
   ClusterView view;
   std::lock_guard<std::mutex> lock(mu_);
   MonoTime now = clock_->Now();
+  const WallTime table_now = clock_->WallNow() + table_skew;
   std::map<std::string, bool> seen;
   for (const StoredItem& item : *items) {
     seen[item.key] = true;
@@ -241,7 +245,11 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
     } else if (IsMemberKey(item.key)) {
       // Items sort "leader" before "members/" within a group, so the group's
       // leader (if live) is already in view.items here.
-      o.expired = o.age >= timing_.MemberExpiry() && !IsLeadersMember(view, item.key);
+      const MonoTime watched_since = members_watched_since_.try_emplace(item.key, now).first->second;
+      const ObservedItem* leader = LeaderNaming(view, item.key);
+      MemberSighting sighting{o.age, now - watched_since, WrittenAgo(item, table_now), leader != nullptr,
+                              leader ? WrittenAgo(leader->item, table_now) : std::nullopt};
+      o.expired = MemberExpired(timing_, sighting);
       if (o.expired) {
         view.expired_members.push_back(item.key);
         continue;
@@ -257,6 +265,7 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
   };
   member_writes_.ForgetGone(prefix, seen);
   std::erase_if(observed_, gone);
+  std::erase_if(members_watched_since_, gone);
   for (const auto& [key, version] : held_before) {
     if (!seen.count(key)) leases_.at(key).Drop();  // the key is gone
   }
@@ -585,6 +594,7 @@ Status Dcs::DeleteCluster() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [key, lease] : leases_) lease.Drop();
     observed_.clear();
+    members_watched_since_.clear();
     switchover_.clear();
     member_writes_.Clear();
   }

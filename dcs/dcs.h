@@ -94,8 +94,10 @@ struct DcsOptions {
 struct ObservedItem {
   StoredItem item;
   Duration age{0};  // how long this reader has seen this version unchanged
-  // leader: age >= max(ttl, lease_ms); members: age >= Timing::MemberExpiry()
-  // (2 ttl); never for other keys.
+  // leader: age >= max(ttl, lease_ms); members: dcs/member_expiry.h
+  // (age >= Timing::MemberExpiry() = 2 ttl, or, for a reader that has watched
+  // the key for less than that, its updated_at 2 ttl + 10 s old); never for
+  // other keys.
   bool expired = false;
 };
 
@@ -106,7 +108,7 @@ struct ClusterView {
   // Leader items that exist but whose lease this reader considers expired,
   // keyed by sort key; for diagnostics (`dynatroni status`) and logging.
   std::map<std::string, ObservedItem> expired_leaders;
-  // Members left out because their renewals stopped.
+  // Members left out because their writes stopped (dcs/member_expiry.h).
   std::vector<std::string> expired_members;
   // Items whose value could not be used (foreign or corrupt), with why.
   std::vector<std::string> warnings;
@@ -131,7 +133,11 @@ class Dcs {
   [[nodiscard]] const std::string& partition() const { return opts_.partition; }
 
   // One strongly consistent Query of every key starting with `prefix`
-  // ("" = the whole partition, "1/" = MPP group 1), observed and filtered.
+  // ("" = the whole partition, "1/" = MPP group 1), observed and filtered:
+  // leader items by observation only; member items by MemberExpired
+  // (dcs/member_expiry.h), which for a key this process has watched for less
+  // than Timing::MemberExpiry() also uses its updated_at against this host's
+  // wall clock plus ItemStore::ClockSkew().
   // Finishes within retry_timeout (and within the holder bound while holding).
   Result<ClusterView> LoadCluster(const std::string& prefix);
 
@@ -249,8 +255,11 @@ class Dcs {
   mutable std::mutex mu_;
   Timing timing_;                                // guarded by mu_
   std::map<std::string, Observation> observed_;  // guarded by mu_
-  std::map<std::string, LeaderLease> leases_;    // by leader key; guarded by mu_
-  MemberWrites member_writes_;                   // guarded by mu_
+  // Member keys: when a LoadCluster of this process first returned them (any
+  // version), for MemberSighting::watched_for. guarded by mu_
+  std::map<std::string, MonoTime> members_watched_since_;
+  std::map<std::string, LeaderLease> leases_;  // by leader key; guarded by mu_
+  MemberWrites member_writes_;                 // guarded by mu_
   std::atomic<uint64_t> failover_polls_{0};
   std::map<std::string, SwitchoverPolls> switchover_;  // by leader key; guarded by mu_
   // Draws the failover-key poll intervals, so that they line up neither with

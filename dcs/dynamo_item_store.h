@@ -44,6 +44,7 @@ class DynamoItemStore final : public ItemStore {
   Result<WriteOutcome> Write(const std::string& partition, const std::string& key, const Mutation& mutation,
                              const Precondition& pre, Deadline deadline) override;
   Status DeletePartition(const std::string& partition, Deadline deadline) override;
+  [[nodiscard]] Duration ClockSkew() const override { return client_->clock_skew(); }
 
   [[nodiscard]] const std::string& table() const { return table_; }
   [[nodiscard]] dynamodb::Client& client() { return *client_; }

@@ -18,7 +18,10 @@
 //   session      (S)  writer instance id (leader and members)
 //   term         (N)  leader only: incremented by every acquisition
 //   lease_ms     (N)  leader only: the lease duration the holder promises
-//   updated_at   (N)  wall-clock epoch ms of the write: for humans only
+//   updated_at   (N)  the writer's wall-clock epoch ms of the write: for
+//                     humans, and for a reader that has not watched a
+//                     member long enough itself (dcs/member_expiry.h);
+//                     never for the lease
 //   ttl          (N)  epoch seconds: DynamoDB TTL garbage collection only;
 //                     never on leader items (live or tombstone: version and
 //                     term must never go back), nor on tombstones of the
@@ -132,6 +135,10 @@ class ItemStore {
                                      Deadline deadline) = 0;
   // Removes every item of the partition (patronictl remove).
   virtual Status DeletePartition(const std::string& partition, Deadline deadline) = 0;
+  // What to add to this host's wall clock to get the table's, as far as the
+  // store knows (DynamoItemStore: the skew the client learned from a refused
+  // SigV4 signature; default 0). Never for the lease.
+  [[nodiscard]] virtual Duration ClockSkew() const { return Duration::zero(); }
 };
 
 }  // namespace dynatroni::dcs

@@ -1196,3 +1196,33 @@ def test_operations_md_log_table_has_a_row_of_the_tested_shape_per_failure():
         assert f.match(rows[f.name]), (f.name, rows[f.name], f.pattern().pattern)
     assert failure_lines.CREDENTIAL_REFRESH.search(rows["credential refresh"]), rows["credential refresh"]
     assert failure_lines.SUMMARY.search(rows["repeated failures"]), rows["repeated failures"]
+
+
+def member_clock_allowance_s() -> int:
+    """kMemberClockAllowance (dcs/member_expiry.h), in seconds: what a new process adds to 2 x ttl before it drops a
+    member by its updated_at."""
+    m = re.search(r"kMemberClockAllowance\s*=\s*std::chrono::seconds\((\d+)\)",
+                  (REPO / "dcs/member_expiry.h").read_text())
+    assert m, "dcs/member_expiry.h: kMemberClockAllowance = std::chrono::seconds(N) not found"
+    return int(m.group(1))
+
+
+def test_fresh_reader_bound_and_allowance_in_the_docs_are_the_codes():
+    """design.md and configuration.md state how old a member item must be for a new process (patronictl list) to drop
+    it — 2 x ttl (Timing::MemberExpiry) + the allowance — and how much clock skew that tolerates: the code's numbers."""
+    a = member_clock_allowance_s()
+    assert "return 2 * ttl;" in (REPO / "dcs/timing.cc").read_text(), "MemberExpiry() is no longer 2 ttl"
+    config = (DOCS / "configuration.md").read_text()
+    row = re.search(r"^\| a new process \(`patronictl list`\) drops a member written longer ago than \| "
+                    r"`2 × ttl \+ (\d+) s` \|([^\n]*)\|$", config, re.M)
+    assert row, "configuration.md: the dial table has no row for a new process's member expiry"
+    header = re.search(r"^\| Patroni setting \| value \|([^\n]*)\|$", config, re.M)
+    dials = [int(x) for x in re.findall(r"F = (\d+)", header.group(1))]
+    assert int(row.group(1)) == a
+    assert [int(x) for x in row.group(2).split("|")] == [2 * f + a for f in dials]
+    assert f"2 × ttl + {a} s" in config and f"node clocks up to {a} s apart" in config
+    design = (DOCS / "design.md").read_text()
+    assert f"A = {a} s" in design and f"lags the reader's (corrected)\nclock by at most `A` = {a} s" in design
+    for f in re.findall(r"(\d+) s at F=(\d+)", design.split("### A new process's view of the members")[1]
+                        .split("\n## ")[0]):
+        assert int(f[0]) == 2 * int(f[1]) + a, f"design.md: {f[0]} s at F={f[1]} is not 2F + {a}"
