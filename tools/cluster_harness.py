@@ -85,6 +85,19 @@ PROBE_TABLE = "harness_probe"
 # next checkpoint).
 TIMELINE_SQL = "('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"
 
+
+
+def fresh_reader_limit(ttl: float) -> float:
+    """Seconds after a member's last write from which a new process (patronictl list) leaves it out: 2 ttl +
+    kMemberClockAllowance (dcs/member_expiry.h; docs/design.md, "A new process's view of the members")."""
+    import re
+    m = re.search(r"kMemberClockAllowance\s*=\s*std::chrono::seconds\((\d+)\)",
+                  (REPO / "dcs/member_expiry.h").read_text())
+    if not m:
+        raise RuntimeError("dcs/member_expiry.h: kMemberClockAllowance = std::chrono::seconds(N) not found")
+    return 2 * ttl + int(m.group(1))
+
+
 T = TypeVar("T")
 _T0 = time.monotonic()
 _registry: List[Any] = []

@@ -123,9 +123,19 @@ def run(c: h.Cluster, failover_time: float) -> int:
                    f"{', '.join(remaining)} to stream from {new_primary}")
     except TimeoutError as e:
         h.say(str(e))
-    print(c.patronictl("list").stdout, flush=True)
-    h.say(f"(patronictl, a fresh process, may still list {leader} from its last member item: a reader drops "
-          f"member items only after it has itself seen them unchanged for two TTLs)")
+    # A new process leaves a member out once its item is 2 ttl + 10 s old (docs/design.md, "A new process's view
+    # of the members"); the crashed leader's last write was before the crash.
+    limit = h.fresh_reader_limit(failover_time)
+    wait = t0 + limit - time.monotonic()
+    if wait > 0:
+        h.say(f"waiting {wait:.0f}s more: a new process (patronictl) leaves out a member whose item is "
+              f"{limit:g}s old (2 ttl + {limit - 2 * failover_time:g}s), so {leader} disappears from the list {limit:g}s after the crash")
+        time.sleep(wait)
+    listing = c.patronictl("list").stdout
+    print(listing, flush=True)
+    if f" {leader} " in listing:
+        h.say(f"UNEXPECTED: patronictl still lists the crashed {leader}")
+        return 1
     h.say("roles per PostgreSQL (pg_is_in_recovery): " + ", ".join(
         f"{n}={'down' if p is None else 'primary' if p else 'replica'}" for n, p in c.roles().items()))
 

@@ -61,6 +61,9 @@ TABLE = "patroni"
 # A crash is noticed one TTL after the last renewal this node *saw*; then Patroni's pre-promotion checks
 # and `pg_ctl promote`. Allowed slack on top of the TTL for a loaded 2-core machine:
 FAILOVER_SLACK = 6
+# A new process (patronictl list) leaves a member out once its item's updated_at is 2 ttl + kMemberClockAllowance
+# old by its clock (docs/design.md, "A new process's view of the members").
+FRESH_READER_LIMIT = h.fresh_reader_limit(TTL)
 # Acknowledged writes every split-brain check needs: the sampler writes every 100 ms while a node is primary,
 # and each sampled test samples for at least a second before its fault and two seconds after the new primary.
 MIN_ACKS = 10
@@ -263,6 +266,13 @@ class TestCore:
         assert marker_visible(c, new, marker)
         item = c.leader_item()
         assert item["value"] == new and item["term"] >= 2, item
+        # A new patronictl no longer lists the crashed node once FRESH_READER_LIMIT has passed since its last
+        # member write, which was before t0; the second more covers nothing but a slewing clock.
+        time.sleep(max(0.0, t0 + FRESH_READER_LIMIT + 1 - time.monotonic()))
+        listed = {m["Member"]: m for m in json.loads(c.patronictl("list", "-f", "json").stdout)}
+        assert leader not in listed, f"a new patronictl still lists the crashed {leader}: {listed[leader]}"
+        assert sorted(listed) == sorted(replicas_of(c, leader)), listed
+        assert all(m["State"] in ("running", "streaming") for m in listed.values()), listed
         # the crashed node comes back as a replica of the new leader
         c.start(leader)
         wait_follows(c, leader, new, 180)
