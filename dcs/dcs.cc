@@ -495,9 +495,10 @@ Result<std::optional<int64_t>> Dcs::SetValue(const std::string& key, const std::
     std::optional<StoredItem> cur = out->item;
     if (!cur) {
       auto got = opts_.store->Get(opts_.partition, key, deadline);
-      if (!got.ok())
+      if (!got.ok()) {
         return UnknownOutcome("write of " + key + " has an unknown outcome: " + got.status().message())
             .WithCauseOf(got.status());
+      }
       cur = *got;
     }
     if (cur && cur->live() && *cur->value == value && cur->session == opts_.session &&
