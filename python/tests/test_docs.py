@@ -1135,6 +1135,27 @@ def test_reliability_md_mutation_matrix_lists_every_mutant_the_test_runs():
         assert re.search(r'\|\s*\d+\s*\|\s*\d+\s*\|$', table[name]), f'row "{name}" lacks schedules and seed'
 
 
+def test_reliability_md_long_run_is_a_million_schedules_without_violations():
+    """The long run quoted in docs/reliability.md: each quoted command's output matches its arguments (schedule
+    count, seed range), together they cover at least 1,000,000 schedules, none reported a violation, and the
+    Commands table names exactly the quoted commands."""
+    doc = (REPO / 'docs' / 'reliability.md').read_text()
+    runs = re.findall(r'^\$ build/dcs/dynatroni_lease_sim (\d+) (\d+)\n'
+                      r'schedules (\d+) \(seeds (\d+)\.\.(\d+),[^\n]*\n'
+                      r'violations (\d+);', doc, re.M)
+    assert runs, 'docs/reliability.md quotes no long run'
+    total = 0
+    for n, first, shown_n, lo, hi, violations in runs:
+        assert n == shown_n and first == lo and int(hi) == int(lo) + int(n) - 1, (n, first, shown_n, lo, hi)
+        assert violations == '0'
+        total += int(n)
+    assert total >= 1_000_000, f'the quoted long run has {total} schedules'
+    long_row = next(line for line in doc.splitlines() if line.startswith('| Simulation, the long run'))
+    assert sorted(re.findall(r'dynatroni_lease_sim (\d+ \d+)', long_row)) == sorted(f'{n} {f}' for n, f, *_ in runs)
+    usage = (REPO / 'dcs' / 'lease_sim_main.cc').read_text()
+    assert 'dynatroni_lease_sim [SCHEDULES] [FIRST_SEED]' in usage
+
+
 # ------------------------------------------------------------------ operations.md: the plugin's log
 
 
