@@ -537,8 +537,10 @@ TEST_P(CliTest, BreakGlassPromotesOverADeadLeader) {
   EXPECT_EQ(a["who"].get<std::string>().rfind("tester@", 0), 0u);
   EXPECT_EQ(a["outcome"].get<std::string>().rfind("done", 0), 0u) << a.dump();
 
-  // node2 can now take the lease, with the next term.
+  // node2 can now take the lease, with the next term (after loading the
+  // cluster, as every Patroni cycle does: the acquisition names the version).
   auto n2 = Node("c1", "node2");
+  ASSERT_TRUE(n2->LoadCluster("").ok());
   auto won = n2->AcquireLeader("leader");
   ASSERT_TRUE(won.ok() && *won) << won.status().ToString();
   EXPECT_EQ(Get("c1", "leader")->term, 2);

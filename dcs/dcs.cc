@@ -459,6 +459,12 @@ Result<bool> Dcs::ReleaseLeader(const std::string& leader_key, std::optional<int
                                     : Precondition::ValueAndVersion(opts_.name, *expected),
                                 deadline);
   if (!out.ok()) return out.status();
+  if (out->item) {
+    // The tombstone we left (or the item that refused us): our next
+    // acquisition is conditioned on its exact version.
+    std::lock_guard<std::mutex> lock(mu_);
+    ObserveLocked(*out->item, clock_->Now());
+  }
   if (out->applied) return true;
   // An ambiguous earlier attempt may have released it already: the item is
   // then a tombstone exactly one version above the one we held.
