@@ -314,7 +314,8 @@ class DynamoDB(AbstractDCS):
         ok = self._call('lease renewal', self._leader_key, 'lease not renewed', True, self._core.renew_leader,
                         self._leader_key, version if isinstance(version, int) else None)
         if not ok:
-            logger.warning('dynamodb: leader lease renewal refused: the lease is not ours any more')
+            # Patroni demotes on False: an ERROR, like every failure that makes it demote.
+            logger.error('dynamodb: leader lease renewal refused: the lease is not ours any more')
         return ok
 
     def take_leader(self) -> bool:

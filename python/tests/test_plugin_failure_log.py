@@ -96,6 +96,19 @@ def test_throttled_lease_renewal_is_an_error_saying_patroni_demotes(proxy, moto_
     _assert_one_line(lines, 'throttling')
 
 
+def test_a_renewal_refused_because_another_node_holds_the_lease_is_an_error(moto_ddb, scope, lines):
+    """update_leader returns False and Patroni demotes: the line saying why is an ERROR (it was a WARNING)."""
+    a = _dcs(scope, 'a', moto_ddb.endpoint, moto_ddb.table)
+    assert compat_acquire(a)
+    cluster = a.get_cluster()
+    held = moto_ddb.item(scope, 'leader')
+    moto_ddb.put_raw(scope, 'leader', value='b', session='b:0123456789abcdef', version=int(held['version']) + 1,
+                     term=int(held['term']) + 1, lease_ms=9000)
+    lines.clear()
+    assert compat_update_leader(a, cluster, None) is False
+    assert 'ERROR: dynamodb: leader lease renewal refused: the lease is not ours any more' in lines.all(), lines.all()
+
+
 def test_a_renewal_whose_outcome_stays_unknown_names_the_call_that_failed(proxy, moto_ddb, scope, lines):
     """A 500 answer to every renewal attempt and to the re-read that would resolve it: the DCS builds its own
     error ("leader write outcome unknown ... and the re-read failed"), and the line still names the DynamoDB call
