@@ -364,6 +364,7 @@ Result<bool> Dcs::ResolveLeaderWrite(const std::string& leader_key, Result<Write
 Result<bool> Dcs::AcquireLeader(const std::string& leader_key) {
   int64_t floor = 0;
   bool unconditioned = false;
+  bool takeover = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = observed_.find(leader_key);
@@ -374,28 +375,41 @@ Result<bool> Dcs::AcquireLeader(const std::string& leader_key) {
       }
       if (age < LeaseTtlFor(it->second.last)) return false;  // still held as far as we can tell
       unconditioned = DYNATRONI_MUTANT(kTakeoverUnconditioned);
+      takeover = true;
     }
     floor = KnownVersionLocked(leader_key);
   }
-  // Conditioned on the exact version last seen (a tombstone, no item = 0, or
-  // an expired lease): this write can only produce floor + 1, so a late
-  // landing can never take a lease released or taken since.
-  return WriteLeader(leader_key, unconditioned ? Precondition::None() : Precondition::VersionIs(floor), floor,
-                     CallDeadline(""));
+  // Conditioned on the exact version last seen: this write can only produce
+  // floor + 1, so a late landing can never take a lease released or taken
+  // since. A free lease (a tombstone, or no item = 0) also requires that it
+  // is still free: with versions restarted (patronictl remove, a table
+  // restore) another node's live item may carry that version.
+  const Precondition pre = unconditioned ? Precondition::None()
+                           : takeover    ? Precondition::VersionIs(floor)
+                                         : Precondition::AbsentAtVersion(floor);
+  return WriteLeader(leader_key, pre, floor, CallDeadline(""));
 }
 
 Result<bool> Dcs::TakeLeader(const std::string& leader_key) {
   int64_t floor = 0;
+  Precondition pre;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = observed_.find(leader_key);
-    if (it != observed_.end() && it->second.last.live() && *it->second.last.value != opts_.name) {
-      Duration age = clock_->Now() - it->second.first_seen;
-      if (age < LeaseTtlFor(it->second.last)) return false;
-    }
     floor = KnownVersionLocked(leader_key);
+    if (it != observed_.end() && it->second.last.live()) {
+      if (*it->second.last.value != opts_.name) {
+        Duration age = clock_->Now() - it->second.first_seen;
+        if (age < LeaseTtlFor(it->second.last)) return false;
+        pre = Precondition::VersionIs(floor);  // an expired lease: exactly the version seen
+      } else {
+        pre = Precondition::ValueAndVersion(opts_.name, floor);  // ours (e.g. before a restart)
+      }
+    } else {
+      pre = Precondition::AbsentAtVersion(floor);  // free at the version seen
+    }
   }
-  return WriteLeader(leader_key, Precondition::VersionIs(floor), floor, CallDeadline(leader_key));
+  return WriteLeader(leader_key, pre, floor, CallDeadline(leader_key));
 }
 
 Result<bool> Dcs::WriteLeader(const std::string& leader_key, const Precondition& pre, int64_t floor,

@@ -460,6 +460,33 @@ TEST_F(LeaseResolutionTest, AHolderWhoseKeyWentBackStopsHoldingIt) {
   EXPECT_FALSE(a->Lease("leader").held) << "held a lease whose key went back to an older version";
 }
 
+// Adversarial review of 6f7c74b: with versions restarted (patronictl remove
+// while nodes run, or a table restore), an acquisition conditioned on the
+// version alone landed late on ANOTHER node's live item at that version,
+// which no node had timed. A free lease is now "a tombstone (or no item) at
+// exactly that version": never a live item. Failed with VersionIs(floor):
+// a's landing replaced b's live lease.
+TEST_F(LeaseResolutionTest, AnAcquisitionLandingLateNeverReplacesALiveLeaseAfterVersionsRestart) {
+  auto a = Node("a", &clock_a_);
+  auto b = Node("b", &clock_a_);
+  auto ctl = Node("ctl", &clock_a_);
+  ASSERT_TRUE(*b->AcquireLeader("leader"));
+  ASSERT_TRUE(*b->RenewLeader("leader", std::nullopt));
+  ASSERT_TRUE(*b->ReleaseLeader("leader", std::nullopt));  // tombstone v3
+  ASSERT_TRUE(a->LoadCluster("").ok());
+  store_->InjectFaults({Fault::kLandsLater});
+  auto r = a->AcquireLeader("leader");
+  EXPECT_FALSE(r.ok() && *r);
+  ASSERT_TRUE(ctl->DeleteCluster().ok());  // versions restart
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  ASSERT_TRUE(*b->AcquireLeader("leader"));
+  ASSERT_TRUE(*b->RenewLeader("leader", std::nullopt));
+  ASSERT_TRUE(*b->RenewLeader("leader", std::nullopt));  // b's live lease at v3
+  ASSERT_EQ(LeaderVersion(), 3);
+  EXPECT_EQ(store_->LandInFlightWrites(), 0) << "a late acquisition replaced a live lease";
+  EXPECT_EQ(store_->Peek("batman", "leader")->value, "b");
+}
+
 // Calls `during_query` after a Query read the table and before its answer
 // returns: the answer is then older than what the hook wrote.
 class SlowQueryStore final : public ItemStore {

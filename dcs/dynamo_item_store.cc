@@ -179,6 +179,14 @@ dynamodb::UpdateItemRequest BuildWriteRequest(const std::string& table, const st
       values[":expval"] = AttributeValue::S(pre.value);
       req.condition.condition = "#val = :expval";
       break;
+    case Precondition::Kind::kAbsentAtVersion:
+      if (pre.version == 0) {
+        req.condition.condition = "attribute_not_exists(#ver)";
+        break;
+      }
+      values[":expver"] = AttributeValue::N(pre.version);
+      req.condition.condition = "#ver = :expver AND attribute_not_exists(#val)";
+      break;
     case Precondition::Kind::kValueAndVersion:
       values[":expval"] = AttributeValue::S(pre.value);
       values[":expver"] = AttributeValue::N(pre.version);

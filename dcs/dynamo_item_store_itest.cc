@@ -209,6 +209,9 @@ TEST_P(DynamoItemStoreTest, EveryPreconditionKindAppliesExactlyWhenTheMemoryStor
       {Precondition::ValueAndVersion("ours", kVersion - 1), "ValueAndVersion(ours, lower)"},
       {Precondition::ValueAndVersion("ours", kVersion + 1), "ValueAndVersion(ours, higher)"},
       {Precondition::VersionIs(0), "VersionIs(0 = no item)"},
+      {Precondition::AbsentAtVersion(kVersion), "AbsentAtVersion(match)"},
+      {Precondition::AbsentAtVersion(kVersion + 1), "AbsentAtVersion(higher)"},
+      {Precondition::AbsentAtVersion(0), "AbsentAtVersion(0 = no item)"},
   };
   // The mutations the DCS sends: a live value with a session and a term bump
   // (the leader), and a tombstone (a delete).
@@ -279,7 +282,7 @@ TEST_P(DynamoItemStoreTest, EveryPreconditionKindAppliesExactlyWhenTheMemoryStor
   }
   // Not vacuous: every kind applied somewhere, and every kind but None was
   // refused somewhere.
-  ASSERT_EQ(applied_refused.size(), 5u);
+  ASSERT_EQ(applied_refused.size(), 6u);
   for (const auto& [kind, counts] : applied_refused) {
     EXPECT_GT(counts.first, 0) << "kind " << static_cast<int>(kind) << " never applied";
     if (kind != Precondition::Kind::kNone) {

@@ -71,6 +71,10 @@ struct Precondition {
     kVersionIs,
     kValueIs,          // live item whose value == value
     kValueAndVersion,  // live item whose value == value and version == version
+    // The lease is free at the version last seen: no item (version 0), or a
+    // tombstone at exactly `version`. Never matches a live item, whatever its
+    // version (versions restart after patronictl remove or a table restore).
+    kAbsentAtVersion,
   };
   Kind kind = Kind::kNone;
   int64_t version = 0;
@@ -83,6 +87,7 @@ struct Precondition {
   static Precondition ValueAndVersion(std::string v, int64_t ver) {
     return {Kind::kValueAndVersion, ver, std::move(v)};
   }
+  static Precondition AbsentAtVersion(int64_t v) { return {Kind::kAbsentAtVersion, v, {}}; }
 };
 
 // The change a write makes. The store always sets version = old version + 1

@@ -12,6 +12,8 @@ bool PreconditionHolds(const Precondition& pre, const std::optional<StoredItem>&
       return current ? current->version == pre.version : pre.version == 0;
     case Precondition::Kind::kValueIs:
       return current && current->live() && *current->value == pre.value;
+    case Precondition::Kind::kAbsentAtVersion:
+      return current ? !current->live() && current->version == pre.version : pre.version == 0;
     case Precondition::Kind::kValueAndVersion:
       return current && current->live() && *current->value == pre.value && current->version == pre.version;
   }
