@@ -308,13 +308,16 @@ class Doctor {
     }
     // Date has 1 s resolution: the server's time was in [Date, Date + 1 s).
     WallTime local_mid = before + (after - before) / 2;
-    Duration offset = (*server + std::chrono::milliseconds(500)) - local_mid;
+    Duration ahead = local_mid - (*server + std::chrono::milliseconds(500));  // > 0: this host is ahead
     Duration uncertainty = std::chrono::milliseconds(500) + (after - before) / 2;
-    std::string sign = offset >= Duration::zero() ? "+" : "";
+    Duration abs = ahead < Duration::zero() ? -ahead : ahead;
+    std::string where = abs <= uncertainty
+                            ? "agrees with the server's Date header to within ±" + FormatDuration(uncertainty)
+                            : "is " + FormatDuration(abs) + " " +
+                                  (ahead > Duration::zero() ? "ahead of" : "behind") +
+                                  " the server's Date header (±" + FormatDuration(uncertainty) + ")";
     std::string detail =
-        "this host is " + sign + FormatDuration(offset) + " ±" + FormatDuration(uncertainty) +
-        " off the server's Date header (leases never use wall clocks; updated_at ages and TTL do)";
-    Duration abs = offset < Duration::zero() ? -offset : offset;
+        "this host's clock " + where + " (leases never use wall clocks; updated_at ages and TTL do)";
     if (abs > std::chrono::minutes(5)) {
       Add(Result3::kWarn, "clock", detail,
           "fix NTP on this host: requests need the client's skew correction (SigV4 allows 5 minutes)");
