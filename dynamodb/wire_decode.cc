@@ -337,6 +337,9 @@ bool FastDecodeItems(std::string_view body, std::string_view field, ItemsShape s
       } else {
         std::string_view span;
         if (!p.SkipValue(&span)) return false;
+        // nlohmann's lexer ends the input at a NUL byte, so "1\0junk" alone would parse as 1 (a NUL
+        // outside a string is never valid JSON; inside one String() already refused it).
+        if (span.find('\0') != std::string_view::npos) return false;
         json value = json::parse(span, nullptr, /*allow_exceptions=*/false);
         if (value.is_discarded()) return false;
         out->rest[name] = std::move(value);

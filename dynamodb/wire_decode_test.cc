@@ -157,6 +157,21 @@ TEST(Unit, FastDecodeLeavesEveryMalformedBodyToTheGeneralPath) {
   }
 }
 
+// fuzz_dynamodb_response's write oracle found it: a 2xx whose body had a NUL byte and junk after a
+// top-level number was taken as a good answer (nlohmann, handed the member alone, stops at the NUL),
+// although the whole body is no JSON; for a write that is a damaged answer treated as applied.
+TEST(Unit, FastDecodeRefusesANulByteOutsideStringsLikeNlohmann) {
+  using namespace std::string_literals;
+  for (const std::string& bad :
+       {R"({"Items":[],"Count":2)"s + '\0' + "67}", R"({"Count":2)"s + '\0' + R"(,"Items":[]})",
+        R"({"Items":[],"Scanned":true)"s + '\0' + "}", R"({"Items":[],"Count":2)"s + '\0' + "}"}) {
+    ASSERT_TRUE(json::parse(bad, nullptr, false).is_discarded());
+    EXPECT_FALSE(Agrees(bad)) << json(bad).dump();
+    DecodedBody out;
+    EXPECT_FALSE(FastDecodeItems(bad, "Attributes", ItemsShape::kItemOrNull, &out)) << json(bad).dump();
+  }
+}
+
 TEST(Unit, FastDecodeStopsAtTheNestingLimitLikeDecodeItem) {
   auto nested = [](int levels) {
     std::string v = R"({"S":"x"})";
