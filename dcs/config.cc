@@ -1,5 +1,7 @@
 #include "dcs/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 
@@ -23,7 +25,8 @@ const char* const kKeys[] = {"table_name",
                              "secret_access_key",
                              "session_token",
                              "leader_poll_interval",
-                             "switchover_poll_interval"};
+                             "switchover_poll_interval",
+                             "metrics_listen"};
 
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -70,6 +73,38 @@ Result<Duration> ParseSeconds(const std::string& field, const std::string& text)
                            Shown(text) + "'");
   }
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(v));
+}
+
+// "host:port", "[v6]:port": a host of letters, digits, '.', '-', '_' (or a
+// bracketed IPv6 address) and a port 1-65535. Returns it unchanged, or "" for
+// "off"/"false".
+Result<std::string> ParseListen(const std::string& field, const std::string& text) {
+  if (text == "off" || text == "false") return std::string();
+  auto bad = [&] {
+    return InvalidArgument(field + ": expected host:port such as 127.0.0.1:9547 (or [::1]:9547), got '" +
+                           Shown(text) + "'");
+  };
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return bad();
+  const std::string host = text.substr(0, colon);
+  const std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return bad();
+  }
+  if (const int p = std::stoi(port); p < 1 || p > 65535) return bad();
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']' || !std::all_of(host.begin() + 1, host.end() - 1, [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
+        })) {
+      return bad();
+    }
+  } else if (!std::all_of(host.begin(), host.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_';
+             })) {
+    return bad();
+  }
+  return text;
 }
 
 Status ParseUrl(const std::string& url, std::map<std::string, std::string>* out) {
@@ -163,6 +198,8 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
       c.session_token = v;
     } else if (k == "leader_poll_interval") {
       DYNATRONI_ASSIGN_OR_RETURN(c.leader_poll_interval, ParseSeconds("dynamodb.leader_poll_interval", v));
+    } else if (k == "metrics_listen") {
+      DYNATRONI_ASSIGN_OR_RETURN(c.metrics_listen, ParseListen("dynamodb.metrics_listen", v));
     } else if (k == "switchover_poll_interval") {
       if (v == "0" || v == "0.0" || v == "off") {
         c.switchover_poll_interval = Duration::zero();

@@ -10,7 +10,7 @@
 //   3. environment variables PATRONI_DYNAMODB_<KEY> (upper-case key).
 // Keys: table_name, region, endpoint_url, failover_time, profile, ca_bundle,
 // access_key_id, secret_access_key, session_token, leader_poll_interval,
-// switchover_poll_interval.
+// switchover_poll_interval, metrics_listen.
 // Names Patroni overwrites (namespace, name, scope, ttl, loop_wait,
 // retry_timeout, patronictl) are not options of ours.
 //
@@ -42,6 +42,9 @@ struct DcsConfig {
   Duration leader_poll_interval = std::chrono::seconds(1);
   // DcsOptions::handover_poll_interval; zero = off.
   Duration switchover_poll_interval = std::chrono::seconds(4);
+  // "host:port" ("[v6]:port") where the Patroni plugin serves Prometheus
+  // metrics (python/dynatroni/metrics.py); empty = off (the default).
+  std::string metrics_listen;
 };
 
 using Env = std::map<std::string, std::string>;

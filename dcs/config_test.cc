@@ -128,6 +128,32 @@ TEST(DcsConfig, SwitchoverPollIntervalDefaultsToFourSecondsAndZeroTurnsItOff) {
   }
 }
 
+TEST(DcsConfig, MetricsListenIsOffByDefaultAndTakesHostAndPort) {
+  auto d = ParseDcsConfig({}, {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->metrics_listen, "");
+  for (const char* good :
+       {"127.0.0.1:9547", "0.0.0.0:9547", "[::1]:9547", "localhost:1", "db-1.example:65535"}) {
+    auto r = ParseDcsConfig({{"metrics_listen", good}}, {});
+    ASSERT_TRUE(r.ok()) << good << ": " << r.status().message();
+    EXPECT_EQ(r->metrics_listen, good);
+  }
+  auto off = ParseDcsConfig({{"metrics_listen", "off"}}, {});
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->metrics_listen, "");
+  auto env = ParseDcsConfig({}, {{"PATRONI_DYNAMODB_METRICS_LISTEN", "127.0.0.1:9600"}});
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->metrics_listen, "127.0.0.1:9600");
+  for (const char* bad : {"9547", ":9547", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:95x7",
+                          "host name:1", "[::1:9547", "[zz]:1", "http://127.0.0.1:9547"}) {
+    auto r = ParseDcsConfig({{"metrics_listen", bad}}, {});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().message().find("dynamodb.metrics_listen: expected host:port such as 127.0.0.1:9547"),
+              0U)
+        << r.status().message();
+  }
+}
+
 TEST(DcsConfig, SecretsAreNeverQuotedInErrors) {
   auto r = ParseDcsConfig({{"secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
                            {"session_token", "FQoGZXIvYXdzEXAMPLETOKEN"}},
@@ -172,6 +198,7 @@ TEST(DcsConfig, UnknownKeyMessagesListExactlyTheAcceptedKeys) {
   const std::vector<std::string> candidates = {
       "table_name", "region", "endpoint_url", "failover_time", "profile", "ca_bundle", "access_key_id",
       "secret_access_key", "session_token", "leader_poll_interval", "switchover_poll_interval",
+      "metrics_listen",
       // Patroni's own names and other non-keys: refused.
       "url", "scope", "namespace", "name", "ttl", "loop_wait", "retry_timeout", "tablename"};
   std::set<std::string> url_accepted, section_accepted;
@@ -182,8 +209,8 @@ TEST(DcsConfig, UnknownKeyMessagesListExactlyTheAcceptedKeys) {
     if (s.ok() || s.status().message().find("unknown setting") == std::string::npos)
       section_accepted.insert(k);
   }
-  EXPECT_EQ(url_accepted.size(), 11U);
-  EXPECT_EQ(section_accepted.size(), 12U);  // the 11 and `url`
+  EXPECT_EQ(url_accepted.size(), 12U);
+  EXPECT_EQ(section_accepted.size(), 13U);  // the 12 and `url`
 
   auto u = ParseDcsConfig({{"url", "dynamodb://t?bogus=1"}}, {});
   ASSERT_FALSE(u.ok());

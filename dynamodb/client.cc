@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -340,8 +341,12 @@ class Client::Impl {
   Outcome Invoke(const std::string& op, const json& body, bool is_write, Deadline deadline,
                  const FastPath& fast = nullptr);
   // The same with the body already encoded (wire_encode.h); `body_text` is sent as is.
+  // Counts the call, its outcome and latency (ClientStats::calls, latency_by_operation).
   Outcome InvokeText(const std::string& op, const std::string& body_text, bool is_write, Deadline deadline,
                      const FastPath& fast = nullptr);
+  // InvokeText's attempts, retries and decoding.
+  Outcome RunAttempts(const std::string& op, const std::string& body_text, bool is_write, Deadline deadline,
+                      const FastPath& fast);
 
   // Backoff before retry number `n` (0-based). Returns false (and sleeps not
   // at all) when no attempt could start afterwards before the deadline.
@@ -378,6 +383,33 @@ class Client::Impl {
   void CountUnknown() {
     std::lock_guard<std::mutex> lock(stats_mu);
     ++stats.unknown_outcomes;
+  }
+  void CountCall(const std::string& op, const Outcome& out, Duration elapsed) {
+    const std::string outcome = CallOutcomeLabel(out.status, out.condition_failed || out.cancelled);
+    std::lock_guard<std::mutex> lock(stats_mu);
+    ++stats.calls[{op, outcome}];
+    stats.latency_by_operation[op].Observe(std::chrono::duration<double>(elapsed).count());
+  }
+  // Adds ConsumedCapacity.CapacityUnits of a 2xx body that carries it.
+  void CountCapacity(const std::string& op, std::string_view body) {
+    if (body.find("\"ConsumedCapacity\"") == std::string_view::npos) return;
+    json parsed = json::parse(body, nullptr, false);
+    const json* cc = parsed.is_object() ? Field(parsed, "ConsumedCapacity") : nullptr;
+    if (cc == nullptr) return;
+    double units = 0;
+    auto add = [&units](const json& one) {
+      if (const json* u = one.is_object() ? Field(one, "CapacityUnits") : nullptr;
+          u != nullptr && u->is_number() && std::isfinite(u->get<double>()) && u->get<double>() >= 0) {
+        units += u->get<double>();
+      }
+    };
+    if (cc->is_array()) {
+      for (const json& one : *cc) add(one);
+    } else {
+      add(*cc);
+    }
+    std::lock_guard<std::mutex> lock(stats_mu);
+    stats.consumed_capacity_by_operation[op] += units;
   }
 
   // Sends a PutItem/UpdateItem/DeleteItem body. A success answer's
@@ -445,6 +477,14 @@ Client::Impl::Outcome Client::Impl::Invoke(const std::string& op, const json& bo
 
 Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std::string& body_text,
                                                bool is_write, Deadline deadline, const FastPath& fast) {
+  const MonoTime start = clock->Now();
+  Outcome out = RunAttempts(op, body_text, is_write, deadline, fast);
+  CountCall(op, out, clock->Now() - start);
+  return out;
+}
+
+Client::Impl::Outcome Client::Impl::RunAttempts(const std::string& op, const std::string& body_text,
+                                                bool is_write, Deadline deadline, const FastPath& fast) {
   Outcome out;
   const MonoTime start = clock->Now();
 
@@ -570,6 +610,7 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
           uLong actual = crc32_z(0L, reinterpret_cast<const Bytef*>(resp.body.data()), resp.body.size());
           crc_ok = ec == std::errc() && ptr == crc_header.data() + crc_header.size() && expected == actual;
         }
+        if (crc_ok && http >= 200 && http < 300) CountCapacity(op, resp.body);
         if (!crc_ok) {
           request_id = resp.Header("x-amzn-requestid");
           Status s = MalformedResponse(op + ": response body failed its x-amz-crc32 check (" +
@@ -1136,6 +1177,30 @@ Result<TimeToLiveDescription> Client::DescribeTimeToLive(const std::string& tabl
   r.attribute = StringField(*d, "AttributeName");
   if (r.status.empty()) return MalformedResponse(op + ": TimeToLiveDescription has no TimeToLiveStatus");
   return r;
+}
+
+void LatencyHistogram::Observe(double seconds) {
+  size_t i = 0;
+  while (i < kLatencyBucketBounds.size() && !(seconds <= kLatencyBucketBounds[i])) ++i;
+  ++counts[i];
+  sum_seconds += seconds;
+  ++count;
+}
+
+std::string CallOutcomeLabel(const Status& status, bool condition_failed) {
+  if (condition_failed) return "condition_failed";
+  if (status.ok()) return "success";
+  // "DeadlineExceeded" -> "deadline_exceeded".
+  std::string out;
+  for (char c : StatusCodeName(status.code())) {
+    if (std::isupper(static_cast<unsigned char>(c)) != 0) {
+      if (!out.empty()) out += '_';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 ClientStats Client::stats() const {

@@ -33,6 +33,7 @@
 #ifndef DYNATRONI_DYNAMODB_CLIENT_H_
 #define DYNATRONI_DYNAMODB_CLIENT_H_
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -81,13 +82,49 @@ struct ClientOptions {
   bool verify_crc32 = true;
 };
 
-// Per-request counters, for benchmarks and `dynatroni cost`.
+// Upper bounds (seconds, ascending) of the call-latency histogram's buckets;
+// a last bucket above them (Prometheus' le="+Inf") is implicit. Fixed, so
+// every node's histograms add up.
+inline constexpr std::array<double, 13> kLatencyBucketBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                                1,     2.5,  5,     10,   20,  60};
+
+// Latencies of whole calls (every attempt and backoff of one operation call).
+struct LatencyHistogram {
+  // counts[i]: calls with latency <= kLatencyBucketBounds[i] and above the
+  // bound before (NOT cumulative); counts.back(): above the last bound.
+  std::array<uint64_t, kLatencyBucketBounds.size() + 1> counts{};
+  double sum_seconds = 0;
+  uint64_t count = 0;
+  void Observe(double seconds);
+};
+
+// Per-request counters, for benchmarks, `dynatroni cost` and the Prometheus
+// metrics (python/dynatroni/metrics.py). Counters only grow.
 struct ClientStats {
   std::map<std::string, uint64_t> requests_by_operation;  // attempts sent
   uint64_t retries = 0;           // backoff sleeps taken (incl. UnprocessedItems rounds)
   uint64_t throttles = 0;         // throttling answers (incl. UnprocessedItems rounds)
   uint64_t unknown_outcomes = 0;  // write attempts whose outcome was unknown
+  // Calls (one per operation call, whatever its attempts) by {operation,
+  // outcome}. Outcome: "success"; "condition_failed" (a failed
+  // ConditionExpression or a cancelled transaction: a definitive answer); or
+  // the final error's StatusCode in snake case ("unavailable",
+  // "unknown_outcome", "deadline_exceeded", "permission_denied", "not_found",
+  // "invalid_argument", "malformed_response", "failed_precondition",
+  // "internal"). See CallOutcomeLabel.
+  std::map<std::pair<std::string, std::string>, uint64_t> calls;
+  std::map<std::string, LatencyHistogram> latency_by_operation;  // per call, on the client's Clock
+  // Sum of ConsumedCapacity.CapacityUnits in 2xx answers that carry it (an
+  // object, or a list of them), by operation; an operation is present once an
+  // answer carried it. DynamoDB sends it only to a request with
+  // ReturnConsumedCapacity, which this client does not send (yet), so against
+  // DynamoDB this stays empty; see docs/operations.md.
+  std::map<std::string, double> consumed_capacity_by_operation;
 };
+
+// The `outcome` label of a finished call: "success" for OK, "condition_failed"
+// when `condition_failed`, else the status code in snake case.
+std::string CallOutcomeLabel(const Status& status, bool condition_failed);
 
 struct ExpressionParts {
   std::string condition;                         // ConditionExpression (or KeyConditionExpression for Query)

@@ -1461,6 +1461,85 @@ TEST_F(DynamoDbClient, IsSafeForConcurrentUse) {
   auto st = client_->stats();
   EXPECT_EQ(st.requests_by_operation.at("GetItem"), static_cast<uint64_t>(n.load()));
   EXPECT_EQ(st.retries, static_cast<uint64_t>(n.load() - kThreads * kCalls));
+  EXPECT_EQ((st.calls[{"GetItem", "success"}]), static_cast<uint64_t>(kThreads * kCalls));
+  EXPECT_EQ(st.latency_by_operation.at("GetItem").count, static_cast<uint64_t>(kThreads * kCalls));
+}
+
+TEST(LatencyHistogram, EachObservationLandsInTheFirstBucketWhoseBoundHoldsIt) {
+  LatencyHistogram h;
+  h.Observe(0.001);  // <= 0.005
+  h.Observe(0.005);  // a bound itself belongs to its bucket (le: less or equal)
+  h.Observe(0.0051);
+  h.Observe(59);
+  h.Observe(61);  // above the last bound
+  EXPECT_EQ(h.counts[0], 2u);
+  EXPECT_EQ(h.counts[1], 1u);
+  EXPECT_EQ(h.counts[kLatencyBucketBounds.size() - 1], 1u);  // le=60
+  EXPECT_EQ(h.counts.back(), 1u);                            // +Inf only
+  EXPECT_EQ(h.count, 5u);
+  EXPECT_DOUBLE_EQ(h.sum_seconds, 0.001 + 0.005 + 0.0051 + 59 + 61);
+  uint64_t total = 0;
+  for (uint64_t c : h.counts) total += c;
+  EXPECT_EQ(total, h.count);
+}
+
+TEST(CallOutcomeLabel, NamesEveryOutcomeInSnakeCase) {
+  EXPECT_EQ(CallOutcomeLabel(Status::Ok(), false), "success");
+  EXPECT_EQ(CallOutcomeLabel(FailedPrecondition("x"), true), "condition_failed");
+  EXPECT_EQ(CallOutcomeLabel(FailedPrecondition("x"), false), "failed_precondition");
+  EXPECT_EQ(CallOutcomeLabel(Unavailable("x"), false), "unavailable");
+  EXPECT_EQ(CallOutcomeLabel(UnknownOutcome("x"), false), "unknown_outcome");
+  EXPECT_EQ(CallOutcomeLabel(DeadlineExceeded("x"), false), "deadline_exceeded");
+  EXPECT_EQ(CallOutcomeLabel(PermissionDenied("x"), false), "permission_denied");
+  EXPECT_EQ(CallOutcomeLabel(InvalidArgument("x"), false), "invalid_argument");
+  EXPECT_EQ(CallOutcomeLabel(MalformedResponse("x"), false), "malformed_response");
+}
+
+TEST_F(DynamoDbClient, CountsCallsByOperationAndOutcomeWithTheirLatency) {
+  // A throttled GetItem that then succeeds: one call (two attempts), outcome success.
+  Error(400, "ProvisionedThroughputExceededException", "slow down");
+  Ok(json::parse(R"({"Item":{"k":{"S":"v"}}})"));
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
+  // A PutItem whose condition fails: a definitive answer, counted apart from errors.
+  Error(400, "ConditionalCheckFailedException", "The conditional request failed");
+  auto put = client_->PutItem(Put("tbl", Key("a", "b"), {"attribute_not_exists(#k)", {{"#k", "key"}}, {}}),
+                              In(seconds(5)));
+  ASSERT_TRUE(put.ok() && put->condition_failed);
+  // A rejected request.
+  Error(400, "ValidationException", "bad");
+  EXPECT_FALSE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
+
+  auto st = client_->stats();
+  EXPECT_EQ((st.calls[{"GetItem", "success"}]), 1u);
+  EXPECT_EQ((st.calls[{"GetItem", "invalid_argument"}]), 1u);
+  EXPECT_EQ((st.calls[{"PutItem", "condition_failed"}]), 1u);
+  EXPECT_EQ(st.calls.size(), 3u);
+  EXPECT_EQ(st.requests_by_operation.at("GetItem"), 3u);  // attempts: the throttled one too
+  EXPECT_EQ(st.throttles, 1u);
+  const LatencyHistogram& get = st.latency_by_operation.at("GetItem");
+  EXPECT_EQ(get.count, 2u);
+  // The throttled call took two 5 ms attempts and a backoff sleep: more than 10 ms of the fake clock.
+  EXPECT_GT(get.sum_seconds, 0.015);
+  EXPECT_EQ(st.latency_by_operation.at("PutItem").count, 1u);
+  EXPECT_DOUBLE_EQ(st.latency_by_operation.at("PutItem").sum_seconds, 0.005);
+  EXPECT_TRUE(st.consumed_capacity_by_operation.empty());  // no answer carried ConsumedCapacity
+}
+
+TEST_F(DynamoDbClient, AddsUpTheConsumedCapacityAnswersCarry) {
+  Ok(json::parse(R"({"Item":{"k":{"S":"v"}},"ConsumedCapacity":{"TableName":"tbl","CapacityUnits":0.5}})"));
+  Ok(json::parse(R"({"ConsumedCapacity":{"TableName":"tbl","CapacityUnits":1.0}})"));
+  Ok(json::parse(R"({"ConsumedCapacity":[{"TableName":"tbl","CapacityUnits":2},{"TableName":"t2",
+                    "CapacityUnits":3}]})"));
+  Ok(json::parse(R"({"Item":{"k":{"S":"v"}}})"));  // none
+  auto got = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
+  ASSERT_TRUE(got.ok() && got->item.has_value());  // the fast decoder still decodes the item
+  ASSERT_TRUE(client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5))).ok());
+  ASSERT_TRUE(client_->Call("TransactWriteItems", json::object(), true, In(seconds(5))).ok());
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
+  auto st = client_->stats();
+  EXPECT_DOUBLE_EQ(st.consumed_capacity_by_operation.at("GetItem"), 0.5);
+  EXPECT_DOUBLE_EQ(st.consumed_capacity_by_operation.at("PutItem"), 1.0);
+  EXPECT_DOUBLE_EQ(st.consumed_capacity_by_operation.at("TransactWriteItems"), 5.0);
 }
 
 }  // namespace

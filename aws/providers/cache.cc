@@ -47,6 +47,11 @@ uint64_t CachingProvider::refresh_count() const {
   return refresh_count_;
 }
 
+std::optional<WallTime> CachingProvider::cached_expiration() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cached_ ? cached_->expiration : std::nullopt;
+}
+
 CachingProvider::State CachingProvider::Classify(const Credentials& c) {
   if (!c.expiration) return State::kFresh;
   const WallTime now = clock().WallNow();

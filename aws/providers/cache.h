@@ -90,6 +90,9 @@ class CachingProvider final : public CredentialsProvider {
   [[nodiscard]] Status last_refresh_error() const;
   // Calls made to the inner provider so far (tests, diagnostics).
   [[nodiscard]] uint64_t refresh_count() const;
+  // The expiration of the cached credentials: nullopt when nothing is cached
+  // or they never expire (the Prometheus metrics, docs/operations.md).
+  [[nodiscard]] std::optional<WallTime> cached_expiration() const;
 
  private:
   enum class State { kFresh, kBackgroundDue, kInWindow, kExpired };

@@ -255,5 +255,20 @@ TEST_F(CacheTest, DestructorStopsAnIdleThread) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(3));
 }
 
+TEST_F(CacheTest, CachedExpirationFollowsTheCachedCredentials) {
+  auto p = Make(false);
+  EXPECT_EQ(p->cached_expiration(), std::nullopt);  // nothing cached yet
+  const WallTime first = clock_.WallNow() + std::chrono::hours(1);
+  ASSERT_TRUE(Get(*p).ok());
+  EXPECT_EQ(p->cached_expiration(), first);
+  clock_.Advance(minutes(56));  // inside the window: refreshed, a new expiration
+  ASSERT_EQ(Get(*p)->access_key_id, "ASIA2");
+  EXPECT_EQ(p->cached_expiration(), clock_.WallNow() + std::chrono::hours(1));
+  inner_->SetLifetime(std::nullopt);  // long-term keys: no expiration
+  p->Invalidate();
+  ASSERT_TRUE(Get(*p).ok());
+  EXPECT_EQ(p->cached_expiration(), std::nullopt);
+}
+
 }  // namespace
 }  // namespace dynatroni::aws

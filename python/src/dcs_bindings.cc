@@ -162,6 +162,14 @@ std::string CredentialRefreshError(const dynamodb::Client& client) {
   return s.ok() ? std::string() : "provider \"" + cache->name() + "\": " + s.ToString();
 }
 
+// The expiration (Unix seconds) of the cached credentials, when they expire.
+std::optional<double> CredentialExpiry(const dynamodb::Client& client) {
+  auto* cache = dynamic_cast<aws::CachingProvider*>(client.credentials().get());
+  auto when = cache != nullptr ? cache->cached_expiration() : std::nullopt;
+  if (!when) return std::nullopt;
+  return std::chrono::duration<double>(when->time_since_epoch()).count();
+}
+
 }  // namespace
 
 void BindDcs(nb::module_& m) {
@@ -196,6 +204,7 @@ void BindDcs(nb::module_& m) {
         d["ca_bundle"] = c->ca_bundle;
         d["leader_poll_interval"] = Seconds(c->leader_poll_interval);
         d["switchover_poll_interval"] = Seconds(c->switchover_poll_interval);
+        d["metrics_listen"] = c->metrics_listen;
         return d;
       },
       nb::arg("section"),
@@ -322,6 +331,31 @@ void BindDcs(nb::module_& m) {
            [](PyDcs& s, const std::string& k) {
              return Unwrap(NoGil([&] { return s.dcs_->PollFailover(k); }));
            })
+      .def("metrics",
+           [](PyDcs& s) {
+             // The client's counters as they are now, for python/dynatroni/metrics.py (which renders them).
+             auto st = s.client_->stats();
+             nb::dict d;
+             d["requests_by_operation"] = st.requests_by_operation;
+             d["retries"] = st.retries;
+             d["throttles"] = st.throttles;
+             d["unknown_outcomes"] = st.unknown_outcomes;
+             nb::list calls;
+             for (const auto& [key, n] : st.calls) calls.append(nb::make_tuple(key.first, key.second, n));
+             d["calls"] = calls;
+             d["latency_bucket_bounds"] = std::vector<double>(dynamodb::kLatencyBucketBounds.begin(),
+                                                              dynamodb::kLatencyBucketBounds.end());
+             nb::dict latency;
+             for (const auto& [op, h] : st.latency_by_operation) {
+               latency[nb::cast(op)] = nb::make_tuple(std::vector<uint64_t>(h.counts.begin(), h.counts.end()),
+                                                      h.sum_seconds, h.count);
+             }
+             d["latency"] = latency;
+             d["consumed_capacity"] = st.consumed_capacity_by_operation;
+             d["credential_expiry"] = CredentialExpiry(*s.client_);
+             return d;
+           })
+      .def_prop_ro("metrics_listen", [](PyDcs& s) { return s.config_.metrics_listen; })
       .def("stats", [](PyDcs& s) {
         auto st = s.client_->stats();
         nb::dict d;
