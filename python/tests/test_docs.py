@@ -14,9 +14,16 @@
   ones listed for it, every difference has a reason, and nothing every PostgreSQL backend would inherit is set;
 * docs/migration.md pins the earlier module's defaults, and the `dynatroni doctor` warning it shows is what
   doctor prints for a cluster still in the earlier default table (run against moto);
-* every command shown in a shell block of docs/*.md is either run here against moto (`dynatroni ...`,
-  expecting the exit code the doc shows), or — for `patronictl ...`, `make ...` and commands that need a live
-  cluster — shown to be run by a test, the demo or the Makefile;
+* every `dynatroni ...` of docs/*.md (shell blocks and prose, placeholders filled with the test's world) is run
+  against moto: a shell block's with the exit code it shows, break-glass on a stuck (or renewed) lease the test
+  wrote, checked for the lines shown and its effect on the table; every option of docs/cli.md's synopsis is one
+  the command parses; every `patronictl ...` uses a subcommand and options of Patroni's click CLI in each
+  supported Patroni (4.1, Debian's 3.0.2); every `make ...` is a target `make -n` accepts;
+* docs/configuration.md documents exactly the keys the parser accepts (its own unknown-key message), with the
+  defaults it gives, the limits it enforces, the PATRONI_DYNAMODB_* variables it reads, the precedence and URL
+  decoding it applies and the error lines it prints;
+* docs/errors.md's code table and retry policy are how the real client classifies each DynamoDB error type and
+  other answer it names (scripted by a fake endpoint): the Status code, and how many attempts it sends;
 * docs/operations.md names the logger the plugin logs on, and its "What the log says" table has one row per
   failure python/tests/test_plugin_failure_log.py produces, quoting a line of the shape that test asserts
   (python/tests/failure_lines.py);
@@ -29,6 +36,7 @@
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -38,6 +46,8 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import threading
+import time
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
@@ -581,8 +591,9 @@ def test_terraform_module_parses_and_matches_what_the_code_expects(local_dynamod
 # ------------------------------------------------------------------ commands shown in the docs
 
 
-def shown_commands() -> List[Tuple[str, str, int]]:
-    """(doc name, command, expected exit code) for every command line in a fenced shell block of docs/*.md.
+def shown_runs() -> List[Tuple[str, str, int, List[str]]]:
+    """(doc name, command, expected exit code, the output lines the doc shows after it) for every command line in a
+    fenced shell block of docs/*.md.
 
     In ```sh / ```bash blocks every non-comment line is a command (with `\\` continuations); in any fenced
     block a line starting with `$ ` is one, and a later `[exit N]` line gives its expected exit code.
@@ -603,6 +614,7 @@ def shown_commands() -> List[Tuple[str, str, int]]:
                     continue
                 cmd = re.sub(r"\s+#.*$", "", cmd).strip()
                 expected = 0
+                shown: List[str] = []
                 for later in lines[i + 1:]:
                     if later.startswith("$ "):
                         break
@@ -610,7 +622,26 @@ def shown_commands() -> List[Tuple[str, str, int]]:
                     if e:
                         expected = int(e.group(1))
                         break
-                out.append((md.name, " ".join(cmd.split()), expected))
+                    shown.append(later)
+                out.append((md.name, " ".join(cmd.split()), expected, shown if lang not in ("sh", "bash") else []))
+    return out
+
+
+def shown_commands() -> List[Tuple[str, str, int]]:
+    """(doc name, command, expected exit code) of shown_runs()."""
+    return [(d, c, x) for d, c, x, _ in shown_runs()]
+
+
+def _outside_fences(text: str) -> str:
+    return re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+
+
+def inline_commands(tool: str) -> List[Tuple[str, str]]:
+    """(doc name, command) for every `tool ...` in backticks in the prose of docs/*.md (outside fenced blocks)."""
+    out = []
+    for md in sorted(DOCS.glob("*.md")):
+        for cmd in re.findall(rf"`({re.escape(tool)}(?: [^`]*)?)`", _outside_fences(md.read_text())):
+            out.append((md.name, " ".join(cmd.split())))
     return out
 
 
@@ -623,20 +654,6 @@ def _tool_and_args(cmd: str) -> Tuple[str, List[str]]:
     return (Path(words[0]).name if words else ""), words[1:]
 
 
-TEST_SOURCES = [*sorted((REPO / "python/tests").glob("test_*.py")), REPO / "tools/demo.py",
-                REPO / "tools/cluster_harness.py", REPO / "tools/dist_check.sh", REPO / "cli/cli_itest.cc"]
-
-
-def _in_test_sources(*needles: str) -> bool:
-    for f in TEST_SOURCES:
-        if f.name == "test_docs.py" or not f.exists():
-            continue
-        text = f.read_text()
-        if all(n in text for n in needles):
-            return True
-    return False
-
-
 def _make_targets() -> Set[str]:
     return set(re.findall(r"^([A-Za-z][\w-]*):", (REPO / "Makefile").read_text(), re.M))
 
@@ -647,17 +664,12 @@ def test_docs_show_commands():
     assert {"dynatroni", "patronictl", "make"} <= tools, tools
 
 
-def test_every_patronictl_and_make_command_shown_is_run_by_a_test_or_the_demo():
+def test_every_make_command_shown_is_a_target_that_make_accepts():
     missing = []
     targets = _make_targets()
     for doc, cmd, _ in shown_commands():
         tool, args = _tool_and_args(cmd)
-        if tool in ("patronictl", "patronictl-dynamodb"):
-            sub = next((a for a in args if not a.startswith("-") and not a.endswith((".yml", ".yaml"))), "")
-            if not (sub and _in_test_sources("patronictl", f"'{sub}'")) and not _in_test_sources(
-                    "patronictl", f'"{sub}"'):
-                missing.append(f"{doc}: {cmd} (no test runs `patronictl {sub}`)")
-        elif tool == "make":
+        if tool == "make":
             for t in [a for a in args if not a.startswith("-") and "=" not in a]:
                 if t not in targets:
                     missing.append(f"{doc}: {cmd} (no Makefile target {t})")
@@ -668,8 +680,120 @@ def test_every_patronictl_and_make_command_shown_is_run_by_a_test_or_the_demo():
     assert not missing, "\n".join(missing)
 
 
-# Commands that need a running Patroni cluster or take a full TTL: proven by a test instead of run here.
-_NEEDS_CLUSTER = {"break-glass": ("break-glass", "promote")}
+# ------------------------------------------------------------------ patronictl commands in the docs
+
+# The Patroni versions the docs support (docs/install.md): each one's click CLI, read by the Python that has it.
+_PATRONI_PYTHONS = {"4.1": sys.executable, "3.0.2": "/usr/bin/python3"}
+_CLICK_DUMP = r"""
+import json, sys
+import patroni, patroni.ctl as c
+def opts(params):
+    out = {"--help": False}
+    for p in params:
+        if p.param_type_name == "option":
+            for o in p.opts + p.secondary_opts:
+                out[o] = not p.is_flag and not p.count
+    return out
+def nargs(params):
+    return [p.nargs for p in params if p.param_type_name == "argument"]
+v = getattr(patroni, "__version__", None)
+if v is None:
+    from patroni.version import __version__ as v
+print(json.dumps({"version": v, "global": opts(c.ctl.params),
+                  "commands": {n: {"options": opts(cmd.params), "nargs": nargs(cmd.params)}
+                               for n, cmd in c.ctl.commands.items()}}))
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def _patronictl_cli(python: str) -> dict:
+    """Patroni's click CLI as the Python `python` has it: version, global options and per subcommand its options
+    (option -> takes a value) and the nargs of its arguments."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    r = subprocess.run([python, "-c", _CLICK_DUMP], capture_output=True, text=True, timeout=60, env=env, cwd="/")
+    assert r.returncode == 0, f"{python}: cannot read patroni.ctl: {r.stderr[-600:]}"
+    return json.loads(r.stdout)
+
+
+def patronictl_commands() -> List[Tuple[str, str]]:
+    """(doc name, command) for every patronictl command the docs show: in shell blocks and in the prose."""
+    tools = ("patronictl", "patronictl-dynamodb")
+    cmds = [(d, c) for d, c, _ in shown_commands() if _tool_and_args(c)[0] in tools]
+    for tool in tools:
+        cmds += [(d, c) for d, c in inline_commands(tool) if c not in (tool, f"{tool} ...")]
+    return cmds
+
+
+def _patronictl_problems(cli: dict, cmd: str) -> List[str]:
+    """What in `cmd` Patroni's click CLI `cli` would reject: an unknown subcommand or option, extra arguments."""
+    _, args = _tool_and_args(cmd)
+    problems: List[str] = []
+
+    def options(known: Dict[str, bool], words: List[str], where: str) -> Tuple[List[str], int]:
+        positional, i = [], 0
+        while i < len(words):
+            w = words[i]
+            if w.startswith("-"):
+                name = w.split("=", 1)[0]
+                if name not in known:
+                    problems.append(f"{where} has no option {name}")
+                elif known[name] and "=" not in w:
+                    i += 1  # its value
+            elif where == "patronictl":
+                return positional, i
+            else:
+                positional.append(w)
+            i += 1
+        return positional, i
+
+    _, i = options(cli["global"], args, "patronictl")
+    if i >= len(args):
+        return problems + ["no subcommand"]
+    sub = args[i]
+    if sub not in cli["commands"]:
+        return problems + [f"patronictl has no subcommand {sub!r}"]
+    known = cli["commands"][sub]
+    positional, _ = options(known["options"], args[i + 1:], f"`patronictl {sub}`")
+    if -1 not in known["nargs"] and len(positional) > sum(known["nargs"]):
+        problems.append(f"`patronictl {sub}` takes {sum(known['nargs'])} argument(s), not {positional}")
+    return problems
+
+
+def test_every_patronictl_command_in_the_docs_exists_in_each_supported_patroni():
+    """Each `patronictl ...` of docs/ (shell blocks and prose): its subcommand and every option it uses exist in
+    Patroni's click CLI (patroni.ctl) of every Patroni version the docs support — Patroni 4.1 (this venv) and
+    Debian's 3.0.2 (/usr/bin/python3)."""
+    cmds = patronictl_commands()
+    assert len(cmds) >= 20 and any("--candidate" in c for _, c in cmds), cmds
+    install = (DOCS / "install.md").read_text()
+    checked = []
+    for version, python in _PATRONI_PYTHONS.items():
+        assert f"Patroni {version}" in install, f"docs/install.md no longer names Patroni {version}"
+        if not Path(python).exists():
+            continue
+        cli = _patronictl_cli(python)
+        if cli["version"] != version and not cli["version"].startswith(version + "."):
+            continue  # another Patroni in that Python: not the documented one
+        checked.append(version)
+        problems = [f"{doc}: {cmd}: {p} (Patroni {version})"
+                    for doc, cmd in cmds for p in _patronictl_problems(cli, cmd)]
+        assert not problems, "\n".join(problems)
+    assert "4.1" in checked, checked
+    if "3.0.2" not in checked:
+        pytest.skip("Debian's patroni 3.0.2 is not installed (`make deps`): checked against Patroni 4.1 only")
+
+
+def test_patronictl_check_can_fail():
+    """The check above on commands that are wrong (an option, a subcommand, an argument too many) and right."""
+    cli = _patronictl_cli(sys.executable)
+    assert not _patronictl_problems(cli, "patronictl failover --candidate NODE --force")
+    assert not _patronictl_problems(cli, "patronictl -c /etc/patroni/patroni.yml list batman")
+    assert _patronictl_problems(cli, "patronictl failover --to NODE")
+    assert _patronictl_problems(cli, "patronictl promote NODE")
+    assert _patronictl_problems(cli, "patronictl pause batman extra")
+
+
+# ------------------------------------------------------------------ dynatroni commands in the docs
 
 
 def _prepare_world(endpoint: str, local_dynamodb, work: Path) -> Path:
@@ -709,34 +833,244 @@ def _write_clusters(endpoint: str, local_dynamodb) -> None:
         assert dcs.attempt_to_acquire_leader()
 
 
-def test_every_dynatroni_command_shown_runs_against_moto(local_dynamodb, tmp_path):
+# Values for the placeholders of the documented `dynatroni` commands: what the world of the test below holds.
+_PLACEHOLDERS = {"NAME": "batman", "<scope>": "batman", "<table>": "patroni", "NODE": "pg2", "NEW": "docs-new-table"}
+# Options whose value is free text, never a placeholder.
+_FREE_TEXT = {"--reason"}
+
+
+def _fill(args: List[str]) -> Tuple[List[str], List[str]]:
+    """`args` with placeholders (NAME, <scope>, ...) replaced by _PLACEHOLDERS; and the unknown ones."""
+    out, unknown = [], []
+    for i, a in enumerate(args):
+        if i > 0 and args[i - 1] == "--endpoint-url":  # the doc's endpoint (a local server, or `...`): the world's
+            out.append(a)
+        elif i > 0 and args[i - 1] in _FREE_TEXT:
+            out.append(a)
+        elif a in _PLACEHOLDERS:
+            out.append(_PLACEHOLDERS[a])
+        elif re.fullmatch(r"<[^>]+>|[A-Z][A-Z0-9_]*|.*(\[|\.\.\.|\|).*", a):
+            unknown.append(a)
+            out.append(a)
+        else:
+            out.append(a)
+    return out, unknown
+
+
+def _subcommand(args: List[str]) -> List[str]:
+    words = []
+    for a in args:
+        if a.startswith("-"):
+            break
+        words.append(a)
+    return words[:2] if words[:1] in (["table"], ["break-glass"]) else words[:1]
+
+
+def _probe_option(sub: List[str], option: List[str], env: Dict[str, str]) -> str:
+    """'' if `dynatroni SUB OPTION...` parses: the probe option after it is the one reported unknown; else the
+    error."""
+    r = run_cli([*sub, *option, "--zz-docs-probe"], env, timeout=30)
+    if r.returncode == 2 and "unknown option '--zz-docs-probe'" in r.stderr:
+        return ""
+    return f"exit {r.returncode}: {(r.stderr or r.stdout).strip().splitlines()[:1]}"
+
+
+def _normalized(line: str) -> str:
+    """A regex for a shown output line whose numbers, timestamps and session tokens may differ in a real run."""
+    parts = []
+    for tok in re.split(r"(session [^\s)]+|\d+(?:\.\d+)?)", " ".join(line.split())):
+        if tok.startswith("session "):
+            parts.append(r"session [^\s)]+")
+        elif re.fullmatch(r"\d+(?:\.\d+)?", tok):
+            parts.append(r"\d+(?:\.\d+)?")
+        else:
+            parts.append(re.escape(tok))
+    return "".join(parts)
+
+
+def _shows_line(shown_line: str, output: str) -> bool:
+    pattern = _normalized(shown_line)
+    return any(re.fullmatch(pattern, " ".join(ln.split())) for ln in output.splitlines())
+
+
+def _world_dcs(endpoint: str, local_dynamodb, table: str, scope: str, name: str, ttl: int):
+    from dynatroni.patroni_loader import install
+    install()
+    from patroni.dcs import get_dcs
+    e = local_dynamodb["env"]
+    loop = max(1, ttl // 3)
+    return get_dcs({"scope": scope, "name": name, "ttl": ttl, "loop_wait": loop, "retry_timeout": loop,
+                    "dynamodb": {"table_name": table, "region": REGION, "endpoint_url": endpoint,
+                                 "access_key_id": e["AWS_ACCESS_KEY_ID"],
+                                 "secret_access_key": e["AWS_SECRET_ACCESS_KEY"]}})
+
+
+def _member_data(role: str) -> dict:
+    return {"role": role, "state": "running" if role == "primary" else "streaming",
+            "conn_url": "postgres://127.0.0.1:5432/postgres", "api_url": "http://127.0.0.1:8008/patroni",
+            "timeline": 1, "xlog_location": 1}
+
+
+def _cluster_state(table: str, cluster: str, env: Dict[str, str]) -> dict:
+    r = run_cli(["status", "--json", "--table", table, "--cluster", cluster], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads(r.stdout)
+
+
+def _lease(state: dict) -> Tuple:
+    lead = state["leader"] or {}
+    return lead.get("state"), lead.get("name"), lead.get("version"), lead.get("term")
+
+
+# A stuck lease for break-glass: its item promises this lease (s; the least with which the plugin holds a lease at
+# all: its margin is 2 s), so the watch takes this long, unless the
+# command's --failover-time is longer.
+_STUCK_LEASE_S = 3
+
+
+class _BreakGlassRun:
+    """One documented `dynatroni break-glass promote` run for real, on the world the doc describes: in a table of
+    its own (PATRONI_DYNAMODB_TABLE_NAME, layered over -c's file as documented), the cluster with the stuck lease
+    of the doc's holder (written by the plugin, then never renewed — or, when the doc shows a refusal because the
+    lease was renewed during the watch, renewed by the plugin a second into the watch) and the member it names. The
+    command runs in the background; finish() checks its exit code, the lines the doc shows and the effect on the
+    table."""
+
+    def __init__(self, index: int, doc: str, cmd: str, expected: int, shown: List[str], args: List[str],
+                 endpoint: str, local_dynamodb, env: Dict[str, str]):
+        self.doc, self.cmd, self.expected, self.shown = doc, cmd, expected, shown
+        self.cluster = args[args.index("--cluster") + 1]
+        self.member = args[args.index("--member") + 1]
+        self.reason = args[args.index("--reason") + 1]
+        self.failover_time = float(args[args.index("--failover-time") + 1]) if "--failover-time" in args else 0.0
+        m = re.search(r"stuck lease\s+([\w-]+):", "\n".join(shown))
+        self.holder = m.group(1) if m else "pg1"
+        self.renewed = any("REFUSED: the lease was renewed during the watch" in ln for ln in shown)
+        self.table = f"docs-break-glass-{index}"
+        self.env = dict(env, PATRONI_DYNAMODB_TABLE_NAME=self.table)
+        self.failures: List[str] = []
+        r = run_cli(["table", "create", "--table", self.table], env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        ttl = 30 if self.renewed else _STUCK_LEASE_S
+        self.holder_dcs = _world_dcs(endpoint, local_dynamodb, self.table, self.cluster, self.holder, ttl)
+        other = _world_dcs(endpoint, local_dynamodb, self.table, self.cluster, self.member, ttl)
+        self.holder_dcs.touch_member(_member_data("primary"))
+        other.touch_member(_member_data("replica"))
+        assert self.holder_dcs.attempt_to_acquire_leader()
+        self.before = _cluster_state(self.table, self.cluster, env)
+        assert self.before["leader"]["state"] == "held" and self.before["leader"]["name"] == self.holder
+        if "--yes" not in args:
+            # docs/runbook-break-glass.md: without --yes it asks; anything but `yes` aborts, changing nothing.
+            r = subprocess.run([dynatroni_cli(), *args], input="no\n", capture_output=True, text=True,
+                               env=self.env, timeout=60)
+            if r.returncode != 1 or "Type 'yes' to continue: Aborted: nothing was changed." not in r.stdout:
+                self.failures.append(f"answered 'no': exit {r.returncode}, not the abort the runbook shows\n"
+                                     f"{r.stdout[-600:]}{r.stderr[-600:]}")
+            elif _lease(_cluster_state(self.table, self.cluster, env)) != _lease(self.before):
+                self.failures.append("answered 'no': the leader item changed")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([dynatroni_cli(), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=self.env)
+        self.answer = "" if "--yes" in args else "yes\n"
+        self.renewer = None
+        if self.renewed:
+            def renew():
+                time.sleep(1.5)
+                self.holder_dcs._update_leader(self.holder_dcs.get_cluster().leader)
+            self.renewer = threading.Thread(target=renew, daemon=True)
+            self.renewer.start()
+
+    def finish(self) -> List[str]:
+        out, err = self.proc.communicate(self.answer, timeout=120)
+        took = time.monotonic() - self.started
+        if self.renewer:
+            self.renewer.join(10)
+        where = f"{self.doc}: {self.cmd}"
+        failures = [f"{where}: {f}" for f in self.failures]
+        if self.proc.returncode != self.expected:
+            return failures + [f"{where}: exit {self.proc.returncode}, the doc shows {self.expected}\n{out[-1500:]}"
+                               f"{err[-800:]}"]
+        verdicts = ("REFUSED:", "Its holder is alive", "Watching leader for", "Audit item", "Lease removed:",
+                    "Failover key set:", "Done.", "Only do this when")
+        for line in self.shown:
+            if line.strip().startswith(verdicts) and not _shows_line(line, out):
+                failures.append(f"{where}: the doc shows {line.strip()!r}; the run printed:\n{out[-1500:]}")
+        after = _cluster_state(self.table, self.cluster, self.env)
+        old = self.before["leader"]
+        audits = after["break_glass_audits"]
+        failover = after["keys"].get("failover")
+        if self.expected == 0:
+            lease_s = max(old["lease_ms"] / 1000, self.failover_time)
+            if took < lease_s:
+                failures.append(f"{where}: done after {took:.1f}s, before a full lease of {lease_s:.1f}s was watched")
+            lead = after["leader"]
+            if not (lead["state"] == "released" and lead["version"] == old["version"] + 1
+                    and lead["term"] == old["term"]):
+                failures.append(f"{where}: the lease is not a tombstone at version + 1 with the term kept: {lead}")
+            if not failover or failover.get("value") != {"member": self.member}:
+                failures.append(f"{where}: failover key {failover}, not {{'member': {self.member!r}}}")
+            if len(audits) != 1 or not (audits[0].get("member") == self.member
+                                        and audits[0].get("old_leader") == self.holder
+                                        and audits[0].get("reason") == self.reason
+                                        and str(audits[0].get("outcome", "")).startswith("done")
+                                        and audits[0].get("new_term") == old["term"] + 1):
+                failures.append(f"{where}: audit items {audits}")
+        else:
+            lead = after["leader"]
+            if lead["state"] != "held" or lead["name"] != self.holder or audits or failover:
+                failures.append(f"{where}: a refused run changed the table: leader {lead}, audits {audits}, "
+                                f"failover {failover}")
+            if self.renewed and lead["version"] != old["version"] + 1:
+                failures.append(f"{where}: the holder's renewal did not land: {lead}")
+        return failures
+
+
+def test_every_dynatroni_command_in_the_docs_runs_against_moto(local_dynamodb, tmp_path):
+    """Every `dynatroni ...` of docs/: run for real against moto, placeholders filled with the world's values.
+
+    * in shell blocks: the exit code the doc shows; break-glass on a cluster whose stuck lease the test wrote
+      (or renewed, when the doc shows that refusal), with the lines and the effect on the table the doc gives;
+    * in the prose: a command with options runs (exit 0, or 1 only where a check fails on purpose); a bare
+      command name must be a subcommand;
+    * the synopsis at the top of docs/cli.md: every option it lists is one its subcommand parses.
+    """
     endpoint = local_dynamodb["endpoints"]["moto"]
     env = cli_env(local_dynamodb, endpoint)
     cfg = _prepare_world(endpoint, local_dynamodb, tmp_path)
-    shown = [(d, c, x) for d, c, x in shown_commands() if _tool_and_args(c)[0] == "dynatroni"]
-    assert len(shown) >= 10, shown
-    # `table create` first (as an operator would), then the clusters the examples read.
-    shown.sort(key=lambda t: 0 if " table create" in t[1] else 1)
-    failures, ran, clusters_written = [], 0, False
-    for doc, cmd, expected in shown:
+    runs = [r for r in shown_runs() if _tool_and_args(r[1])[0] == "dynatroni"]
+    assert len(runs) >= 10, runs
+    failures: List[str] = []
+
+    def filled(doc: str, cmd: str) -> List[str]:
         _, args = _tool_and_args(cmd)
-        if any(p in cmd for p in ("[", "<", "|", "...")) or re.search(r"\b[A-Z]{2,}\b", " ".join(
-                a for a in args if not a.startswith(("-", '"', "'")))):
-            # a synopsis line (placeholders): the subcommand must exist
-            r = run_cli(["help", args[0]] if args and not args[0].startswith("-") else ["--help"], env)
-            if r.returncode != 0:
-                failures.append(f"{doc}: {cmd}: `dynatroni help {args[0]}` exit {r.returncode}")
-            continue
-        if args and args[0] in _NEEDS_CLUSTER:
-            if not _in_test_sources(*_NEEDS_CLUSTER[args[0]]):
-                failures.append(f"{doc}: {cmd}: no test runs it")
+        args, unknown = _fill(args)
+        if unknown:
+            failures.append(f"{doc}: {cmd}: no value for the placeholder(s) {unknown} (_PLACEHOLDERS)")
+        return [cfg.as_posix() if a.endswith("patroni.yml") else a for a in args]
+
+    # break-glass first: each watches a full lease, so they run in the background while the rest runs (the
+    # longest, with --failover-time, first).
+    glass = []
+    for doc, cmd, expected, shown in sorted(runs, key=lambda r: "--failover-time" not in r[1]):
+        args = filled(doc, cmd)
+        if args[:2] == ["break-glass", "promote"] and not {"--cluster", "--member", "--reason"} <= set(args):
+            failures.append(f"{doc}: {cmd}: break-glass promote without --cluster, --member and --reason")
+        elif args[:2] == ["break-glass", "promote"]:
+            glass.append(_BreakGlassRun(len(glass), doc, cmd, expected, shown, args, endpoint, local_dynamodb, env))
+    assert len(glass) >= 3, glass
+    # `table create` first (as an operator would), then the clusters the examples read.
+    runs.sort(key=lambda t: 0 if " table create" in t[1] else 1)
+    ran, clusters_written = 0, False
+    for doc, cmd, expected, shown in runs:
+        args = filled(doc, cmd)
+        if args[:1] == ["break-glass"]:
             continue
         if not clusters_written and args[:2] != ["table", "create"]:
             _write_clusters(endpoint, local_dynamodb)
             clusters_written = True
-        args = [cfg.as_posix() if a.endswith("patroni.yml") else a for a in args]
-        if "--endpoint-url" in args:  # the doc's endpoint was a throw-away local server
-            args[args.index("--endpoint-url") + 1] = endpoint
+        if "--endpoint-url" in args:  # the doc's endpoint was a throw-away local server: moto, or dynalite
+            no_ttl = any("does not support TTL" in ln for ln in shown)
+            args[args.index("--endpoint-url") + 1] = local_dynamodb["endpoints"]["dynalite" if no_ttl else "moto"]
         if "--watch" in args and "--count" not in args:
             args += ["--count", "2"]
         r = run_cli(args, env, timeout=120)
@@ -744,8 +1078,637 @@ def test_every_dynatroni_command_shown_runs_against_moto(local_dynamodb, tmp_pat
         if r.returncode != expected:
             failures.append(f"{doc}: {cmd}: exit {r.returncode}, the doc shows {expected}\n{r.stdout[-800:]}"
                             f"{r.stderr[-800:]}")
+        elif args[:1] == ["table"] and [ln for ln in shown if ln.strip()]:
+            verdict = [ln for ln in shown if ln.strip()][-1]
+            if not _shows_line(verdict, r.stdout):
+                failures.append(f"{doc}: {cmd}: the doc ends with {verdict!r}; the run printed\n{r.stdout[-800:]}")
+            for ln in shown:
+                if ln.strip().startswith(("WARNING", "PROBLEM")) and not _shows_line(ln, r.stdout):
+                    failures.append(f"{doc}: {cmd}: the doc shows {ln.strip()!r}; the run printed\n{r.stdout}")
     assert ran >= 8, ran
+
+    # The prose.
+    subcommands = {" ".join(_subcommand(_tool_and_args(c)[1])) for _, c, _, _ in runs}
+    for doc, cmd in inline_commands("dynatroni"):
+        if cmd == "dynatroni":  # the command's name
+            continue
+        if "/" in cmd.split()[-1] and not cmd.split()[-1].startswith("/"):  # `dynatroni table create/check`
+            cmd = cmd.rsplit(" ", 1)[0] + " " + cmd.split()[-1].split("/")[0]
+        args = filled(doc, cmd)
+        sub = _subcommand(args)
+        if args == sub:  # a command's name
+            problem = _probe_option(sub, [], env) if sub else "no subcommand"
+            if problem:
+                failures.append(f"{doc}: `{cmd}`: not a dynatroni subcommand ({problem})")
+            continue
+        if args[:1] == ["break-glass"]:
+            failures.append(f"{doc}: `{cmd}`: show a break-glass run in a block, with its output and exit code")
+            continue
+        if "--endpoint-url" in args:
+            args[args.index("--endpoint-url") + 1] = endpoint
+        if "--watch" in args and "--count" not in args:
+            args += ["--count", "1"]
+        r = run_cli(args, env, timeout=60)
+        if r.returncode != 0:
+            failures.append(f"{doc}: `{cmd}`: exit {r.returncode}\n{r.stdout[-600:]}{r.stderr[-600:]}")
+        subcommands.add(" ".join(sub))
+
+    # The synopsis of docs/cli.md.
+    text = (DOCS / "cli.md").read_text()
+    synopsis = re.search(r"^```\n(dynatroni .*?)^```", text, re.S | re.M)
+    assert synopsis, "docs/cli.md: no synopsis block"
+    for line in synopsis.group(1).splitlines():
+        _, args = _tool_and_args(line.replace("[", " ").replace("]", " ").replace("|", " "))
+        sub = _subcommand(args)
+        if sub == ["help"]:  # dynatroni help [COMMAND] | --help | --version
+            for extra in (["help"], ["help", "status"], ["--help"], ["--version"]):
+                r = run_cli(extra, env, timeout=30)
+                if r.returncode != 0 or not r.stdout.strip():
+                    failures.append(f"cli.md synopsis: `dynatroni {' '.join(extra)}`: exit {r.returncode}")
+            continue
+        if _probe_option(sub, [], env):
+            failures.append(f"cli.md synopsis: `dynatroni {' '.join(sub)}`: {_probe_option(sub, [], env)}")
+        for i, option in enumerate(args):
+            if option.startswith("--"):
+                values = []  # the placeholders after it (NAME, RCU WCU, ...): its values, here "1"
+                for a in args[i + 1:]:
+                    if not re.fullmatch(r"[A-Z]+", a):
+                        break
+                    values.append("1")
+                problem = _probe_option(sub, [option, *values], env)
+                if problem:
+                    failures.append(f"cli.md synopsis: `dynatroni {' '.join(sub)} {option}`: {problem}")
+
+    for run in glass:
+        failures += run.finish()
     assert not failures, "\n\n".join(failures)
+
+
+# ------------------------------------------------------------------ configuration.md against the parser
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """The process environment without anything the parser or the region/endpoint chains read."""
+    for k in list(os.environ):
+        if k.startswith(("PATRONI_DYNAMODB_", "AWS_", "DYNATRONI_")):
+            monkeypatch.delenv(k)
+    return monkeypatch
+
+
+def known_keys() -> List[str]:
+    """The keys the code accepts, from the parser's own unknown-key message (dcs/config.cc's table)."""
+    from dynatroni import _core
+    with pytest.raises(ValueError) as e:
+        _core.parse_config({"zz_docs_probe": "x"})
+    m = re.fullmatch(r"dynamodb\.zz_docs_probe: unknown setting \(known: ([^)]*)\)", str(e.value))
+    assert m, f"the parser's unknown-key message changed shape: {e.value}"
+    keys = [k.strip() for k in m.group(1).split(",")]
+    assert {"table_name", "failover_time", "url"} <= set(keys), keys
+    return keys
+
+
+def _config_doc() -> str:
+    return (DOCS / "configuration.md").read_text()
+
+
+def _config_section(title: str) -> str:
+    text = _config_doc()
+    assert f"\n## {title}\n" in text, f"docs/configuration.md: no section {title!r}"
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def documented_keys() -> Dict[str, Tuple[str, str]]:
+    """docs/configuration.md's key table: key -> (default cell, validation cell)."""
+    rows = {}
+    for line in _config_section("Keys").splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+        for key in re.findall(r"`(\w+)`", cells[0]):
+            assert key not in rows, f"docs/configuration.md: {key} has two rows"
+            rows[key] = (cells[1], cells[2])
+    return rows
+
+
+def test_configuration_md_documents_exactly_the_keys_the_code_accepts():
+    documented = documented_keys()
+    code = known_keys()
+    assert set(documented) == set(code), \
+        f"docs/configuration.md documents {sorted(documented)}; the code accepts {sorted(code)}: " \
+        f"undocumented {sorted(set(code) - set(documented))}, not accepted {sorted(set(documented) - set(code))}"
+    envs = {}
+    for line in _config_section("Environment variables").splitlines():
+        m = re.fullmatch(r"\| `(\w+)` \| `(\w+)` \|", line.strip())
+        if m:
+            envs[m.group(1)] = m.group(2)
+    assert envs == {f"PATRONI_DYNAMODB_{k.upper()}": k for k in code}, \
+        f"docs/configuration.md's variable table: {envs}"
+
+
+def _same(documented: str, value) -> bool:
+    if isinstance(value, float):
+        try:
+            return float(documented) == value
+        except ValueError:
+            return False
+    return documented == str(value)
+
+
+def test_configuration_md_defaults_are_what_the_parser_gives(clean_env):
+    """A section with no keys and a clean environment: each key's value is the default the doc gives (a literal
+    `value`), or empty where the doc names where the value comes from instead (a chain, the system CA store)."""
+    from dynatroni import _core
+    parsed = _core.parse_config({})
+    wrong = []
+    for key, (default, _) in documented_keys().items():
+        literal = re.fullmatch(r"`([^`]*)`", default)
+        if literal:
+            if key not in parsed:
+                wrong.append(f"{key}: documented default {default}, but _core.parse_config does not return the key")
+            elif not _same(literal.group(1), parsed[key]):
+                wrong.append(f"{key}: documented default {default}, the parser gives {parsed[key]!r}")
+        elif key in parsed and parsed[key] not in ("", None):
+            wrong.append(f"{key}: documented default {default!r}, the parser gives {parsed[key]!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_configuration_md_validation_column_is_what_the_parser_enforces(clean_env, tmp_path):
+    """The limits the validation column states, at their edges: each value just inside is accepted and each just
+    outside is refused naming the key."""
+    from dynatroni import _core
+
+    def accepted(key: str, value: str, **extra: str) -> bool:
+        try:
+            _core.parse_config({key: value, **extra})
+            return True
+        except ValueError as e:
+            assert key in str(e) or any(k in str(e) for k in extra), f"{key}={value!r}: the error names no key: {e}"
+            return False
+
+    readable = tmp_path / "ca.pem"
+    readable.write_text("")
+    checked, wrong = 0, []
+    for key, (_, rule) in documented_keys().items():
+        cases: List[Tuple[str, bool, Dict[str, str]]] = []
+        m = re.search(r"≤ (\d+)\b(?! characters)", rule)
+        if m:
+            cases += [(m.group(1), True, {}), (str(int(m.group(1)) + 1), False, {})]
+        if "positive number" in rule:
+            cases += [("-1", False, {}), ("0", "`0` (off)" in rule, {})]
+        m = re.search(r"then ≥ (\d+)", rule)
+        if m:
+            cases += [(m.group(1), True, {}), (str(int(m.group(1)) - 0.5), False, {})]
+        m = re.search(r"(\d+)–(\d+) characters", rule)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            cases += [("a" * lo, True, {}), ("a" * (lo - 1), False, {}), ("a" * hi, True, {}),
+                      ("a" * (hi + 1), False, {}), ("a" * lo + "!", False, {})]
+        if "both or neither" in rule:
+            cases += [("x", False, {})]
+            for other in re.findall(r"`(\w+)`", [c for c in _config_section("Keys").splitlines()
+                                                 if f"`{key}`" in c][0].split("|")[1]):
+                if other != key:
+                    cases += [("x", True, {other: "y"})]
+        if "`http://` or `https://" in rule:
+            cases += [("http://127.0.0.1:8000", True, {}), ("https://dynamodb.example", True, {}),
+                      ("ftp://x", False, {})]
+        if "a readable file" in rule:
+            cases += [(str(readable), True, {}), (str(tmp_path / "missing.pem"), False, {})]
+        if "every parameter must be one of the keys above" in rule:
+            cases += [("dynamodb://docs-table?region=eu-west-1", True, {}),
+                      ("dynamodb://docs-table?zz_docs_probe=1", False, {})]
+        for value, ok, extra in cases:
+            checked += 1
+            if accepted(key, value, **extra) != ok:
+                wrong.append(f"{key}={value[:20]!r}{' with ' + str(extra) if extra else ''}: docs/configuration.md "
+                             f"says {'accepted' if ok else 'refused'} ({rule[:80]})")
+    # The Region is checked when the client is made (startup): through the plugin's Dcs, on an endpoint that refuses.
+    rule = documented_keys().get("region", ("", ""))[1]
+    if "is not a valid AWS region name" in rule:
+        m = re.search(r"≤ (\d+) characters", rule)
+        longest = int(m.group(1)) if m else 63
+        for region, ok in (("eu-west-1", True), ("a" * longest, True), ("a" * (longest + 1), False),
+                           ("EU_West", False)):
+            checked += 1
+            try:
+                with _FakeDynamoDB() as fake:
+                    _core.Dcs({"region": region, "endpoint_url": fake.url, "access_key_id": "A",
+                               "secret_access_key": "s"}, "docs", "n")
+                took = True
+            except ValueError as e:
+                took = False
+                assert "is not a valid AWS region name" in str(e), e
+            if took != ok:
+                wrong.append(f"region={region[:20]!r}: docs/configuration.md says {'accepted' if ok else 'refused'}")
+    if "`DYNATRONI_SKIP_CA_CHECK`" in documented_keys().get("ca_bundle", ("", ""))[1]:
+        clean_env.setenv("DYNATRONI_SKIP_CA_CHECK", "1")
+        checked += 1
+        if not accepted("ca_bundle", str(tmp_path / "missing.pem")):
+            wrong.append("ca_bundle: an unreadable file is refused although DYNATRONI_SKIP_CA_CHECK is set")
+    assert checked >= 25, checked
+    assert not wrong, "\n".join(wrong)
+
+
+def test_configuration_md_environment_variables_are_read_and_layered_as_documented(clean_env):
+    """Every PATRONI_DYNAMODB_<KEY> changes what the parser gives (or what it refuses); the precedence list holds
+    for a key given by each source; an empty variable is ignored; the url's decoding is as stated."""
+    from dynatroni import _core
+
+    def parsed(section: Dict[str, str]):
+        try:
+            return _core.parse_config(section)
+        except ValueError as e:
+            return f"refused: {e}"
+
+    baseline = parsed({})
+    unread = []
+    for key in known_keys():
+        var = f"PATRONI_DYNAMODB_{key.upper()}"
+        clean_env.setenv(var, "zz:docs/probe")
+        if parsed({}) == baseline:
+            if key != "session_token":  # no output and no validation of its own: checked through the client below
+                unread.append(var)
+        clean_env.delenv(var)
+    assert not unread, f"setting {unread} changes nothing the parser gives"
+    # session_token: the client signs with it (X-Amz-Security-Token), from the variable as from the section.
+    clean_env.setenv("PATRONI_DYNAMODB_SESSION_TOKEN", "zz-docs-token")
+    with _FakeDynamoDB() as fake:
+        _core.Dcs({"table_name": "docs-table", "region": REGION, "endpoint_url": fake.url, "access_key_id": "AKIDDOCS",
+                   "secret_access_key": "s"}, "p", "n")
+        assert fake.headers and fake.headers[0].get("x-amz-security-token") == "zz-docs-token", fake.headers[:1]
+    clean_env.delenv("PATRONI_DYNAMODB_SESSION_TOKEN")
+
+    # Precedence, lowest first, as the numbered list states it.
+    steps = re.findall(r"^\d+\. (.*)$", _config_section("Environment variables"), re.M)
+    sources = []
+    for step in steps:
+        if step.startswith("the `url` key"):
+            sources.append("url")
+        elif "other keys of the `dynamodb:` section" in step:
+            sources.append("section")
+        elif "`PATRONI_DYNAMODB_<KEY>`" in step:
+            sources.append("env")
+    assert len(sources) == len(steps) == 3, steps
+
+    def layered(present: List[str]) -> str:
+        section = {}
+        if "url" in present:
+            section["url"] = "dynamodb://from-url"
+        if "section" in present:
+            section["table_name"] = "from-section"
+        if "env" in present:
+            clean_env.setenv("PATRONI_DYNAMODB_TABLE_NAME", "from-env")
+        else:
+            clean_env.delenv("PATRONI_DYNAMODB_TABLE_NAME", raising=False)
+        return _core.parse_config(section)["table_name"]
+
+    for i in range(len(sources)):
+        assert layered(sources[:i + 1]) == f"from-{sources[i]}", (sources, i)
+    clean_env.setenv("PATRONI_DYNAMODB_TABLE_NAME", "")
+    assert _core.parse_config({"table_name": "from-section"})["table_name"] == "from-section", \
+        "an empty variable is ignored"
+    clean_env.delenv("PATRONI_DYNAMODB_TABLE_NAME")
+    # "or, when the section has no url, PATRONI_DYNAMODB_URL"
+    clean_env.setenv("PATRONI_DYNAMODB_URL", "dynamodb://from-env-url")
+    assert _core.parse_config({})["table_name"] == "from-env-url"
+    assert _core.parse_config({"url": "dynamodb://from-url"})["table_name"] == "from-url"
+    clean_env.delenv("PATRONI_DYNAMODB_URL")
+    # The URL: path percent-decoded, trailing / dropped, empty keeps the default; query percent-decoded, + a space.
+    text = _config_section("Environment variables")
+    assert "(percent-decoded; a trailing `/` is dropped; it may be empty to keep the default)" in text
+    assert "(percent-decoded; `+` is a space)" in text
+    got = _core.parse_config({"url": "dynamodb://my%2Dtable/?profile=a+b%21&failover_time=30"})
+    assert (got["table_name"], got["profile"], got["failover_time"]) == ("my-table", "a b!", 30.0), got
+    assert _core.parse_config({"url": "dynamodb://?region=eu-west-1"})["table_name"] == \
+        _core.parse_config({})["table_name"]
+    # The example of the section.
+    example = re.search(r"PATRONI_DYNAMODB_URL='([^']+)'", text).group(1)
+    got = _core.parse_config({"url": example})
+    assert got["table_name"] == "patroni" and got["region"] == "eu-west-1" and got["failover_time"] == 30.0, got
+
+
+def test_configuration_md_error_lines_are_the_parsers(clean_env):
+    """The startup error lines the doc shows are the parser's messages (the plugin logs `dynamodb: <message>`),
+    the patroni --validate-config line quotes the same message, and the names Patroni copies into the section are
+    the ones the plugin removes before parsing."""
+    from dynatroni import _core, dynamodb
+    text = _config_doc()
+    shown = re.findall(r"^    ERROR: dynamodb: (.*)$", text, re.M)
+    assert len(shown) >= 5, shown
+    messages = {}
+    for section in ({"bogus": "x"}, {"failover_time": "3"}, {"table_name": "a"}, {"access_key_id": "A"},
+                    {"endpoint_url": "ftp://x"}, {"url": "dynamo://x"}):
+        with pytest.raises(ValueError) as e:
+            _core.parse_config(section)
+        messages[str(e.value)] = section
+    for line in shown:
+        assert line in messages, f"docs/configuration.md shows {line!r}; the parser says one of {list(messages)}"
+    m = re.search(r"^    dynamodb (\{.*\}) didn't pass validation: (.*)$", text, re.M)
+    assert m, "docs/configuration.md: no patroni --validate-config line"
+    import ast
+    from dynatroni.patroni_hook import validate_section
+    import patroni.validator
+    with pytest.raises(patroni.validator.ConfigParseError) as e:
+        validate_section(ast.literal_eval(m.group(1)))
+    assert m.group(2) in str(e.value), (m.group(2), str(e.value))
+    names = re.search(r"Names that Patroni copies into the section itself — (.*?) — are deliberately", text, re.S)
+    assert names, "docs/configuration.md: the sentence naming what Patroni copies into the section"
+    plain, _, citus = names.group(1).partition("(and with Patroni 3.0.x the `citus` keys")
+    assert set(re.findall(r"`(\w+)`", plain)) == set(dynamodb._PATRONI_KEYS), plain
+    assert set(re.findall(r"`(\w+)`", citus)) == set(dynamodb._CITUS_KEYS), citus
+
+
+
+# ------------------------------------------------------------------ errors.md against the client
+
+
+class _FakeDynamoDB:
+    """A DynamoDB endpoint on loopback whose answers the test scripts, per table (the request's TableName):
+    DescribeTable describes a correct table; every other request gets `answers[table]`, one of
+    ("reply", status, headers, body) or ("reset",) (the request is read, then the connection reset). It records
+    each request's (table, operation) and headers."""
+
+    def __init__(self) -> None:
+        import http.server
+        import socket
+        import struct
+        fake = self
+        self.answers: Dict[str, Tuple] = {}
+        self.requests: List[Tuple[str, str]] = []
+        self.headers: List[Dict[str, str]] = []
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                op = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+                table = json.loads(body or b"{}").get("TableName", "")
+                with fake.lock:
+                    fake.requests.append((table, op))
+                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                if op == "DescribeTable":
+                    answer = ("reply", 200, {}, json.dumps({"Table": {
+                        "TableName": table, "TableStatus": "ACTIVE", "ItemCount": 0, "TableSizeBytes": 0,
+                        "KeySchema": [{"AttributeName": "cluster_name", "KeyType": "HASH"},
+                                      {"AttributeName": "key", "KeyType": "RANGE"}],
+                        "AttributeDefinitions": [{"AttributeName": "cluster_name", "AttributeType": "S"},
+                                                 {"AttributeName": "key", "AttributeType": "S"}],
+                        "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"}}}))
+                else:
+                    answer = fake.answers.get(table, ("reply", 200, {}, "{}"))
+                if answer[0] == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                _, status, headers, text = answer
+                data = text.encode()
+                self.send_response_only(status)
+                headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "ZZDOCS",
+                           "Date": self.date_time_string(), **headers}
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def count(self, table: str, op: str) -> int:
+        with self.lock:
+            return sum(1 for t, o in self.requests if t == table and o == op)
+
+    def __enter__(self) -> "_FakeDynamoDB":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _dynamodb_error(typ: str, message: str = "zz docs message") -> Tuple:
+    """DynamoDB's error answer for the error type `typ`, with the HTTP status the service sends it with
+    (tools/fault_proxy.py's copies of its replies; 400 for the rest)."""
+    sys.path.insert(0, str(REPO / "tools"))
+    import fault_proxy
+    status = next((s for s, t, _ in fault_proxy.ERRORS.values() if t.rpartition("#")[2] == typ), 400)
+    return ("reply", status, {}, json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{typ}",
+                                             "message": message}))
+
+
+def _errors_doc() -> str:
+    return (DOCS / "errors.md").read_text()
+
+
+def errors_md_codes() -> Dict[str, Tuple[str, str]]:
+    """docs/errors.md's code table: code -> (used when, retried by the client?)."""
+    rows = {}
+    for line in _errors_doc().split("## Codes", 1)[1].split("\n## ", 1)[0].splitlines():
+        m = re.match(r"\| `(k\w+)` \| (.*?) \| (.*?) \| (.*?) \|$", line)
+        if m:
+            rows[m.group(1)] = (m.group(2), m.group(3))
+    assert len(rows) >= 8, rows
+    return rows
+
+
+# Backticked CamelCase words of the code table that are not DynamoDB error types.
+_NOT_ERROR_TYPES = {"UnprocessedItems", "WaitUntilActive"}
+
+
+def _retry_bullet(start: str) -> str:
+    policy = _errors_doc().split("## Retry policy", 1)[1].split("\n## ", 1)[0]
+    bullets = re.split(r"\n- ", "\n" + policy)
+    found = [b for b in bullets if b.startswith(start)]
+    assert len(found) == 1, f"docs/errors.md's retry policy: no bullet starting {start!r}"
+    return " ".join(found[0].split())
+
+
+class _Case:
+    """One answer DynamoDB may give, a call that meets it, and what docs/errors.md says the client makes of it."""
+
+    def __init__(self, what: str, answer: Tuple, call: str, code: str, attempts: str, retry_timeout: float = 1.5,
+                 message: str = "", endpoint: str = ""):
+        self.what, self.answer, self.call, self.code, self.attempts = what, answer, call, code, attempts
+        self.retry_timeout, self.message, self.endpoint = retry_timeout, message, endpoint
+
+    def run(self, fake: _FakeDynamoDB, index: int) -> str:
+        from dynatroni import _core
+        table = f"docs-errors-{index}"
+        fake.answers[table] = self.answer
+        dcs = _core.Dcs({"table_name": table, "region": REGION, "endpoint_url": self.endpoint or fake.url,
+                         "access_key_id": "AKIDDOCS", "secret_access_key": "s"}, "docs", "n")
+        dcs.set_timing(30.0, 10.0, self.retry_timeout)
+        op = "GetItem" if self.call == "read" else "UpdateItem"
+        try:
+            if self.call == "read":
+                dcs.poll_leader("leader", None)
+            else:
+                dcs.touch_member("members/n", '{"state":"running"}')
+            return f"{self.what} ({self.call}): no error; docs/errors.md says {self.code}"
+        except _core.StoreError as e:
+            sent = fake.count(table, op) if not self.endpoint else e.attempts
+            problems = []
+            if "k" + e.code != self.code:
+                problems.append(f"k{e.code}, not {self.code}")
+            if not re.fullmatch(self.attempts.replace(">=2", r"([2-9]|\d\d+)"), str(sent)):
+                problems.append(f"{sent} attempt(s), not {self.attempts}")
+            if self.message and self.message not in e.message:
+                problems.append(f"message {e.message!r} lacks {self.message!r}")
+            return f"{self.what} ({self.call}): " + "; ".join(problems) if problems else ""
+
+
+def errors_md_cases() -> List[_Case]:
+    """The cases docs/errors.md's code table and retry policy describe, each with what they say of it."""
+    codes = errors_md_codes()
+
+    def attempts_for(code: str, case: str = "") -> str:
+        """What the row's "Retried" cell says of `case` (words of its "Used when" cell): "1", ">=2" or "0"."""
+        r = codes[code][1].strip()
+        m = re.fullmatch(r"yes for (.*); no for the others", r)
+        if m:
+            return ">=2" if case and case in m.group(1) else "1"
+        found = "1" if r == "no" else ">=2" if r.startswith("yes") else \
+            "1" if r.startswith("once, only after a clock-skew correction") else "0" if r == "—" else None
+        assert found is not None, f"docs/errors.md: {code}: unknown answer in the Retried column: {r!r}"
+        return found
+
+    attempts = {code: attempts_for(code) for code in codes}
+    cases: List[_Case] = []
+    # Every DynamoDB error type named in the table: both calls, the row's code, retried as the row says.
+    for code, (used, _) in codes.items():
+        for typ in re.findall(r"`([A-Z][A-Za-z]+)`", used):
+            if typ in _NOT_ERROR_TYPES:
+                continue
+            for call in ("read", "write"):
+                cases.append(_Case(typ, _dynamodb_error(typ), call, code, attempts[code]))
+
+    def row_says(code: str, phrase: str) -> bool:
+        return phrase in codes.get(code, ("", ""))[0]
+
+    def where(phrase: str) -> str:
+        found = [c for c, (used, _) in codes.items() if phrase in used]
+        assert len(found) == 1, f"docs/errors.md: {phrase!r} is in the rows {found}, not in one"
+        return found[0]
+
+    # The situations without an error type, each in the row that names it.
+    c = where("a 403 without details")
+    cases.append(_Case("HTTP 403, no body", ("reply", 403, {}, ""), "read", c, attempts[c]))
+    c = where("a 4xx with an unreadable body")
+    cases.append(_Case("HTTP 400, unreadable body", ("reply", 400, {}, "<html>bad</html>"), "read", c,
+                       attempts_for(c, "a 4xx with an unreadable body")))
+    c = where("unknown attribute types")
+    cases.append(_Case("an unknown attribute type", ("reply", 200, {}, json.dumps({"Item": {
+        "cluster_name": {"S": "docs"}, "key": {"S": "leader"}, "value": {"M": {"x": {"Q": "1"}}}}})),
+        "read", c, attempts_for(c, "unknown attribute types"), message='unknown attribute type "Q"'))
+    c = where("x-amz-crc32")
+    cases.append(_Case("an x-amz-crc32 mismatch", ("reply", 200, {"x-amz-crc32": "1"}, "{}"), "read", c,
+                       attempts_for(c, "x-amz-crc32")))
+    c = where("a read kept getting unparsable bodies")
+    cases.append(_Case("an unparsable 2xx body", ("reply", 200, {}, "{\"Item\": {"), "read", c,
+                       attempts_for(c, "unparsable bodies")))
+    c = where("damaged/unparsable 2xx body")
+    cases.append(_Case("an unparsable 2xx body", ("reply", 200, {}, "{\"Attributes\": {"), "write", c,
+                       attempts[c]))
+    assert row_says(c, "5xx") and row_says(c, "timeout after sending")
+    cases.append(_Case("HTTP 502 from a proxy", ("reply", 502, {}, "<html>Bad Gateway</html>"), "write", c,
+                       attempts[c]))
+    cases.append(_Case("a reset after the request was sent", ("reset",), "write", c, attempts[c]))
+    c = where("network errors")
+    assert row_says(c, "5xx") and row_says(c, "never sent")
+    cases.append(_Case("HTTP 502 from a proxy", ("reply", 502, {}, "<html>Bad Gateway</html>"), "read", c,
+                       attempts[c]))
+    cases.append(_Case("a reset after the request was sent", ("reset",), "read", c, attempts[c]))
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    cases.append(_Case("connection refused (never sent)", ("reset",), "write", c, attempts[c], endpoint=closed))
+    c = where("before anything was sent")
+    cases.append(_Case("a deadline of 20 ms", _dynamodb_error("InternalServerError"), "read", c, attempts[c],
+                       retry_timeout=0.02))
+    m = re.search(r"An unrecognised 4xx `__type` maps to `(k\w+)` with DynamoDB's message", _errors_doc())
+    assert m, "docs/errors.md: the sentence on unrecognised 4xx types"
+    cases.append(_Case("an unrecognised 4xx type", _dynamodb_error("ZzDocsUnknownException", "zz docs says no"),
+                       "read", m.group(1), "1", message="zz docs says no"))
+
+    # The retry policy: what it retries. Throttling leaves a write definitely not applied (kUnavailable); a 5xx
+    # leaves it unknown (the code table's rows for them).
+    bullet = _retry_bullet("Retried:")
+    throttles = re.search(r"throttling \((.*?)\)", bullet)
+    assert throttles, bullet
+    unavailable, unknown = where("only throttled"), where("5xx, damaged")
+    for typ in re.findall(r"`(\w+)`", throttles.group(1)):
+        cases.append(_Case(typ, _dynamodb_error(typ), "read", unavailable, ">=2"))
+        cases.append(_Case(typ, _dynamodb_error(typ), "write", unavailable, ">=2"))
+    rest = bullet[throttles.end():]
+    for typ in re.findall(r"`([A-Z]\w+)`", rest.split("transport", 1)[0]):
+        cases.append(_Case(typ, _dynamodb_error(typ), "read", unavailable, ">=2"))
+        if re.search(rf"5xx and[^,]*`{typ}`", rest):
+            cases.append(_Case(typ, _dynamodb_error(typ), "write", unknown, ">=2"))
+    # "at most `max_attempts` (N) attempts in total", with a deadline that leaves room for more.
+    m = re.search(r"at most `max_attempts` \((\d+)\) attempts in total", _errors_doc())
+    assert m, "docs/errors.md: max_attempts"
+    cases.append(_Case(f"max_attempts ({m.group(1)})", _dynamodb_error("InternalServerError"), "read",
+                       unavailable, m.group(1), retry_timeout=20))
+    # "no attempt starts with less than `min_attempt_time` (N ms) left"
+    m = re.search(r"no attempt starts with less than\s+`min_attempt_time` \((\d+) ms\) left", _errors_doc())
+    assert m, "docs/errors.md: min_attempt_time"
+    floor = int(m.group(1)) / 1000
+    cases.append(_Case(f"a deadline just under min_attempt_time", _dynamodb_error("InternalServerError"), "read",
+                       where("before anything was sent"), "0", retry_timeout=floor * 0.9))
+    cases.append(_Case(f"a deadline just over min_attempt_time", _dynamodb_error("InternalServerError"), "read",
+                       unavailable, r"[1-9]", retry_timeout=floor * 1.5))
+    return cases
+
+
+def _closed_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_errors_md_is_how_the_client_classifies_each_answer(clean_env):
+    """Each DynamoDB error type and each other answer docs/errors.md names, given by a scripted endpoint to the
+    real client (through the plugin's Dcs: a consistent GetItem as the read, a member UpdateItem as the write):
+    the Status code the row gives, retried as its "Retried" column says (counted at the endpoint)."""
+    from concurrent.futures import ThreadPoolExecutor
+    cases = errors_md_cases()
+    assert len(cases) >= 40, len(cases)
+    with _FakeDynamoDB() as fake, ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        problems = [p for p in pool.map(lambda ic: ic[1].run(fake, ic[0]), enumerate(cases)) if p]
+    assert not problems, "docs/errors.md differs from the client:\n" + "\n".join(problems)
+
+
+def test_errors_md_clock_skew_retry_is_the_clients(clean_env):
+    """"A signature/skew error (...) whose `Date` header shows our clock is off by more than N s ... is retried once
+    at once": each type named there, with a Date an hour off: two attempts; with one N/2 s off: one."""
+    from concurrent.futures import ThreadPoolExecutor
+    import email.utils
+    bullet = _retry_bullet("Credentials are resolved again")
+    m = re.search(r"A signature/skew error \((.*?)\) whose `Date` header shows our clock is off by more than (\d+) s",
+                  bullet)
+    assert m, bullet
+    limit = int(m.group(2))
+    denied = next(c for c, (_, r) in errors_md_codes().items() if r.startswith("once, only after a clock-skew"))
+    cases = []
+    for typ in re.findall(r"`(\w+)`", m.group(1)):
+        for offset, sent in ((3600, "2"), (limit * 2, "2"), (limit / 2, "1")):
+            date = email.utils.formatdate(time.time() + offset, usegmt=True)
+            answer = _dynamodb_error(typ)
+            cases.append(_Case(f"{typ}, Date {offset:+.0f} s", (*answer[:2], {"Date": date}, answer[3]), "read",
+                               denied, sent))
+    assert len(cases) >= 4, cases
+    with _FakeDynamoDB() as fake, ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        problems = [p for p in pool.map(lambda ic: ic[1].run(fake, 1000 + ic[0]), enumerate(cases)) if p]
+    assert not problems, "\n".join(problems)
 
 
 EARLIER_DEFAULTS = {"table_name": "softoboros-patroni", "region": "ca-central-1", "failover_time": "60"}
