@@ -26,7 +26,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev libcurl4-openssl-dev \
   nlohmann-json3-dev libboost-dev libgtest-dev googletest zlib1g-dev clang libclang-rt-dev clang-format clang-tidy \
   python3-venv python3-dev postgresql patroni libyaml-cpp-dev \
-  python3-pytest python3-boto3 faketime etcd-server dpkg-dev
+  python3-pytest python3-boto3 faketime etcd-server dpkg-dev prometheus
 VENV_STAMP := $(VENV)/.dynatroni-deps
 # The virtualenv is built from the lock alone: every PyPI package pinned with its hashes, compiled from
 # requirements-dev.txt by `make lock` (pip-tools, in a throwaway virtualenv) for $(SYSTEM_PYTHON).

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from patroni.dcs import AbstractDCS, Cluster, ClusterConfig, Failover, Leader, Member, SyncState, TimelineHistory
 from patroni.exceptions import DCSError
 
-from . import _core, lease_log
+from . import _core, lease_log, metrics
 from .failure_log import FailureLimiter, LOGGER_NAME, emit, error_name, failure_line
 
 try:  # Patroni >= 3.2
@@ -79,6 +79,17 @@ class DynamoDB(AbstractDCS):
                     'retry_timeout %.1fs%s', self._core.table_name, self._core.region, self._core.endpoint,
                     self._partition, self._core.credential_source, *self._core.timing()[:3],
                     ' (from failover_time)' if self._core.failover_time else '')
+        self._last_load: Optional[float] = None  # time.monotonic() of the last successful cluster load
+        self._leader_term_seen = 0  # the term in the leader item of the last cluster load
+        self._renewals = {'renewed': 0, 'refused': 0, 'failed': 0}  # lease renewals by result
+        if self._core.metrics_listen and not self._ctl:  # patronictl makes this object too: never serve there
+            metrics.serve(self._core.metrics_listen, self.render_metrics)
+
+    def render_metrics(self) -> str:
+        """This node's Prometheus metrics (python/dynatroni/metrics.py, docs/operations.md "Metrics")."""
+        return metrics.render(metrics.families(self._core.metrics(), self._core.lease(self._leader_key),
+                                               self._leader_term_seen, metrics.monotonic_age(self._last_load),
+                                               dict(self._renewals)))
 
     # ---- timing -------------------------------------------------------------------------------
     def _apply_timing(self, ttl: float, loop_wait: float, retry_timeout: float) -> bool:
@@ -254,6 +265,10 @@ class DynamoDB(AbstractDCS):
         view = self._call('cluster load', prefix or '(all keys)', 'cluster not loaded', True, self._core.load_cluster,
                           prefix)
         self._check_credentials()  # after a success only: a refresh that made the load fail is in its line
+        self._last_load = time.monotonic()
+        leader = self._leader_key
+        self._leader_term_seen = next((int(it['term']) for it in view['items'] if it['key'] == leader),
+                                      self._leader_term_seen)
         emit(self._failures.flush())
         self._export_stats()
         for w in view['warnings']:
@@ -311,8 +326,13 @@ class DynamoDB(AbstractDCS):
             leader = self._cluster.leader
         if leader is not None:  # Patroni 3.0.x calls the field `index`, later versions `version`
             version = getattr(leader, 'version', getattr(leader, 'index', None))
-        ok = self._call('lease renewal', self._leader_key, 'lease not renewed', True, self._core.renew_leader,
-                        self._leader_key, version if isinstance(version, int) else None)
+        try:
+            ok = self._call('lease renewal', self._leader_key, 'lease not renewed', True, self._core.renew_leader,
+                            self._leader_key, version if isinstance(version, int) else None)
+        except DynamoDBError:
+            self._renewals['failed'] += 1
+            raise
+        self._renewals['renewed' if ok else 'refused'] += 1
         if not ok:
             # Patroni demotes on False: an ERROR, like every failure that makes it demote.
             logger.error('dynamodb: leader lease renewal refused: the lease is not ours any more')
