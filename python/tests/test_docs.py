@@ -1078,6 +1078,13 @@ def test_every_dynatroni_command_in_the_docs_runs_against_moto(local_dynamodb, t
         if r.returncode != expected:
             failures.append(f"{doc}: {cmd}: exit {r.returncode}, the doc shows {expected}\n{r.stdout[-800:]}"
                             f"{r.stderr[-800:]}")
+        elif args[:1] == ["cost"] and shown:  # no DynamoDB call, no clock: the doc shows exactly what it prints
+            if shown != r.stdout.rstrip("\n").split("\n"):
+                failures.append(f"{doc}: {cmd}: the doc shows\n" + "\n".join(shown) + f"\nthe run printed\n{r.stdout}")
+        elif expected == 2 and shown:  # a usage error: the lines shown (up to "...") begin what it prints
+            head = shown[:shown.index("...")] if "..." in shown else shown
+            if head != r.stderr.split("\n")[:len(head)]:
+                failures.append(f"{doc}: {cmd}: the doc shows\n" + "\n".join(head) + f"\nthe run printed\n{r.stderr}")
         elif args[:1] == ["table"] and [ln for ln in shown if ln.strip()]:
             verdict = [ln for ln in shown if ln.strip()][-1]
             if not _shows_line(verdict, r.stdout):
