@@ -23,6 +23,11 @@ std::string Credentials::Describe() const {
   return id + " (" + (source.empty() ? std::string("unknown source") : source) + ")";
 }
 
+bool SameCredentials(const Credentials& a, const Credentials& b) {
+  return a.access_key_id == b.access_key_id && a.secret_access_key == b.secret_access_key &&
+         a.session_token == b.session_token;
+}
+
 namespace {
 
 class StaticProvider final : public CredentialsProvider {

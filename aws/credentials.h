@@ -80,7 +80,16 @@ class CredentialsProvider {
   virtual Result<Credentials> Resolve(Deadline deadline) = 0;
   // Short name used in logs and in chain failure messages.
   [[nodiscard]] virtual std::string name() const = 0;
+  // AWS refused `refused` as expired or unknown (`aws_error`, e.g.
+  // ExpiredTokenException): a provider that caches forgets them if they are
+  // still the ones it serves, so that the next Resolve() fetches credentials
+  // anew (aws/providers/cache.h). The default does nothing: a provider without
+  // a cache fetches anew on every Resolve() anyway.
+  virtual void InvalidateRefused(const Credentials& /*refused*/, const std::string& /*aws_error*/) {}
 };
+
+// True when `a` and `b` sign alike (same key id, secret and session token).
+bool SameCredentials(const Credentials& a, const Credentials& b);
 
 // Fixed credentials given explicitly (config file or flags). Resolve() returns
 // kInvalidArgument naming the field when access_key_id or secret_access_key is

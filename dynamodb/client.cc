@@ -88,6 +88,30 @@ bool IsSkewCandidate(std::string_view code, std::string_view message) {
   return message.find("Signature expired") != std::string_view::npos;
 }
 
+// AWS refused the credentials themselves: the session token expired (ExpiredTokenException; ExpiredToken in
+// other services' spelling), or AWS does not know the key id or token (UnrecognizedClientException;
+// InvalidClientTokenId), e.g. a key rotated out of a profile file or a role session that ended early.
+// Credentials fetched anew may work. Such a request was refused when AWS authenticated it, before DynamoDB
+// processed it: it was NOT applied, and sending it again (re-signed) is safe even for a write. AWS says of
+// ExpiredTokenException "Request a new security token and try again" (IAM API Reference, Common Errors,
+// https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html); both are authentication errors
+// of the common-errors list every AWS API shares (HTTP 4xx, like AccessDenied, which is not retried here:
+// the same identity would be denied again). Signature and clock errors are IsSkewCandidate's.
+bool IsRefusedCredentials(std::string_view code) {
+  return Contains(
+      {"ExpiredTokenException", "ExpiredToken", "UnrecognizedClientException", "InvalidClientTokenId"}, code);
+}
+
+// After AWS refused `refused` (IsRefusedCredentials): the provider drops them if it caches them, then fetches
+// credentials within `deadline`. True when it got other credentials, worth one more attempt; false when it
+// failed or answered the same ones (static keys, a source not yet rotated): the refusal then stands.
+bool RefetchRefusedCredentials(aws::CredentialsProvider& provider, const aws::Credentials& refused,
+                               const std::string& aws_error, Deadline deadline) {
+  provider.InvalidateRefused(refused, aws_error);
+  auto fresh = provider.Resolve(deadline);
+  return fresh.ok() && !aws::SameCredentials(fresh.value(), refused);
+}
+
 bool IsPreconditionError(std::string_view code) {
   return Contains({"ResourceInUseException", "TransactionConflictException", "UnknownOperationException",
                    "IdempotentParameterMismatchException", "ItemCollectionSizeLimitExceededException",
@@ -497,8 +521,9 @@ Client::Impl::Outcome Client::Impl::RunAttempts(const std::string& op, const std
   int attempts = 0;  // attempts started (credentials resolved or not)
   int retries = 0;   // backoff sleeps taken
   bool skew_retry_used = false;
-  Status last;             // the last retryable failure
-  std::string request_id;  // x-amzn-RequestId of the last answer (kept on failure paths only)
+  bool refetch_used = false;  // credentials fetched anew after AWS refused them (once per call)
+  Status last;                // the last retryable failure
+  std::string request_id;     // x-amzn-RequestId of the last answer (kept on failure paths only)
 
   // Every failure leaves with its CallDetail (core/status.h).
   auto with_detail = [&](Status s) {
@@ -696,6 +721,12 @@ Client::Impl::Outcome Client::Impl::RunAttempts(const std::string& op, const std
             if (!skew_retry_used && IsSkewCandidate(code, message) && !date.empty() &&
                 skew.UpdateFromServerDate(date, clock->WallNow())) {
               skew_retry_used = true;
+              retry = Retry{make(StatusCode::kPermissionDenied, shown), false, false, true};
+            } else if (!refetch_used && IsRefusedCredentials(code) &&
+                       RefetchRefusedCredentials(*opts.credentials, creds.value(), code, deadline)) {
+              // Not applied (see IsRefusedCredentials): one more attempt, signed with the new credentials.
+              // An earlier ambiguous attempt keeps out.ambiguous: this one does not resolve it.
+              refetch_used = true;
               retry = Retry{make(StatusCode::kPermissionDenied, shown), false, false, true};
             } else {
               finish_error(make(StatusCode::kPermissionDenied, shown));

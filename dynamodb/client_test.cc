@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "aws/providers/cache.h"
 #include "http/fake_transport.h"
 
 namespace dynatroni::dynamodb {
@@ -991,6 +992,131 @@ TEST_F(DynamoDbClient, SignatureErrorWithoutSkewIsPermissionDeniedAtOnce) {
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(transport_->request_count(), 1u);
   EXPECT_EQ(client_->clock_skew(), Duration::zero());
+}
+
+// --------------------------------------------------------------------------
+// Credentials AWS refuses (ExpiredTokenException, UnrecognizedClientException)
+
+// Hands out temporary credentials "ASIA...1", "ASIA...2", ... valid for an hour, one set per call (a
+// rotating credential endpoint), and counts the calls.
+class RotatingProvider final : public aws::CredentialsProvider {
+ public:
+  explicit RotatingProvider(Clock* clock) : clock_(clock) {}
+  std::atomic<int> calls{0};
+  bool rotate = true;  // false: always the first set (a source not yet rotated)
+  Result<aws::Credentials> Resolve(Deadline) override {
+    const int n = rotate ? ++calls : (++calls, 1);
+    aws::Credentials c;
+    c.access_key_id = "ASIAROTATINGEXAMPLE" + std::to_string(n);
+    c.secret_access_key = aws::SecretString(std::string(kSecret) + std::to_string(n));
+    c.session_token = aws::SecretString("session-token-" + std::to_string(n));
+    c.expiration = clock_->WallNow() + std::chrono::hours(1);
+    return c;
+  }
+  [[nodiscard]] std::string name() const override { return "rotating"; }
+
+ private:
+  Clock* clock_;
+};
+
+class DynamoDbClientRefusedCredentials : public DynamoDbClient {
+ protected:
+  void SetUp() override {
+    aws::CacheOptions o;
+    o.clock = &clock_;
+    o.background_refresh = false;
+    cache_ = aws::MakeCachingProvider(inner_, o);
+    client_ = Make({}, cache_);
+  }
+  std::shared_ptr<RotatingProvider> inner_ = std::make_shared<RotatingProvider>(&clock_);
+  std::shared_ptr<aws::CachingProvider> cache_;
+};
+
+TEST_F(DynamoDbClientRefusedCredentials, ExpiredTokenFetchesNewCredentialsAndSendsTheWriteAgain) {
+  Error(400, "ExpiredTokenException", "The security token included in the request is expired");
+  Ok(json::object());
+  auto r = client_->UpdateItem(
+      Update("tbl", Key("a", "b"), "SET x = :x", {"", {}, {{":x", AttributeValue::N(1)}}}), In(seconds(5)));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->ambiguous_attempt) << "an ExpiredToken answer means the write was not applied";
+  ASSERT_EQ(transport_->request_count(), 2u);
+  EXPECT_EQ(Header(0, "x-amz-security-token"), "session-token-1");
+  EXPECT_EQ(Header(1, "x-amz-security-token"), "session-token-2");
+  EXPECT_EQ(inner_->calls, 2) << "the refused credentials were dropped from the cache and fetched anew";
+  EXPECT_EQ(clock_.total_slept(), Duration::zero()) << "no backoff before the attempt with new credentials";
+  EXPECT_EQ(cache_->refusals().count, 1u);
+  EXPECT_EQ(cache_->refusals().last, "ExpiredTokenException for ASIA****PLE1 (rotating)");
+
+  // Later calls keep the new credentials.
+  Ok(json::object());
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
+  EXPECT_EQ(Header(2, "x-amz-security-token"), "session-token-2");
+  EXPECT_EQ(inner_->calls, 2);
+}
+
+TEST_F(DynamoDbClientRefusedCredentials, UnrecognizedClientFetchesNewCredentialsToo) {
+  Error(400, "UnrecognizedClientException", "The security token included in the request is invalid.");
+  Ok(json{{"Items", json::array()}});
+  QueryRequest q;
+  q.table = "tbl";
+  q.key_condition = {"#pk = :pk", {{"#pk", "cluster_name"}}, {{":pk", AttributeValue::S("c")}}};
+  auto r = client_->Query(q, In(seconds(5)));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Header(1, "x-amz-security-token"), "session-token-2");
+}
+
+TEST_F(DynamoDbClientRefusedCredentials, OnlyOncePerCall) {
+  transport_->SetFallback([](const http::Request&) -> Result<http::Response> {
+    return http::Response{400, {}, ErrorBody("ExpiredTokenException", "expired")};
+  });
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << r.status().ToString();
+  EXPECT_EQ(r.status().aws_error(), "ExpiredTokenException");
+  EXPECT_EQ(transport_->request_count(), 2u);
+  EXPECT_EQ(inner_->calls, 2);
+}
+
+TEST_F(DynamoDbClientRefusedCredentials, TheSameCredentialsAgainAreNotSentAgain) {
+  inner_->rotate = false;
+  Error(400, "ExpiredTokenException", "The security token included in the request is expired");
+  auto r = client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5)));
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << r.status().ToString();
+  EXPECT_EQ(r.status().message(), "PutItem: The security token included in the request is expired");
+  EXPECT_EQ(transport_->request_count(), 1u);
+  EXPECT_EQ(inner_->calls, 2) << "fetched anew once";
+  ASSERT_NE(r.status().call_detail(), nullptr);
+  EXPECT_EQ(r.status().call_detail()->attempts, 1);
+}
+
+TEST_F(DynamoDbClientRefusedCredentials, AccessDeniedKeepsTheCredentials) {
+  Error(400, "AccessDeniedException", "not authorized to perform: dynamodb:GetItem");
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(transport_->request_count(), 1u);
+  EXPECT_EQ(inner_->calls, 1);
+  EXPECT_EQ(cache_->refusals().count, 0u);
+}
+
+TEST_F(DynamoDbClientRefusedCredentials, AnEarlierAmbiguousAttemptStaysUnknown) {
+  transport_->PushFailure(UnknownOutcome("reset after sending"));
+  Error(400, "ExpiredTokenException", "expired");
+  Error(400, "ConditionalCheckFailedException", "The conditional request failed");
+  auto r = client_->UpdateItem(
+      Update("tbl", Key("a", "b"), "SET x = :x", {"x = :x", {}, {{":x", AttributeValue::N(1)}}}),
+      In(seconds(5)));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->condition_failed);
+  EXPECT_TRUE(r->ambiguous_attempt) << "the first attempt may have applied: the failed condition may be ours";
+  EXPECT_EQ(transport_->request_count(), 3u);
+}
+
+TEST_F(DynamoDbClientRefusedCredentials, NoTimeLeftMeansNoSecondAttempt) {
+  // The refusal takes all but 40 ms of the deadline: less than min_attempt_time (50 ms) is left.
+  transport_->PushResponse(400, ErrorBody("ExpiredTokenException", "expired"), {}, milliseconds(960));
+  auto r = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(1)));
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << r.status().ToString();
+  EXPECT_EQ(r.status().aws_error(), "ExpiredTokenException");
+  EXPECT_EQ(transport_->request_count(), 1u);
 }
 
 // --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Rules (a list of dicts, first match wins; every field but ``action`` optional)::
      "ops": ["UpdateItem"],           # operations (X-Amz-Target suffix); default all
      "keys": ["leader", "sync"],      # item keys (sort key `key`); "members/" prefix match with a trailing /
      "clients": ["node2"],            # listener names (one listener per node: cut one node off)
+     "session_tokens": ["3f2a..."],   # requests signed with these session tokens (token_digest of each)
      "probability": 0.3,              # per matching request, drawn from the proxy's seeded RNG
      "skip": 0, "count": 5,           # ignore the first `skip` matches; inject at most `count` times
      "script": ["ok", "drop_reply"],  # instead of `action`: actions for successive matches (then "ok")
@@ -54,7 +55,8 @@ is served as DynamoDB returned it. The log record has ``stale: true`` when somet
 served items in ``item``/``items`` and DynamoDB's real answer in ``upstream``.
 
 Every request is logged as one JSON line (``log_path``): seq, client, op, table, partition, key, condition,
-expression values, ``t_invoke``/``t_complete`` (CLOCK_MONOTONIC, system-wide, seconds; ``t_complete`` is
+expression values, ``token`` (``token_digest`` of the request's session token, when it has one),
+``t_invoke``/``t_complete`` (CLOCK_MONOTONIC, system-wide, seconds; ``t_complete`` is
 when the reply was handed to the client or the connection closed), the fault, the HTTP status the client got,
 ``outcome`` from the client's point of view (``ok``, ``condition-failed``, ``fail`` = definitely not applied,
 ``unknown`` = may or may not have applied), ``upstream`` (what DynamoDB actually answered, when forwarded) and
@@ -74,6 +76,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import contextlib
+import hashlib
 import http.client
 import json
 import random
@@ -88,13 +91,19 @@ from typing import Any, Dict, List, Optional, Tuple
 ACTIONS = ("ok", "delay", "delay_reply", "throttle", "throttling", "error500", "error503", "access_denied",
            "expired_token", "hang", "hang_reply", "drop_reply", "drop_request", "truncate", "stale_read",
            "check_date")
-RULE_FIELDS = {"action", "ops", "keys", "clients", "tables", "probability", "skip", "count", "script", "delay",
-               "hang", "window", "name"}
+RULE_FIELDS = {"action", "ops", "keys", "clients", "tables", "session_tokens", "probability", "skip", "count",
+               "script", "delay", "hang", "window", "name"}
 HOLDING = ("hang", "hang_reply", "delay", "delay_reply")
 # How far a request's X-Amz-Date may be from DynamoDB's clock (SigV4), in seconds.
 MAX_SIGNATURE_SKEW = 300
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 READ_OPS = {"GetItem", "Query"}
+
+
+def token_digest(session_token: Optional[str]) -> Optional[str]:
+    """What the rules (``session_tokens``) and the log (``token``) name a request's ``X-Amz-Security-Token`` by: the
+    first 16 hex digits of its SHA-256, never the token itself. None when the request carries none."""
+    return hashlib.sha256(session_token.encode()).hexdigest()[:16] if session_token else None
 
 
 def eventually_consistent(info: Dict[str, Any]) -> bool:
@@ -299,6 +308,8 @@ class Rule:
         if s.get("clients") and client not in s["clients"]:
             return False
         if s.get("tables") and info.get("table") not in s["tables"]:
+            return False
+        if s.get("session_tokens") and info.get("token") not in s["session_tokens"]:
             return False
         if s.get("keys") and not _key_matches(list(s["keys"]), info.get("key"), info.get("batch_keys")):
             return False
@@ -612,6 +623,9 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 t_invoke = time.monotonic()
                 info = parse_request(self.headers.get("X-Amz-Target", ""), body)
+                token = token_digest(self.headers.get("X-Amz-Security-Token"))
+                if token:
+                    info["token"] = token
                 action, params, release, seq = proxy._decide(info, client)
                 rec: Dict[str, Any] = dict(seq=seq, client=client, t_invoke=t_invoke, fault=action, **info)
                 try:

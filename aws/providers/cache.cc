@@ -37,6 +37,18 @@ void CachingProvider::Invalidate() {
   cached_.reset();
 }
 
+void CachingProvider::InvalidateRefused(const Credentials& refused, const std::string& aws_error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cached_ && SameCredentials(*cached_, refused)) cached_.reset();
+  ++refusals_.count;
+  refusals_.last = aws_error + " for " + refused.Describe();
+}
+
+CachingProvider::Refusals CachingProvider::refusals() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refusals_;
+}
+
 Status CachingProvider::last_refresh_error() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_error_;

@@ -86,6 +86,16 @@ class CachingProvider final : public CredentialsProvider {
   // Forgets the cached credentials (e.g. after AWS answered ExpiredToken), so
   // the next Resolve() refreshes.
   void Invalidate();
+  // Forgets the cached credentials only if they are `refused` (a concurrent
+  // caller refused the same ones: the credentials fetched since are kept), and
+  // counts the refusal (refusals()). dynamodb::Client calls it after AWS
+  // answered ExpiredTokenException or UnrecognizedClientException.
+  void InvalidateRefused(const Credentials& refused, const std::string& aws_error) override;
+  struct Refusals {
+    uint64_t count = 0;  // InvalidateRefused() calls so far
+    std::string last;    // the latest: "<aws_error> for <Describe()>" (no secret)
+  };
+  [[nodiscard]] Refusals refusals() const;
   // OK, or the error of the most recent refresh if it failed.
   [[nodiscard]] Status last_refresh_error() const;
   // Calls made to the inner provider so far (tests, diagnostics).
@@ -116,6 +126,7 @@ class CachingProvider final : public CredentialsProvider {
   uint64_t generation_ = 0;                   // guarded by mu_: completed refreshes
   uint64_t refresh_count_ = 0;                // guarded by mu_
   Status last_error_;                         // guarded by mu_
+  Refusals refusals_;                         // guarded by mu_
   std::optional<MonoTime> retry_not_before_;  // guarded by mu_
   std::thread thread_;                        // started on first need
 };

@@ -238,6 +238,20 @@ TEST_F(CacheTest, CredentialsWithoutExpirationAreKeptUntilInvalidated) {
   EXPECT_EQ(p->refresh_count(), 2u);
 }
 
+TEST_F(CacheTest, RefusedCredentialsAreDroppedOnlyWhileTheyAreTheCachedOnes) {
+  auto p = Make(false);
+  auto first = Get(*p);
+  ASSERT_TRUE(first.ok());
+  p->InvalidateRefused(*first, "ExpiredTokenException");  // AWS refused ASIA1: fetched anew
+  EXPECT_EQ(Get(*p)->access_key_id, "ASIA2");
+  // A concurrent caller refused ASIA1 too, after ASIA2 was fetched: ASIA2 stays.
+  p->InvalidateRefused(*first, "ExpiredTokenException");
+  EXPECT_EQ(Get(*p)->access_key_id, "ASIA2");
+  EXPECT_EQ(p->refresh_count(), 2u);
+  EXPECT_EQ(p->refusals().count, 2u);
+  EXPECT_EQ(p->refusals().last, "ExpiredTokenException for **** (scripted)");  // no secret, no full key id
+}
+
 TEST_F(CacheTest, ShortLivedCredentialsDoNotSpin) {
   inner_->SetLifetime(minutes(3));  // always inside the 5 min window
   auto p = Make(true);

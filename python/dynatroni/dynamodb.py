@@ -73,6 +73,7 @@ class DynamoDB(AbstractDCS):
         self._do_not_watch = False
         self._failures = FailureLimiter()
         self._credential_error = ''
+        self._credential_refusals = 0
         self._patroni_timing = (config.get('ttl', 30), config.get('loop_wait', 10), config.get('retry_timeout', 10))
         self._apply_timing(*self._patroni_timing)
         logger.info('dynamodb: table %s in %s via %s, partition %r, credentials from %s, ttl %.1fs loop_wait %.1fs '
@@ -173,7 +174,8 @@ class DynamoDB(AbstractDCS):
 
     def _check_credentials(self) -> None:
         """Logs a failed background refresh of temporary credentials (silent in the C++ cache) once, and
-        its end."""
+        its end; and credentials AWS refused (ExpiredTokenException ...), which the client replaced."""
+        self._check_refused_credentials()
         err = self._core.credential_refresh_error
         if err == self._credential_error:
             return
@@ -185,6 +187,21 @@ class DynamoDB(AbstractDCS):
                 emit([entry])
         else:
             logger.info('dynamodb: credential refresh succeeded again')
+
+    def _check_refused_credentials(self) -> None:
+        """Logs that AWS refused the credentials in use (ExpiredTokenException, UnrecognizedClientException) and the
+        client fetched new ones (dynamodb/client.cc), rate-limited like a failure."""
+        count, last = self._core.credential_refusals
+        if count == self._credential_refusals:
+            return
+        times = count - self._credential_refusals
+        self._credential_refusals = count
+        more = '' if times == 1 else f'; {times} refusals since the last line'
+        entry = self._failures.record('credentials refused by AWS', f'AWS refused the credentials in use ({last}{more}): '
+                                      'dropped them and fetched new ones; the refused request was sent once more '
+                                      'if they differ', logging.WARNING)
+        if entry:
+            emit([entry])
 
     # ---- reading the cluster -------------------------------------------------------------------
     def _build_cluster(self, items: Dict[str, Dict[str, Any]]) -> Cluster:
@@ -336,6 +353,7 @@ class DynamoDB(AbstractDCS):
         if not ok:
             # Patroni demotes on False: an ERROR, like every failure that makes it demote.
             logger.error('dynamodb: leader lease renewal refused: the lease is not ours any more')
+        self._check_credentials()
         return ok
 
     def take_leader(self) -> bool:

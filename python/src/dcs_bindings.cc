@@ -16,6 +16,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nanobind/nanobind.h>
@@ -153,6 +154,17 @@ void RaiseStoreError(const Status& s) {
   PyErr_SetObject(store_error_type.ptr(), e.ptr());
 }
 
+// How often AWS refused the cached credentials (ExpiredTokenException,
+// UnrecognizedClientException: the client dropped them and fetched new ones),
+// and the latest refusal ("<error> for <masked key id> (<source>)"). (0, "")
+// without a cache.
+std::tuple<uint64_t, std::string> CredentialRefusals(const dynamodb::Client& client) {
+  auto* cache = dynamic_cast<aws::CachingProvider*>(client.credentials().get());
+  if (cache == nullptr) return {0, ""};
+  auto r = cache->refusals();
+  return {r.count, r.last};
+}
+
 // The error of the credential provider's last background refresh (empty when
 // it succeeded, or the provider does not refresh in the background).
 std::string CredentialRefreshError(const dynamodb::Client& client) {
@@ -227,6 +239,7 @@ void BindDcs(nb::module_& m) {
       .def_prop_ro("credential_source", [](PyDcs& s) { return s.credential_source_; })
       .def_prop_ro("start_problem", [](PyDcs& s) { return s.start_check_.message(); })
       .def_prop_ro("credential_refresh_error", [](PyDcs& s) { return CredentialRefreshError(*s.client_); })
+      .def_prop_ro("credential_refusals", [](PyDcs& s) { return CredentialRefusals(*s.client_); })
       .def_prop_ro("session", [](PyDcs& s) { return s.dcs_->session(); })
       .def_prop_ro("failover_time",
                    [](PyDcs& s) {

@@ -258,6 +258,29 @@ def test_rules_per_client_cut_one_node_off(proxy):
     assert _log(proxy)[-1]["outcome"] == "fail"
 
 
+def _client_with_token(endpoint: str, token: str):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="ASIAKEY",
+                        aws_secret_access_key="secret", aws_session_token=token,
+                        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
+def test_session_tokens_match_requests_signed_with_those_tokens_only(proxy):
+    old, new = "OldSessionToken//0123", "NewSessionToken//4567"
+    proxy.set_rules([{"action": "expired_token", "session_tokens": [fp.token_digest(old)]}])
+    part = _part()
+    with pytest.raises(Exception, match="ExpiredTokenException"):
+        _get(_client_with_token(proxy.url("a"), old), part, "leader")
+    assert _get(_client_with_token(proxy.url("a"), new), part, "leader") is None
+    assert _get(_client(proxy.url("a")), part, "leader") is None  # no token at all
+    recs = _log(proxy)[-3:]
+    assert [(r["fault"], r.get("token")) for r in recs] == [
+        ("expired_token", fp.token_digest(old)), ("ok", fp.token_digest(new)), ("ok", None)]
+    text = open(proxy.log_path).read()
+    assert old not in text and new not in text  # the log names a token by its digest only
+
+
 def test_control_api_sets_rules_and_reports_stats(proxy):
     ctl = fp.ControlClient(proxy.control_url)
     ctl.set_rules([{"action": "throttle", "ops": ["GetItem"]}], seed=3)
