@@ -971,18 +971,37 @@ class _BreakGlassRun:
         self.started = time.monotonic()
         self.proc = subprocess.Popen([dynatroni_cli(), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=self.env)
-        self.answer = "" if "--yes" in args else "yes\n"
+        self.proc.stdin.write("" if "--yes" in args else "yes\n")
+        self.proc.stdin.close()
+        self.out: List[str] = []
+        self.err: List[str] = []
+        watching = threading.Event()
+
+        def read(stream, lines: List[str]) -> None:
+            for line in stream:
+                lines.append(line)
+                if line.startswith("Watching leader for"):
+                    watching.set()
+
+        self.readers = [threading.Thread(target=read, args=(self.proc.stdout, self.out), daemon=True),
+                        threading.Thread(target=read, args=(self.proc.stderr, self.err), daemon=True)]
+        for t in self.readers:
+            t.start()
         self.renewer = None
         if self.renewed:
-            def renew():
-                time.sleep(1.5)
-                self.holder_dcs._update_leader(self.holder_dcs.get_cluster().leader)
+            def renew():  # the holder renews once the command watches
+                if watching.wait(60):
+                    time.sleep(1.2)
+                    self.holder_dcs._update_leader(self.holder_dcs.get_cluster().leader)
             self.renewer = threading.Thread(target=renew, daemon=True)
             self.renewer.start()
 
     def finish(self) -> List[str]:
-        out, err = self.proc.communicate(self.answer, timeout=120)
+        self.proc.wait(timeout=120)
         took = time.monotonic() - self.started
+        for t in self.readers:
+            t.join(10)
+        out, err = "".join(self.out), "".join(self.err)
         if self.renewer:
             self.renewer.join(10)
         where = f"{self.doc}: {self.cmd}"
@@ -1057,7 +1076,7 @@ def test_every_dynatroni_command_in_the_docs_runs_against_moto(local_dynamodb, t
             failures.append(f"{doc}: {cmd}: break-glass promote without --cluster, --member and --reason")
         elif args[:2] == ["break-glass", "promote"]:
             glass.append(_BreakGlassRun(len(glass), doc, cmd, expected, shown, args, endpoint, local_dynamodb, env))
-    assert len(glass) >= 3, glass
+    assert glass, "no break-glass run is shown"
     # `table create` first (as an operator would), then the clusters the examples read.
     runs.sort(key=lambda t: 0 if " table create" in t[1] else 1)
     ran, clusters_written = 0, False
