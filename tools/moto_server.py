@@ -12,6 +12,12 @@ TCP connect and close that DynamoDB (and dynalite) do not charge. KeepAliveHandl
 open, as DynamoDB does: it reads each request body completely before handing it to the application, so the next
 request on the connection is never consumed by werkzeug's post-response drain.
 
+IAM: with IAM enforcement on (``INITIAL_NO_AUTH_ACTION_COUNT``, or ``POST /moto-api/reset-auth``), moto checks each
+DynamoDB action against the caller's IAM policies but matches the policies' ``Resource`` against ``*``, so a policy
+naming a table (docs/iam.md's) would never allow anything. Here a DynamoDB request's resource is its table's ARN
+(``arn:aws:dynamodb:<region>:<account>:table/<name>``), as in AWS. moto still ignores a statement's ``Condition``
+(``dynamodb:LeadingKeys`` included).
+
     python tools/moto_server.py -H 127.0.0.1 -p 5000
 """
 import argparse
@@ -62,7 +68,23 @@ class KeepAliveHandler(WSGIRequestHandler):
         super().send_header(keyword, value)
 
 
+def _dynamodb_table_arn(handler) -> str:
+    """The IAM resource of a DynamoDB request (moto's DynamoHandler has parsed its JSON body into ``body``)."""
+    body = handler.body if isinstance(handler.body, dict) else {}
+    table = body.get("TableName")
+    if not table and isinstance(body.get("RequestItems"), dict) and body["RequestItems"]:
+        table = next(iter(body["RequestItems"]))  # BatchWriteItem / BatchGetItem
+    if not table and isinstance(body.get("TransactItems"), list) and body["TransactItems"]:
+        table = next(iter(body["TransactItems"][0].values()), {}).get("TableName")
+    if not table:
+        return "*"  # ListTables and the like
+    return f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/{table}"
+
+
 def main() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+    DynamoHandler._determine_resource = _dynamodb_table_arn  # see the module docstring (IAM)
+
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-H", "--host", default="127.0.0.1")
     ap.add_argument("-p", "--port", type=int, default=5000)
