@@ -992,7 +992,11 @@ class _BreakGlassRun:
             def renew():  # the holder renews once the command watches
                 if watching.wait(60):
                     time.sleep(1.2)
-                    self.holder_dcs._update_leader(self.holder_dcs.get_cluster().leader)
+                    try:
+                        assert self.holder_dcs._update_leader(self.holder_dcs.get_cluster().leader)
+                    except Exception as e:  # noqa: BLE001  (reported by finish(); no full watch to wait out)
+                        self.failures.append(f"the holder's renewal failed: {e!r}")
+                        self.proc.kill()
             self.renewer = threading.Thread(target=renew, daemon=True)
             self.renewer.start()
 
