@@ -64,7 +64,7 @@ struct CallDetail {
   std::chrono::milliseconds elapsed{0};  // from the call's start to its failure
 };
 
-class Status {
+class [[nodiscard]] Status {
  public:
   // OK. Costs one null pointer.
   Status() = default;
