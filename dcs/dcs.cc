@@ -651,8 +651,14 @@ WatchPlan Dcs::PlanWatch(const std::string& leader_key, std::optional<int64_t> /
     plan.reason = "no foreign leader to track";
     return plan;
   }
-  return PlanFollowerWatch(it->second, LeaseTtlFor(it->second.last), switchover_[leader_key],
-                           WatchSettingsLocked(), clock_->Now(), watch_remaining);
+  const MonoTime now = clock_->Now();
+  Observation& o = it->second;
+  plan = PlanFollowerWatch(o, LeaseTtlFor(o.last), switchover_[leader_key], WatchSettingsLocked(), now,
+                           watch_remaining);
+  if (plan.action == WatchPlan::Action::kWakeNow && now >= o.first_seen + LeaseTtlFor(o.last)) {
+    o.expiry_woken = true;  // once per version (PlanFollowerWatch)
+  }
+  return plan;
 }
 
 Result<bool> Dcs::PollFailover(const std::string& leader_key) {

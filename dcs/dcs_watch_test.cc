@@ -177,6 +177,40 @@ class ReplicaLoopTest : public ::testing::Test {
   std::optional<Duration> expired_at_;
 };
 
+// Regression (issue 23, the table deleted under a running cluster): once a
+// replica found the lease expired, every watch() woke the HA loop at once; while
+// its cluster loads failed, Patroni kept the expired leader in its view and ran
+// its cycle back to back (about 250 cycles and 500 requests a second).
+TEST(WatchAfterExpiry, AnExpiredLeaseWakesTheHaLoopOncePerVersion) {
+  auto store = std::make_shared<MemoryItemStore>();
+  FakeClock clock_a, clock_b{MonoTime(std::chrono::hours(500)), WallTime(std::chrono::seconds(1))};
+  auto a = MakeTestNode(store, "a", &clock_a);
+  auto b = MakeTestNode(store, "b", &clock_b);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  const int64_t v = a->Lease("leader").version;
+  const Duration ttl = b->timing().ttl;
+  clock_b.Advance(ttl);
+  WatchPlan plan = b->PlanWatch("leader", v, 10s);
+  ASSERT_EQ(plan.action, WatchPlan::Action::kWakeNow) << plan.reason;
+  EXPECT_NE(plan.reason.find("expired"), std::string::npos) << plan.reason;
+  // The HA cycle's cluster load fails (nothing new observed): the next watches wait out Patroni's period.
+  for (int i = 0; i < 3; ++i) {
+    plan = b->PlanWatch("leader", v, 10s);
+    EXPECT_EQ(plan.action, WatchPlan::Action::kWait) << plan.reason;
+    EXPECT_EQ(plan.wait, 10s) << plan.reason;
+    clock_b.Advance(10s);
+  }
+  // The leader comes back and renews: its new version's expiry wakes the loop again, once.
+  clock_a.Advance(ttl);
+  ASSERT_TRUE(*a->RenewLeader("leader", std::nullopt));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  EXPECT_NE(b->PlanWatch("leader", v + 1, 10s).action, WatchPlan::Action::kWakeNow);
+  clock_b.Advance(ttl);
+  EXPECT_EQ(b->PlanWatch("leader", v + 1, 10s).action, WatchPlan::Action::kWakeNow);
+  EXPECT_EQ(b->PlanWatch("leader", v + 1, 10s).action, WatchPlan::Action::kWait);
+}
+
 // Regression: with the replica's cycle just before each renewal, the replica
 // used to time every lease from up to one loop_wait after the renewal, for
 // as long as both processes lived (failover after a kill: ttl + loop_wait).

@@ -42,6 +42,18 @@ WatchPlan PlanFollowerWatch(const Observation& o, Duration lease_ttl, const Swit
   WatchPlan plan;
   const MonoTime expiry = o.first_seen + lease_ttl;
   if (now >= expiry) {
+    if (o.expiry_woken) {
+      // The HA cycle woken for this expiry ran and the leader item is still the
+      // same version in this node's view: its cluster load failed (the table
+      // gone, access denied), so Patroni kept the old view. Waking it again at
+      // once would rerun that cycle back to back, a request storm for as long
+      // as the loads fail; Patroni's own loop_wait paces the next attempts.
+      plan.action = WatchPlan::Action::kWait;
+      plan.wait = std::max(watch_remaining, Duration::zero());
+      plan.reason = "leader lease expired: version " + std::to_string(o.last.version) +
+                    " unchanged for a full ttl; the HA loop was woken for it already";
+      return plan;
+    }
     plan.action = WatchPlan::Action::kWakeNow;
     plan.reason =
         "leader lease expired: version " + std::to_string(o.last.version) + " unchanged for a full ttl";

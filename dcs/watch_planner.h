@@ -41,6 +41,9 @@ struct Observation {
   MonoTime renewed_after;
   MonoTime renewed_by;
   std::optional<MonoTime> phase_checked;  // when a read just before an expected renewal last confirmed it
+  // watch() already woke the HA loop because last.version's lease expired
+  // (Dcs::PlanWatch sets it; a new version starts a new Observation).
+  bool expiry_woken = false;
 };
 
 struct WatchSettings {
@@ -59,7 +62,8 @@ void TrackRenewal(const Observation* prev, MonoTime now, const WatchSettings& se
 // The plan for a live foreign leader observed as `o`, whose lease expires
 // (by this node's observation) `lease_ttl` after o.first_seen; `polls` are
 // the switchover polls of its key and `watch_remaining` how long the current
-// watch() has left.
+// watch() has left. An expired lease wakes the HA loop at once, once
+// (o.expiry_woken): after that the loop keeps its own loop_wait.
 WatchPlan PlanFollowerWatch(const Observation& o, Duration lease_ttl, const SwitchoverPolls& polls,
                             const WatchSettings& settings, MonoTime now, Duration watch_remaining);
 
