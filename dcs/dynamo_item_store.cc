@@ -54,6 +54,23 @@ Status Explain(Status s, const std::string& table) {
   return out;
 }
 
+// A returned item is the one addressed: DynamoDB answers a GetItem or UpdateItem with that item only, so
+// an answer naming another (a misrouted or garbled one; fuzz_cluster_items found a leader write taking
+// the item of members/... as its own) says nothing about ours. The partition is compared when present.
+Status CheckAddressed(const dynamodb::Item& item, const std::string& partition, const std::string& key) {
+  auto name = [&item](const char* attribute) -> const std::string* {
+    auto it = item.find(attribute);
+    return it == item.end() ? nullptr : it->second.AsString();
+  };
+  const std::string* p = name(kPartitionKey);
+  const std::string* k = name(kSortKey);
+  const bool partition_ok = item.find(kPartitionKey) == item.end() || (p != nullptr && *p == partition);
+  if (partition_ok && k != nullptr && *k == key) return Status::Ok();
+  return MalformedResponse("`" + key + "`: the answer names another item (" +
+                           (p != nullptr ? p->substr(0, 40) : std::string("?")) + " / " +
+                           (k != nullptr ? k->substr(0, 40) : std::string("?")) + ")");
+}
+
 }  // namespace
 
 Status CheckKeySchema(const dynamodb::TableDescription& table) {
@@ -255,6 +272,7 @@ Result<std::optional<StoredItem>> DynamoItemStore::GetItem(const std::string& pa
   if (!result.item) return std::optional<StoredItem>();
   auto decoded = DecodeStoredItem(*result.item);
   if (!decoded.ok()) return decoded.status();
+  DYNATRONI_RETURN_IF_ERROR(CheckAddressed(*result.item, partition, key));
   return std::optional<StoredItem>(std::move(decoded).value());
 }
 
@@ -293,7 +311,12 @@ Result<WriteOutcome> DynamoItemStore::Write(const std::string& partition, const 
   out.applied = !result.condition_failed;
   out.ambiguous = result.ambiguous_attempt;
   if (result.attributes) {
-    auto decoded = DecodeStoredItem(*result.attributes);
+    Result<StoredItem> decoded = DecodeStoredItem(*result.attributes);
+    if (decoded.ok()) {
+      if (Status addressed = CheckAddressed(*result.attributes, partition, key); !addressed.ok()) {
+        decoded = std::move(addressed);
+      }
+    }
     if (decoded.ok()) {
       out.item = std::move(decoded).value();
     } else if (out.applied) {

@@ -231,5 +231,52 @@ TEST_F(StoreWithFakeDynamo, QueryAndGetReadConsistentlyAndOnlyGetEventuallyDoesN
   EXPECT_EQ(body(3)["ConsistentRead"], json(false)) << "GetEventually: " << body(3).dump();
 }
 
+// Found by fuzz_cluster_items (issue #23 item 6): an UpdateItem answered with the item of another key
+// (a misrouted or garbled answer) was taken as the written item, so a leader write whose answer named
+// members/<us> with our name and session counted as an acquisition. An answer naming another key or
+// partition now says nothing about ours: an error for an applied write or a Get, no item for a refusal.
+TEST_F(StoreWithFakeDynamo, AnAnswerNamingAnotherItemIsNeverTakenAsTheOneAddressed) {
+  auto item = [](const std::string& partition, const std::string& key) {
+    return json{{"cluster_name", {{"S", partition}}},
+                {"key", {{"S", key}}},
+                {"value", {{"S", "n1"}}},
+                {"session", {{"S", "s1"}}},
+                {"version", {{"N", "4"}}}};
+  };
+  Mutation m;
+  m.value = "n1";
+  m.session = "s1";
+  for (const json& wrong : {item("c", "members/n1"), item("other", "leader")}) {
+    Answer(200, {{"Attributes", wrong}});
+    auto w = store_->Write("c", "leader", m, Precondition::VersionIs(3), Soon());
+    ASSERT_FALSE(w.ok()) << wrong.dump();
+    EXPECT_EQ(w.status().code(), StatusCode::kMalformedResponse);
+    EXPECT_NE(w.status().message().find("names another item"), std::string::npos) << w.status().message();
+
+    Answer(400, {{"__type", "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"},
+                 {"message", "The conditional request failed"},
+                 {"Item", wrong}});
+    auto refused = store_->Write("c", "leader", m, Precondition::VersionIs(3), Soon());
+    ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+    EXPECT_FALSE(refused->applied);
+    EXPECT_FALSE(refused->item) << "a refusal's item names another key: " << wrong.dump();
+
+    Answer(200, {{"Item", wrong}});
+    auto g = store_->Get("c", "leader", Soon());
+    ASSERT_FALSE(g.ok()) << wrong.dump();
+    EXPECT_EQ(g.status().code(), StatusCode::kMalformedResponse);
+  }
+  // The item addressed (and one without the partition attribute) is taken as before.
+  json right = item("c", "leader");
+  Answer(200, {{"Attributes", right}});
+  auto w = store_->Write("c", "leader", m, Precondition::VersionIs(3), Soon());
+  ASSERT_TRUE(w.ok() && w->applied && w->item) << w.status().ToString();
+  EXPECT_EQ(w->item->version, 4);
+  right.erase("cluster_name");
+  Answer(200, {{"Item", right}});
+  auto g = store_->Get("c", "leader", Soon());
+  ASSERT_TRUE(g.ok() && *g) << g.status().ToString();
+}
+
 }  // namespace
 }  // namespace dynatroni::dcs
