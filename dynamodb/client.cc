@@ -169,6 +169,80 @@ void AddExpressionParts(json& body, const ExpressionParts& parts, const char* ex
   if (!parts.values.empty()) body["ExpressionAttributeValues"] = EncodeValues(parts.values);
 }
 
+// The text of the value of top-level member `name` of the JSON object `body`
+// (nullopt when absent, or when `body` is not an object as far as scanned).
+// One pass that tracks strings and nesting, so a key of the same name inside
+// an item, or the name inside a string value, is never taken for it; the value
+// itself is not validated here.
+std::optional<std::string_view> TopLevelMember(std::string_view body, std::string_view name) {
+  size_t i = 0;
+  const size_t n = body.size();
+  auto skip_ws = [&] {
+    while (i < n && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r')) ++i;
+  };
+  // Past the string starting at body[i] == '"'; false when unterminated.
+  auto skip_string = [&] {
+    for (++i; i < n; ++i) {
+      if (body[i] == '\\') {
+        ++i;
+      } else if (body[i] == '"') {
+        ++i;
+        return true;
+      }
+    }
+    return false;
+  };
+  // Past one value starting at body[i]; false when it is cut short.
+  auto skip_value = [&] {
+    if (i >= n) return false;
+    if (body[i] == '"') return skip_string();
+    if (body[i] == '{' || body[i] == '[') {
+      int depth = 0;
+      while (i < n) {
+        const char c = body[i];
+        if (c == '"') {
+          if (!skip_string()) return false;
+          continue;
+        }
+        if (c == '{' || c == '[') {
+          ++depth;
+        } else if ((c == '}' || c == ']') && --depth == 0) {
+          ++i;
+          return true;
+        }
+        ++i;
+      }
+      return false;
+    }
+    // A number, true, false or null: up to the next delimiter.
+    while (i < n && body[i] != ',' && body[i] != '}' && body[i] != ']' && body[i] != ' ' && body[i] != '\t' &&
+           body[i] != '\n' && body[i] != '\r') {
+      ++i;
+    }
+    return true;
+  };
+  skip_ws();
+  if (i >= n || body[i] != '{') return std::nullopt;
+  ++i;
+  while (true) {
+    skip_ws();
+    if (i >= n || body[i] != '"') return std::nullopt;
+    const size_t key_start = i + 1;
+    if (!skip_string()) return std::nullopt;
+    const std::string_view key = body.substr(key_start, i - 1 - key_start);
+    skip_ws();
+    if (i >= n || body[i] != ':') return std::nullopt;
+    ++i;
+    skip_ws();
+    const size_t value_start = i;
+    if (!skip_value()) return std::nullopt;
+    if (key == name) return body.substr(value_start, i - value_start);
+    skip_ws();
+    if (i >= n || body[i] != ',') return std::nullopt;
+    ++i;
+  }
+}
+
 // The request bodies of the item operations are written directly (wire_encode.h).
 using internal::JsonWriter;
 
@@ -216,6 +290,8 @@ bool WriteItemWriteBody(std::string* body, const std::string& table, const char*
     w.Key("ReturnValuesOnConditionCheckFailure");
     w.String("ALL_OLD");
   }
+  w.Key("ReturnConsumedCapacity");
+  w.String("TOTAL");
   w.EndObject();
   return w.ok();
 }
@@ -417,9 +493,11 @@ class Client::Impl {
   // Adds ConsumedCapacity.CapacityUnits of a 2xx body that carries it.
   void CountCapacity(const std::string& op, std::string_view body) {
     if (body.find("\"ConsumedCapacity\"") == std::string_view::npos) return;
-    json parsed = json::parse(body, nullptr, false);
-    const json* cc = parsed.is_object() ? Field(parsed, "ConsumedCapacity") : nullptr;
-    if (cc == nullptr) return;
+    const auto text = TopLevelMember(body, "ConsumedCapacity");
+    if (!text) return;
+    json parsed = json::parse(*text, nullptr, false);
+    if (parsed.is_discarded()) return;
+    const json* cc = &parsed;
     double units = 0;
     auto add = [&units](const json& one) {
       if (const json* u = one.is_object() ? Field(one, "CapacityUnits") : nullptr;
@@ -844,6 +922,8 @@ Result<GetItemResult> Client::GetItem(const GetItemRequest& req, Deadline deadli
     w.Key("ExpressionAttributeNames");
     internal::WriteStringMap(w, req.names);
   }
+  w.Key("ReturnConsumedCapacity");
+  w.String("TOTAL");
   w.EndObject();
   if (!w.ok()) return NotUtf8("GetItem");
   internal::DecodedBody fast_body;
@@ -943,6 +1023,8 @@ Result<QueryResult> Client::Query(const QueryRequest& req, Deadline deadline) {
       // Echoed from a parsed response, so valid UTF-8; `replace` keeps dump from throwing regardless.
       w.Raw(start_key.dump(-1, ' ', false, json::error_handler_t::replace));
     }
+    w.Key("ReturnConsumedCapacity");
+    w.String("TOTAL");
     w.EndObject();
     return w.ok();
   };
@@ -1012,7 +1094,7 @@ Status Client::BatchWriteItem(const BatchWriteRequest& req, Deadline deadline) {
     for (size_t i = begin; i < std::min(total, begin + kBatch); ++i) pending.push_back(std::move(entries[i]));
     int round = 0;
     while (true) {
-      json body = {{"RequestItems", {{req.table, pending}}}};
+      json body = {{"RequestItems", {{req.table, pending}}}, {"ReturnConsumedCapacity", "TOTAL"}};
       auto out = impl_->Invoke(op, body, true, deadline);
       if (!out.status.ok()) {
         if (begin == 0 && round == 0) return out.status;
@@ -1094,7 +1176,9 @@ Result<TransactWriteResult> Client::TransactWriteItems(const std::vector<Transac
     static constexpr char kHex[] = "0123456789abcdef";
     for (int i = 0; i < 32; ++i) token += kHex[static_cast<int>(impl_->random->Uniform01() * 16) & 15];
   }
-  json body = {{"TransactItems", std::move(items)}, {"ClientRequestToken", token}};
+  json body = {{"TransactItems", std::move(items)},
+               {"ClientRequestToken", token},
+               {"ReturnConsumedCapacity", "TOTAL"}};
   auto out = impl_->Invoke(op, body, true, deadline);
   TransactWriteResult r;
   r.ambiguous_attempt = out.ambiguous;

@@ -114,11 +114,12 @@ struct ClientStats {
   // "internal"). See CallOutcomeLabel.
   std::map<std::pair<std::string, std::string>, uint64_t> calls;
   std::map<std::string, LatencyHistogram> latency_by_operation;  // per call, on the client's Clock
-  // Sum of ConsumedCapacity.CapacityUnits in 2xx answers that carry it (an
-  // object, or a list of them), by operation; an operation is present once an
-  // answer carried it. DynamoDB sends it only to a request with
-  // ReturnConsumedCapacity, which this client does not send (yet), so against
-  // DynamoDB this stays empty; see docs/operations.md.
+  // Sum of ConsumedCapacity.CapacityUnits in 2xx answers that carry it (the
+  // top-level member: an object, or a list of them), by operation; an
+  // operation is present once an answer carried it. GetItem, PutItem,
+  // UpdateItem, DeleteItem, Query, BatchWriteItem and TransactWriteItems ask
+  // for it (ReturnConsumedCapacity TOTAL); error answers (a failed condition
+  // included) are not counted.
   std::map<std::string, double> consumed_capacity_by_operation;
 };
 

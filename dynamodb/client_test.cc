@@ -1668,5 +1668,50 @@ TEST_F(DynamoDbClient, AddsUpTheConsumedCapacityAnswersCarry) {
   EXPECT_DOUBLE_EQ(st.consumed_capacity_by_operation.at("TransactWriteItems"), 5.0);
 }
 
+TEST_F(DynamoDbClient, OnlyTheTopLevelConsumedCapacityCounts) {
+  // The name as an attribute of the item, inside a string value, and a top-level member after them.
+  // Sent as written (Ok() would re-serialize with sorted keys, putting the top-level member first).
+  auto raw = [&](const std::string& text) {
+    transport_->PushResponse(200, text, {{"content-type", "application/x-amz-json-1.0"}});
+  };
+  raw(R"({"Item":{"ConsumedCapacity":{"M":{"CapacityUnits":{"N":"7"}}},
+               "v":{"S":"\"},\"ConsumedCapacity\":{\"CapacityUnits\":9},\"w\":\""}},
+        "ConsumedCapacity":{"TableName":"tbl","CapacityUnits":0.5}})");
+  raw(R"({"Item":{"v":{"S":"\"ConsumedCapacity\":{\"CapacityUnits\":9}"}}})");  // no member
+  raw(R"({"ConsumedCapacity":"garbage","Attributes":null})");                   // not units
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
+  ASSERT_TRUE(client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5))).ok());
+  auto st = client_->stats();
+  EXPECT_DOUBLE_EQ(st.consumed_capacity_by_operation.at("GetItem"), 0.5);
+  EXPECT_DOUBLE_EQ(st.consumed_capacity_by_operation.at("PutItem"), 0.0);
+}
+
+TEST_F(DynamoDbClient, ItemOperationsAskForTheConsumedCapacity) {
+  for (int i = 0; i < 7; ++i) Ok(json::object());
+  ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
+  ASSERT_TRUE(client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5))).ok());
+  ASSERT_TRUE(client_
+                  ->UpdateItem(Update("tbl", Key("a", "b"), "SET #v = :v",
+                                      {"", {{"#v", "v"}}, {{":v", AttributeValue::S("x")}}}),
+                               In(seconds(5)))
+                  .ok());
+  ASSERT_TRUE(client_->DeleteItem(Del("tbl", Key("a", "b")), In(seconds(5))).ok());
+  QueryRequest q;
+  q.table = "tbl";
+  q.key_condition = {"cluster_name = :p", {}, {{":p", AttributeValue::S("a")}}};
+  ASSERT_TRUE(client_->Query(q, In(seconds(5))).ok());
+  BatchWriteRequest b;
+  b.table = "tbl";
+  b.puts.push_back(Key("a", "b"));
+  ASSERT_TRUE(client_->BatchWriteItem(b, In(seconds(5))).ok());
+  TransactWriteAction put;
+  put.table = "tbl";
+  put.item_or_key = Key("a", "b");
+  ASSERT_TRUE(client_->TransactWriteItems({put}, "", In(seconds(5))).ok());
+  ASSERT_EQ(transport_->requests().size(), 7u);
+  for (size_t i = 0; i < 7; ++i) EXPECT_EQ(Body(i)["ReturnConsumedCapacity"], "TOTAL") << Body(i).dump();
+}
+
 }  // namespace
 }  // namespace dynatroni::dynamodb

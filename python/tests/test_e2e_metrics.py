@@ -167,7 +167,9 @@ def test_prometheus_sees_what_the_cluster_did(setup):
                              lambda v: v.get(replica) == THROTTLES, 10, f"{replica}'s throttles in Prometheus")
     assert {n: v for n, v in throttles.items() if n != replica} == {n.name: 0 for n in cluster.nodes
                                                                     if n.name != replica}
-    assert prom.by_node("dynatroni_dynamodb_retries_total")[replica] >= retries_before + THROTTLES
+    # Each throttle is followed by a backoff sleep, counted as a retry once slept (so maybe a scrape later).
+    _wait_series(prom, "dynatroni_dynamodb_retries_total", lambda v: v.get(replica, 0) >= retries_before + THROTTLES,
+                 10, f"{replica}'s retries after the throttles")
     fault.clear()
 
     # The request counters agree with the fault proxy's log of each node's requests: the value in Prometheus'
@@ -197,6 +199,8 @@ def test_prometheus_sees_what_the_cluster_did(setup):
     loads = prom.by_node('dynatroni_dynamodb_calls_total{operation="Query",outcome="success"}')
     assert len(loads) == 3 and all(v >= 2 for v in loads.values()), loads
     assert set(prom.by_node("dynatroni_dynamodb_unknown_outcomes_total").values()) == {0}
+    capacity = prom.by_node('dynatroni_dynamodb_consumed_capacity_units_total{operation="Query"}')
+    assert len(capacity) == 3 and all(v > 0 for v in capacity.values()), capacity  # moto reports capacity
     bad = prom.query('dynatroni_dynamodb_calls_total{outcome!~"success|condition_failed"}')
     assert bad == [], bad  # throttled calls were retried into successes
 

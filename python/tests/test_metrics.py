@@ -121,6 +121,8 @@ def test_the_plugin_serves_its_metrics_on_metrics_listen(make_dcs_moto):
         assert _value(text, 'dynatroni_dynamodb_call_duration_seconds_count{operation="Query"}') == 2
         assert _value(text, 'dynatroni_dynamodb_requests_total{operation="Query"}') >= 2
         assert _value(text, 'dynatroni_dynamodb_throttles_total') == 0
+        # moto answers ReturnConsumedCapacity too (1 unit per Query page, as it counts)
+        assert _value(text, 'dynatroni_dynamodb_consumed_capacity_units_total{operation="Query"}') > 0
         assert cluster.leader is not None and cluster.leader.name == 'node1'
         assert compat_update_leader(dcs, cluster, None)
         text = _scrape(port)
