@@ -7,6 +7,7 @@ The 3-node cluster scraped by a real Prometheus is python/tests/test_e2e_metrics
 from __future__ import annotations
 
 import logging
+import os
 import math
 import re
 import socket
@@ -206,3 +207,55 @@ def test_each_alert_fires_on_a_sick_node_and_not_on_a_healthy_one(repo_root):
     for alert in ('DynatroniLeaseRenewalsFailing', 'DynatroniThrottling', 'DynatroniCredentialsExpiring'):
         assert tests.count(f'alertname: {alert}\n') == 2, alert  # once silent, once firing
     assert 'SUCCESS' in _promtool(repo_root, 'test', 'rules', 'alerts_test.yml')
+
+
+def test_the_credentials_expiry_is_the_one_the_provider_gave(moto_ddb, scope, monkeypatch, tmp_path):
+    """Temporary credentials from an ECS-style container endpoint (the only link of the chain that applies) with
+    an Expiration an hour ahead: the gauge is that instant."""
+    import json as json_
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from patroni.dcs import get_dcs
+
+    expiry = int(time.time()) + 3600
+    creds = {'AccessKeyId': 'ASIAFAKEKEYID7EXAMPLE', 'SecretAccessKey': 'fAkE/SeCrEt+KeY/0123456789AB',
+             'Token': 'FakeSessionToken+EXAMPLE', 'Expiration': time.strftime('%Y-%m-%dT%H:%M:%SZ',
+                                                                             time.gmtime(expiry))}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            data = json_.dumps(creds).encode()
+            self.send_response(200)
+            self.send_header('content-type', 'application/json')
+            self.send_header('content-length', str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for k in list(os.environ):
+        if k.startswith('AWS_'):
+            monkeypatch.delenv(k)
+    monkeypatch.setenv('AWS_SHARED_CREDENTIALS_FILE', str(tmp_path / 'none'))
+    monkeypatch.setenv('AWS_CONFIG_FILE', str(tmp_path / 'none'))
+    monkeypatch.setenv('AWS_EC2_METADATA_DISABLED', 'true')
+    monkeypatch.setenv('AWS_CONTAINER_CREDENTIALS_FULL_URI',
+                       f'http://127.0.0.1:{server.server_address[1]}/v2/credentials/abc')
+    port = free_port()
+    listen = f'127.0.0.1:{port}'
+    try:
+        config = dcs_config(scope=scope, name='a', endpoint=moto_ddb.endpoint, table=moto_ddb.table, failover_time=9,
+                            metrics_listen=listen)
+        for k in ('access_key_id', 'secret_access_key'):
+            del config['dynamodb'][k]
+        get_dcs(config).get_cluster()
+        assert _value(_scrape(port), 'dynatroni_credentials_expiry_timestamp_seconds') == expiry
+    finally:
+        metrics.stop(listen)
+        server.shutdown()
+        server.server_close()
