@@ -5,11 +5,16 @@
 // body). It is signed with fixed credentials in both header and query form;
 // signing must be deterministic, produce 64 hex digits and never put the
 // secret into any stage. The first line also goes through the HTTP-date
-// parser and, as an endpoint, through SignDynamoDbRequest.
+// parser and, as an endpoint, through SignDynamoDbRequest (the method as the
+// operation, the body as the JSON body), whose directly built signature must
+// equal the general algorithm's for the same request (differential oracle).
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "aws/sigv4.h"
 #include "fuzz/fuzz_common.h"
@@ -28,6 +33,44 @@ void CheckStages(const aws::SigningStages& s) {
                                  std::string_view(s.authorization), std::string_view(s.query)}) {
     fuzz::CheckNoSecret(stage, kSecret);
   }
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Differential oracle: Signer::SignDynamoDbRequest builds the canonical request of its fixed request
+// shape directly (and falls back to the general algorithm only for unusual input); ComputeSignature is
+// the general algorithm of the AWS spec (aws/testdata/sigv4 suite). Signing the request it produced
+// (every header but authorization, POST /, its body) with ComputeSignature must give the same
+// Authorization value, byte for byte.
+void CheckAgreesWithTheGeneralPath(const http::Request& req, const std::string& region,
+                                   const aws::Credentials& creds, WallTime when) {
+  aws::SigningInput in;
+  in.method = req.method;
+  in.path = "/";
+  in.region = region;
+  in.service = "dynamodb";
+  in.time = when;
+  in.payload = req.body;
+  std::string authorization;
+  for (const auto& [name, value] : req.headers) {
+    if (name == "authorization") {
+      authorization = value;
+    } else {
+      in.headers.emplace_back(name, value);
+    }
+  }
+  DYNATRONI_FUZZ_CHECK(req.method == "POST" && req.url.ends_with("/"), req.method + " " + req.url);
+  auto general = aws::ComputeSignature(in, creds);
+  DYNATRONI_FUZZ_CHECK(general.ok(), "the general path refuses what the DynamoDB signer signed: " +
+                                         general.status().ToString());
+  DYNATRONI_FUZZ_CHECK(general->authorization == authorization,
+                       "the DynamoDB signer and the general SigV4 path disagree:\n  direct:  " +
+                           authorization + "\n  general: " + general->authorization +
+                           "\n  canonical request (general):\n" + general->canonical_request);
 }
 
 }  // namespace
@@ -92,11 +135,39 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto date = aws::ParseHttpDate(first);
   fuzz::CheckOneLine(date.status());
 
-  aws::Signer signer("us-east-1");
-  auto req = signer.SignDynamoDbRequest(first, input.method, input.payload, creds, input.time);
-  fuzz::CheckOneLine(req.status());
-  if (req.ok()) {
+  // The DynamoDB signer: endpoint = the first line, operation = the method, body = the payload; the
+  // region, session token and signing time vary with the input's size.
+  static constexpr const char* kRegions[] = {"us-east-1", "eu-west-3", "cn-north-1", " us-east-1"};
+  static constexpr const char* kTokens[] = {"", kToken, "  spaced\ttoken ", "tok\nen", "tok,en"};
+  const std::string region = kRegions[(size / 5) % 4];
+  creds.session_token = aws::SecretString(kTokens[size % 5]);
+  const WallTime when = WallTime(std::chrono::seconds(1440938160 + static_cast<int64_t>(size % 997) * 86399));
+  aws::Signer signer(region);
+  // Endpoint and operation: the first line with the method (as before); "ENDPOINT OPERATION" when the
+  // line starts with a scheme; and "http(s)://" + each Host header with the x-amz-target's operation
+  // (or GetItem), so most requests with a Host header reach the signer.
+  std::vector<std::pair<std::string, std::string>> calls = {{std::string(first), input.method}};
+  if (first.starts_with("http") && sp1 != std::string_view::npos) {
+    calls.emplace_back(input.method, std::string(target.substr(0, target.find(' '))));
+  }
+  std::string op = "GetItem";
+  for (const auto& [name, value] : input.headers) {
+    if (Lower(name) == "x-amz-target" && value.find('.') != std::string::npos)
+      op = value.substr(value.find('.') + 1);
+  }
+  for (const auto& [name, value] : input.headers) {
+    if (Lower(name) == "host") calls.emplace_back(((size & 2) != 0 ? "http://" : "https://") + value, op);
+  }
+  for (const auto& [endpoint, operation] : calls) {
+    auto req = signer.SignDynamoDbRequest(endpoint, operation, input.payload, creds, when);
+    fuzz::CheckOneLine(req.status());
+    if (!req.ok()) continue;
     for (const auto& [name, value] : req->headers) fuzz::CheckNoSecret(value, kSecret);
+    CheckAgreesWithTheGeneralPath(*req, region, creds, when);
+    // A second request hits the signing-key (and endpoint) cache: the same signature.
+    auto again = signer.SignDynamoDbRequest(endpoint, operation, input.payload, creds, when);
+    DYNATRONI_FUZZ_CHECK(again.ok() && again->headers == req->headers,
+                         "the signing-key cache changes the signature");
   }
   return 0;
 }
