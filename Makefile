@@ -77,7 +77,7 @@ help:
 	@echo "  make format     clang-format -i on every C++ source"
 	@echo "  make bench      build, then run the benchmarks (bench/run.sh)"
 	@echo "  make chaos      fault injection on a 3-node cluster (all 15 faults, 12+ min); rewrites docs/reliability.md results"
-	@echo "  make chaos-short  the CI subset (kill -9, throttling + dropped replies, clock offset; ~2.5 min)"
+	@echo "  make chaos-short  the CI subset (kill -9, throttling + dropped replies, a clock step on the sync standby; ~2.5 min)"
 	@echo "  make wheel      build a wheel into dist/ (isolated build, as pip does)"
 	@echo "  make dist       python -m build: sdist + wheel into dist/ (compiles the C++ core, ~10 min)"
 	@echo "  make dist-check make dist, then install the wheel into a fresh virtualenv and run the plugin tests"

@@ -47,6 +47,7 @@ import os
 import platform
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -66,6 +67,24 @@ from fault_proxy import FaultProxy, read_log  # noqa: E402
 NODES = ["node1", "node2", "node3"]
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 PG_COMMANDS = "postgres,pg_ctl,initdb,pg_basebackup,pg_rewind,pg_controldata,pg_isready,psql"
+# Preloaded before libfaketime in the clock faults: libfaketime 0.9.10 with FAKETIME_DONT_FAKE_MONOTONIC=1 makes
+# Python's time.sleep (clock_nanosleep on CLOCK_MONOTONIC, TIMER_ABSTIME) fail with EINVAL, which kills Patroni at
+# its next sleep; a real clock step never touches monotonic sleeps, so they go straight to the kernel.
+MONOTONIC_SLEEP_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+typedef int (*sleep_fn)(clockid_t, int, const struct timespec *, struct timespec *);
+int clock_nanosleep(clockid_t id, int flags, const struct timespec *req, struct timespec *rem) {
+  if (id != CLOCK_REALTIME) return syscall(SYS_clock_nanosleep, id, flags, req, rem) == 0 ? 0 : errno;
+  static sleep_fn next;
+  if (!next) next = (sleep_fn)dlsym(RTLD_NEXT, "clock_nanosleep");
+  return next(id, flags, req, rem);
+}
+"""
 SHORT_FAULTS = ["kill9_leader", "throttle_and_drop", "clock_offset_plus60"]
 ALL_FAULTS = ["kill9_leader", "sigstop_leader", "frozen_patroni", "leader_cut_off", "replica_cut_off",
               "throttling", "errors_5xx", "hangs", "dropped_replies", "throttle_and_drop",
@@ -221,13 +240,15 @@ class Checker:
         return total
 
     def availability(self, t_fault: float, t_end: float) -> Dict[str, float]:
-        """The longest gap between consecutive acknowledged writes in [t_fault - 1, t_end], and the time from
-        the fault to the first acknowledged write that ended that gap."""
-        ws = self.oks(t_fault - 1.0, t_end)
+        """The longest gap between the fault and the acknowledged writes completed in [t_fault, t_end] (the
+        fault counts as the first point, so an outage that starts with it is measured from it), and the time
+        from the fault to the first acknowledged write that ended that gap."""
+        ws = self.oks(t_fault, t_end)
         if not ws:
             return {"max_gap_s": t_end - t_fault, "time_to_writable_s": float("inf")}
-        points = [max(t_fault, ws[0].t_complete)] + [w.t_complete for w in ws]
-        gap, end_of_gap = 0.0, ws[0].t_complete
+        # from the fault itself, even when no write was acknowledged in the second before it
+        points = [t_fault] + [w.t_complete for w in ws]
+        gap, end_of_gap = 0.0, points[0]
         for a, b in zip(points, points[1:]):
             if b - a > gap:
                 gap, end_of_gap = b - a, b
@@ -255,6 +276,9 @@ class FaultResult:
     notes: str = ""
     error: str = ""
     duration_s: float = 0.0
+    # the clock faults: what was done (node, why, its role at each wall-clock step, offsets, times, the measured
+    # offset, its Patroni pid) - python/tests/test_chaos_short.py asserts it
+    clock: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -289,6 +313,8 @@ class Chaos:
                               scope=f"chaos-{os.getpid()}", watchdog=True, lease_log=True,
                               dynamic={"synchronous_mode": True, "synchronous_mode_strict": True})
                 self.c = c
+                if any(f.startswith("clock_offset") for f in self.args.faults):
+                    self._faketime_all()
                 with c:
                     c.start_all()
                     leader = c.wait_healthy(300)
@@ -357,14 +383,16 @@ class Chaos:
                 "holders": sorted(holders), **lease_beliefs.summary(records),
                 "logs": [str(p) for p in paths]}
 
-    def _wait_sync(self, leader: str) -> None:
-        """Until the leader has published a synchronous standby in the `sync` item that PostgreSQL also
-        reports as sync: in strict mode only that node may be promoted, so a failover before it is known
-        would (rightly) wait for the old leader to come back."""
+    def _wait_sync(self, leader: str, standby_wanted: Optional[str] = None) -> None:
+        """Until the leader has published a synchronous standby (`standby_wanted`, if given) in the `sync` item
+        that PostgreSQL also reports as sync: in strict mode only that node may be promoted, so a failover
+        before it is known would (rightly) wait for the old leader to come back."""
         def ready() -> bool:
             item = self.c.partition_items().get("sync", {})
             standby = json.loads(item.get("value") or "{}").get("sync_standby")
             if not standby or json.loads(item.get("value") or "{}").get("leader") != leader:
+                return False
+            if standby_wanted and standby != standby_wanted:
                 return False
             rows = self.c.query(leader, "select application_name from pg_stat_replication "
                                         "where sync_state in ('sync', 'quorum')")
@@ -526,48 +554,128 @@ class Chaos:
                             {"action": "throttle", "probability": 0.2},
                             {"action": "error500", "probability": 0.05}], 30)
 
-    def _clock_offset(self, res: FaultResult, leader: str, offset: str) -> None:
-        """Restart one replica's Patroni with its wall clock off by `offset` (libfaketime), then kill -9 the
-        leader so that the skewed node takes part in the election; the skew is removed at the end."""
+    # ---- the clock faults ----------------------------------------------------------------------------
+    def _stamp(self, node: str) -> Path:
+        return self.c.node(node).dir / "faketime"
+
+    def _faketime_all(self) -> None:
+        """Every node's Patroni (and the C++ core loaded into it) runs from the start under libfaketime reading
+        its own timestamp file on every call (FAKETIME_TIMESTAMP_FILE, FAKETIME_NO_CACHE=1), at "+0"; a clock
+        fault rewrites one node's file while it runs. Wall clock only (FAKETIME_DONT_FAKE_MONOTONIC=1: the
+        lease is timed on CLOCK_BOOTTIME, which a host's clock step leaves alone), PostgreSQL excluded."""
         if not os.path.exists(FAKETIME_LIB):
-            raise RuntimeError(f"{FAKETIME_LIB} is missing: apt-get install libfaketime (make deps)")
-        node = self._others(leader)[0]
+            raise RuntimeError(f"{FAKETIME_LIB} is missing: apt-get install faketime (make deps)")
+        src, shim = self.c.base_dir / "monotonic_sleep.c", self.c.base_dir / "monotonic_sleep.so"
+        src.write_text(MONOTONIC_SLEEP_SHIM)
+        subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(shim), str(src), "-ldl"], check=True)
+        os.chmod(shim, 0o755)
+        for n in NODES:
+            self._set_clock(n, 0)
+            self.c.node_env[n] = {"LD_PRELOAD": f"{shim} {FAKETIME_LIB}",
+                                  "FAKETIME_TIMESTAMP_FILE": str(self._stamp(n)),
+                                  "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                                  "FAKETIME_SKIP_CMDS": PG_COMMANDS}
+
+    def _set_clock(self, node: str, offset_s: int) -> None:
+        stamp = self._stamp(node)
+        tmp = stamp.with_suffix(".tmp")
+        tmp.write_text(f"{offset_s:+d}\n")
+        os.chmod(tmp, 0o644)
+        tmp.replace(stamp)  # atomic: libfaketime never reads a half-written file
+
+    def _roles(self, leader: str) -> Dict[str, str]:
+        """Each member's role as the leader's Patroni REST API /cluster reports it (leader, sync_standby,
+        replica, ...)."""
+        return {m["name"]: m.get("role", "") for m in self.c.rest(leader, "cluster").get("members", [])}
+
+    def _clock_target(self, leader: str) -> Dict[str, Any]:
+        """The node whose clock to move: the synchronous standby (in `synchronous_mode: strict` the only node
+        Patroni may promote, so the leader kill below makes the skewed node the new leader). Without a
+        synchronous standby (synchronous_mode off), the replica Patroni would promote: the one with the
+        least lag on /cluster."""
+        roles = self._roles(leader)
+        sync_item = json.loads(self.c.partition_items().get("sync", {}).get("value") or "{}")
+        sync = [n for n, r in roles.items() if r == "sync_standby"]
+        if sync:
+            node, why = sync[0], "the synchronous standby (/cluster role sync_standby): in strict synchronous " \
+                                 "mode the only node that may be promoted when the leader dies"
+        else:
+            members = {m["name"]: m for m in self.c.rest(leader, "cluster").get("members", [])}
+            replicas = [n for n in self._others(leader) if n in members]
+            node = min(replicas, key=lambda n: (members[n].get("lag") or 0) if isinstance(
+                members[n].get("lag"), int) else 1 << 62)
+            why = "no synchronous standby: the least-lagging replica on /cluster, the one Patroni would promote"
+        return {"node": node, "why": why, "leader": leader, "roles": roles,
+                "sync_item_standby": sync_item.get("sync_standby"), "steps": []}
+
+    def _step_clock(self, rec: Dict[str, Any], offset_s: int, leader: str) -> Dict[str, Any]:
+        """Rewrite the node's timestamp file to `offset_s` while its Patroni runs; the step's record: the
+        node's role on /cluster and its Patroni pid at the step, the real time, and the offset measured from
+        the first Patroni log line written after the step (the node keeps running: the pid must not change)."""
+        c, node = self.c, rec["node"]
+        log = c.node(node).log_path
+        step = {"offset_s": offset_s, "role": self._roles(leader).get(node, ""),
+                "patroni_pid": c.node(node).patroni_pid, "before_s": _log_skew(log)}
+        self._set_clock(node, offset_s)
+        step["t_mono"], step["real_time"] = round(time.monotonic(), 3), _dt.datetime.now(_dt.timezone.utc).isoformat()
+        time.sleep(0.5)  # a line timestamped before the step but not yet written by Patroni's log thread is skipped
+        pos = log.stat().st_size
+        skew = h.wait_for(lambda: [x for x in [_log_skew(log, pos)] if x is not None], 3 * self.loop_wait + 30,
+                          f"a log line of {node}'s Patroni after its clock step")[0]
+        step["measured_s"] = round(skew, 1)
+        step["patroni_pid_after"] = c.node(node).patroni_pid
+        rec["steps"].append(step)
+        h.say(f"clock: {node} ({step['role']}) stepped to {offset_s:+d}s, Patroni's log clock now measured "
+              f"{step['measured_s']:+.0f}s off (pid {step['patroni_pid']} -> {step['patroni_pid_after']})")
+        return step
+
+    def _clock_offset(self, res: FaultResult, leader: str, offset_s: int) -> None:
+        """Step the synchronous standby's wall clock by `offset_s` while it runs (libfaketime timestamp file),
+        kill -9 the leader so that the skewed node is promoted and takes the lease with its clock off, step its
+        clock back to the real time while it holds the lease; restore everything at the end."""
         c = self.c
-        c.node_env[node] = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-                            "FAKETIME_SKIP_CMDS": PG_COMMANDS}
+        self._wait_sync(leader)
+        rec = res.clock = self._clock_target(leader)
+        node = rec["node"]
+        h.say(f"clock: target {node}: {rec['why']}; roles {rec['roles']}, "
+              f"sync item names {rec['sync_item_standby']}")
         try:
-            c.stop(node)
-            c.start(node)
-            c.wait_healthy(240)
-            skew = _log_skew(c.node(node).log_path)
-            res.notes = f"{node} at {offset}: Patroni's log clock measured {skew:+.0f}s off" if skew is not None \
-                else f"{node} at {offset}"
-            h.say(res.notes)
-            self._wait_sync(leader)
+            self._step_clock(rec, offset_s, leader)
             time.sleep(2)
+            # The leader may drop the skewed standby from `sync` for a moment after the step (seen once:
+            # sync_standby None, and in strict mode nobody may then be promoted); the kill waits until it is
+            # the synchronous standby again, and records its role then.
+            self._wait_sync(leader, node)
+            rec["role_at_kill"] = self._roles(leader).get(node, "")
             self._t_disrupt = time.monotonic()
+            rec["leader_killed"], rec["t_kill"] = leader, round(self._t_disrupt, 3)
             c.crash(leader)
             new = self._wait_new_primary(leader, res.bound_s + 30)
-            res.notes += f"; new leader {new}" + (" (the skewed node)" if new == node else "")
+            rec["new_leader"], rec["t_new_leader"] = new, round(time.monotonic(), 3)
+            h.wait_for(lambda: c.leader_name() == new, 3 * self.loop_wait + 30, f"{new} in the leader item")
+            if new == node:  # a backward step while it holds the lease
+                self._step_clock(rec, 0, new)
             c.start(leader)
             c.wait_healthy(240)
+            rec["patroni_pid_end"] = c.node(node).patroni_pid
         finally:
-            c.node_env.pop(node, None)
-            if c.node(node).patroni_pid:
-                c.stop(node)
-            c.start(node)
+            self._set_clock(node, 0)
+        s0 = rec["steps"][0] if rec["steps"] else {}
+        res.notes = (f"{node} ({s0.get('role', '?')}) stepped {offset_s:+d}s mid-run, measured "
+                     f"{s0.get('measured_s', float('nan')):+.0f}s; new leader {rec.get('new_leader', '?')}"
+                     + (" (the skewed node), stepped back to 0 while leading" if len(rec["steps"]) > 1 else ""))
 
     def fault_clock_offset_plus60(self, res: FaultResult, leader: str) -> None:
-        """One replica's clock +60 s (libfaketime), then kill -9 of the leader."""
-        self._clock_offset(res, leader, "+60s")
+        """The sync standby's clock stepped +60 s mid-run, kill -9 of the leader, stepped back while it leads."""
+        self._clock_offset(res, leader, 60)
 
     def fault_clock_offset_minus60(self, res: FaultResult, leader: str) -> None:
-        """One replica's clock -60 s (libfaketime), then kill -9 of the leader."""
-        self._clock_offset(res, leader, "-60s")
+        """The sync standby's clock stepped -60 s mid-run, kill -9 of the leader, stepped back while it leads."""
+        self._clock_offset(res, leader, -60)
 
     def fault_clock_offset_plus600(self, res: FaultResult, leader: str) -> None:
-        """One replica's clock +600 s (libfaketime), then kill -9 of the leader."""
-        self._clock_offset(res, leader, "+600s")
+        """The sync standby's clock stepped +600 s mid-run, kill -9 of the leader, stepped back while it leads."""
+        self._clock_offset(res, leader, 600)
 
     def _ddb_down(self, seconds: float) -> None:
         self.fp.set_rules([{"action": "hang", "clients": NODES, "hang": 3600}])
@@ -592,10 +700,15 @@ class Chaos:
         self._ddb_down(self.ttl + 10)
 
 
-def _log_skew(path: Path) -> Optional[float]:
-    """Seconds between the newest Patroni log line's timestamp (written under libfaketime) and now."""
+def _log_skew(path: Path, after: Optional[int] = None) -> Optional[float]:
+    """Seconds between the newest Patroni log line's timestamp (written under libfaketime) and now; with `after`
+    (a byte offset), only lines written past it count (None until there is one)."""
     try:
-        lines = path.read_text(errors="replace").splitlines()[-20:]
+        with open(path, "rb") as f:
+            if after is not None:
+                f.seek(after)
+            data = f.read()
+        lines = data.decode(errors="replace").splitlines()[-20:]
     except OSError:
         return None
     for line in reversed(lines):
