@@ -56,7 +56,7 @@ endif
 CMAKE_PY_FLAGS = -DPython3_EXECUTABLE=$(abspath $(PY)) -DPython_EXECUTABLE=$(abspath $(PY))
 TEST_STAGES := deps lint-format build ctest build-asan test-asan fuzz python-install test-python test-python-302 test-e2e
 
-.PHONY: help deps deps-apt lock build build-asan test ctest test-asan python-install test-python test-python-302 test-e2e \
+.PHONY: help deps deps-apt lock build build-asan test ctest test-asan python-install test-python test-python-302 test-e2e test-e2e-dynalite \
   lint lint-format lint-tidy format demo bench wheel dist dist-check deb clean distclean chaos chaos-short
 
 help:
@@ -78,6 +78,8 @@ help:
 	@echo "  make bench      build, then run the benchmarks (bench/run.sh)"
 	@echo "  make chaos      fault injection on a 3-node cluster (all 15 faults, 12+ min); rewrites docs/reliability.md results"
 	@echo "  make chaos-short  the CI subset (kill -9, throttling + dropped replies, a clock step on the sync standby; ~2.5 min)"
+	@echo "  make test-e2e-dynalite  the cluster tests (test-e2e) and the clock tests on dynalite instead of moto"
+	@echo "                  (DYNATRONI_E2E_BACKEND=dynalite; not part of make test; ~12 min; docs/reliability.md)"
 	@echo "  make wheel      build a wheel into dist/ (isolated build, as pip does)"
 	@echo "  make dist       python -m build: sdist + wheel into dist/ (compiles the C++ core, ~10 min)"
 	@echo "  make dist-check make dist, then install the wheel into a fresh virtualenv and run the plugin tests"
@@ -191,6 +193,14 @@ test-python: python-install
 # Real 3-node Patroni 4.1 and Debian 3.0.2 clusters with PostgreSQL 15 on a local moto (docs: issue 5).
 test-e2e: python-install
 	$(PY) -m pytest $(CLUSTER_TESTS)
+
+# The cluster tests and the clock tests again on dynalite instead of moto (DYNATRONI_E2E_BACKEND, read by
+# tools/local_dynamodb.py); not part of `make test` (no room in CI's budget). Skipped there, with the reason:
+# what depends on a moto-only feature (docs/reliability.md, "Commands").
+CLOCK_TESTS = python/tests/test_plugin_wall_clock_jump.py python/tests/test_plugin_clock_offset.py \
+  python/tests/test_plugin_signature_clock.py
+test-e2e-dynalite: python-install
+	DYNATRONI_E2E_BACKEND=dynalite $(PY) -m pytest -rs $(CLUSTER_TESTS) $(CLOCK_TESTS)
 
 # The plugin conformance suite again under Debian's Python and Debian's Patroni 3.0.2 package, with our
 # package on PYTHONPATH (a copy of what `pip install` put into the venv, as docs/install.md describes).

@@ -303,7 +303,7 @@ class Chaos:
         proxy_log = self.out / "proxy.jsonl"
         if proxy_log.exists():
             proxy_log.unlink()
-        with h.LocalDynamo("moto", log_dir=self.out / "moto") as ddb:
+        with h.LocalDynamo(h.e2e_backend(), log_dir=self.out / h.e2e_backend()) as ddb:
             h.create_table(ddb.endpoint, "patroni")
             with FaultProxy("127.0.0.1", ddb.port, clients=NODES + ["ctl"], seed=self.args.seed,
                             log_path=str(proxy_log)) as fp:

@@ -188,6 +188,11 @@ def install_signal_handlers() -> None:
 
 
 # ------------------------------------------------------------------------------------------- DynamoDB
+def e2e_backend() -> str:
+    """The local DynamoDB the cluster tests run on: moto, or dynalite with DYNATRONI_E2E_BACKEND=dynalite."""
+    return local_dynamodb.e2e_backend()
+
+
 class LocalDynamo:
     """A local DynamoDB (moto or dynalite via tools/local_dynamodb.py) or an external endpoint."""
 
@@ -208,7 +213,11 @@ class LocalDynamo:
         self._server = local_dynamodb.start(self.kind, self.log_dir)
         self.endpoint = self._server.endpoint
         _register(self)
-        say(f"  {self.kind} listens on {self.endpoint} (log {self._server.log_path})")
+        answering = local_dynamodb.server_kind(self.endpoint)
+        say(f"  {self.kind} listens on {self.endpoint} (log {self._server.log_path}); GET / answered by {answering}")
+        if answering != self.kind:
+            self.close()
+            raise RuntimeError(f"LocalDynamo: asked for {self.kind}, but {answering} answers at {self.endpoint}")
         return self
 
     @property

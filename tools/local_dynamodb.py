@@ -37,6 +37,21 @@ TEST_ENV = {
 }
 
 
+# The local DynamoDB the cluster tests (python/tests/test_e2e_*.py, test_chaos_short.py and tools/chaos.py, through
+# tools/cluster_harness.py's LocalDynamo) and the clock tests (through python/tests/plugin_harness.py's moto_ddb) run
+# on: moto unless DYNATRONI_E2E_BACKEND names dynalite (`make test-e2e-dynalite`). Read here and nowhere else.
+E2E_BACKEND_ENV = "DYNATRONI_E2E_BACKEND"
+BACKENDS = ("moto", "dynalite")
+
+
+def e2e_backend() -> str:
+    """"moto" (the default) or "dynalite", from $DYNATRONI_E2E_BACKEND; anything else is an error, not moto."""
+    kind = os.environ.get(E2E_BACKEND_ENV, "").strip() or "moto"
+    if kind not in BACKENDS:
+        raise SystemExit(f"{E2E_BACKEND_ENV}={kind!r}: choose moto or dynalite")
+    return kind
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -114,6 +129,22 @@ def _ready(endpoint: str) -> bool:
             return "TableNames" in json.loads(resp.read() or b"{}")
     except Exception:  # noqa: BLE001 - any failure means "not ready yet"
         return False
+
+
+def server_kind(endpoint: str) -> str:
+    """Which server answers at `endpoint`, from its reply to `GET /`: dynalite's health check ("healthy:
+    dynamodb.<region>.amazonaws.com"), or moto's (a Werkzeug server; our wrapper is moto's own server); "unknown"
+    otherwise. The cluster harness checks it, so a run on DYNATRONI_E2E_BACKEND=dynalite shows dynalite answering."""
+    try:
+        with urllib.request.urlopen(endpoint.rstrip("/") + "/", timeout=5) as resp:
+            body, server = resp.read(200), resp.headers.get("Server", "")
+    except Exception:  # noqa: BLE001 - no answer is "unknown"
+        return "unknown"
+    if body.startswith(b"healthy: dynamodb."):
+        return "dynalite"
+    if server.startswith("Werkzeug/"):
+        return "moto"
+    return "unknown"
 
 
 def start(name: str, log_dir: Path, port: int | None = None, timeout: float = 60.0) -> Server:

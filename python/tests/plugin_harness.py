@@ -165,11 +165,14 @@ def scope(request) -> str:
 
 @pytest.fixture(scope='session')
 def moto_ddb(local_dynamodb) -> Ddb:
-    """moto only: for the few tests whose subject does not depend on the server (timing, real Patroni)."""
-    endpoint = local_dynamodb['endpoints']['moto']
+    """One server only, for the few tests whose subject does not depend on the server (timing, real Patroni): moto,
+    or dynalite with DYNATRONI_E2E_BACKEND=dynalite (tools/local_dynamodb.py's e2e_backend; make test-e2e-dynalite)."""
+    import local_dynamodb as servers_tool  # tools/, on sys.path above
+    kind = servers_tool.e2e_backend()
+    endpoint = local_dynamodb['endpoints'][kind]
     table = unique_name('plugin_moto_only')
     create_table(endpoint, table)
-    return Ddb('moto', endpoint, table)
+    return Ddb(kind, endpoint, table)
 
 
 def _factory(ddb: Ddb, scope: str):

@@ -95,7 +95,7 @@ def setup(tmp_path_factory):
     assert os.geteuid() == 0, "the end-to-end tests run PostgreSQL as the postgres user: run them as root"
     work = tmp_path_factory.mktemp("metrics")
     names = ["node1", "node2", "node3"]
-    with h.LocalDynamo("moto", log_dir=work) as ddb:
+    with h.LocalDynamo(h.e2e_backend(), log_dir=work) as ddb:
         h.create_table(ddb.endpoint, TABLE)
         with FaultProxy("127.0.0.1", ddb.port, clients=names, seed=5, log_path=str(work / "proxy.jsonl")) as fault:
             listen = {n: f"127.0.0.1:{h.free_port()}" for n in names}

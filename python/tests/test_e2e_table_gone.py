@@ -35,7 +35,7 @@ REINIT = ("trying to bootstrap a new cluster", "initialized a new cluster", "run
 @pytest.fixture(scope="module")
 def ddb(tmp_path_factory):
     assert os.geteuid() == 0, "the end-to-end tests run PostgreSQL as the postgres user: run them as root"
-    with h.LocalDynamo("moto", log_dir=tmp_path_factory.mktemp("moto")) as d:
+    with h.LocalDynamo(h.e2e_backend(), log_dir=tmp_path_factory.mktemp(h.e2e_backend())) as d:
         h.create_table(d.endpoint, TABLE)
         yield d
 

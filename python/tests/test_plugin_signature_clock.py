@@ -75,8 +75,13 @@ def test_a_client_an_hour_off_learns_the_skew_from_the_date_header_and_applies_e
         assert refused[0]['message'].startswith(first_words), refused[0]['message']
         assert len(refused) == (2 if client == 'plugin' else 1), [(r['op'], r['message']) for r in refused]
         accepted = [r for r in mine if r not in refused]
+        # dynalite (DYNATRONI_E2E_BACKEND=dynalite) has no point-in-time recovery API: the server itself answers
+        # the doctor's DescribeContinuousBackups with UnknownOperationException (past the proxy's signature check),
+        # which the doctor takes as "not supported by this endpoint" (it still exits 0, asserted below)
+        no_pitr = [r for r in accepted if moto_ddb.server == 'dynalite' and client == 'doctor' and 'upstream' in r
+                   and (r['op'], r.get('error')) == ('DescribeContinuousBackups', 'UnknownOperationException')]
         bad = [(r['op'], r['outcome'], r.get('error')) for r in accepted
-               if r['outcome'] not in ('ok', 'condition-failed')]
+               if r['outcome'] not in ('ok', 'condition-failed') and r not in no_pitr]
         assert not bad, bad
     step = _refused([r for r in log if r['client'] == 'plugin'])[1]
     assert (step['op'], step['key']) == ('UpdateItem', 'leader') and step['message'].startswith(step_words), step
