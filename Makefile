@@ -208,7 +208,7 @@ test-python-302: python-install
 	@site=$$(mktemp -d) && trap 'rm -rf "$$site"' EXIT && \
 	cp -r "$$($(PY) -c 'import dynatroni, os; print(os.path.dirname(dynatroni.__file__))')" "$$site/" && \
 	PYTHONPATH="$$site" $(SYSTEM_PYTHON) -c 'import patroni.version as v, dynatroni; print("test-python-302: Patroni", v.__version__, "from", v.__file__)' && \
-	$(PY) tools/local_dynamodb.py run -- env PYTHONPATH="$$site" $(SYSTEM_PYTHON) -m pytest -p no:cacheprovider \
+	$(PY) -m tools.local_dynamodb run -- env PYTHONPATH="$$site" $(SYSTEM_PYTHON) -m pytest -p no:cacheprovider \
 	  python/tests/test_plugin_conformance.py
 
 # A wheel built the way `pip install .` / `python -m build` does, in an isolated env.
@@ -261,15 +261,15 @@ CHAOS_OUT ?= chaos-out
 CHAOS_SEED ?= 1
 CHAOS_FAILOVER_TIME ?= 30
 chaos: python-install
-	$(PY) tools/chaos.py --seed $(CHAOS_SEED) --failover-time $(CHAOS_FAILOVER_TIME) --out $(CHAOS_OUT) --json $(CHAOS_OUT)/results.json --doc docs/reliability.md
+	$(PY) -m tools.chaos --seed $(CHAOS_SEED) --failover-time $(CHAOS_FAILOVER_TIME) --out $(CHAOS_OUT) --json $(CHAOS_OUT)/results.json --doc docs/reliability.md
 
 chaos-short: python-install
-	$(PY) tools/chaos.py --short --seed $(CHAOS_SEED) --out $(CHAOS_OUT) --json $(CHAOS_OUT)/results-short.json
+	$(PY) -m tools.chaos --short --seed $(CHAOS_SEED) --out $(CHAOS_OUT) --json $(CHAOS_OUT)/results-short.json
 
 # The main job: a 3-node Patroni + PostgreSQL cluster on a local DynamoDB, a crash of the leader and the
 # measured failover time (tools/demo.py; DYNAMODB=dynalite or DYNAMODB_ENDPOINT=... select the DynamoDB).
 demo: build python-install
-	FAILOVER_TIME=$(FAILOVER_TIME) $(PY) tools/demo.py
+	FAILOVER_TIME=$(FAILOVER_TIME) $(PY) -m tools.demo
 
 # BENCH=client|cluster|all selects the part (bench/run.sh; docs/benchmarks.md is regenerated from bench/results/).
 BENCH ?= all

@@ -27,13 +27,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-
-import benchlib  # noqa: E402
-import cluster_harness as h  # noqa: E402
-import local_dynamodb  # noqa: E402
-from delay_proxy import DelayProxy  # noqa: E402
+from bench import benchlib
+from bench.delay_proxy import DelayProxy
+from tools import cluster_harness as h
+from tools import local_dynamodb
 
 BACKENDS = ["etcd", "dynamodb-loopback", "dynamodb-latency"]
 STATS_NAME = "dynatroni-stats.json"

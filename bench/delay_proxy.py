@@ -5,7 +5,7 @@ available here). Byte order is kept; the delay does not stack up for back-to-bac
 
     with DelayProxy("127.0.0.1", 8000, rtt_ms=4) as p:   # nodes use p.url instead of the server's
         ...
-    python bench/delay_proxy.py --upstream 127.0.0.1:8000 --rtt-ms 4
+    python -m bench.delay_proxy --upstream 127.0.0.1:8000 --rtt-ms 4
 """
 from __future__ import annotations
 

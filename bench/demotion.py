@@ -2,9 +2,9 @@
 """Measure the demotion allowance: how long PostgreSQL keeps accepting writes after the DCS plugin tells
 Patroni the lease is lost (docs/design.md, "Why the old holder stops before a follower may take over").
 
-    python bench/demotion.py --patroni 4.1 --runs 10            # writes bench/results/demotion-4.1.json
-    python bench/demotion.py --patroni 3.0.2 --runs 10
-    python bench/demotion.py --report bench/results/demotion-4.1.json bench/results/demotion-3.0.2.json
+    python -m bench.demotion --patroni 4.1 --runs 10            # writes bench/results/demotion-4.1.json
+    python -m bench.demotion --patroni 3.0.2 --runs 10
+    python -m bench.demotion --report bench/results/demotion-4.1.json bench/results/demotion-3.0.2.json
 
 Setup: a one-node Patroni cluster (tools/cluster_harness.py, PostgreSQL 15 as the ``postgres`` user) on a
 local moto (tools/local_dynamodb.py), the node talking to it through tools/fault_proxy.py. Patroni runs the
@@ -56,11 +56,9 @@ from typing import Any, Dict, List, Optional
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path.insert(0, str(REPO / "tools"))
-sys.path.insert(0, str(BENCH))
 
-import cluster_harness as h  # noqa: E402
-from fault_proxy import FaultProxy  # noqa: E402
+from tools import cluster_harness as h  # noqa: E402
+from tools.fault_proxy import FaultProxy  # noqa: E402
 
 SITECUSTOMIZE = textwrap.dedent('''\
     # Installed by bench/demotion.py: time-stamps the DynamoDB plugin's lease outcomes (CLOCK_MONOTONIC).
@@ -383,7 +381,7 @@ def main(argv: List[str]) -> int:
                               "loadavg_start": h_load(), "command": " ".join(["python", "bench/demotion.py"] + argv)}
 
     def save() -> None:
-        import benchlib
+        from bench import benchlib
         result["machine"] = benchlib.machine()
         result["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         result["loadavg_end"] = h_load()

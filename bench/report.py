@@ -7,12 +7,9 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import benchlib  # noqa: E402
+from bench import benchlib
 
 DOC = benchlib.REPO / "docs" / "benchmarks.md"
 IMG = benchlib.REPO / "docs" / "img"

@@ -24,11 +24,11 @@ if [ "$BENCH" != client ]; then
   done
 fi
 if [ "$BENCH" != cluster ]; then
-  "$PY" bench/client_overhead.py --bench-bin "$BUILD/bench/dynatroni_client_bench" --command "$cmd"
+  "$PY" -m bench.client_overhead --bench-bin "$BUILD/bench/dynatroni_client_bench" --command "$cmd"
 fi
 if [ "$BENCH" != client ]; then
-  "$PY" bench/cluster_bench.py --rounds "${ROUNDS:-10}" --failover-times "${FAILOVER_TIMES:-15 60}" \
+  "$PY" -m bench.cluster_bench --rounds "${ROUNDS:-10}" --failover-times "${FAILOVER_TIMES:-15 60}" \
     --block "${BLOCK:-5 2}" --steady-seconds "${STEADY_SECONDS:-120}" --budget-minutes "${BUDGET_MINUTES:-0}" \
     --command "$cmd"
 fi
-"$PY" bench/report.py
+"$PY" -m bench.report

@@ -30,7 +30,7 @@ what it believes about the lease (``DYNATRONI_LEASE_LOG``; copied to ``lease-<no
 tools/lease_beliefs.py checks that no two nodes believed they held it at the same time (the proxy log tests the
 store; this tests Dynatroni).
 
-    python tools/chaos.py [--short] [--faults kill9_leader,throttle_and_drop] [--failover-time 30]
+    python -m tools.chaos [--short] [--faults kill9_leader,throttle_and_drop] [--failover-time 30]
                           [--seed 1] [--out DIR] [--json results.json] [--doc docs/reliability.md]
 
 ``--doc`` rewrites the section between the CHAOS-RESULTS markers of that file from the results.
@@ -55,14 +55,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
+from tools import cluster_harness as h
+from tools import lease_beliefs
+from tools import linearizability
+from tools import split_brain
+from tools.fault_proxy import FaultProxy, read_log
 
-import cluster_harness as h  # noqa: E402
-import lease_beliefs  # noqa: E402
-import linearizability  # noqa: E402
-import split_brain  # noqa: E402
-from fault_proxy import FaultProxy, read_log  # noqa: E402
 
 NODES = ["node1", "node2", "node3"]
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"

@@ -2,7 +2,7 @@
 """A reusable harness for real Patroni + PostgreSQL clusters on Dynatroni (used by the demo, the end-to-end
 tests and the benchmarks).
 
-    from cluster_harness import LocalDynamo, Cluster, create_table
+    from tools.cluster_harness import LocalDynamo, Cluster, create_table
     with LocalDynamo("moto") as ddb:
         create_table(ddb.endpoint, "patroni")
         with Cluster(3, endpoint=ddb.endpoint, failover_time=15) as c:
@@ -66,12 +66,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
-TOOLS = REPO / "tools"
-if str(TOOLS) not in sys.path:
-    sys.path.insert(0, str(TOOLS))
 
-import local_dynamodb  # noqa: E402
-import split_brain as split_brain_checker  # noqa: E402
+from tools import local_dynamodb  # noqa: E402
+from tools import split_brain as split_brain_checker  # noqa: E402
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 DEBIAN_PYTHON = "/usr/bin/python3"

@@ -19,11 +19,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import cluster_harness as h  # noqa: E402
+from tools import cluster_harness as h
 
 
 def step(n: int, text: str) -> None:

@@ -17,5 +17,5 @@ if ! "$py" -c 'import moto.server' 2>/dev/null; then
 fi
 echo "Dynatroni client demo: the leader-lease primitives against a local DynamoDB (moto)"
 # local_dynamodb.py exports DYNATRONI_TEST_ENDPOINTS=moto=http://127.0.0.1:PORT and dummy credentials.
-exec "$py" tools/local_dynamodb.py run --only moto -- \
+exec "$py" -m tools.local_dynamodb run --only moto -- \
   bash -c 'exec "$0" --endpoint "${DYNATRONI_TEST_ENDPOINTS#moto=}"' "$demo"

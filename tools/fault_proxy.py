@@ -69,7 +69,7 @@ held connections are reset), ``POST /clock`` (``{"offset": seconds}``: the proxy
     with FaultProxy("127.0.0.1", 8000, clients=["node1", "node2"], seed=1, log_path="proxy.jsonl") as fp:
         fp.url("node1"); fp.set_rules([{"action": "throttle", "ops": ["UpdateItem"], "probability": 0.5}])
 
-    python tools/fault_proxy.py --upstream 127.0.0.1:8000 --clients node1,node2 --seed 1 --log proxy.jsonl
+    python -m tools.fault_proxy --upstream 127.0.0.1:8000 --clients node1,node2 --seed 1 --log proxy.jsonl
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ belief anew: a refused renewal ends it, a successful one extends it). Rules:
 * ``too_few_beliefs``: fewer than ``min_held`` records that said "held" (nothing was checked), or fewer than
   ``min_holders`` distinct nodes that ever held the lease (a run meant to fail over did not).
 
-    python tools/lease_beliefs.py FILE.jsonl ...   # prints the problems; exit code 1 when there are any
+    python -m tools.lease_beliefs FILE.jsonl ...   # prints the problems; exit code 1 when there are any
 """
 from __future__ import annotations
 

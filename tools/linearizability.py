@@ -29,7 +29,7 @@ pending call whose invocation precedes every unlinearized return, backtrack othe
 ops, state). Nondeterminism (unknown ops) is handled by the powerset construction: the state is the set of
 register values the history so far allows. Keys are independent (P-compositionality), so each is checked alone.
 
-    python tools/linearizability.py proxy.jsonl [--keys leader,sync,failover,config,initialize] [--json]
+    python -m tools.linearizability proxy.jsonl [--keys leader,sync,failover,config,initialize] [--json]
 
 Exit code 0 when every checked key is linearizable, 1 when one is not (the report names the key and the
 operations around where the search got stuck), 2 when the search hit its step limit.

@@ -5,8 +5,8 @@ Used by the C++ integration tests (via ctest), the Python tests, the demo and th
 benchmarks. Every server is started on a free 127.0.0.1 port and stopped (with its
 whole process group) when the context manager exits or the wrapped command ends.
 
-    python tools/local_dynamodb.py run -- CMD ARGS...   # both servers, env exported
-    python tools/local_dynamodb.py run --only moto -- CMD
+    python -m tools.local_dynamodb run -- CMD ARGS...   # both servers, env exported
+    python -m tools.local_dynamodb run --only moto -- CMD
 
 CMD sees DYNATRONI_TEST_ENDPOINTS="moto=http://127.0.0.1:P1,dynalite=http://127.0.0.1:P2"
 plus dummy AWS credentials and region (the local servers accept any signature).
@@ -90,7 +90,7 @@ def _dynalite_bin() -> str:
 def _command(name: str, port: int) -> list[str]:
     if name == "moto":
         # Our wrapper serialises requests: moto alone is not atomic under concurrency.
-        return [sys.executable, str(REPO / "tools" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)]
+        return [sys.executable, "-m", "tools.moto_server", "-H", "127.0.0.1", "-p", str(port)]
     if name == "dynalite":
         # In memory; the default 400 KB item limit, like the real service.
         return [_dynalite_bin(), "--host", "127.0.0.1", "--port", str(port), "--createTableMs", "50",

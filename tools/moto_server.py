@@ -18,7 +18,7 @@ naming a table (docs/iam.md's) would never allow anything. Here a DynamoDB reque
 (``arn:aws:dynamodb:<region>:<account>:table/<name>``), as in AWS. moto still ignores a statement's ``Condition``
 (``dynamodb:LeadingKeys`` included).
 
-    python tools/moto_server.py -H 127.0.0.1 -p 5000
+    python -m tools.moto_server -H 127.0.0.1 -p 5000
 """
 import argparse
 import io

@@ -19,7 +19,7 @@ the client side, as after a partition heals) and forwards new ones.
         url = proxy.url                               # http://127.0.0.1:<listen port>
         proxy.set_mode("hang"); ...; proxy.set_mode("forward")
 
-    python tools/tcp_proxy.py --upstream 127.0.0.1:8000 [--listen-port P]   # forward until Ctrl-C
+    python -m tools.tcp_proxy --upstream 127.0.0.1:8000 [--listen-port P]   # forward until Ctrl-C
 """
 from __future__ import annotations
 

@@ -8,15 +8,13 @@ use it (never a silent skip).
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import local_dynamodb as servers_tool  # noqa: E402  (tools/ is not a package)
+from tools import local_dynamodb as servers_tool  # the repository root is on sys.path (pyproject.toml)
 
 
 @pytest.fixture(scope="session")

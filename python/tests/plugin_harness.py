@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import json
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -28,9 +27,6 @@ import pytest
 from botocore.config import Config as BotoConfig
 
 REPO = Path(__file__).resolve().parents[2]
-TOOLS = REPO / 'tools'
-if str(TOOLS) not in sys.path:
-    sys.path.insert(0, str(TOOLS))
 
 from dynatroni import patroni_loader  # noqa: E402
 
@@ -167,7 +163,7 @@ def scope(request) -> str:
 def moto_ddb(local_dynamodb) -> Ddb:
     """One server only, for the few tests whose subject does not depend on the server (timing, real Patroni): moto,
     or dynalite with DYNATRONI_E2E_BACKEND=dynalite (tools/local_dynamodb.py's e2e_backend; make test-e2e-dynalite)."""
-    import local_dynamodb as servers_tool  # tools/, on sys.path above
+    from tools import local_dynamodb as servers_tool
     kind = servers_tool.e2e_backend()
     endpoint = local_dynamodb['endpoints'][kind]
     table = unique_name('plugin_moto_only')

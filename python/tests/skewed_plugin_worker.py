@@ -17,9 +17,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plugin_harness import compat_acquire, compat_update_leader, get_dcs  # noqa: E402
 

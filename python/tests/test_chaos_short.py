@@ -21,9 +21,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import chaos  # noqa: E402
+from tools import chaos  # noqa: E402
 
 
 @pytest.fixture(scope="module")

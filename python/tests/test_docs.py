@@ -1578,8 +1578,7 @@ class _FakeDynamoDB:
 def _dynamodb_error(typ: str, message: str = "zz docs message") -> Tuple:
     """DynamoDB's error answer for the error type `typ`, with the HTTP status the service sends it with
     (tools/fault_proxy.py's copies of its replies; 400 for the rest)."""
-    sys.path.insert(0, str(REPO / "tools"))
-    import fault_proxy
+    from tools import fault_proxy
     status = next((s for s, t, _ in fault_proxy.ERRORS.values() if t.rpartition("#")[2] == typ), 400)
     return ("reply", status, {}, json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{typ}",
                                              "message": message}))
@@ -2220,7 +2219,6 @@ def _what_the_log_says() -> Dict[str, str]:
 def test_operations_md_names_the_plugins_logger():
     """The logger the docs tell operators to configure is the one the plugin logs on, a child of Patroni's
     `patroni` logger (so Patroni's `log.loggers` settings cover it)."""
-    sys.path.insert(0, str(REPO / "python" / "tests"))
     from dynatroni import dynamodb, failure_log
     text = (DOCS / "operations.md").read_text()
     named = set(re.findall(r"\(logger `([\w.]+)`", text))
@@ -2254,7 +2252,6 @@ def test_patronis_log_loggers_setting_sets_the_plugins_level():
 def test_operations_md_log_table_has_a_row_of_the_tested_shape_per_failure():
     """One row per failure python/tests/test_plugin_failure_log.py produces, each quoting a line of the shape that
     test asserts (python/tests/failure_lines.py), plus the background credential refresh and the summary."""
-    sys.path.insert(0, str(REPO / "python" / "tests"))
     import failure_lines
     rows = _what_the_log_says()
     expected = {f.name for f in failure_lines.FAILURES} | {"credential refresh", "repeated failures"}

@@ -41,11 +41,10 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import cluster_harness as h  # noqa: E402
-import lease_beliefs  # noqa: E402
-from fault_proxy import FaultProxy, read_log  # noqa: E402
+from tools import cluster_harness as h  # noqa: E402
+from tools import lease_beliefs  # noqa: E402
+from tools.fault_proxy import FaultProxy, read_log  # noqa: E402
 
 FAILOVER_TIME = 9.0
 TABLE = "patroni-break-glass"

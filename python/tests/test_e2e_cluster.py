@@ -46,12 +46,11 @@ from typing import List, Optional
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import cluster_harness as h  # noqa: E402
-import lease_beliefs  # noqa: E402
-from fault_proxy import FaultProxy, read_log  # noqa: E402
-from tcp_proxy import TcpProxy  # noqa: E402
+from tools import cluster_harness as h  # noqa: E402
+from tools import lease_beliefs  # noqa: E402
+from tools.fault_proxy import FaultProxy, read_log  # noqa: E402
+from tools.tcp_proxy import TcpProxy  # noqa: E402
 
 FAILOVER_TIME = 15.0
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 15, 5, 5

@@ -24,10 +24,9 @@ from typing import Any, Dict, List
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import cluster_harness as h  # noqa: E402
-import fault_proxy  # noqa: E402
+from tools import cluster_harness as h  # noqa: E402
+from tools import fault_proxy  # noqa: E402
 
 FAILOVER_TIME = 9.0
 TABLE = "patroni"

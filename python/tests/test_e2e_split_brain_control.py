@@ -22,10 +22,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import cluster_harness as h  # noqa: E402
-import lease_beliefs  # noqa: E402
+from tools import cluster_harness as h  # noqa: E402
+from tools import lease_beliefs  # noqa: E402
 from test_e2e_cluster import assert_no_split_brain  # noqa: E402
 
 FAILOVER_TIME = 15.0

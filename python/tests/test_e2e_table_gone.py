@@ -21,9 +21,8 @@ from typing import Dict, List
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import cluster_harness as h  # noqa: E402
+from tools import cluster_harness as h  # noqa: E402
 
 FAILOVER_TIME = 9.0
 TABLE = "patroni-gone"

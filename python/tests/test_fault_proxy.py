@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import fault_proxy as fp  # noqa: E402
-import local_dynamodb  # noqa: E402
+from tools import fault_proxy as fp  # noqa: E402
+from tools import local_dynamodb  # noqa: E402
 
 TABLE = "proxytest"
 
@@ -303,7 +302,7 @@ def test_concurrent_cas_under_faults_gives_a_linearizable_history(proxy, moto):
     throttles and fails requests; the log checks out as linearizable, and a log edited to show a stale read
     does not."""
     import threading
-    import linearizability as lin
+    from tools import linearizability as lin
     part = _part()
     _update(_client(proxy.url("a")), part, "leader", "init")  # logged: the history starts empty
     proxy.set_rules([{"action": "drop_reply", "ops": ["UpdateItem"], "probability": 0.15},
@@ -353,7 +352,7 @@ def test_stale_read_serves_the_previous_version_to_eventually_consistent_reads_o
     version of the item before the one the proxy saw last; a strongly consistent read always gets the current
     item. botocore decodes the stale replies (their x-amz-crc32 is recomputed), and the checker accepts the stale
     eventually consistent reads but flags the same reads once they claim to be consistent."""
-    import linearizability as lin
+    from tools import linearizability as lin
     c, part = _client(proxy.url("a")), _part()
     proxy.set_rules([{"action": "stale_read"}])
     for v in ("v1", "v2", "v3"):

@@ -19,11 +19,11 @@ from typing import List
 
 import pytest
 
-from plugin_harness import *  # noqa: F401,F403  (fixtures and helpers; puts tools/ on sys.path)
+from plugin_harness import *  # noqa: F401,F403  (fixtures and helpers)
 
-import fault_proxy  # noqa: E402
-import lease_beliefs  # noqa: E402
-import linearizability  # noqa: E402
+from tools import fault_proxy  # noqa: E402
+from tools import lease_beliefs  # noqa: E402
+from tools import linearizability  # noqa: E402
 
 FAILOVER_TIME = 9  # ttl 9 s, loop_wait = retry_timeout = 3 s
 REPO = Path(__file__).resolve().parents[2]
@@ -167,7 +167,7 @@ def test_plugin_beliefs_of_a_broken_takeover_overlap_while_dynamodb_stays_linear
 
 def test_reliability_md_states_the_belief_checks_minimum():
     """docs/reliability.md's claims about the chaos run's belief check match the code."""
-    import chaos
+    from tools import chaos
     doc = " ".join((REPO / "docs" / "reliability.md").read_text().split())
     assert f"when fewer than {chaos.MIN_BELIEFS} records said held" in doc
     assert "DYNATRONI_LEASE_LOG=FILE" in doc

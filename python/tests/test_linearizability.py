@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import linearizability as lin  # noqa: E402
+from tools import linearizability as lin  # noqa: E402
 
 UPDATE = "SET #ver = if_not_exists(#ver, :zero) + :one, #upd = :now, #val = :val"
 NAMES = {"#ver": "version", "#val": "value", "#upd": "updated_at"}

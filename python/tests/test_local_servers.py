@@ -74,14 +74,14 @@ def test_signed_requests_work_against_local_server(local_dynamodb, server):
 def test_server_kind_tells_moto_from_dynalite(local_dynamodb):
     """tools/local_dynamodb.py's server_kind, which the cluster harness checks so that a DYNATRONI_E2E_BACKEND run
     shows which server answered: each server is recognised as itself, and a port where nothing listens is neither."""
-    import local_dynamodb as servers_tool  # tools/, on sys.path (conftest.py)
+    from tools import local_dynamodb as servers_tool
     assert servers_tool.server_kind(local_dynamodb["endpoints"]["moto"]) == "moto"
     assert servers_tool.server_kind(local_dynamodb["endpoints"]["dynalite"]) == "dynalite"
     assert servers_tool.server_kind(f"http://127.0.0.1:{servers_tool.free_port()}") == "unknown"
 
 
 def test_e2e_backend_defaults_to_moto_and_refuses_unknown_names(monkeypatch):
-    import local_dynamodb as servers_tool
+    from tools import local_dynamodb as servers_tool
     monkeypatch.delenv(servers_tool.E2E_BACKEND_ENV, raising=False)
     assert servers_tool.e2e_backend() == "moto"
     monkeypatch.setenv(servers_tool.E2E_BACKEND_ENV, "dynalite")

@@ -22,7 +22,7 @@ import pytest
 from patroni.dcs import get_dcs
 from patroni.exceptions import DCSError
 
-import fault_proxy
+from tools import fault_proxy
 from dynatroni.failure_log import LOGGER_NAME
 from plugin_harness import *  # noqa: F401,F403  (fixtures and helpers)
 

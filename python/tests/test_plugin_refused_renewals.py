@@ -38,7 +38,7 @@ from patroni.exceptions import DCSError
 
 from plugin_harness import *  # noqa: F401,F403  (fixtures and helpers)
 
-import fault_proxy  # noqa: E402  (tools/ is on sys.path via plugin_harness)
+from tools import fault_proxy  # noqa: E402
 
 FAILOVER_TIME = 9  # ttl 9 s, loop_wait = retry_timeout = 3 s, safety margin ~2 s
 

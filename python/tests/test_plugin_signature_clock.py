@@ -21,7 +21,7 @@ import pytest
 from plugin_harness import *  # noqa: F401,F403  (fixtures and helpers)
 from plugin_harness import ACCESS_KEY, REGION, SECRET_KEY
 
-import fault_proxy  # noqa: E402  (tools/ is on sys.path via plugin_harness)
+from tools import fault_proxy  # noqa: E402
 
 FAILOVER_TIME = 9.0
 CLI = Path(sys.executable).parent / 'dynatroni'

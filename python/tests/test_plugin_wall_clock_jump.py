@@ -30,7 +30,7 @@ import pytest
 from plugin_harness import *  # noqa: F401,F403  (fixtures and helpers)
 from plugin_harness import dcs_config
 
-import fault_proxy  # noqa: E402  (tools/ is on sys.path via plugin_harness)
+from tools import fault_proxy  # noqa: E402
 
 FAILOVER_TIME = 9.0  # ttl 9 s, loop_wait 3 s: the smallest the plugin accepts
 LOOP_WAIT = 3.0

@@ -13,11 +13,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
 
-import chaos  # noqa: E402
-import cluster_harness as h  # noqa: E402
-import split_brain  # noqa: E402
+from tools import chaos  # noqa: E402
+from tools import cluster_harness as h  # noqa: E402
+from tools import split_brain  # noqa: E402
 from test_e2e_cluster import assert_no_split_brain  # noqa: E402
 
 History = List[Tuple[str, float, Optional[int]]]  # (node, time the commit returned, timeline)
