@@ -10,12 +10,12 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from patroni.dcs import AbstractDCS, Cluster, ClusterConfig, Failover, Leader, Member, SyncState, TimelineHistory
-from patroni.exceptions import DCSError
 
 from . import _core, lease_log, metrics
+from .errors import DynamoDBError, dcs_call
 from .failure_log import FailureLimiter, LOGGER_NAME, emit, error_name, failure_line
 
 try:  # Patroni >= 3.2
@@ -33,10 +33,20 @@ _CITUS_KEYS = ('group', 'database')
 
 _NOT_WRITTEN = 'not written; Patroni retries in its next cycle'
 _POLL_AGAIN = 'the watch polls again within 1 s'
+__all__ = ['DynamoDB', 'DynamoDBError']
 
 
-class DynamoDBError(DCSError):
-    """DynamoDB could not be reached, or a write's outcome is unknown."""
+# The table key a failed call's log line names (errors.dcs_call's `key`), from the decorated method's arguments.
+def _at_leader(dcs: 'DynamoDB', *_: Any, **__: Any) -> str:
+    return dcs._leader_key
+
+
+def _at_arg(dcs: 'DynamoDB', key: str, *_: Any, **__: Any) -> str:
+    return dcs._key(key)
+
+
+def _at(name: str) -> Callable[..., str]:
+    return lambda dcs, *_, **__: dcs._key(getattr(dcs, name))
 
 
 def _section_strings(config: Dict[str, Any], ignore: Tuple[str, ...] = _PATRONI_KEYS) -> Dict[str, str]:
@@ -74,8 +84,7 @@ class DynamoDB(AbstractDCS):
         self._failures = FailureLimiter()
         self._credential_error = ''
         self._credential_refusals = 0
-        self._patroni_timing = (config.get('ttl', 30), config.get('loop_wait', 10), config.get('retry_timeout', 10))
-        self._apply_timing(*self._patroni_timing)
+        self._set_timing(config.get('ttl', 30), config.get('loop_wait', 10), config.get('retry_timeout', 10))
         logger.info('dynamodb: table %s in %s via %s, partition %r, credentials from %s, ttl %.1fs loop_wait %.1fs '
                     'retry_timeout %.1fs%s', self._core.table_name, self._core.region, self._core.endpoint,
                     self._partition, self._core.credential_source, *self._core.timing()[:3],
@@ -93,32 +102,38 @@ class DynamoDB(AbstractDCS):
                                                dict(self._renewals)))
 
     # ---- timing -------------------------------------------------------------------------------
-    def _apply_timing(self, ttl: float, loop_wait: float, retry_timeout: float) -> bool:
-        ft = self._core.failover_time
-        if ft:
-            ttl, loop_wait, retry_timeout = _core.timing_from_failover_time(ft)
-        old = self._core.timing()
-        self._loop_wait = loop_wait
-        self._core.set_timing(float(ttl), float(loop_wait), float(retry_timeout))
-        return old[0] != float(ttl)
+    # The C++ core owns ttl, loop_wait and retry_timeout (Dcs::timing(), with the safety margin and every
+    # deadline derived from them): Patroni's setters hand its values to the core, its getters read them back,
+    # and no copy is kept here. With failover_time set, the core took the dial's values when it was made
+    # (python/src/dcs_bindings.cc) and Patroni's own values are ignored.
+    def _set_timing(self, ttl: Optional[float] = None, loop_wait: Optional[float] = None,
+                    retry_timeout: Optional[float] = None) -> bool:
+        """Hands Patroni's new values (None: unchanged) to the core, unless failover_time fixes them; whether the
+        ttl changed."""
+        if self._core.failover_time:
+            return False
+        old = self._core.timing()[:3]
+        new = tuple(o if v is None else float(v) for v, o in zip((ttl, loop_wait, retry_timeout), old))
+        self._core.set_timing(*new)
+        return new[0] != old[0]
 
     def reload_config(self, config: Any) -> None:
-        self._patroni_timing = (config['ttl'], config['loop_wait'], config['retry_timeout'])
-        if self._apply_timing(*self._patroni_timing):
+        if self._set_timing(config['ttl'], config['loop_wait'], config['retry_timeout']):
             self._do_not_watch = True
 
     def _set_loop_wait(self, loop_wait: int) -> None:
-        if getattr(self, '_core', None) is not None and self._core.failover_time:
-            return
-        self._loop_wait = loop_wait
+        # AbstractDCS.__init__ calls this before the core exists; __init__ then hands Patroni's timing to it.
+        if getattr(self, '_core', None) is not None:
+            self._set_timing(loop_wait=loop_wait)
+
+    @property
+    def loop_wait(self) -> int:
+        loop_wait = self._core.timing()[1]
+        return int(loop_wait) if loop_wait.is_integer() else loop_wait  # type: ignore[return-value]
 
     def set_ttl(self, ttl: int) -> Optional[bool]:
-        if self._core.failover_time:
+        if not self._set_timing(ttl=ttl):
             return False
-        ttl0, lw, rt = self._core.timing()[:3]
-        if float(ttl) == ttl0:
-            return False
-        self._core.set_timing(float(ttl), lw, rt)
         self._do_not_watch = True
         return True
 
@@ -127,10 +142,7 @@ class DynamoDB(AbstractDCS):
         return self._core.timing()[0]
 
     def set_retry_timeout(self, retry_timeout: int) -> None:
-        if self._core.failover_time:
-            return
-        ttl, lw, _ = self._core.timing()[:3]
-        self._core.set_timing(ttl, lw, float(retry_timeout))
+        self._set_timing(retry_timeout=retry_timeout)
 
     # ---- key helpers ----------------------------------------------------------------------------
     def _key(self, path: str) -> str:
@@ -153,6 +165,7 @@ class DynamoDB(AbstractDCS):
         leader = cluster is not None and cluster.leader is not None and cluster.leader.name == self._name
         if not lease['held'] and not leader:
             return logging.WARNING, f'{not_done}; Patroni retries in its next cycle'
+        # The core's holder bound (lease['remaining'] from now), as a wall-clock time for the log line only.
         until = ('the holder bound has passed' if not lease['held'] else 'still holding until ' + time.strftime(
             '%H:%M:%S UTC', time.gmtime(time.time() + lease['remaining'])))
         config = cluster.config.data if cluster is not None and cluster.config is not None else {}
@@ -161,16 +174,11 @@ class DynamoDB(AbstractDCS):
                                      f'REST API (failsafe_mode); {until}')
         return logging.ERROR, f'{not_done}; Patroni demotes this primary now; {until}'
 
-    def _call(self, what: str, key: str, next_step: str, primary: bool, fn, *args):
-        """fn(*args); a StoreError is reported (`next_step`: what was not done and what Patroni does next;
-        `primary`: a failure that makes a primary demote, see _primary_next_step) and raised as DynamoDBError
-        (Patroni's DCSError)."""
-        try:
-            return fn(*args)
-        except _core.StoreError as e:
-            level, text = self._primary_next_step(next_step) if primary else (logging.WARNING, next_step)
-            self._report(e, what, key, text, level)
-            raise DynamoDBError(str(e)) from None
+    def _report_failure(self, e: Exception, what: str, key: str, next_step: str, primary: bool) -> None:
+        """errors.dcs_call's report of a failed store call: `next_step` says what was not done and what Patroni
+        does next; `primary` marks a failure that makes a primary demote (_primary_next_step)."""
+        level, text = self._primary_next_step(next_step) if primary else (logging.WARNING, next_step)
+        self._report(e, what, key, text, level)
 
     def _check_credentials(self) -> None:
         """Logs a failed background refresh of temporary credentials (silent in the C++ cache) once, and
@@ -278,9 +286,13 @@ class DynamoDB(AbstractDCS):
         except OSError as e:
             logger.warning('dynamodb: cannot write the request counters to %s: %s', path, e)
 
+    def _prefix(self, path: str) -> str:
+        """The sort-key prefix a cluster load at `path` reads: '' for the whole partition, '<group>/' for one
+        MPP group."""
+        return self._key(path) if path.rstrip('/') != self._base_path else ''
+
     def _load(self, prefix: str) -> Dict[str, Any]:
-        view = self._call('cluster load', prefix or '(all keys)', 'cluster not loaded', True, self._core.load_cluster,
-                          prefix)
+        view = self._core.load_cluster(prefix)
         self._check_credentials()  # after a success only: a refresh that made the load fail is in its line
         self._last_load = time.monotonic()
         leader = self._leader_key
@@ -296,14 +308,14 @@ class DynamoDB(AbstractDCS):
         return view
 
     def _postgresql_cluster_loader(self, path: str) -> Cluster:
-        prefix = self._key(path)
+        prefix = self._prefix(path)
         view = self._load(prefix)
         return self._build_cluster({it['key'][len(prefix):]: it for it in view['items']})
 
     _cluster_loader = _postgresql_cluster_loader  # Patroni 3.0.x name
 
     def _mpp_cluster_loader(self, path: str) -> Dict[int, Cluster]:
-        prefix = self._key(path) if path.rstrip('/') != self._base_path else ''
+        prefix = self._prefix(path)
         view = self._load(prefix)
         groups: Dict[int, Dict[str, Any]] = {}
         for it in view['items']:
@@ -314,23 +326,24 @@ class DynamoDB(AbstractDCS):
 
     _citus_cluster_loader = _mpp_cluster_loader  # Patroni 3.0.x name
 
+    @dcs_call('cluster load', 'cluster not loaded', lambda dcs, path, *_: dcs._prefix(path) or '(all keys)',
+              primary=True, unexpected='failed to load the cluster')
     def _load_cluster(self, path: str, loader: Any) -> Union[Cluster, Dict[int, Cluster]]:
-        try:
-            return loader(path)
-        except DCSError:
-            raise
-        except Exception as e:
-            logger.exception('dynamodb: failed to load the cluster')
-            raise DynamoDBError(f'failed to load the cluster: {e}') from None
+        """Patroni (get_cluster): the Cluster at `path`, or the clusters by MPP group. Raises DCSError when
+        DynamoDB cannot be reached (Patroni demotes a primary unless failsafe mode keeps it), and when building
+        the Cluster failed otherwise (logged with its traceback)."""
+        return loader(path)
 
     # ---- the leader lease ----------------------------------------------------------------------
     @property
     def _leader_key(self) -> str:
         return self._key(self.leader_path)
 
+    @dcs_call('lease acquisition', 'not acquired; Patroni retries in its next cycle', _at_leader)
     def attempt_to_acquire_leader(self) -> bool:
-        won = self._call('lease acquisition', self._leader_key, 'not acquired; Patroni retries in its next cycle',
-                         False, self._core.acquire_leader, self._leader_key)
+        """Patroni: True when this node took the lease, False when another node holds it (or this node has not
+        yet seen it unchanged for a full ttl). Raises DCSError when DynamoDB cannot be reached."""
+        won = self._core.acquire_leader(self._leader_key)
         if won:
             logger.info('dynamodb: acquired the leader lease, term %s', self._core.lease(self._leader_key)['term'])
         else:
@@ -338,14 +351,16 @@ class DynamoDB(AbstractDCS):
         return won
 
     def _update_leader(self, leader: Optional[Leader] = None) -> bool:
+        """Patroni: renew this node's lease. True when renewed; False when refused, the lease is not ours any
+        more (Patroni demotes). Raises DCSError when DynamoDB could not be asked (Patroni demotes unless failsafe
+        mode keeps the primary)."""
         version = None
         if leader is None and self._cluster is not None:
             leader = self._cluster.leader
         if leader is not None:  # Patroni 3.0.x calls the field `index`, later versions `version`
             version = getattr(leader, 'version', getattr(leader, 'index', None))
         try:
-            ok = self._call('lease renewal', self._leader_key, 'lease not renewed', True, self._core.renew_leader,
-                            self._leader_key, version if isinstance(version, int) else None)
+            ok = self._renew_leader(version if isinstance(version, int) else None)
         except DynamoDBError:
             self._renewals['failed'] += 1
             raise
@@ -356,38 +371,45 @@ class DynamoDB(AbstractDCS):
         self._check_credentials()
         return ok
 
+    @dcs_call('lease renewal', 'lease not renewed', _at_leader, primary=True)
+    def _renew_leader(self, version: Optional[int]) -> bool:
+        return self._core.renew_leader(self._leader_key, version)
+
+    @dcs_call('lease take-over', 'not taken; Patroni retries in its next cycle', _at_leader, failed=False)
     def take_leader(self) -> bool:
-        try:
-            return self._core.take_leader(self._leader_key)
-        except _core.StoreError as e:
-            self._report(e, 'lease take-over', self._leader_key, 'not taken; Patroni retries in its next cycle')
-            return False
+        """Patroni (bootstrap): True when this node holds the lease now; False when another node does, or when
+        DynamoDB cannot be reached (never raises)."""
+        return self._core.take_leader(self._leader_key)
 
+    @dcs_call('lease release', 'not released; the other nodes take over once they see it expire', _at_leader,
+              failed=False)
     def _delete_leader(self, leader: Optional[Leader] = None) -> bool:
-        # Conditioned on our name and the version we hold (else the one Patroni saw), so a late or
-        # repeated release never ends a later lease.
+        """Patroni: release this node's lease. False when it is not ours, or DynamoDB cannot be reached (never
+        raises). Conditioned on our name and the version we hold (else the one Patroni saw), so a late or
+        repeated release never ends a later lease."""
         version = getattr(leader, 'version', getattr(leader, 'index', None)) if leader is not None else None
-        return self._safe('lease release', 'not released; the other nodes take over once they see it expire',
-                          self._core.release_leader, self._leader_key,
-                          version if isinstance(version, int) and not isinstance(version, bool) else None)
+        return self._core.release_leader(self._leader_key,
+                                         version if isinstance(version, int) and not isinstance(version, bool)
+                                         else None)
 
-    # ---- other keys ------------------------------------------------------------------------------
-    def _safe(self, what: str, next_step: str, fn, key: str, *args) -> Any:
-        """fn(key, *args), or False when it fails (reported)."""
-        try:
-            return fn(key, *args)
-        except _core.StoreError as e:
-            self._report(e, what, key, next_step)
-            return False
-
+    # ---- other keys: False when not done (a compare-and-set lost, or DynamoDB unreachable); never raise -------
     @staticmethod
     def _version(version: Any, index: Any) -> Optional[int]:
         v = version if version is not None else index
         return int(v) if v not in (None, '') else None
 
+    @dcs_call('write', _NOT_WRITTEN, _at_arg, failed=False)
+    def _set_value(self, key: str, value: str, version: Optional[int] = None) -> Union[Optional[int], bool]:
+        """The new version of Patroni key `key` after writing `value` (only at `version`, when given); None when
+        the compare-and-set failed; False when DynamoDB cannot be reached."""
+        return self._core.set_value(self._key(key), value, version)
+
     def _set(self, key: str, value: str, version: Optional[int] = None) -> bool:
-        return self._safe('write', _NOT_WRITTEN, self._core.set_value, self._key(key), value,
-                          version) not in (None, False)
+        return self._set_value(key, value, version) not in (None, False)
+
+    @dcs_call('delete', _NOT_WRITTEN, _at_arg, failed=False)
+    def _delete(self, key: str, version: Optional[int]) -> bool:
+        return bool(self._core.delete_key(self._key(key), version))
 
     def set_failover_value(self, value: str, version: Any = None, index: Any = None) -> bool:
         return self._set(self._FAILOVER, value, self._version(version, index))
@@ -395,43 +417,36 @@ class DynamoDB(AbstractDCS):
     def set_config_value(self, value: str, version: Any = None, index: Any = None) -> bool:
         return self._set(self._CONFIG, value, self._version(version, index))
 
+    @dcs_call('member update', 'member item not refreshed; Patroni retries in its next cycle', _at('member_path'),
+              failed=False, unexpected='touch_member failed')
     def touch_member(self, data: Dict[str, Any]) -> bool:
-        try:
-            return self._core.touch_member(self._key(self.member_path), json.dumps(data, separators=(',', ':')))
-        except _core.StoreError as e:  # called from a `finally`: never raise
-            self._report(e, 'member update', self._key(self.member_path),
-                         'member item not refreshed; Patroni retries in its next cycle')
-            return False
-        except Exception as e:
-            logger.error('dynamodb: touch_member failed: %s', e)
-            return False
+        """Patroni calls it from a `finally`: never raises anything (False when not written)."""
+        return self._core.touch_member(self._key(self.member_path), json.dumps(data, separators=(',', ':')))
 
+    @dcs_call('initialize', _NOT_WRITTEN, _at('_INITIALIZE'), failed=False)
     def initialize(self, create_new: bool = True, sysid: str = '') -> bool:
-        return bool(self._safe('initialize', _NOT_WRITTEN, self._core.initialize, self._key(self._INITIALIZE), sysid,
-                               create_new))
+        """Patroni: True when written (with create_new, only by the one node that wins the bootstrap race)."""
+        return bool(self._core.initialize(self._key(self._INITIALIZE), sysid, create_new))
 
     def cancel_initialization(self) -> bool:
-        return bool(self._safe('delete', _NOT_WRITTEN, self._core.delete_key, self._key(self._INITIALIZE), None))
+        return self._delete(self._INITIALIZE, None)
 
+    @dcs_call('cluster removal', 'not removed (or only in part); run it again', lambda *_, **__: '(all keys)',
+              failed=False)
     def delete_cluster(self) -> bool:
-        try:
-            self._core.delete_cluster()
-            return True
-        except _core.StoreError as e:
-            self._report(e, 'cluster removal', '(all keys)', 'not removed (or only in part); run it again')
-            return False
+        """patronictl remove: True when every item of the partition is gone."""
+        self._core.delete_cluster()
+        return True
 
     def set_history_value(self, value: str) -> bool:
         return self._set(self._HISTORY, value)
 
     def set_sync_state_value(self, value: str, version: Any = None, index: Any = None) -> Union[int, bool]:
-        new = self._safe('write', _NOT_WRITTEN, self._core.set_value, self._key(self._SYNC), value,
-                         self._version(version, index))
+        new = self._set_value(self._SYNC, value, self._version(version, index))
         return new if isinstance(new, int) and not isinstance(new, bool) else False
 
     def delete_sync_state(self, version: Any = None, index: Any = None) -> bool:
-        return bool(self._safe('delete', _NOT_WRITTEN, self._core.delete_key, self._key(self._SYNC),
-                               self._version(version, index)))
+        return self._delete(self._SYNC, self._version(version, index))
 
     def _write_leader_optime(self, last_lsn: str) -> bool:
         return self._set(self._LEADER_OPTIME, last_lsn)
@@ -447,6 +462,9 @@ class DynamoDB(AbstractDCS):
         if self._do_not_watch:
             self._do_not_watch = False
             return True
+        # The one deadline kept here: Patroni's `timeout` for this call, because the wait is on Patroni's
+        # threading.Event (set by its REST API), which the core cannot wait on. Every other interval (holder bound,
+        # lease expiry, polls) is the core's plan_watch answer, planned within what is left of this one.
         end = time.monotonic() + timeout
         try:
             while True:
@@ -471,27 +489,33 @@ class DynamoDB(AbstractDCS):
                 if action == 'wake':
                     logger.info('dynamodb: waking the HA loop: %s', reason)
                     return True
-                if action == 'poll_failover':
-                    try:
-                        if self._core.poll_failover(self._leader_key):
-                            logger.info('dynamodb: a switchover/failover was requested: polling the leader '
-                                        'until it hands over')
-                    except _core.StoreError as e:
-                        self._report(e, 'failover key poll', self._key(self._FAILOVER), _POLL_AGAIN)
-                        if self.event.wait(min(remaining, 1.0)):
-                            return True
-                    continue
-                if action == 'poll':
-                    try:
-                        if self._core.poll_leader(self._leader_key, version):
+                if action in ('poll', 'poll_failover'):
+                    if action == 'poll':
+                        changed = self._poll_leader(version)
+                        if changed:
                             logger.info('dynamodb: leader changed, released or expired; waking the HA loop')
                             return True
-                    except _core.StoreError as e:
-                        self._report(e, 'leader poll', self._leader_key, _POLL_AGAIN)
-                        if self.event.wait(min(remaining, 1.0)):
-                            return True
+                    else:
+                        changed = self._poll_failover()
+                        if changed:
+                            logger.info('dynamodb: a switchover/failover was requested: polling the leader '
+                                        'until it hands over')
+                    # A failed poll (None, logged) pauses up to 1 s before the next plan, as its log line says
+                    # (_POLL_AGAIN): a retry pause of the plugin's, no lease interval.
+                    if changed is None and self.event.wait(min(remaining, 1.0)):
+                        return True
                     continue
                 if self.event.wait(max(0.0, min(remaining, wait))):
                     return True
         finally:
             self.event.clear()
+
+    @dcs_call('leader poll', _POLL_AGAIN, _at_leader, failed=None)
+    def _poll_leader(self, version: Optional[int]) -> Optional[bool]:
+        """True when the HA loop should run now; None when DynamoDB could not be asked."""
+        return self._core.poll_leader(self._leader_key, version)
+
+    @dcs_call('failover key poll', _POLL_AGAIN, _at('_FAILOVER'), failed=None)
+    def _poll_failover(self) -> Optional[bool]:
+        """True when a new switchover/failover request appeared; None when DynamoDB could not be asked."""
+        return self._core.poll_failover(self._leader_key)
