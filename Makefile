@@ -56,7 +56,7 @@ endif
 CMAKE_PY_FLAGS = -DPython3_EXECUTABLE=$(abspath $(PY)) -DPython_EXECUTABLE=$(abspath $(PY))
 TEST_STAGES := deps lint-format build ctest build-asan test-asan fuzz python-install test-python test-python-302 test-e2e
 
-.PHONY: help deps deps-apt lock build build-asan test ctest test-asan python-install test-python test-python-302 test-e2e test-e2e-dynalite \
+.PHONY: help deps deps-apt lock build build-asan test ctest test-asan python-install stubs test-python test-python-302 test-e2e test-e2e-dynalite \
   lint lint-format lint-tidy format demo bench wheel dist dist-check deb clean distclean chaos chaos-short
 
 help:
@@ -75,6 +75,7 @@ help:
 	@echo "  make fuzz-long  the same, FUZZ_SECONDS=$(FUZZ_SECONDS) each (see fuzz/README.md)"
 	@echo "  make lint       clang-format check + clang-tidy (TIDY_TESTS=1 to include tests)"
 	@echo "  make format     clang-format -i on every C++ source"
+	@echo "  make stubs      regenerate python/dynatroni/_core.pyi (the extension's type stub) after changing a binding"
 	@echo "  make bench      build, then run the benchmarks (bench/run.sh)"
 	@echo "  make chaos      fault injection on a 3-node cluster (all 15 faults, 12+ min); rewrites docs/reliability.md results"
 	@echo "  make chaos-short  the CI subset (kill -9, throttling + dropped replies, a clock step on the sync standby; ~2.5 min)"
@@ -183,6 +184,11 @@ python-install: deps
 	$(PY) -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps -w $(WHEELHOUSE) .
 	$(PY) -m pip install --disable-pip-version-check --force-reinstall --no-deps $(WHEELHOUSE)/dynatroni-*.whl
 	chmod -R a+rX $(VENV)
+
+# The extension's type stub, shipped in the wheel beside py.typed: regenerated from the installed extension by
+# nanobind's stubgen. Run it after changing a binding in python/src/; python/tests/test_stubs.py fails until then.
+stubs: python-install
+	$(PY) -m nanobind.stubgen -q -p python/src/stub_patterns.txt -m dynatroni._core -o python/dynatroni/_core.pyi
 
 # Tests that run whole Patroni + PostgreSQL clusters (test-e2e); everything else in python/tests is test-python.
 CLUSTER_TESTS = $(sort $(wildcard python/tests/test_e2e_*.py python/tests/test_chaos*.py))
