@@ -14,6 +14,7 @@ VENV ?= /var/lib/dynatroni/venv
 SYSTEM_PYTHON ?= /usr/bin/python3
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 # `make fuzz`: seconds per target (CI); `make fuzz-long FUZZ_SECONDS=...`.
 FUZZ_SHORT_SECONDS ?= 10
@@ -54,9 +55,9 @@ TIDY_REGEX := $(CURDIR)/($(TIDY_DIRS))/.*(?<!_test)(?<!_itest)\.cc$$
 endif
 
 CMAKE_PY_FLAGS = -DPython3_EXECUTABLE=$(abspath $(PY)) -DPython_EXECUTABLE=$(abspath $(PY))
-TEST_STAGES := deps lint-format build ctest build-asan test-asan fuzz python-install test-python test-python-302 test-e2e
+TEST_STAGES := deps lint-format build ctest build-asan test-asan build-tsan test-tsan fuzz python-install test-python test-python-302 test-e2e
 
-.PHONY: help deps deps-apt lock build build-asan test ctest test-asan python-install stubs test-python test-python-302 test-e2e test-e2e-dynalite \
+.PHONY: help deps deps-apt lock build build-asan build-tsan test ctest test-asan test-tsan python-install stubs test-python test-python-302 test-e2e test-e2e-dynalite \
   lint lint-format lint-tidy format demo bench wheel dist dist-check deb clean distclean chaos chaos-short
 
 help:
@@ -64,13 +65,14 @@ help:
 	@echo
 	@echo "  make demo       3-node Patroni+PostgreSQL cluster on a local DynamoDB; crash the leader; print the failover time"
 	@echo "  make test       everything CI runs: format check, build, C++ unit + integration tests,"
-	@echo "                  ASan/UBSan unit tests, pip install ., Python tests (Patroni 4.1 and Debian's 3.0.2),"
+	@echo "                  ASan/UBSan unit tests, TSan tests, pip install ., Python tests (Patroni 4.1 and Debian's 3.0.2),"
 	@echo "                  3-node cluster tests (test-e2e); stops at the first failing stage"
 	@echo
 	@echo "  make deps       install Debian, PyPI ($(VENV), from $(LOCK)) and npm dependencies (idempotent)"
 	@echo "  make lock       recompile $(LOCK) from requirements-dev.txt (UPGRADE=all or UPGRADE=\"pkg ...\" to move pins)"
 	@echo "  make build      configure + build into $(BUILD) ($(BUILD_TYPE), Ninja)"
 	@echo "  make build-asan unit tests with ASan/UBSan into $(ASAN_BUILD)"
+	@echo "  make test-tsan  the tests of the threaded parts under ThreadSanitizer (built into $(TSAN_BUILD); part of make test)"
 	@echo "  make fuzz       libFuzzer targets (clang) into $(FUZZ_BUILD), $(FUZZ_SHORT_SECONDS)s each (part of make test)"
 	@echo "  make fuzz-long  the same, FUZZ_SECONDS=$(FUZZ_SECONDS) each (see fuzz/README.md)"
 	@echo "  make lint       clang-format check + clang-tidy (TIDY_TESTS=1 to include tests)"
@@ -145,6 +147,12 @@ build-asan: deps
 	  -DDYNATRONI_BUILD_CLI=OFF -DDYNATRONI_BUILD_BENCH=OFF -DDYNATRONI_BUILD_PYTHON=OFF $(CMAKE_PY_FLAGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS) --target dynatroni_unit_tests
 
+# The unit tests under ThreadSanitizer (-O1: TSan's recommended level; no CLI, benchmarks or Python).
+build-tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+	  -DDYNATRONI_TSAN=ON -DDYNATRONI_BUILD_CLI=OFF -DDYNATRONI_BUILD_BENCH=OFF -DDYNATRONI_BUILD_PYTHON=OFF $(CMAKE_PY_FLAGS)
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target dynatroni_unit_tests
+
 # libFuzzer targets (fuzz/): clang with ASan/UBSan, coverage-instrumented core and CLI library, no
 # tests/Python (the CLI library is there for fuzz_cli; only the fuzz targets are built).
 build-fuzz: deps
@@ -175,6 +183,17 @@ test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) --timeout 900 -E '^(dynamodb_integration|lease_mutation_matrix)$$'
+
+# The unit tests of the threaded parts under ThreadSanitizer: the connection pool (CurlTransport, against
+# the threaded test HTTP server), the credential cache and its background refresh thread, the DynamoDB
+# client and the fake transport used from many threads, OpenSSL digests from many threads, and Dcs's
+# mutex-guarded state shared by the HA loop, REST and watch() threads. Any report fails the test
+# (halt_on_error); nothing is suppressed (libcurl and OpenSSL are not instrumented: TSan sees their locks
+# through its interceptors, not their memory accesses).
+TSAN_TESTS := ^(Unit/CurlTransportBothFramings\.|Unit\.CurlTransport|CacheTest\.|DcsConcurrency\.|FakeTransport\.IsSafeForConcurrentSends|DynamoDbClient\.IsSafeForConcurrentUse|Crypto\.DigestsFromManyThreads)
+test-tsan: build-tsan
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j$(JOBS) --timeout 900 -R '$(TSAN_TESTS)'
 
 # `pip wheel .` (scikit-build-core + nanobind from the venv; build tree kept in build-python/), then `pip install`
 # of that wheel: the venv holds exactly the wheel python/tests/test_plain_patroni.py installs into fresh ones.
@@ -289,7 +308,7 @@ bench: build
 # ---------------------------------------------------------------- clean
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-python dist .pytest_cache python/dynatroni/_core*.so
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-python dist .pytest_cache python/dynatroni/_core*.so
 	find python -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

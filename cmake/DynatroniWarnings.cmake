@@ -16,3 +16,12 @@ if(DYNATRONI_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# ThreadSanitizer (`make test-tsan`). A process has at most one of ASan and TSan.
+if(DYNATRONI_TSAN)
+  if(DYNATRONI_SANITIZE)
+    message(FATAL_ERROR "DYNATRONI_TSAN and DYNATRONI_SANITIZE are mutually exclusive (ThreadSanitizer cannot run with AddressSanitizer)")
+  endif()
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=thread)
+endif()

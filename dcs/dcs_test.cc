@@ -1,5 +1,8 @@
 #include "dcs/dcs.h"
 
+#include <atomic>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -473,6 +476,71 @@ TEST_F(DcsTest, SwitchoverPollsOffMeansOnlyRenewalPolls) {
   EXPECT_EQ(plan.wait, 1s);
   clock_b_.Advance(plan.wait);
   EXPECT_EQ(b->PlanWatch("leader", 1).action, WatchPlan::Action::kPoll);
+}
+
+// Dcs's thread-safety promise (dcs/dcs.h): Patroni's REST threads call get_cluster while the HA loop
+// renews the lease and rewrites its member item and the watch() thread plans and polls, all on one Dcs.
+// Each thread checks the answers it gets; `make test-tsan` runs this under ThreadSanitizer, which reports
+// any access to the state guarded by mu_ made without it. The clocks stand still: the lease stays a's.
+TEST(DcsConcurrency, HaLoopRestAndWatchThreadsShareEachNode) {
+  auto store = std::make_shared<MemoryItemStore>();
+  FakeClock clock_a;
+  FakeClock clock_b{MonoTime(std::chrono::hours(500)), WallTime(std::chrono::seconds(1))};
+  auto a = MakeTestNode(store, "a", &clock_a);
+  auto b = MakeTestNode(store, "b", &clock_b, 30s, 4s);
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  constexpr int kRounds = 150;
+  std::atomic<int> wrong{0};
+  auto check = [&](bool ok) {
+    if (!ok) ++wrong;
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {  // a's HA loop
+    for (int i = 0; i < kRounds; ++i) {
+      auto renewed = a->RenewLeader("leader", std::nullopt);
+      check(renewed.ok() && *renewed);
+      auto touched = a->TouchMember("members/a", "a" + std::to_string(i % 3));
+      check(touched.ok() && *touched);
+      a->SetTiming(a->timing());
+    }
+  });
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&] {  // a's REST threads
+      for (int i = 0; i < kRounds; ++i) {
+        auto view = a->LoadCluster("");
+        check(view.ok() && view->items.count("leader") == 1 && view->items.at("leader").item.value == "a");
+        check(a->Lease("leader").held);
+      }
+    });
+  }
+  threads.emplace_back([&] {  // b's HA loop
+    for (int i = 0; i < kRounds; ++i) {
+      auto acquired = b->AcquireLeader("leader");
+      check(acquired.ok() && !*acquired);
+      auto touched = b->TouchMember("members/b", "b");
+      check(touched.ok() && *touched);
+    }
+  });
+  threads.emplace_back([&] {  // b's watch()
+    for (int i = 0; i < kRounds; ++i) {
+      const WatchPlan plan = b->PlanWatch("leader", std::nullopt, 10s);
+      check(plan.action != WatchPlan::Action::kWakeNow);
+      check(b->PollLeader("leader", std::nullopt).ok());
+      check(b->PollFailover("leader").ok());
+      auto view = b->LoadCluster("");
+      check(view.ok() && view->items.count("leader") == 1);
+    }
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  auto view = b->LoadCluster("");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->items.at("leader").item.value, "a");
+  EXPECT_EQ(view->items.at("members/a").item.value, "a" + std::to_string((kRounds - 1) % 3));
+  EXPECT_EQ(view->items.at("members/b").item.value, "b");
+  EXPECT_TRUE(a->Lease("leader").held);
+  EXPECT_FALSE(b->Lease("leader").held);
 }
 
 }  // namespace
