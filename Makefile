@@ -205,9 +205,11 @@ python-install: deps
 	chmod -R a+rX $(VENV)
 
 # The extension's type stub, shipped in the wheel beside py.typed: regenerated from the installed extension by
-# nanobind's stubgen. Run it after changing a binding in python/src/; python/tests/test_stubs.py fails until then.
+# nanobind's stubgen, then installed again so that the venv's wheel ships the new one. Run it after changing a
+# binding in python/src/; python/tests/test_stubs.py fails until then.
 stubs: python-install
 	$(PY) -m nanobind.stubgen -q -p python/src/stub_patterns.txt -m dynatroni._core -o python/dynatroni/_core.pyi
+	$(MAKE) --no-print-directory python-install
 
 # Tests that run whole Patroni + PostgreSQL clusters (test-e2e); everything else in python/tests is test-python.
 CLUSTER_TESTS = $(sort $(wildcard python/tests/test_e2e_*.py python/tests/test_chaos*.py))

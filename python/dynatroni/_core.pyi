@@ -36,8 +36,6 @@ def parse_config(section: Mapping[str, str]) -> dict:
     Validate a `dynamodb:` section (strings) layered with PATRONI_DYNAMODB_* variables.
     """
 
-def timing_from_failover_time(failover_time: float) -> tuple[float, float, float]: ...
-
 class Dcs:
     def __init__(self, section: Mapping[str, str], partition: str, name: str) -> None: ...
 

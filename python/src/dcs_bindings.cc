@@ -221,14 +221,6 @@ void BindDcs(nb::module_& m) {
       },
       nb::arg("section"),
       "Validate a `dynamodb:` section (strings) layered with PATRONI_DYNAMODB_* variables.");
-  m.def(
-      "timing_from_failover_time",
-      [](double f) {
-        auto t = dcs::Timing::FromFailoverTime(FromSeconds(f));
-        if (!t.ok()) throw ConfigError(t.status().message());
-        return std::make_tuple(Seconds(t->ttl), Seconds(t->loop_wait), Seconds(t->retry_timeout));
-      },
-      nb::arg("failover_time"));
 
   nb::class_<PyDcs>(m, "Dcs")
       .def(nb::init<const std::map<std::string, std::string>&, const std::string&, const std::string&>(),
