@@ -730,10 +730,8 @@ SimDynamoDb::SimDynamoDb(SimDynamoOptions options, std::function<double()> unifo
 SimDynamoDb::~SimDynamoDb() = default;
 
 const json* SimDynamoDb::Record::At(Instant t) const {
-  for (auto it = history.rbegin(); it != history.rend(); ++it) {
-    if (it->first <= t) return it->second.get();
-  }
-  return nullptr;
+  auto it = std::find_if(history.rbegin(), history.rend(), [t](const auto& h) { return h.first <= t; });
+  return it == history.rend() ? nullptr : it->second.get();
 }
 
 WallTime SimDynamoDb::WallAt(Instant at) const {
@@ -1127,10 +1125,14 @@ SimReply SimDynamoDb::UpdateItem(const json& req, Instant at) {
                    ". This attribute is part of the key");
       }
       if (!touched.insert(name).second) {
-        Validation(
+        std::string message =
             "Invalid UpdateExpression: Two document paths overlap with each other; must remove or "
-            "rewrite one of these paths; path one: [" +
-            name + "], path two: [" + name + "]");
+            "rewrite one of these paths; path one: [";
+        message += name;
+        message += "], path two: [";
+        message += name;
+        message += "]";
+        Validation(std::move(message));
       }
       if (a.remove) {
         changes.emplace_back(name, std::nullopt);
@@ -1249,6 +1251,7 @@ SimReply SimDynamoDb::Query(const json& req, Instant at) {
         if (!visit(sk, rec)) break;
       }
     } else {
+      // NOLINTNEXTLINE(modernize-loop-convert): clang-tidy 14 cannot parse libstdc++ 12's views::reverse
       for (auto it = p->second.rbegin(); it != p->second.rend(); ++it) {
         if (!visit(it->first, it->second)) break;
       }
