@@ -1,6 +1,5 @@
 #include "aws/credentials.h"
 
-#include <cstdlib>
 #include <utility>
 
 #include <openssl/crypto.h>
@@ -54,18 +53,18 @@ class StaticProvider final : public CredentialsProvider {
   Credentials creds_;
 };
 
-// Empty values count as unset, as in the AWS SDKs.
-std::string GetEnv(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
 class EnvironmentProvider final : public CredentialsProvider {
  public:
+  // Keeps only the three variables it reads (the secret in a SecretString).
+  explicit EnvironmentProvider(const Env& env)
+      : access_key_id_(EnvValue(env, "AWS_ACCESS_KEY_ID").value_or("")),
+        secret_access_key_(EnvValue(env, "AWS_SECRET_ACCESS_KEY").value_or("")),
+        session_token_(EnvValue(env, "AWS_SESSION_TOKEN").value_or("")) {}
+
   Result<Credentials> Resolve(Deadline /*deadline*/) override {
     Credentials c;
-    c.access_key_id = GetEnv("AWS_ACCESS_KEY_ID");
-    c.secret_access_key = SecretString(GetEnv("AWS_SECRET_ACCESS_KEY"));
+    c.access_key_id = access_key_id_;
+    c.secret_access_key = secret_access_key_;
     if (c.access_key_id.empty() && c.secret_access_key.empty()) {
       return NotFound("environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set");
     }
@@ -79,11 +78,16 @@ class EnvironmentProvider final : public CredentialsProvider {
           "environment: AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not; "
           "set both or neither");
     }
-    c.session_token = SecretString(GetEnv("AWS_SESSION_TOKEN"));
+    c.session_token = session_token_;
     c.source = "environment";
     return c;
   }
   [[nodiscard]] std::string name() const override { return "environment"; }
+
+ private:
+  const std::string access_key_id_;
+  const SecretString secret_access_key_;
+  const SecretString session_token_;
 };
 
 }  // namespace
@@ -92,8 +96,8 @@ std::shared_ptr<CredentialsProvider> MakeStaticProvider(Credentials creds) {
   return std::make_shared<StaticProvider>(std::move(creds));
 }
 
-std::shared_ptr<CredentialsProvider> MakeEnvironmentProvider() {
-  return std::make_shared<EnvironmentProvider>();
+std::shared_ptr<CredentialsProvider> MakeEnvironmentProvider(const Env& env) {
+  return std::make_shared<EnvironmentProvider>(env);
 }
 
 }  // namespace dynatroni::aws

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 
 namespace dynatroni::aws {
@@ -96,11 +97,11 @@ bool SameCredentials(const Credentials& a, const Credentials& b);
 // empty; `source` defaults to "static".
 std::shared_ptr<CredentialsProvider> MakeStaticProvider(Credentials creds);
 
-// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. Reads the
-// environment at each Resolve() (empty counts as unset). kNotFound when both
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of `env`
+// (the caller's snapshot, core/env.h; empty counts as unset). kNotFound when both
 // of the pair are unset; kInvalidArgument when only one of them is set.
 // source = "environment".
-std::shared_ptr<CredentialsProvider> MakeEnvironmentProvider();
+std::shared_ptr<CredentialsProvider> MakeEnvironmentProvider(const Env& env);
 
 }  // namespace dynatroni::aws
 

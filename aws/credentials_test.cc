@@ -75,11 +75,9 @@ TEST(StaticProvider, EmptyKeyIdOrSecretIsInvalidArgumentNamingTheField) {
 }
 
 TEST(EnvironmentProvider, ReadsTheThreeVariables) {
-  ScopedEnv env(kCredVars);
-  env.Set("AWS_ACCESS_KEY_ID", "AKIDENV");
-  env.Set("AWS_SECRET_ACCESS_KEY", "envsecret");
-  env.Set("AWS_SESSION_TOKEN", "envtoken");
-  auto p = MakeEnvironmentProvider();
+  auto p = MakeEnvironmentProvider({{"AWS_ACCESS_KEY_ID", "AKIDENV"},
+                                    {"AWS_SECRET_ACCESS_KEY", "envsecret"},
+                                    {"AWS_SESSION_TOKEN", "envtoken"}});
   EXPECT_EQ(p->name(), "environment");
   auto c = p->Resolve(Deadline::Infinite());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -90,32 +88,36 @@ TEST(EnvironmentProvider, ReadsTheThreeVariables) {
   EXPECT_FALSE(c->expiration.has_value());
 }
 
-TEST(EnvironmentProvider, ReadsTheEnvironmentAtEachResolve) {
+// The provider reads the snapshot it was given (core/env.h), never the
+// process environment: a variable set in the process is not seen, before or
+// after the provider was made.
+TEST(EnvironmentProvider, ReadsTheGivenEnvironmentNotTheProcesses) {
   ScopedEnv env(kCredVars);
-  auto p = MakeEnvironmentProvider();
+  env.Set("AWS_ACCESS_KEY_ID", "AKIDPROCESS");
+  env.Set("AWS_SECRET_ACCESS_KEY", "process");
+  auto p = MakeEnvironmentProvider({});
   EXPECT_EQ(p->Resolve(Deadline::Infinite()).status().code(), StatusCode::kNotFound);
+  auto snapshot = MakeEnvironmentProvider(ProcessEnvironment());
   env.Set("AWS_ACCESS_KEY_ID", "AKIDLATER");
   env.Set("AWS_SECRET_ACCESS_KEY", "later");
-  auto c = p->Resolve(Deadline::Infinite());
+  auto c = snapshot->Resolve(Deadline::Infinite());
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->access_key_id, "AKIDLATER");
+  EXPECT_EQ(c->access_key_id, "AKIDPROCESS");
   EXPECT_TRUE(c->session_token.empty());
+  EXPECT_EQ(p->Resolve(Deadline::Infinite()).status().code(), StatusCode::kNotFound);
 }
 
 TEST(EnvironmentProvider, UnsetOrEmptyIsNotFoundAndAHalfPairIsInvalid) {
-  ScopedEnv env(kCredVars);
-  auto p = MakeEnvironmentProvider();
-  env.Set("AWS_ACCESS_KEY_ID", "");
-  EXPECT_EQ(p->Resolve(Deadline::Infinite()).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(
+      MakeEnvironmentProvider({{"AWS_ACCESS_KEY_ID", ""}})->Resolve(Deadline::Infinite()).status().code(),
+      StatusCode::kNotFound);
 
-  env.Set("AWS_ACCESS_KEY_ID", "AKIDONLY");
-  auto only_id = p->Resolve(Deadline::Infinite());
+  auto only_id = MakeEnvironmentProvider({{"AWS_ACCESS_KEY_ID", "AKIDONLY"}})->Resolve(Deadline::Infinite());
   EXPECT_EQ(only_id.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(only_id.status().message().find("AWS_SECRET_ACCESS_KEY"), std::string::npos);
 
-  env.Unset("AWS_ACCESS_KEY_ID");
-  env.Set("AWS_SECRET_ACCESS_KEY", "topsecretvalue");
-  auto only_secret = p->Resolve(Deadline::Infinite());
+  auto only_secret =
+      MakeEnvironmentProvider({{"AWS_SECRET_ACCESS_KEY", "topsecretvalue"}})->Resolve(Deadline::Infinite());
   EXPECT_EQ(only_secret.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(only_secret.status().message().find("AWS_ACCESS_KEY_ID"), std::string::npos);
   EXPECT_EQ(only_secret.status().ToString().find("topsecretvalue"), std::string::npos);

@@ -1,17 +1,13 @@
 #include "aws/endpoint.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string_view>
 
 namespace dynatroni::aws {
 namespace {
 
 // Empty values count as unset, as in the AWS SDKs.
-std::string GetEnv(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
+std::string GetEnv(const Env& env, const char* name) { return EnvValue(env, name).value_or(""); }
 
 bool IsPlausibleRegion(std::string_view r) {
   return !r.empty() && r.size() <= 63 && r.front() != '-' && r.back() != '-' &&
@@ -47,13 +43,13 @@ std::string Lower(std::string s) {
 
 }  // namespace
 
-Result<ResolvedRegion> ResolveRegion(const std::string& explicit_region) {
+Result<ResolvedRegion> ResolveRegion(const std::string& explicit_region, const Env& env) {
   ResolvedRegion r;
   if (!explicit_region.empty()) {
     r = {explicit_region, "region"};
-  } else if (std::string v = GetEnv("AWS_REGION"); !v.empty()) {
+  } else if (std::string v = GetEnv(env, "AWS_REGION"); !v.empty()) {
     r = {v, "AWS_REGION"};
-  } else if (std::string d = GetEnv("AWS_DEFAULT_REGION"); !d.empty()) {
+  } else if (std::string d = GetEnv(env, "AWS_DEFAULT_REGION"); !d.empty()) {
     r = {d, "AWS_DEFAULT_REGION"};
   } else {
     return InvalidArgument(
@@ -117,14 +113,14 @@ Result<std::string> NormalizeEndpointUrl(const std::string& url, const std::stri
   return scheme + Lower(host) + (port.empty() ? "" : ":" + port);
 }
 
-Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region) {
+Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region, const Env& env) {
   struct Candidate {
     std::string value;
     const char* source;
   };
   for (const Candidate& c : {Candidate{explicit_url, "endpoint_url"},
-                             Candidate{GetEnv("AWS_ENDPOINT_URL_DYNAMODB"), "AWS_ENDPOINT_URL_DYNAMODB"},
-                             Candidate{GetEnv("AWS_ENDPOINT_URL"), "AWS_ENDPOINT_URL"}}) {
+                             Candidate{GetEnv(env, "AWS_ENDPOINT_URL_DYNAMODB"), "AWS_ENDPOINT_URL_DYNAMODB"},
+                             Candidate{GetEnv(env, "AWS_ENDPOINT_URL"), "AWS_ENDPOINT_URL"}}) {
     if (c.value.empty()) continue;
     DYNATRONI_ASSIGN_OR_RETURN(std::string url, NormalizeEndpointUrl(c.value, c.source));
     return Endpoint{std::move(url), c.source};

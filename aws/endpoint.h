@@ -11,12 +11,15 @@
 //
 // Empty environment variables count as unset.
 //
-// Thread-safety: pure functions of their inputs and the environment.
+// The environment is the caller's snapshot (core/env.h), never getenv.
+//
+// Thread-safety: pure functions of their inputs.
 #ifndef DYNATRONI_AWS_ENDPOINT_H_
 #define DYNATRONI_AWS_ENDPOINT_H_
 
 #include <string>
 
+#include "core/env.h"
 #include "core/status.h"
 
 namespace dynatroni::aws {
@@ -34,10 +37,10 @@ struct ResolvedRegion {
 
 // kInvalidArgument with a one-line fix when no region is found or it is not a
 // plausible region name (lower-case letters, digits and dashes).
-Result<ResolvedRegion> ResolveRegion(const std::string& explicit_region);
+Result<ResolvedRegion> ResolveRegion(const std::string& explicit_region, const Env& env);
 
 // kInvalidArgument when a given URL is not http(s)://host[:port][/].
-Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region);
+Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region, const Env& env);
 
 // Validates one endpoint URL; returns it normalized: scheme and host lower-cased,
 // one trailing slash removed. Host may be a name, IPv4 or [IPv6]; no user info,

@@ -19,18 +19,18 @@ TEST(ResolveRegion, ExplicitThenAwsRegionThenAwsDefaultRegion) {
   ScopedEnv env(kVars);
   env.Set("AWS_REGION", "eu-west-1");
   env.Set("AWS_DEFAULT_REGION", "eu-central-1");
-  auto r = ResolveRegion("us-west-2");
+  auto r = ResolveRegion("us-west-2", ProcessEnvironment());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->region, "us-west-2");
   EXPECT_EQ(r->source, "region");
 
-  r = ResolveRegion("");
+  r = ResolveRegion("", ProcessEnvironment());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->region, "eu-west-1");
   EXPECT_EQ(r->source, "AWS_REGION");
 
   env.Set("AWS_REGION", "");  // empty counts as unset
-  r = ResolveRegion("");
+  r = ResolveRegion("", ProcessEnvironment());
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->region, "eu-central-1");
   EXPECT_EQ(r->source, "AWS_DEFAULT_REGION");
@@ -38,19 +38,19 @@ TEST(ResolveRegion, ExplicitThenAwsRegionThenAwsDefaultRegion) {
 
 TEST(ResolveRegion, MissingOrImplausibleRegionIsInvalidArgumentWithAFix) {
   ScopedEnv env(kVars);
-  auto none = ResolveRegion("");
+  auto none = ResolveRegion("", ProcessEnvironment());
   EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(none.status().message().find("AWS_REGION"), std::string::npos);
   for (const char* bad : {"US-EAST-1", "us east 1", "-us-east-1", "us-east-1-", "us_east_1", "us-east-1/"}) {
-    auto r = ResolveRegion(bad);
+    auto r = ResolveRegion(bad, ProcessEnvironment());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
   }
   env.Set("AWS_REGION", "Bad Region");
-  auto from_env = ResolveRegion("");
+  auto from_env = ResolveRegion("", ProcessEnvironment());
   EXPECT_EQ(from_env.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(from_env.status().message().find("AWS_REGION"), std::string::npos);
-  EXPECT_TRUE(ResolveRegion("cn-north-1").ok());
-  EXPECT_TRUE(ResolveRegion("us-gov-west-1").ok());
+  EXPECT_TRUE(ResolveRegion("cn-north-1", ProcessEnvironment()).ok());
+  EXPECT_TRUE(ResolveRegion("us-gov-west-1", ProcessEnvironment()).ok());
 }
 
 TEST(ResolveEndpoint, ExplicitThenDynamoDbVariableThenGlobalVariableThenDefault) {
@@ -58,31 +58,31 @@ TEST(ResolveEndpoint, ExplicitThenDynamoDbVariableThenGlobalVariableThenDefault)
   env.Set("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000/");
   env.Set("AWS_ENDPOINT_URL", "http://localhost:4566");
 
-  auto e = ResolveEndpoint("https://ddb.example.com", "us-east-1");
+  auto e = ResolveEndpoint("https://ddb.example.com", "us-east-1", ProcessEnvironment());
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->url, "https://ddb.example.com");
   EXPECT_EQ(e->source, "endpoint_url");
   EXPECT_FALSE(e->is_plain_http());
 
-  e = ResolveEndpoint("", "us-east-1");
+  e = ResolveEndpoint("", "us-east-1", ProcessEnvironment());
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->url, "http://127.0.0.1:8000");
   EXPECT_EQ(e->source, "AWS_ENDPOINT_URL_DYNAMODB");
   EXPECT_TRUE(e->is_plain_http());
 
   env.Unset("AWS_ENDPOINT_URL_DYNAMODB");
-  e = ResolveEndpoint("", "us-east-1");
+  e = ResolveEndpoint("", "us-east-1", ProcessEnvironment());
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->url, "http://localhost:4566");
   EXPECT_EQ(e->source, "AWS_ENDPOINT_URL");
 
   env.Unset("AWS_ENDPOINT_URL");
-  e = ResolveEndpoint("", "eu-west-1");
+  e = ResolveEndpoint("", "eu-west-1", ProcessEnvironment());
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->url, "https://dynamodb.eu-west-1.amazonaws.com");
   EXPECT_EQ(e->source, "default");
 
-  e = ResolveEndpoint("", "cn-north-1");
+  e = ResolveEndpoint("", "cn-north-1", ProcessEnvironment());
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->url, "https://dynamodb.cn-north-1.amazonaws.com.cn");
 }
@@ -90,11 +90,11 @@ TEST(ResolveEndpoint, ExplicitThenDynamoDbVariableThenGlobalVariableThenDefault)
 TEST(ResolveEndpoint, BadUrlFromAVariableNamesTheVariable) {
   ScopedEnv env(kVars);
   env.Set("AWS_ENDPOINT_URL_DYNAMODB", "localhost:8000");
-  auto e = ResolveEndpoint("", "us-east-1");
+  auto e = ResolveEndpoint("", "us-east-1", ProcessEnvironment());
   EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(e.status().message().find("AWS_ENDPOINT_URL_DYNAMODB"), std::string::npos);
   env.Unset("AWS_ENDPOINT_URL_DYNAMODB");
-  EXPECT_EQ(ResolveEndpoint("", "").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveEndpoint("", "", ProcessEnvironment()).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(NormalizeEndpointUrl, AcceptsHostPortAndIpv6AndStripsOneTrailingSlash) {

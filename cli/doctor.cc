@@ -64,8 +64,8 @@ std::string IamFix(const std::string& action, const std::string& region, const s
 
 class Doctor {
  public:
-  Doctor(const Options& opts, const ResolvedConfig& config, const CliHooks& hooks)
-      : opts_(opts), config_(config), hooks_(hooks) {}
+  Doctor(const Options& opts, const ResolvedConfig& config, const Env& env, const CliHooks& hooks)
+      : opts_(opts), config_(config), env_(env), hooks_(hooks) {}
 
   void Run() {
     const auto& d = config_.dcs;
@@ -74,7 +74,7 @@ class Doctor {
             (config_.partition.empty()
                  ? std::string(", no cluster given")
                  : ", cluster " + config_.partition + " (" + config_.cluster_source + ")"));
-    auto ctx = OpenContext(config_, hooks_.clock);
+    auto ctx = OpenContext(config_, env_, hooks_.clock);
     if (!ctx.ok()) {
       const Status& s = ctx.status();
       bool region = s.message().find("region") != std::string::npos;
@@ -402,6 +402,7 @@ class Doctor {
 
   const Options& opts_;
   const ResolvedConfig& config_;
+  const Env& env_;
   const CliHooks& hooks_;
   std::unique_ptr<Context> ctx_;
   std::vector<Check> checks_;
@@ -413,9 +414,9 @@ class Doctor {
 
 }  // namespace
 
-int RunDoctor(const Options& opts, const ResolvedConfig& config, const Env& /*env*/, std::ostream& out,
+int RunDoctor(const Options& opts, const ResolvedConfig& config, const Env& env, std::ostream& out,
               std::ostream& /*err*/, const CliHooks& hooks) {
-  Doctor d(opts, config, hooks);
+  Doctor d(opts, config, env, hooks);
   d.Run();
   d.Print(out);
   return d.Worst() == Result3::kFail ? kExitFailed : kExitOk;

@@ -618,11 +618,11 @@ Result<ResolvedConfig> ResolveConfig(const Options& opts, const Env& env_in) {
 
 Deadline CallDeadline(Duration d) { return Deadline::After(*SystemClock::Instance(), d); }
 
-Result<std::unique_ptr<Context>> OpenContext(const ResolvedConfig& config, Clock* clock) {
+Result<std::unique_ptr<Context>> OpenContext(const ResolvedConfig& config, const Env& env, Clock* clock) {
   auto ctx = std::make_unique<Context>();
   ctx->config = config;
   ctx->clock = clock ? clock : SystemClock::Instance();
-  auto client = dcs::OpenClient(config.dcs, &ctx->credential_source);
+  auto client = dcs::OpenClient(config.dcs, env, &ctx->credential_source);
   if (!client.ok()) return client.status();
   ctx->client = *client;
   Context* raw = ctx.get();

@@ -124,9 +124,10 @@ struct Context {
   Clock* clock = nullptr;                   // the hooks' clock (watching, sleeping)
 };
 
-// Builds the client and the store. kInvalidArgument for configuration
-// problems (exit 2), other codes for runtime problems (exit 3).
-Result<std::unique_ptr<Context>> OpenContext(const ResolvedConfig& config, Clock* clock);
+// Builds the client and the store; AWS_* variables the configuration left
+// open (profile files, credentials, IMDS) come from `env`. kInvalidArgument
+// for configuration problems (exit 2), other codes for runtime problems (exit 3).
+Result<std::unique_ptr<Context>> OpenContext(const ResolvedConfig& config, const Env& env, Clock* clock);
 
 // A deadline for one DynamoDB call, on the client's clock.
 Deadline CallDeadline(Duration d = std::chrono::seconds(15));

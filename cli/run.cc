@@ -51,7 +51,7 @@ int Dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
                  "(`dynatroni list` shows the clusters in the table)",
                  o.command);
   }
-  auto ctx = OpenContext(*config, hooks.clock);
+  auto ctx = OpenContext(*config, env, hooks.clock);
   if (!ctx.ok()) {
     if (ctx.status().code() == StatusCode::kInvalidArgument)
       return Usage(err, ctx.status().message(), o.command);

@@ -10,8 +10,6 @@
 #include "aws/providers/region.h"
 #include "http/curl_transport.h"
 
-extern char** environ;
-
 namespace dynatroni::dcs {
 namespace {
 
@@ -144,16 +142,6 @@ Status ParseUrl(const std::string& url, std::map<std::string, std::string>* out)
 
 }  // namespace
 
-Env ProcessEnvironment() {
-  Env env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return env;
-}
-
 Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& section, const Env& env) {
   std::map<std::string, std::string> merged;
   auto url_env = env.find("PATRONI_DYNAMODB_URL");
@@ -223,7 +211,7 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
     if (!e.ok()) return e.status();
     c.endpoint_url = *e;
   }
-  if (!c.ca_bundle.empty() && std::getenv("DYNATRONI_SKIP_CA_CHECK") == nullptr) {
+  if (!c.ca_bundle.empty() && env.count("DYNATRONI_SKIP_CA_CHECK") == 0) {
     if (FILE* f = std::fopen(c.ca_bundle.c_str(), "r")) {
       std::fclose(f);
     } else {
@@ -242,18 +230,20 @@ std::string PartitionFor(const std::string& ns, const std::string& scope) {
   return n + "/" + scope;
 }
 
-Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config,
+Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, const Env& env,
                                                      std::string* credential_source) {
   aws::RegionChainOptions region_opts;
   region_opts.explicit_region = config.region;
   region_opts.profile = config.profile;
+  region_opts.env = env;
   DYNATRONI_ASSIGN_OR_RETURN(
       auto region, aws::ResolveRegionChain(
                        region_opts, Deadline::After(*SystemClock::Instance(), std::chrono::seconds(5))));
-  DYNATRONI_ASSIGN_OR_RETURN(auto endpoint, aws::ResolveEndpoint(config.endpoint_url, region.region));
+  DYNATRONI_ASSIGN_OR_RETURN(auto endpoint, aws::ResolveEndpoint(config.endpoint_url, region.region, env));
   aws::ChainOptions chain;
   chain.profile = config.profile;
   chain.region = region.region;
+  chain.env = env;
   if (!config.access_key_id.empty()) {
     aws::Credentials c;
     c.access_key_id = config.access_key_id;

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 
+#include "core/env.h"
 #include "core/status.h"
 #include "dcs/dcs.h"
 #include "dynamodb/client.h"
@@ -47,18 +48,20 @@ struct DcsConfig {
   std::string metrics_listen;
 };
 
-using Env = std::map<std::string, std::string>;
+using Env = dynatroni::Env;
 
 // Builds the configuration from a section (string values) and an
 // environment. kInvalidArgument with one line naming the field and the fix.
 Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& section, const Env& env);
 
-// The environment of this process as an Env.
-Env ProcessEnvironment();
+// The environment of this process as an Env (core/env.h).
+using dynatroni::ProcessEnvironment;
 
 // The DynamoDB client for a configuration (credentials, region, endpoint,
-// transport). `credential_source` receives the name of the credential link.
-Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, std::string* credential_source);
+// transport), with the AWS_* variables taken from `env`. `credential_source`
+// receives the name of the credential link.
+Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, const Env& env,
+                                                     std::string* credential_source);
 
 // The partition for a Patroni scope and namespace: "<scope>" for the default
 // namespace ("/service/" or "service"), else "<namespace>/<scope>" with

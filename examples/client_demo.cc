@@ -23,6 +23,7 @@
 #include "aws/credentials.h"
 #include "aws/endpoint.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "dynamodb/attribute_value.h"
 #include "dynamodb/client.h"
@@ -200,9 +201,10 @@ int Main(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &flags)) return 2;
   Steps steps;
 
-  auto region = dynatroni::aws::ResolveRegion(flags.region);
+  const dynatroni::Env env = dynatroni::ProcessEnvironment();  // read once, here
+  auto region = dynatroni::aws::ResolveRegion(flags.region, env);
   if (!region.ok()) return Fail("region", region.status());
-  auto endpoint = dynatroni::aws::ResolveEndpoint(flags.endpoint, region->region);
+  auto endpoint = dynatroni::aws::ResolveEndpoint(flags.endpoint, region->region, env);
   if (!endpoint.ok()) return Fail("endpoint", endpoint.status());
   auto transport = dynatroni::http::CurlTransport::Create(dynatroni::http::CurlOptions{});
   if (!transport.ok()) return Fail("transport", transport.status());
@@ -210,7 +212,7 @@ int Main(int argc, char** argv) {
   ddb::ClientOptions options;
   options.region = region->region;
   options.endpoint = endpoint->url;
-  options.credentials = dynatroni::aws::MakeEnvironmentProvider();
+  options.credentials = dynatroni::aws::MakeEnvironmentProvider(env);
   options.transport = std::shared_ptr<dynatroni::http::Transport>(std::move(transport).value());
   auto created_client = ddb::Client::Create(std::move(options));
   if (!created_client.ok()) return Fail("client", created_client.status());

@@ -20,11 +20,10 @@
 
 using namespace dynatroni;  // NOLINT(google-build-using-namespace)
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // ca_bundle must not make the fuzzer open arbitrary paths.
-  setenv("DYNATRONI_SKIP_CA_CHECK", "1", 1);
-  return 0;
-}
+namespace {
+// ca_bundle must not make the fuzzer open arbitrary paths.
+const cli::Env kEnv = {{"DYNATRONI_SKIP_CA_CHECK", "1"}};
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -49,14 +48,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   cli::Options resolved_opts = *opts;
   resolved_opts.config_file.clear();  // never read files named by the input
-  auto config = cli::ResolveConfig(resolved_opts, cli::Env{});
+  auto config = cli::ResolveConfig(resolved_opts, kEnv);
   fuzz::CheckOneLine(config.status(), /*printable=*/true);
 
   if (opts->command == std::vector<std::string>{"cost"} && opts->config_file.empty()) {
     std::ostringstream out;
     std::ostringstream err;
     std::istringstream in;
-    const int rc = cli::RunCli(args, out, err, in, cli::Env{});
+    const int rc = cli::RunCli(args, out, err, in, kEnv);
     DYNATRONI_FUZZ_CHECK(rc == 0 || rc == 2, "cost exits 0 or 2 (bad input), got " + std::to_string(rc));
     const std::string e = err.str();
     if (rc == 2) {

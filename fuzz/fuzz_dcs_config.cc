@@ -17,12 +17,6 @@
 
 using namespace dynatroni;  // NOLINT(google-build-using-namespace)
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // ca_bundle must not make the fuzzer open arbitrary paths.
-  setenv("DYNATRONI_SKIP_CA_CHECK", "1", 1);
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   std::map<std::string, std::string> section;
@@ -41,6 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (is_env ? env : section)[key] = value;
   }
 
+  // ca_bundle must not make the fuzzer open arbitrary paths.
+  env["DYNATRONI_SKIP_CA_CHECK"] = "1";
   auto config = dcs::ParseDcsConfig(section, env);
   if (!config.ok()) {
     fuzz::CheckOneLine(config.status(), /*printable=*/true);
@@ -83,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   auto endpoint = aws::NormalizeEndpointUrl(first_value, "dynamodb.endpoint_url");
   fuzz::CheckOneLine(endpoint.status(), /*printable=*/true);
-  auto region = aws::ResolveEndpoint("", first_value);
+  auto region = aws::ResolveEndpoint("", first_value, Env{});
   fuzz::CheckOneLine(region.status(), /*printable=*/true);
   std::string partition = dcs::PartitionFor(first_value, "scope");
   DYNATRONI_FUZZ_CHECK(partition.size() >= 5 && partition.compare(partition.size() - 5, 5, "scope") == 0,

@@ -72,7 +72,7 @@ std::shared_ptr<CredentialsProvider> MakeDefaultChain(ChainOptions options) {
   } else {
     links.push_back(std::make_shared<UnconfiguredStaticProvider>());
   }
-  links.push_back(MakeEnvironmentProvider());
+  links.push_back(MakeEnvironmentProvider(options.env));
 
   ProfileProviderOptions po;
   po.transport = options.transport;
@@ -83,6 +83,7 @@ std::shared_ptr<CredentialsProvider> MakeDefaultChain(ChainOptions options) {
   po.region = options.region;
   po.sts_endpoint = options.sts_endpoint;
   po.allow_imdsv1_fallback = options.allow_imdsv1_fallback;
+  po.env = options.env;
   links.push_back(MakeProfileProvider(std::move(po)));
 
   WebIdentityOptions wo;
@@ -90,12 +91,14 @@ std::shared_ptr<CredentialsProvider> MakeDefaultChain(ChainOptions options) {
   wo.clock = options.clock;
   wo.region = options.region;
   wo.sts_endpoint = options.sts_endpoint;
+  wo.env = options.env;
   links.push_back(MakeWebIdentityProvider(std::move(wo)));
 
   ContainerOptions co;
   co.transport = options.transport;
   co.clock = options.clock;
   co.relative_uri_host = options.container_relative_uri_host;
+  co.env = options.env;
   links.push_back(MakeContainerProvider(std::move(co)));
 
   ImdsOptions io;
@@ -105,6 +108,7 @@ std::shared_ptr<CredentialsProvider> MakeDefaultChain(ChainOptions options) {
   io.disabled = options.disable_imds;
   io.allow_imdsv1_fallback = options.allow_imdsv1_fallback;
   io.per_call_timeout = options.imds_call_timeout;
+  io.env = std::move(options.env);
   links.push_back(MakeImdsProvider(std::move(io)));
 
   auto chain = MakeProviderChain(std::move(links), "default-chain");

@@ -37,6 +37,7 @@
 #include "aws/credentials.h"
 #include "aws/providers/cache.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "http/transport.h"
 
@@ -67,6 +68,9 @@ struct ChainOptions {
   // Wrap the chain in a CachingProvider (cache_options.clock defaults to `clock`).
   bool cache = true;
   CacheOptions cache_options;
+  // The environment snapshot (core/env.h) every link reads its variables
+  // from; the default is an empty environment.
+  Env env;
 };
 
 // The default chain described above (wrapped in a CachingProvider unless

@@ -18,6 +18,7 @@ using testing::ParseForm;
 using testing::RealTransport;
 using testing::ScopedAwsEnv;
 using testing::StsCredentialsXml;
+using testing::WithProcessEnv;
 
 constexpr char kSecrets[][24] = {"envSECRET111", "fileSECRET222", "stsSECRET333", "stsTOKEN444",
                                  "ctrSECRET555", "imdsSECRET666", "imdsTOKEN777"};
@@ -78,7 +79,7 @@ class ChainTest : public ::testing::Test {
     o.imds_endpoint = aws_.url();
     o.sts_endpoint = aws_.url() + "/sts";
     o.static_credentials = static_;
-    return MakeDefaultChain(o);
+    return MakeDefaultChain(WithProcessEnv(o));
   }
   Result<Credentials> Resolve(bool cache = false) {
     return Chain(cache)->Resolve(Deadline::After(*SystemClock::Instance(), seconds(5)));
@@ -189,7 +190,8 @@ TEST_F(ChainTest, CachedChainResolvesOnce) {
 }
 
 TEST_F(ChainTest, CustomChainSkipsOnlyNotFound) {
-  auto chain = MakeProviderChain({MakeEnvironmentProvider(), MakeStaticProvider(Credentials{})});
+  auto chain =
+      MakeProviderChain({MakeEnvironmentProvider(ProcessEnvironment()), MakeStaticProvider(Credentials{})});
   auto c = chain->Resolve(Deadline::Infinite());
   EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(c.status().message().rfind("static", 0), 0u) << c.status().message();

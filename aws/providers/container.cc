@@ -53,8 +53,8 @@ class ContainerProvider final : public CredentialsProvider {
 
   Result<Credentials> Resolve(Deadline deadline) override {
     Clock& clock = o_.clock != nullptr ? *o_.clock : *SystemClock::Instance();
-    auto relative = GetEnv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-    auto full = GetEnv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    auto relative = GetEnv(o_.env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    auto full = GetEnv(o_.env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
     std::string url;
     if (relative) {
       std::string rel = *relative;
@@ -75,7 +75,7 @@ class ContainerProvider final : public CredentialsProvider {
     req.url = url;
     req.headers.emplace_back("accept", "application/json");
     std::string token;
-    if (auto token_file = GetEnv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
+    if (auto token_file = GetEnv(o_.env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
       auto t = ReadSmallFile(*token_file,
                              "container authorization token file "
                              "(AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)",
@@ -87,7 +87,7 @@ class ContainerProvider final : public CredentialsProvider {
       }
       token = std::string(Trim(*t));
       WipeString(*t);
-    } else if (auto env_token = GetEnv("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+    } else if (auto env_token = GetEnv(o_.env, "AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
       token = std::string(Trim(*env_token));
       WipeString(*env_token);
     }

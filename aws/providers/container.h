@@ -23,6 +23,7 @@
 
 #include "aws/credentials.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "http/transport.h"
 
@@ -37,6 +38,9 @@ struct ContainerOptions {
   // errors, timeouts and 5xx, all within the caller's deadline.
   Duration attempt_timeout = std::chrono::seconds(2);
   int max_attempts = 2;
+  // The environment snapshot the AWS_* variables of the provider are read from
+  // (core/env.h); the default is an empty environment.
+  Env env;
 };
 
 // kNotFound when neither URI variable is set. Errors: kInvalidArgument for a

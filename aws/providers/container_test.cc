@@ -17,6 +17,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::RealTransport;
 using testing::ScopedAwsEnv;
+using testing::WithProcessEnv;
 
 constexpr char kSecret[] = "ctrSECRETqqq";
 constexpr char kToken[] = "ctrTOKENppp";
@@ -43,7 +44,8 @@ class ContainerTest : public ::testing::Test {
     o.transport = RealTransport();
     o.relative_uri_host = server_->Url("");
     while (!o.relative_uri_host.empty() && o.relative_uri_host.back() == '/') o.relative_uri_host.pop_back();
-    return MakeContainerProvider(o)->Resolve(Deadline::After(*SystemClock::Instance(), deadline));
+    return MakeContainerProvider(WithProcessEnv(o))
+        ->Resolve(Deadline::After(*SystemClock::Instance(), deadline));
   }
   ScopedAwsEnv env_;
   std::unique_ptr<TestingHttpServer> server_;

@@ -29,7 +29,9 @@ constexpr std::string_view kRolePath = "/latest/meta-data/iam/security-credentia
 
 ImdsClient::ImdsClient(ImdsOptions options) : options_(std::move(options)), transport_(options_.transport) {}
 
-bool ImdsClient::Disabled() const { return options_.disabled || EnvIsTrue("AWS_EC2_METADATA_DISABLED"); }
+bool ImdsClient::Disabled() const {
+  return options_.disabled || EnvIsTrue(options_.env, "AWS_EC2_METADATA_DISABLED");
+}
 
 int ImdsClient::token_fetches() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -42,10 +44,10 @@ Result<std::string> ImdsClient::Endpoint() const {
   if (!options_.endpoint.empty()) {
     url = options_.endpoint;
     field = "imds endpoint";
-  } else if (auto e = GetEnv("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
+  } else if (auto e = GetEnv(options_.env, "AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
     url = *e;
     field = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
-  } else if (auto mode = GetEnv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")) {
+  } else if (auto mode = GetEnv(options_.env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")) {
     std::string m = ToLower(Trim(*mode));
     if (m == "ipv6") {
       url = "http://[fd00:ec2::254]";
@@ -147,7 +149,8 @@ Result<std::string> ImdsClient::Token(const std::string& endpoint, Deadline dead
 
 Result<std::string> ImdsClient::Get(std::string_view path, Deadline deadline) {
   if (options_.disabled) return NotFound("disabled by configuration");
-  if (EnvIsTrue("AWS_EC2_METADATA_DISABLED")) return NotFound("disabled by AWS_EC2_METADATA_DISABLED=true");
+  if (EnvIsTrue(options_.env, "AWS_EC2_METADATA_DISABLED"))
+    return NotFound("disabled by AWS_EC2_METADATA_DISABLED=true");
   auto endpoint = Endpoint();
   if (!endpoint.ok()) return endpoint.status();
   auto transport = GetTransport();

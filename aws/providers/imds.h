@@ -43,6 +43,7 @@
 
 #include "aws/credentials.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "http/transport.h"
 
@@ -58,6 +59,9 @@ struct ImdsOptions {
   std::chrono::seconds token_ttl{21600};
   // A cached token is renewed once less than this is left of its TTL.
   Duration token_refresh_margin = std::chrono::seconds(60);
+  // The environment snapshot the AWS_* variables above are read from
+  // (core/env.h); the default is an empty environment.
+  Env env;
 };
 
 class ImdsClient {

@@ -20,6 +20,7 @@ using std::chrono::seconds;
 using testing::ClockBridgeTransport;
 using testing::RealTransport;
 using testing::ScopedAwsEnv;
+using testing::WithProcessEnv;
 
 constexpr char kSecret[] = "imdsSECRETkkk";
 constexpr char kToken[] = "imdsTOKENjjj";
@@ -115,7 +116,7 @@ class ImdsTest : public ::testing::Test {
 };
 
 TEST_F(ImdsTest, FetchesRoleCredentialsWithToken) {
-  auto c = MakeImdsProvider(Options())->Resolve(In(seconds(5)));
+  auto c = MakeImdsProvider(WithProcessEnv(Options()))->Resolve(In(seconds(5)));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->access_key_id, "ASIAIMDS");
   EXPECT_EQ(c->secret_access_key.reveal(), kSecret);
@@ -134,7 +135,7 @@ TEST_F(ImdsTest, CachesTheTokenUntilNearItsTtl) {
   ImdsOptions o = Options();
   o.token_ttl = seconds(600);
   o.token_refresh_margin = seconds(60);
-  auto client = std::make_shared<ImdsClient>(o);
+  auto client = std::make_shared<ImdsClient>(WithProcessEnv(o));
   auto provider = MakeImdsProvider(client);
   ASSERT_TRUE(provider->Resolve(In(seconds(5))).ok());
   EXPECT_EQ(imds_.requests()[0].Header("x-aws-ec2-metadata-token-ttl-seconds"), "600");
@@ -148,7 +149,7 @@ TEST_F(ImdsTest, CachesTheTokenUntilNearItsTtl) {
 }
 
 TEST_F(ImdsTest, RefetchesTokenOnceAfter401) {
-  auto client = std::make_shared<ImdsClient>(Options());
+  auto client = std::make_shared<ImdsClient>(WithProcessEnv(Options()));
   ASSERT_TRUE(MakeImdsProvider(client)->Resolve(In(seconds(5))).ok());
   {
     std::lock_guard<std::mutex> lock(imds_.mu);
@@ -161,7 +162,7 @@ TEST_F(ImdsTest, RefetchesTokenOnceAfter401) {
 
 TEST_F(ImdsTest, DisabledByEnvironment) {
   env_.Set("AWS_EC2_METADATA_DISABLED", "TRUE");
-  auto c = MakeImdsProvider(Options())->Resolve(In(seconds(5)));
+  auto c = MakeImdsProvider(WithProcessEnv(Options()))->Resolve(In(seconds(5)));
   EXPECT_EQ(c.status().code(), StatusCode::kNotFound);
   EXPECT_NE(c.status().message().find("disabled"), std::string::npos);
   EXPECT_TRUE(imds_.requests().empty());
@@ -173,14 +174,14 @@ TEST_F(ImdsTest, NoImdsV1FallbackUnlessAllowed) {
     imds_.token_status = 404;
     imds_.require_token = false;
   }
-  auto strict = MakeImdsProvider(Options())->Resolve(In(seconds(5)));
+  auto strict = MakeImdsProvider(WithProcessEnv(Options()))->Resolve(In(seconds(5)));
   EXPECT_EQ(strict.status().code(), StatusCode::kFailedPrecondition) << strict.status().ToString();
   EXPECT_NE(strict.status().message().find("allow_imdsv1_fallback"), std::string::npos);
   EXPECT_EQ(imds_.requests().size(), 1u);
 
   ImdsOptions o = Options();
   o.allow_imdsv1_fallback = true;
-  auto v1 = MakeImdsProvider(o)->Resolve(In(seconds(5)));
+  auto v1 = MakeImdsProvider(WithProcessEnv(o))->Resolve(In(seconds(5)));
   ASSERT_TRUE(v1.ok()) << v1.status().ToString();
   auto reqs = imds_.requests();
   ASSERT_EQ(reqs.size(), 4u);
@@ -192,7 +193,7 @@ TEST_F(ImdsTest, ForbiddenTokenIsPermissionDenied) {
     std::lock_guard<std::mutex> lock(imds_.mu);
     imds_.token_status = 403;
   }
-  auto c = MakeImdsProvider(Options())->Resolve(In(seconds(5)));
+  auto c = MakeImdsProvider(WithProcessEnv(Options()))->Resolve(In(seconds(5)));
   EXPECT_EQ(c.status().code(), StatusCode::kPermissionDenied);
 }
 
@@ -201,7 +202,7 @@ TEST_F(ImdsTest, NoRoleIsNotFound) {
     std::lock_guard<std::mutex> lock(imds_.mu);
     imds_.role = "";
   }
-  auto c = MakeImdsProvider(Options())->Resolve(In(seconds(5)));
+  auto c = MakeImdsProvider(WithProcessEnv(Options()))->Resolve(In(seconds(5)));
   EXPECT_EQ(c.status().code(), StatusCode::kNotFound);
   EXPECT_NE(c.status().message().find("no IAM role"), std::string::npos);
 }
@@ -213,7 +214,7 @@ TEST_F(ImdsTest, NoServiceIsNotFound) {
     FakeImds gone;
     o.endpoint = gone.url();
   }
-  auto c = MakeImdsProvider(o)->Resolve(In(seconds(5)));
+  auto c = MakeImdsProvider(WithProcessEnv(o))->Resolve(In(seconds(5)));
   EXPECT_EQ(c.status().code(), StatusCode::kNotFound) << c.status().ToString();
   EXPECT_NE(c.status().message().find("not running on EC2"), std::string::npos);
 }
@@ -223,7 +224,7 @@ TEST_F(ImdsTest, MalformedAndFailedCredentialDocuments) {
     std::lock_guard<std::mutex> lock(imds_.mu);
     imds_.creds_body = imds_.creds_body.substr(0, imds_.creds_body.size() - 3);
   }
-  auto malformed = MakeImdsProvider(Options())->Resolve(In(seconds(5)));
+  auto malformed = MakeImdsProvider(WithProcessEnv(Options()))->Resolve(In(seconds(5)));
   EXPECT_EQ(malformed.status().code(), StatusCode::kMalformedResponse);
   EXPECT_EQ(malformed.status().message().find(kSecret), std::string::npos);
   EXPECT_EQ(malformed.status().message().find(kToken), std::string::npos);
@@ -231,7 +232,7 @@ TEST_F(ImdsTest, MalformedAndFailedCredentialDocuments) {
     std::lock_guard<std::mutex> lock(imds_.mu);
     imds_.creds_body = "{\"Code\":\"AssumeRoleUnauthorizedAccess\",\"Message\":\"x\"}";
   }
-  auto failed = MakeImdsProvider(Options())->Resolve(In(seconds(5)));
+  auto failed = MakeImdsProvider(WithProcessEnv(Options()))->Resolve(In(seconds(5)));
   EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
 }
 
@@ -244,13 +245,13 @@ TEST_F(ImdsTest, EachCallHasAShortTimeout) {
   o.per_call_timeout = milliseconds(300);
   auto start = std::chrono::steady_clock::now();
   // Even with no caller deadline, the per-call timeout bounds the wait.
-  auto c = MakeImdsProvider(o)->Resolve(Deadline::Infinite());
+  auto c = MakeImdsProvider(WithProcessEnv(o))->Resolve(Deadline::Infinite());
   EXPECT_FALSE(c.ok());
   EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2500));
 }
 
 TEST_F(ImdsTest, LooksUpTheRegion) {
-  ImdsClient client(Options());
+  ImdsClient client(WithProcessEnv(Options()));
   auto r = FetchImdsRegion(client, In(seconds(5)));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, "eu-west-3");
@@ -259,11 +260,11 @@ TEST_F(ImdsTest, LooksUpTheRegion) {
 TEST_F(ImdsTest, EndpointFromEnvironment) {
   ImdsOptions o;
   env_.Set("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6");
-  EXPECT_EQ(*ImdsClient(o).Endpoint(), "http://[fd00:ec2::254]");
+  EXPECT_EQ(*ImdsClient(WithProcessEnv(o)).Endpoint(), "http://[fd00:ec2::254]");
   env_.Set("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1234/");
-  EXPECT_EQ(*ImdsClient(o).Endpoint(), "http://127.0.0.1:1234");
+  EXPECT_EQ(*ImdsClient(WithProcessEnv(o)).Endpoint(), "http://127.0.0.1:1234");
   env_.Unset("AWS_EC2_METADATA_SERVICE_ENDPOINT").Unset("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
-  EXPECT_EQ(*ImdsClient(o).Endpoint(), "http://169.254.169.254");
+  EXPECT_EQ(*ImdsClient(WithProcessEnv(o)).Endpoint(), "http://169.254.169.254");
 }
 
 }  // namespace

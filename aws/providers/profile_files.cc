@@ -182,9 +182,9 @@ Result<ParsedProfileFile> ParseProfileFile(std::string_view contents, ProfileFil
   return out;
 }
 
-std::string ExpandHome(const std::string& path) {
+std::string ExpandHome(const std::string& path, const Env& env) {
   if (path != "~" && path.rfind("~/", 0) != 0) return path;
-  std::string home = GetEnv("HOME").value_or("");
+  std::string home = GetEnv(env, "HOME").value_or("");
   if (home.empty()) {
     struct passwd pw {};
     struct passwd* result = nullptr;
@@ -201,20 +201,21 @@ std::string ExpandHome(const std::string& path) {
 
 ProfileFileLocations ResolveProfileFileLocations(const std::string& profile,
                                                  const std::string& credentials_file,
-                                                 const std::string& config_file) {
+                                                 const std::string& config_file, const Env& env) {
   ProfileFileLocations loc;
   loc.credentials_file = ExpandHome(
       !credentials_file.empty() ? credentials_file
-                                : GetEnv("AWS_SHARED_CREDENTIALS_FILE").value_or("~/.aws/credentials"));
-  loc.config_file =
-      ExpandHome(!config_file.empty() ? config_file : GetEnv("AWS_CONFIG_FILE").value_or("~/.aws/config"));
+                                : GetEnv(env, "AWS_SHARED_CREDENTIALS_FILE").value_or("~/.aws/credentials"),
+      env);
+  loc.config_file = ExpandHome(
+      !config_file.empty() ? config_file : GetEnv(env, "AWS_CONFIG_FILE").value_or("~/.aws/config"), env);
   if (!profile.empty()) {
     loc.profile = profile;
     loc.profile_origin = "explicit";
-  } else if (auto p = GetEnv("AWS_PROFILE")) {
+  } else if (auto p = GetEnv(env, "AWS_PROFILE")) {
     loc.profile = *p;
     loc.profile_origin = "AWS_PROFILE";
-  } else if (auto d = GetEnv("AWS_DEFAULT_PROFILE")) {
+  } else if (auto d = GetEnv(env, "AWS_DEFAULT_PROFILE")) {
     loc.profile = *d;
     loc.profile_origin = "AWS_DEFAULT_PROFILE";
   } else {
@@ -284,7 +285,7 @@ class ProfileProvider final : public CredentialsProvider {
 
   Result<Credentials> Resolve(Deadline deadline) override {
     const ProfileFileLocations loc =
-        ResolveProfileFileLocations(o_.profile, o_.credentials_file, o_.config_file);
+        ResolveProfileFileLocations(o_.profile, o_.credentials_file, o_.config_file, o_.env);
     auto set = ProfileSet::Load(loc);
     if (!set.ok()) return set.status();
     const std::string& name = loc.profile;
@@ -408,17 +409,19 @@ class ProfileProvider final : public CredentialsProvider {
       std::shared_ptr<CredentialsProvider> p;
       const std::string& cs = *credential_source;
       if (cs == "Environment") {
-        p = MakeEnvironmentProvider();
+        p = MakeEnvironmentProvider(o_.env);
       } else if (cs == "Ec2InstanceMetadata") {
         ImdsOptions io;
         io.transport = o_.transport;
         io.clock = o_.clock;
         io.allow_imdsv1_fallback = o_.allow_imdsv1_fallback;
+        io.env = o_.env;
         p = MakeImdsProvider(std::move(io));
       } else if (cs == "EcsContainer") {
         ContainerOptions co;
         co.transport = o_.transport;
         co.clock = o_.clock;
+        co.env = o_.env;
         p = MakeContainerProvider(std::move(co));
       } else {
         return InvalidArgument(
@@ -468,8 +471,8 @@ class ProfileProvider final : public CredentialsProvider {
                              " sets mfa_serial: assuming a role with MFA needs a person to type the "
                              "code, which a daemon cannot do; use a role without MFA for Dynatroni");
     }
-    const std::string region = StsRegion(o_.region, ctx.set.Get(name, "region").value_or(""));
-    auto endpoint = ResolveStsEndpoint(o_.sts_endpoint, region);
+    const std::string region = StsRegion(o_.region, ctx.set.Get(name, "region").value_or(""), o_.env);
+    auto endpoint = ResolveStsEndpoint(o_.sts_endpoint, region, o_.env);
     if (!endpoint.ok()) return endpoint.status();
     auto transport = Transport();
     if (!transport.ok()) return transport.status();
@@ -482,12 +485,13 @@ class ProfileProvider final : public CredentialsProvider {
       wo.transport = *transport;
       wo.clock = o_.clock;
       wo.role_arn = role_arn;
-      wo.token_file = ExpandHome(*token_file);
+      wo.token_file = ExpandHome(*token_file, o_.env);
       wo.role_session_name = session;
       wo.region = region;
       wo.sts_endpoint = *endpoint;
       wo.sts_timeout = o_.sts_timeout;
       wo.source = "web-identity:" + name;
+      wo.env = o_.env;
       return MakeWebIdentityProvider(std::move(wo))->Resolve(ctx.deadline);
     }
 

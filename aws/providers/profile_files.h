@@ -43,6 +43,7 @@
 
 #include "aws/credentials.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "http/transport.h"
 
@@ -71,12 +72,13 @@ struct ProfileFileLocations {
 };
 
 // Applies the rules above; empty arguments mean "not given".
+// Variables (AWS_PROFILE, ..., HOME) come from `env`.
 ProfileFileLocations ResolveProfileFileLocations(const std::string& profile,
                                                  const std::string& credentials_file,
-                                                 const std::string& config_file);
+                                                 const std::string& config_file, const Env& env);
 
-// `~` and `~/...` expanded with HOME (or getpwuid_r when HOME is unset).
-std::string ExpandHome(const std::string& path);
+// `~` and `~/...` expanded with HOME of `env` (or getpwuid_r when it is unset).
+std::string ExpandHome(const std::string& path, const Env& env);
 
 // Both files, parsed. Copyable value.
 class ProfileSet {
@@ -123,6 +125,9 @@ struct ProfileProviderOptions {
   Duration credential_process_timeout = std::chrono::seconds(60);
   // For `credential_source = Ec2InstanceMetadata`.
   bool allow_imdsv1_fallback = false;
+  // The environment snapshot (core/env.h) the variables of the profile
+  // selection, STS and credential_source are read from; default empty.
+  Env env;
 };
 
 // The profile provider. Resolution inside the selected profile, as the AWS

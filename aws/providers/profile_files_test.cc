@@ -22,6 +22,7 @@ using testing::RealTransport;
 using testing::ScopedAwsEnv;
 using testing::StsCredentialsXml;
 using testing::StsErrorXml;
+using testing::WithProcessEnv;
 
 ParsedProfileFile Parse(const std::string& text, ProfileFileKind kind) {
   auto r = ParseProfileFile(text, kind, "file");
@@ -123,7 +124,7 @@ TEST(ProfileFiles, FatalSyntaxErrorsNameFileAndLine) {
 
 TEST(ProfileFiles, LocationsFollowEnvironmentAndHome) {
   ScopedAwsEnv env;
-  auto loc = ResolveProfileFileLocations("", "", "");
+  auto loc = ResolveProfileFileLocations("", "", "", ProcessEnvironment());
   EXPECT_EQ(loc.credentials_file, env.home() + "/.aws/credentials");
   EXPECT_EQ(loc.config_file, env.home() + "/.aws/config");
   EXPECT_EQ(loc.profile, "default");
@@ -131,22 +132,23 @@ TEST(ProfileFiles, LocationsFollowEnvironmentAndHome) {
   env.Set("AWS_SHARED_CREDENTIALS_FILE", "~/c")
       .Set("AWS_CONFIG_FILE", "/etc/cfg")
       .Set("AWS_DEFAULT_PROFILE", "old");
-  loc = ResolveProfileFileLocations("", "", "");
+  loc = ResolveProfileFileLocations("", "", "", ProcessEnvironment());
   EXPECT_EQ(loc.credentials_file, env.home() + "/c");
   EXPECT_EQ(loc.config_file, "/etc/cfg");
   EXPECT_EQ(loc.profile, "old");
   env.Set("AWS_PROFILE", "prod");
-  loc = ResolveProfileFileLocations("", "", "");
+  loc = ResolveProfileFileLocations("", "", "", ProcessEnvironment());
   EXPECT_EQ(loc.profile, "prod");
   EXPECT_EQ(loc.profile_origin, "AWS_PROFILE");
-  loc = ResolveProfileFileLocations("cli", "/x", "/y");
+  loc = ResolveProfileFileLocations("cli", "/x", "/y", ProcessEnvironment());
   EXPECT_EQ(loc.profile, "cli");
   EXPECT_EQ(loc.profile_origin, "explicit");
   EXPECT_EQ(loc.credentials_file, "/x");
 }
 
 Result<Credentials> ResolveProfile(ProfileProviderOptions o = {}) {
-  return MakeProfileProvider(std::move(o))->Resolve(Deadline::After(*SystemClock::Instance(), seconds(5)));
+  return MakeProfileProvider(WithProcessEnv(std::move(o)))
+      ->Resolve(Deadline::After(*SystemClock::Instance(), seconds(5)));
 }
 
 TEST(ProfileProvider, StaticKeysFromCredentialsFileWinOverConfig) {
@@ -424,7 +426,8 @@ class ProfileStsFailures : public ::testing::Test {
   Result<Credentials> Resolve(Duration deadline = seconds(5)) {
     ProfileProviderOptions o;
     o.transport = RealTransport();
-    return MakeProfileProvider(o)->Resolve(Deadline::After(*SystemClock::Instance(), deadline));
+    return MakeProfileProvider(WithProcessEnv(o))
+        ->Resolve(Deadline::After(*SystemClock::Instance(), deadline));
   }
   static void ExpectNoSecrets(const Status& st) {
     for (const char* s : {kBaseSecret, kStsSecret, kStsToken}) {

@@ -18,11 +18,12 @@ bool IsPlausibleRegion(const std::string& r) {
 
 Result<ResolvedRegion> ResolveRegionChain(const RegionChainOptions& options, Deadline deadline) {
   using providers_internal::GetEnv;
-  if (!options.explicit_region.empty() || GetEnv("AWS_REGION") || GetEnv("AWS_DEFAULT_REGION")) {
-    return ResolveRegion(options.explicit_region);
+  const Env& env = options.env;
+  if (!options.explicit_region.empty() || GetEnv(env, "AWS_REGION") || GetEnv(env, "AWS_DEFAULT_REGION")) {
+    return ResolveRegion(options.explicit_region, env);
   }
   const ProfileFileLocations loc =
-      ResolveProfileFileLocations(options.profile, options.credentials_file, options.config_file);
+      ResolveProfileFileLocations(options.profile, options.credentials_file, options.config_file, env);
   auto profile_region = ProfileRegion(loc);
   if (!profile_region.ok()) return profile_region.status().Annotate("reading the profile's region");
   if (profile_region->has_value()) {
@@ -35,7 +36,9 @@ Result<ResolvedRegion> ResolveRegionChain(const RegionChainOptions& options, Dea
   }
   std::string imds_note = "instance metadata not consulted";
   if (options.use_imds) {
-    ImdsClient client(options.imds);
+    ImdsOptions imds = options.imds;
+    imds.env = env;
+    ImdsClient client(std::move(imds));
     Clock& clock = options.imds.clock != nullptr ? *options.imds.clock : *SystemClock::Instance();
     auto r = FetchImdsRegion(client, deadline.Min(Deadline::After(clock, options.imds_timeout)));
     if (r.ok()) return ResolvedRegion{*r, "imds"};

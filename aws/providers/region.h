@@ -12,7 +12,7 @@
 // follow the CLI.) Nothing found is kInvalidArgument with the fix and why
 // IMDS did not answer.
 //
-// Thread-safety: safe for concurrent use (reads the environment and files).
+// Thread-safety: safe for concurrent use (reads files).
 #ifndef DYNATRONI_AWS_PROVIDERS_REGION_H_
 #define DYNATRONI_AWS_PROVIDERS_REGION_H_
 
@@ -22,6 +22,7 @@
 #include "aws/endpoint.h"
 #include "aws/providers/imds.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 
 namespace dynatroni::aws {
@@ -37,6 +38,10 @@ struct RegionChainOptions {
   ImdsOptions imds;
   // Total budget of the IMDS lookup (token + GET), within the caller's deadline.
   Duration imds_timeout = std::chrono::seconds(2);
+  // The environment snapshot (core/env.h) of AWS_REGION, AWS_DEFAULT_REGION,
+  // the profile selection and the IMDS settings (it replaces imds.env);
+  // the default is an empty environment.
+  Env env;
 };
 
 // ResolvedRegion.source is one of the sources listed above. Errors:

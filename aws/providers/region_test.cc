@@ -16,6 +16,7 @@ using http::testing::TestingHttpServer;
 using std::chrono::seconds;
 using testing::RealTransport;
 using testing::ScopedAwsEnv;
+using testing::WithProcessEnv;
 
 class RegionTest : public ::testing::Test {
  protected:
@@ -42,7 +43,7 @@ class RegionTest : public ::testing::Test {
     return o;
   }
   Result<ResolvedRegion> Resolve(const RegionChainOptions& o) {
-    return ResolveRegionChain(o, Deadline::After(*SystemClock::Instance(), seconds(5)));
+    return ResolveRegionChain(WithProcessEnv(o), Deadline::After(*SystemClock::Instance(), seconds(5)));
   }
   ScopedAwsEnv env_;
   std::unique_ptr<TestingHttpServer> server_;

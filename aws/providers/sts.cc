@@ -11,16 +11,17 @@ namespace dynatroni::aws {
 using providers_internal::GetEnv;
 using providers_internal::ParseUrl;
 
-Result<std::string> ResolveStsEndpoint(const std::string& explicit_url, const std::string& region) {
+Result<std::string> ResolveStsEndpoint(const std::string& explicit_url, const std::string& region,
+                                       const Env& env) {
   std::string url;
   std::string field;
   if (!explicit_url.empty()) {
     url = explicit_url;
     field = "sts_endpoint";
-  } else if (auto v = GetEnv("AWS_ENDPOINT_URL_STS")) {
+  } else if (auto v = GetEnv(env, "AWS_ENDPOINT_URL_STS")) {
     url = *v;
     field = "AWS_ENDPOINT_URL_STS";
-  } else if (auto g = GetEnv("AWS_ENDPOINT_URL")) {
+  } else if (auto g = GetEnv(env, "AWS_ENDPOINT_URL")) {
     url = *g;
     field = "AWS_ENDPOINT_URL";
   }
@@ -41,10 +42,10 @@ Result<std::string> ResolveStsEndpoint(const std::string& explicit_url, const st
   return "https://sts." + region + suffix;
 }
 
-std::string StsRegion(const std::string& explicit_region, const std::string& profile_region) {
+std::string StsRegion(const std::string& explicit_region, const std::string& profile_region, const Env& env) {
   if (!explicit_region.empty()) return explicit_region;
-  if (auto r = GetEnv("AWS_REGION")) return *r;
-  if (auto d = GetEnv("AWS_DEFAULT_REGION")) return *d;
+  if (auto r = GetEnv(env, "AWS_REGION")) return *r;
+  if (auto d = GetEnv(env, "AWS_DEFAULT_REGION")) return *d;
   return profile_region;
 }
 

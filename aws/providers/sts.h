@@ -19,22 +19,24 @@
 
 #include "aws/credentials.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "http/transport.h"
 
 namespace dynatroni::aws {
 
 // STS endpoint: `explicit_url` if given, else AWS_ENDPOINT_URL_STS, else
-// AWS_ENDPOINT_URL, else https://sts.<region>.amazonaws.com
+// AWS_ENDPOINT_URL (of `env`), else https://sts.<region>.amazonaws.com
 // (".amazonaws.com.cn" for cn-* regions), or the global
 // https://sts.amazonaws.com when `region` is empty. kInvalidArgument for a
 // malformed override (naming the variable). Result has no trailing slash.
-Result<std::string> ResolveStsEndpoint(const std::string& explicit_url, const std::string& region);
+Result<std::string> ResolveStsEndpoint(const std::string& explicit_url, const std::string& region,
+                                       const Env& env);
 
 // The region STS requests are sent to and signed for: `explicit_region`,
-// else AWS_REGION, else AWS_DEFAULT_REGION, else `profile_region`; empty
+// else AWS_REGION, else AWS_DEFAULT_REGION (of `env`), else `profile_region`; empty
 // means the global endpoint (signed as us-east-1).
-std::string StsRegion(const std::string& explicit_region, const std::string& profile_region);
+std::string StsRegion(const std::string& explicit_region, const std::string& profile_region, const Env& env);
 
 // "dynatroni-<unix seconds>", the default role session name.
 std::string DefaultRoleSessionName(Clock& clock);

@@ -120,29 +120,32 @@ TEST(StsXml, MapsErrorCodesToStatus) {
 
 TEST(StsEndpoint, FollowsOverridesAndRegion) {
   ScopedAwsEnv env;
-  EXPECT_EQ(*ResolveStsEndpoint("", "eu-west-1"), "https://sts.eu-west-1.amazonaws.com");
-  EXPECT_EQ(*ResolveStsEndpoint("", "cn-north-1"), "https://sts.cn-north-1.amazonaws.com.cn");
-  EXPECT_EQ(*ResolveStsEndpoint("", ""), "https://sts.amazonaws.com");
+  EXPECT_EQ(*ResolveStsEndpoint("", "eu-west-1", ProcessEnvironment()),
+            "https://sts.eu-west-1.amazonaws.com");
+  EXPECT_EQ(*ResolveStsEndpoint("", "cn-north-1", ProcessEnvironment()),
+            "https://sts.cn-north-1.amazonaws.com.cn");
+  EXPECT_EQ(*ResolveStsEndpoint("", "", ProcessEnvironment()), "https://sts.amazonaws.com");
   env.Set("AWS_ENDPOINT_URL", "http://127.0.0.1:1000/");
-  EXPECT_EQ(*ResolveStsEndpoint("", "eu-west-1"), "http://127.0.0.1:1000");
+  EXPECT_EQ(*ResolveStsEndpoint("", "eu-west-1", ProcessEnvironment()), "http://127.0.0.1:1000");
   env.Set("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2000");
-  EXPECT_EQ(*ResolveStsEndpoint("", "eu-west-1"), "http://127.0.0.1:2000");
-  EXPECT_EQ(*ResolveStsEndpoint("https://sts.example", "eu-west-1"), "https://sts.example");
+  EXPECT_EQ(*ResolveStsEndpoint("", "eu-west-1", ProcessEnvironment()), "http://127.0.0.1:2000");
+  EXPECT_EQ(*ResolveStsEndpoint("https://sts.example", "eu-west-1", ProcessEnvironment()),
+            "https://sts.example");
   env.Set("AWS_ENDPOINT_URL_STS", "sts.local");
-  auto bad = ResolveStsEndpoint("", "eu-west-1");
+  auto bad = ResolveStsEndpoint("", "eu-west-1", ProcessEnvironment());
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("AWS_ENDPOINT_URL_STS"), std::string::npos);
 }
 
 TEST(StsEndpoint, RegionOrderIsExplicitEnvThenProfile) {
   ScopedAwsEnv env;
-  EXPECT_EQ(StsRegion("", ""), "");
-  EXPECT_EQ(StsRegion("", "eu-central-1"), "eu-central-1");
+  EXPECT_EQ(StsRegion("", "", ProcessEnvironment()), "");
+  EXPECT_EQ(StsRegion("", "eu-central-1", ProcessEnvironment()), "eu-central-1");
   env.Set("AWS_DEFAULT_REGION", "us-west-1");
-  EXPECT_EQ(StsRegion("", "eu-central-1"), "us-west-1");
+  EXPECT_EQ(StsRegion("", "eu-central-1", ProcessEnvironment()), "us-west-1");
   env.Set("AWS_REGION", "us-west-2");
-  EXPECT_EQ(StsRegion("", "eu-central-1"), "us-west-2");
-  EXPECT_EQ(StsRegion("ap-south-1", "eu-central-1"), "ap-south-1");
+  EXPECT_EQ(StsRegion("", "eu-central-1", ProcessEnvironment()), "us-west-2");
+  EXPECT_EQ(StsRegion("ap-south-1", "eu-central-1", ProcessEnvironment()), "ap-south-1");
 }
 
 }  // namespace

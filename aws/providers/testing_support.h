@@ -17,6 +17,7 @@
 
 #include "aws/credentials.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "http/testing_http_server.h"
 #include "http/transport.h"
 
@@ -60,6 +61,14 @@ class ClockBridgeTransport final : public http::Transport {
   std::shared_ptr<http::Transport> inner_;
   Clock* clock_;
 };
+
+// `options` with `env` set to a snapshot of the process environment now (as
+// ScopedAwsEnv arranged it): the providers read no other environment.
+template <typename Options>
+Options WithProcessEnv(Options options) {
+  options.env = ProcessEnvironment();
+  return options;
+}
 
 // A CurlTransport (aborts the test binary if libcurl cannot start).
 std::shared_ptr<http::Transport> RealTransport();

@@ -17,14 +17,10 @@
 
 namespace dynatroni::aws::providers_internal {
 
-std::optional<std::string> GetEnv(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return std::nullopt;
-  return std::string(v);
-}
+std::optional<std::string> GetEnv(const Env& env, const char* name) { return EnvValue(env, name); }
 
-bool EnvIsTrue(const char* name) {
-  auto v = GetEnv(name);
+bool EnvIsTrue(const Env& env, const char* name) {
+  auto v = GetEnv(env, name);
   return v && ToLower(Trim(*v)) == "true";
 }
 

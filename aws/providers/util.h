@@ -6,8 +6,8 @@
 // mapping, the JSON credential documents of the container endpoint, IMDS and
 // credential_process, and wiping buffers that held secrets.
 //
-// Thread-safety: all functions are pure (apart from reading the environment
-// or a file) and safe for concurrent use.
+// Thread-safety: all functions are pure (apart from reading a file) and safe
+// for concurrent use.
 #ifndef DYNATRONI_AWS_PROVIDERS_UTIL_H_
 #define DYNATRONI_AWS_PROVIDERS_UTIL_H_
 
@@ -18,17 +18,18 @@
 
 #include "aws/credentials.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "http/transport.h"
 
 namespace dynatroni::aws::providers_internal {
 
-// The value of environment variable `name`; nullopt when unset or empty (the
-// AWS SDKs treat an empty variable as unset).
-std::optional<std::string> GetEnv(const char* name);
+// The value of variable `name` in the snapshot `env`; nullopt when unset or
+// empty (the AWS SDKs treat an empty variable as unset).
+std::optional<std::string> GetEnv(const Env& env, const char* name);
 
-// `name` is set to "true" (case-insensitive).
-bool EnvIsTrue(const char* name);
+// `name` is set to "true" (case-insensitive) in `env`.
+bool EnvIsTrue(const Env& env, const char* name);
 
 // Strips ASCII whitespace from both ends.
 std::string_view Trim(std::string_view s);

@@ -24,16 +24,17 @@ class WebIdentityProvider final : public CredentialsProvider {
   Result<Credentials> Resolve(Deadline deadline) override {
     Clock& clock = o_.clock != nullptr ? *o_.clock : *SystemClock::Instance();
     std::string token_file =
-        !o_.token_file.empty() ? o_.token_file : GetEnv("AWS_WEB_IDENTITY_TOKEN_FILE").value_or("");
-    std::string role_arn = !o_.role_arn.empty() ? o_.role_arn : GetEnv("AWS_ROLE_ARN").value_or("");
+        !o_.token_file.empty() ? o_.token_file : GetEnv(o_.env, "AWS_WEB_IDENTITY_TOKEN_FILE").value_or("");
+    std::string role_arn = !o_.role_arn.empty() ? o_.role_arn : GetEnv(o_.env, "AWS_ROLE_ARN").value_or("");
     if (token_file.empty() && role_arn.empty()) {
       return NotFound("AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set");
     }
     if (token_file.empty()) return NotFound("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not");
     if (role_arn.empty()) return NotFound("AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
 
-    std::string session =
-        !o_.role_session_name.empty() ? o_.role_session_name : GetEnv("AWS_ROLE_SESSION_NAME").value_or("");
+    std::string session = !o_.role_session_name.empty()
+                              ? o_.role_session_name
+                              : GetEnv(o_.env, "AWS_ROLE_SESSION_NAME").value_or("");
     if (session.empty()) session = DefaultRoleSessionName(clock);
 
     std::shared_ptr<http::Transport> transport = o_.transport;
@@ -42,8 +43,8 @@ class WebIdentityProvider final : public CredentialsProvider {
       if (!t.ok()) return t.status();
       transport = *t;
     }
-    const std::string region = StsRegion(o_.region, "");
-    auto endpoint = ResolveStsEndpoint(o_.sts_endpoint, region);
+    const std::string region = StsRegion(o_.region, "", o_.env);
+    auto endpoint = ResolveStsEndpoint(o_.sts_endpoint, region, o_.env);
     if (!endpoint.ok()) return endpoint.status();
 
     // Re-read at every call: EKS rotates the token file.

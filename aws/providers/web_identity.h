@@ -15,6 +15,7 @@
 
 #include "aws/credentials.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/status.h"
 #include "http/transport.h"
 
@@ -32,6 +33,9 @@ struct WebIdentityOptions {
   std::string sts_endpoint;                         // empty: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, default
   Duration sts_timeout = std::chrono::seconds(10);  // cap of the STS call
   std::string source = "web-identity";              // Credentials.source of the result
+  // The environment snapshot the AWS_* variables above are read from
+  // (core/env.h); the default is an empty environment.
+  Env env;
 };
 
 // kNotFound (explaining which variable is missing) unless both the token file

@@ -21,6 +21,7 @@ using testing::RealTransport;
 using testing::ScopedAwsEnv;
 using testing::StsCredentialsXml;
 using testing::StsErrorXml;
+using testing::WithProcessEnv;
 
 constexpr char kStsSecret[] = "wiSECRETabc";
 constexpr char kStsToken[] = "wiTOKENdef";
@@ -44,7 +45,7 @@ class WebIdentityTest : public ::testing::Test {
     WebIdentityOptions o;
     o.transport = std::make_shared<ClockBridgeTransport>(RealTransport(), &clock_);
     o.clock = &clock_;
-    return MakeWebIdentityProvider(o)->Resolve(Deadline::After(clock_, deadline));
+    return MakeWebIdentityProvider(WithProcessEnv(o))->Resolve(Deadline::After(clock_, deadline));
   }
 
   void Configure(const std::string& token) {
@@ -174,7 +175,7 @@ TEST_F(WebIdentityTest, UsesRegionalEndpointWithoutOverride) {
   WebIdentityOptions o;
   o.transport = rec;
   o.clock = &clock_;
-  auto c = MakeWebIdentityProvider(o)->Resolve(Deadline::After(clock_, seconds(5)));
+  auto c = MakeWebIdentityProvider(WithProcessEnv(o))->Resolve(Deadline::After(clock_, seconds(5)));
   EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(rec->url, "https://sts.eu-central-1.amazonaws.com/");
 }

@@ -74,14 +74,15 @@ class PyDcs {
  public:
   PyDcs(const std::map<std::string, std::string>& section, const std::string& partition,
         const std::string& name) {
-    auto config = dcs::ParseDcsConfig(section, dcs::ProcessEnvironment());
+    const dcs::Env env = dcs::ProcessEnvironment();  // read once, here at the edge
+    auto config = dcs::ParseDcsConfig(section, env);
     if (!config.ok()) throw ConfigError(config.status().message());
     config_ = *config;
     // Without the GIL: resolving the region and credentials may wait on the network (IMDS, STS, a container
     // endpoint) for seconds, and Patroni's other threads (or an endpoint served from this process) need it.
     auto client = [&] {
       nb::gil_scoped_release release;
-      return dcs::OpenClient(config_, &credential_source_);
+      return dcs::OpenClient(config_, env, &credential_source_);
     }();
     if (!client.ok()) throw ConfigError(client.status().message());
     client_ = *client;
