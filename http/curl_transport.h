@@ -43,7 +43,7 @@
 #include "http/transport.h"
 
 #ifndef DYNATRONI_VERSION
-#error "DYNATRONI_VERSION must be defined (it comes with the dynatroni_core target)"
+#error "DYNATRONI_VERSION must be defined (it comes with the dynatroni_core_lib target)"
 #endif
 
 namespace dynatroni::http {
