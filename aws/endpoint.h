@@ -42,9 +42,9 @@ Result<ResolvedRegion> ResolveRegion(const std::string& explicit_region, const E
 // kInvalidArgument when a given URL is not http(s)://host[:port][/].
 Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region, const Env& env);
 
-// Validates one endpoint URL; returns it normalized: scheme and host lower-cased,
-// one trailing slash removed. Host may be a name, IPv4 or [IPv6]; no user info,
-// path, query or fragment. Errors start with "<field_name>: ".
+// Validates one endpoint URL (http::ParseEndpoint); returns it normalized: scheme
+// and host lower-cased, one trailing slash removed. Host may be a name, IPv4 or
+// [IPv6]; no user info, path, query or fragment. Errors start with "<field_name>: ".
 Result<std::string> NormalizeEndpointUrl(const std::string& url, const std::string& field_name);
 
 }  // namespace dynatroni::aws

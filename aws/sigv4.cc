@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "aws/crypto.h"
-#include "aws/endpoint.h"
+#include "http/endpoint.h"
 
 namespace dynatroni::aws {
 namespace {
@@ -464,7 +464,7 @@ Result<http::Request> Signer::SignDynamoDbRequest(std::string_view endpoint, std
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
       })) {
     // The endpoint is checked first.
-    DYNATRONI_RETURN_IF_ERROR(NormalizeEndpointUrl(std::string(endpoint), "endpoint").status());
+    DYNATRONI_RETURN_IF_ERROR(http::ParseEndpoint(endpoint, "endpoint").status());
     return InvalidArgument("DynamoDB operation name must be letters only, e.g. \"PutItem\"; got \"" +
                            std::string(operation) + "\"");
   }
@@ -475,14 +475,9 @@ Result<http::Request> Signer::SignDynamoDbRequest(std::string_view endpoint, std
     std::lock_guard lock(mu_);
     if (!endpoint_cache_valid_ || endpoint != endpoint_raw_) {
       endpoint_cache_valid_ = false;
-      DYNATRONI_ASSIGN_OR_RETURN(endpoint_base_, NormalizeEndpointUrl(std::string(endpoint), "endpoint"));
-      // Host header: the authority without the scheme's default port.
-      const bool https = endpoint_base_.rfind("https://", 0) == 0;
-      endpoint_host_ = endpoint_base_.substr(endpoint_base_.find("://") + 3);
-      const std::string_view default_port = https ? ":443" : ":80";
-      if (endpoint_host_.size() > default_port.size() && endpoint_host_.ends_with(default_port)) {
-        endpoint_host_.resize(endpoint_host_.size() - default_port.size());
-      }
+      DYNATRONI_ASSIGN_OR_RETURN(http::Endpoint parsed, http::ParseEndpoint(endpoint, "endpoint"));
+      endpoint_base_ = std::move(parsed.url);
+      endpoint_host_ = std::move(parsed.host_header);
       endpoint_raw_ = std::string(endpoint);
       endpoint_cache_valid_ = true;
     }

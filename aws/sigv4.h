@@ -149,7 +149,7 @@ class Signer {
   SecretString cache_secret_hash_;  // SHA-256 of the secret access key (32 bytes once set)
   SecretString cache_key_;
   uint64_t derivations_ = 0;
-  // The last endpoint and its parsed form (NormalizeEndpointUrl and the Host header value).
+  // The last endpoint and its parsed form (http::ParseEndpoint: the URL and the Host header value).
   bool endpoint_cache_valid_ = false;
   std::string endpoint_raw_;
   std::string endpoint_base_;

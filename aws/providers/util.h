@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/env.h"
 #include "core/status.h"
+#include "http/endpoint.h"
 #include "http/transport.h"
 
 namespace dynatroni::aws::providers_internal {
@@ -42,16 +43,9 @@ Result<WallTime> ParseIso8601(std::string_view input, std::string_view field);
 // "2024-01-02T03:04:05Z" (UTC, whole seconds). For messages.
 std::string FormatIso8601(WallTime t);
 
-struct Url {
-  std::string scheme;          // "http" or "https" (lower-cased)
-  std::string host;            // without brackets for IPv6 literals
-  int port = 0;                // 0 when absent
-  std::string path_and_query;  // starts with '/', "/" when absent
-  // "host[:port]" as sent in the Host header (IPv6 literal in brackets).
-  [[nodiscard]] std::string HostHeader() const;
-};
-// Splits an absolute http(s) URL. kInvalidArgument naming `field` otherwise.
-Result<Url> ParseUrl(std::string_view url, std::string_view field);
+// URL splitting is http::ParseUrl (http/endpoint.h), the project's one URL parser.
+using http::ParseUrl;
+using http::Url;
 
 // application/x-www-form-urlencoded value encoding (RFC 3986 unreserved kept,
 // everything else %XX; space as %20).
