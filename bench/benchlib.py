@@ -12,6 +12,8 @@ from typing import Any, Dict
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "results"
+# What adds the round trip of the "delay proxy" runs, as the results record it (bench/report.py names it).
+DELAY_PROXY = "tools/fault_proxy.py with rtt_ms"
 
 
 def loadavg() -> list:

@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 
 from bench import benchlib
-from bench.delay_proxy import DelayProxy
 from tools import cluster_harness as h
 from tools import local_dynamodb
+from tools.fault_proxy import FaultProxy
 
 TABLE = "bench_client"
 
@@ -127,7 +127,7 @@ def main() -> int:
     pin = None if args.no_pin or len(all_cpus) < 2 else {"client_cpu": min(all_cpus), "server_cpu": max(all_cpus)}
     client_prefix = ["taskset", "-c", str(pin["client_cpu"])] if pin else []
     result = {"command": args.command, "load_before": benchlib.loadavg(), "ops": args.ops, "reps": args.reps,
-              "pinning": pin}
+              "pinning": pin, "delay_proxy": benchlib.DELAY_PROXY}
     result["offline"] = alternate({
         "dynatroni": client_prefix + [args.bench_bin, "--offline", "--ops", args.offline_ops],
         "boto3": client_prefix + [py, benchlib.BENCH / "boto3_bench.py", "--offline", "--ops",
@@ -174,13 +174,13 @@ def main() -> int:
                     if pin:
                         os.sched_setaffinity(0, {pin["server_cpu"]})
                     try:
-                        proxy = DelayProxy(host, int(port), rtt_ms=args.latency_ms).start()
+                        proxy = FaultProxy(host, int(port), rtt_ms=args.latency_ms).start()
                     finally:
                         os.sched_setaffinity(0, all_cpus)
                     try:
                         result["latency_dynalite"] = {
                             "server": f"dynalite behind a {args.latency_ms:g} ms round-trip delay proxy",
-                            "latency_ms": args.latency_ms, **alternate(clients(proxy.url), args.reps)}
+                            "latency_ms": args.latency_ms, **alternate(clients(proxy.url()), args.reps)}
                     finally:
                         proxy.close()
             finally:

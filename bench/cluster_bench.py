@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """3-node Patroni clusters on etcd (Patroni's etcd3 backend) and on Dynatroni (moto on loopback, and moto behind
-bench/delay_proxy.py), with the same PostgreSQL and timing: unplanned failover, planned switchover and steady
+tools/fault_proxy.py adding a round trip), with the same PostgreSQL and timing: unplanned failover, planned switchover and steady
 state. Writes bench/results/cluster.json after every round (a cut-short run keeps what it measured).
 
 One cluster runs at a time. The backends alternate in blocks of `--block` rounds (each block is a fresh
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from bench import benchlib
-from bench.delay_proxy import DelayProxy
 from tools import cluster_harness as h
 from tools import local_dynamodb
+from tools.fault_proxy import FaultProxy
 
 BACKENDS = ["etcd", "dynamodb-loopback", "dynamodb-latency"]
 STATS_NAME = "dynatroni-stats.json"
@@ -145,8 +145,8 @@ def backend(name: str, delay_ms: float, tmp: Path):
         h.create_table(server.endpoint, "patroni")
         if name == "dynamodb-latency":
             host, port = server.endpoint.rsplit("/", 1)[1].split(":")
-            with DelayProxy(host, int(port), delay_ms) as proxy:
-                yield {"endpoint": proxy.url, "ctl_endpoint": server.endpoint}
+            with FaultProxy(host, int(port), rtt_ms=delay_ms) as proxy:
+                yield {"endpoint": proxy.url(), "ctl_endpoint": server.endpoint}
         else:
             yield {"endpoint": server.endpoint}
     finally:
@@ -220,6 +220,7 @@ def main() -> int:
     result: Dict[str, Any] = {
         "command": args.command, "title": args.title, "description": args.description, "rounds": [], "steady": [], "etcd_version": etcd_version.split()[-1],
         "config": {"rounds": args.rounds, "block": args.block.split(), "delay_ms": args.delay_ms,
+                   "delay_proxy": benchlib.DELAY_PROXY,
                    "failover_times": [float(x) for x in args.failover_times.split()],
                    "steady_seconds": args.steady_seconds, "budget_minutes": args.budget_minutes,
                    "dynamodb_options": args.dynamodb_option},

@@ -23,6 +23,13 @@ READS, WRITES = ("GetItem", "Query"), ("PutItem", "UpdateItem", "DeleteItem", "T
 READ_UNITS = {"GetItem": 1.0, "Query": 1.0, "GetItem (eventually consistent)": 0.5}
 
 
+def delay_proxy(res: Dict[str, Any]) -> str:
+    """What added a run's round trip: as its results record it; results from before they did were measured
+    behind bench/delay_proxy.py, the TCP-level proxy the tree had then."""
+    return res.get("delay_proxy") or ("bench/delay_proxy.py (a TCP-level proxy; "
+                                      f"{benchlib.DELAY_PROXY} has replaced it)")
+
+
 def load(name: str) -> Optional[Dict[str, Any]]:
     path = benchlib.RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -98,7 +105,7 @@ def client_section(res: Dict[str, Any]) -> List[str]:
             f"{res['ops']} operations per loop after a warm-up; the server's CPU is another process and is not "
             "counted, but the client's TCP work is. Both servers keep connections alive, as DynamoDB does "
             "(moto through tools/moto_server.py's keep-alive handler: Werkzeug alone closes the connection "
-            "after every answer). *Delay proxy*: dynalite behind bench/delay_proxy.py, which adds a round trip "
+            f"after every answer). *Delay proxy*: dynalite behind {delay_proxy(res)}, which adds a round trip "
             "like real DynamoDB's, so the client idles for milliseconds between requests as it would against "
             "AWS; moto's slow Python server (2–4 ms per request) does the same by itself. A client that idled "
             "starts its next request with cold caches (on this VM, on a vCPU that had halted), so CPU per "
@@ -280,7 +287,7 @@ def cluster_section(res: Dict[str, Any], dial: Optional[Dict[str, Any]] = None,
             "F/3) on both sides. Backends: **etcd** — Debian's etcd-server "
             f"{res.get('etcd_version', '')} (single member, loopback) with Patroni's etcd3 backend; "
             "**dynamodb-loopback** — the Dynatroni plugin on moto over plain loopback; **dynamodb-latency** — the "
-            f"same through bench/delay_proxy.py adding {cfg['delay_ms']:g} ms per round trip (like a nearby "
+            f"same through {delay_proxy(cfg)} adding {cfg['delay_ms']:g} ms per round trip (like a nearby "
             "DynamoDB region endpoint).", ""]
     out += ["Rounds: the backends alternate in blocks (one cluster at a time: a block starts a fresh cluster, "
             f"runs up to {'/'.join(str(b) for b in cfg['block'])} failover+switchover rounds (per failover_time), stops it; the next block is the next "

@@ -32,8 +32,8 @@ What it does, and the choices that matter:
 * **Permissions.** The ``postgres`` user must be able to execute the interpreter: a virtualenv made from a
   Python under /root (pyenv) is not executable by ``postgres``; make it from ``/usr/bin/python3`` instead
   (``/usr/bin/python3 -m venv .venv-e2e``). The harness checks this first and says so.
-* **DynamoDB.** ``endpoint`` is what the nodes use (e.g. a ``tcp_proxy.TcpProxy`` in front of moto, to cut them
-  off); ``ctl_endpoint`` (default: the same) is what ``patronictl`` and the harness's own boto3 reads use.
+* **DynamoDB.** ``endpoint`` is what the nodes use (e.g. a ``fault_proxy.FaultProxy`` listener in front of moto,
+  whose ``hang`` mode cuts them off); ``ctl_endpoint`` (default: the same) is what ``patronictl`` and the harness's own boto3 reads use.
 * **etcd baseline.** ``Cluster(..., dcs="etcd3", etcd_hosts=LocalEtcd().start().hosts)`` runs plain Patroni on its
   etcd3 backend instead (same PostgreSQL and timing; the benchmarks compare the two); ``LocalEtcd`` is a
   throwaway single-member etcd from Debian's ``etcd-server`` on loopback ports.

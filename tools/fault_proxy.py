@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""An HTTP-level fault-injecting proxy in front of a local DynamoDB (moto or dynalite), owned by the project.
+"""The project's one proxy: an HTTP-level, fault-injecting proxy in front of a local DynamoDB (moto or dynalite).
+
+With no rules it forwards, so it is also the plain proxy of the tests and the benchmarks; ``rtt_ms`` adds a network
+round trip to every request (half on the way in, half on the way out), as a DynamoDB endpoint a few milliseconds
+away would; ``set_mode`` cuts every listener off at the connection level (see *Modes* below).
 
 tc netem and toxiproxy are not available on our machines, and the faults that matter to a DCS are HTTP-level
 anyway: throttling and 5xx errors with DynamoDB's exact bodies, replies that never come, writes applied whose
@@ -62,14 +66,29 @@ when the reply was handed to the client or the connection closed), the fault, th
 ``unknown`` = may or may not have applied), ``upstream`` (what DynamoDB actually answered, when forwarded) and
 the items returned (``item`` for GetItem/UpdateItem, ``items`` for Query). tools/linearizability.py checks it.
 
+Modes (``set_mode``, every listener at once, effective immediately; the rules are not consulted meanwhile):
+
+* ``forward`` - requests are handled as above (the default).
+* ``hang``    - requests are read but never forwarded, and replies not yet sent are held, as in a network
+  partition (requests time out on the client side). Leaving ``hang`` resets the connections held meanwhile
+  (their requests are long timed out on the client side, as after a partition heals). A held request's record
+  has ``fault: hang`` and ``mode: hang``.
+* ``refuse``  - the listening sockets are closed (a new connection gets ECONNREFUSED) and every open connection
+  is reset, as when the server's host is down; ``forward`` listens again on the same ports.
+
 Control API (loopback HTTP, JSON): ``GET /stats``, ``GET /rules``, ``POST /rules`` (body
 ``{"rules": [...], "seed": 7}``: replace), ``POST /rules/add`` (append one rule), ``POST /clear`` (no rules;
-held connections are reset), ``POST /clock`` (``{"offset": seconds}``: the proxy's clock offset).
+held connections are reset), ``POST /clock`` (``{"offset": seconds}``: the proxy's clock offset), ``POST /mode``
+(``{"mode": "hang"}``).
 
     with FaultProxy("127.0.0.1", 8000, clients=["node1", "node2"], seed=1, log_path="proxy.jsonl") as fp:
         fp.url("node1"); fp.set_rules([{"action": "throttle", "ops": ["UpdateItem"], "probability": 0.5}])
+        fp.set_mode("hang"); ...; fp.set_mode("forward")
+    with FaultProxy("127.0.0.1", 8000, rtt_ms=4) as fp:    # a DynamoDB 4 ms away
+        endpoint = fp.url()
 
     python -m tools.fault_proxy --upstream 127.0.0.1:8000 --clients node1,node2 --seed 1 --log proxy.jsonl
+    python -m tools.fault_proxy --upstream 127.0.0.1:8000 --rtt-ms 4     # forward, 4 ms per round trip
 """
 from __future__ import annotations
 
@@ -94,6 +113,7 @@ ACTIONS = ("ok", "delay", "delay_reply", "throttle", "throttling", "error500", "
 RULE_FIELDS = {"action", "ops", "keys", "clients", "tables", "session_tokens", "probability", "skip", "count",
                "script", "delay", "hang", "window", "name"}
 HOLDING = ("hang", "hang_reply", "delay", "delay_reply")
+MODES = ("forward", "refuse", "hang")
 # How far a request's X-Amz-Date may be from DynamoDB's clock (SigV4), in seconds.
 MAX_SIGNATURE_SKEW = 300
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -355,8 +375,11 @@ class FaultProxy:
 
     def __init__(self, upstream_host: str, upstream_port: int, clients: Optional[List[str]] = None,
                  seed: int = 1, log_path: Optional[str] = None, listen_host: str = "127.0.0.1",
-                 upstream_timeout: float = 60.0, clock_offset: float = 0.0) -> None:
+                 upstream_timeout: float = 60.0, clock_offset: float = 0.0, rtt_ms: float = 0.0) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.rtt_ms = float(rtt_ms)  # added to every request's round trip, half each way
+        self.mode = "forward"
+        self._unhang = threading.Event()  # set when the mode leaves "hang": the requests it held are reset
         self.clock_offset = float(clock_offset)  # the proxy's wall clock = the host's + this (seconds)
         self.listen_host = listen_host
         self.clients = list(clients or ["default"])
@@ -373,6 +396,7 @@ class FaultProxy:
         self.counts: Dict[str, int] = {}
         self.requests = 0
         self._servers: Dict[str, _Server] = {}
+        self._ports: Dict[str, int] = {}
         self._control: Optional[_Server] = None
         self._threads: List[threading.Thread] = []
         self._open_socks: set = set()
@@ -381,19 +405,13 @@ class FaultProxy:
 
     # ---- public API ----------------------------------------------------------------------------------
     def start(self) -> "FaultProxy":
-        for name in self.clients:
-            srv = _Server((self.listen_host, 0), self._handler_class(name))
-            self._servers[name] = srv
+        self._listen()
         self._control = _Server((self.listen_host, 0), self._control_class())
-        for name, srv in list(self._servers.items()) + [("control", self._control)]:
-            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
-                                 name=f"fault-proxy-{name}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._serve("control", self._control)
         return self
 
     def port(self, client: Optional[str] = None) -> int:
-        return self._servers[client or self.clients[0]].server_address[1]
+        return self._ports[client or self.clients[0]]
 
     def url(self, client: Optional[str] = None) -> str:
         return f"http://{self.listen_host}:{self.port(client)}"
@@ -432,6 +450,29 @@ class FaultProxy:
         self.clock_offset = float(seconds)
         self.log_event("clock", offset=self.clock_offset)
 
+    def set_mode(self, mode: str) -> None:
+        """``forward``, ``hang`` or ``refuse`` (see the module's docstring), for every listener."""
+        if mode not in MODES:
+            raise ValueError(f"fault_proxy: mode must be one of {', '.join(MODES)}; got {mode!r}")
+        with self._lock:
+            old, self.mode = self.mode, mode
+            if old == mode:
+                return
+            unhang = self._unhang
+            if mode == "hang":
+                self._unhang = threading.Event()
+        if old == "hang":
+            unhang.set()  # the requests held meanwhile are reset now
+        if mode == "refuse":
+            self._unlisten()
+            with self._lock:
+                socks = list(self._open_socks)
+            for s in socks:
+                _reset_socket(s)
+        elif old == "refuse":
+            self._listen()
+        self.log_event("mode", mode=mode)
+
     def rules(self) -> List[Dict[str, Any]]:
         with self._lock:
             return [r.to_json() for r in self._rules]
@@ -439,7 +480,7 @@ class FaultProxy:
     def stats(self) -> Dict[str, Any]:
         with self._lock:
             return {"requests": self.requests, "by_fault": dict(self.counts), "seed": self.seed,
-                    "clock_offset": self.clock_offset,
+                    "clock_offset": self.clock_offset, "mode": self.mode, "rtt_ms": self.rtt_ms,
                     "rules": [r.to_json() for r in self._rules],
                     "listeners": {n: self.url(n) for n in self.clients}}
 
@@ -450,6 +491,7 @@ class FaultProxy:
         with self._lock:
             self._rules = []
             self._release.set()
+            self._unhang.set()
         for srv in list(self._servers.values()) + ([self._control] if self._control else []):
             srv.shutdown()
             srv.server_close()
@@ -473,6 +515,36 @@ class FaultProxy:
         self.close()
 
     # ---- internals ------------------------------------------------------------------------------------
+    def _serve(self, name: str, srv: _Server) -> None:
+        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
+                             name=f"fault-proxy-{name}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _listen(self) -> None:
+        """One listener per client, on the ports they had before (a new one each at the start)."""
+        for name in self.clients:
+            srv = _Server((self.listen_host, self._ports.get(name, 0)), self._handler_class(name))
+            self._servers[name] = srv
+            self._ports[name] = srv.server_address[1]
+            self._serve(name, srv)
+
+    def _unlisten(self) -> None:
+        for srv in list(self._servers.values()):
+            srv.shutdown()
+            srv.server_close()
+        self._servers.clear()
+
+    def _one_way(self) -> None:
+        """Half of ``rtt_ms``: a request's way in, or its reply's way out."""
+        if self.rtt_ms > 0:
+            time.sleep(self.rtt_ms / 2000.0)
+
+    def _hanging(self) -> Optional[threading.Event]:
+        """While the mode is ``hang``: the event set when it ends."""
+        with self._lock:
+            return self._unhang if self.mode == "hang" else None
+
     def _write_log(self, record: Dict[str, Any]) -> None:
         if not self._log_file:
             return
@@ -486,6 +558,9 @@ class FaultProxy:
             self._seq += 1
             self.requests += 1
             seq = self._seq
+            if self.mode == "hang":  # held until the mode changes, then reset; the rules are not consulted
+                self.counts["hang"] = self.counts.get("hang", 0) + 1
+                return "hang", {"mode": "hang", "request_id": ""}, self._unhang, seq
             action, params, hold_until = "ok", {}, None
             for r in self._rules:
                 if r.matches(info, client):
@@ -592,6 +667,9 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY: a reply is two writes (headers, body); with Nagle's algorithm the body waited for the
+            # client's delayed ACK, ~40 ms more per request than DynamoDB (or rtt_ms) takes
+            disable_nagle_algorithm = True
             server_version = "Server"
             sys_version = ""
 
@@ -626,8 +704,11 @@ class FaultProxy:
                 token = token_digest(self.headers.get("X-Amz-Security-Token"))
                 if token:
                     info["token"] = token
+                proxy._one_way()
                 action, params, release, seq = proxy._decide(info, client)
                 rec: Dict[str, Any] = dict(seq=seq, client=client, t_invoke=t_invoke, fault=action, **info)
+                if params.get("mode"):
+                    rec["mode"] = params["mode"]
                 try:
                     self._act(method, body, info, action, params, release, rec)
                 finally:
@@ -659,6 +740,11 @@ class FaultProxy:
                         rec.update(status=400, outcome="fail", error="InvalidSignatureException",
                                    amz_date=self.headers.get("X-Amz-Date"), message=message)
                         return
+                if action == "hang" and params.get("mode"):
+                    release.wait()
+                    rec.update(outcome="fail", status=None)
+                    self._reset()
+                    return
                 if action == "hang":
                     _hold(release, params, "hang", 3600, rec)
                     rec.update(outcome="fail", status=None)
@@ -687,6 +773,14 @@ class FaultProxy:
                     proxy._learn(info, status, data)
                 if action == "stale_read":
                     rec["stale"] = stale_data is not None
+                hanging = proxy._hanging()
+                if hanging is not None or proxy.mode == "refuse":  # cut off while the request was upstream
+                    if hanging is not None:
+                        rec["mode"] = "hang"
+                        hanging.wait()
+                    rec.update(outcome="unknown", status=None)
+                    self._reset()
+                    return
                 if action == "delay_reply":
                     _hold(release, params, "delay", 1.0, rec)
                 if action == "hang_reply":
@@ -703,6 +797,7 @@ class FaultProxy:
                                              "server", "date")]
                 if action == "truncate":
                     cut = data[: max(0, len(data) // 2)]
+                    proxy._one_way()
                     self.send_response(status, reason)
                     for k, v in keep:
                         self.send_header(k, v)
@@ -729,6 +824,7 @@ class FaultProxy:
 
             def _reply(self, status: int, headers: List[Tuple[str, str]], data: bytes,
                        reason: Optional[str] = None) -> None:
+                proxy._one_way()
                 self.send_response(status, reason)
                 have = {k.lower() for k, _ in headers}
                 for k, v in headers:
@@ -784,9 +880,11 @@ class FaultProxy:
                         proxy.clear()
                     elif self.path == "/clock":
                         proxy.set_clock_offset(float(body.get("offset", 0.0)))
+                    elif self.path == "/mode":
+                        proxy.set_mode(str(body.get("mode")))
                     else:
                         self._send(404, {"error": f"no such endpoint {self.path}; "
-                                                  "try /rules, /rules/add, /clear, /clock"})
+                                                  "try /rules, /rules/add, /clear, /clock, /mode"})
                         return
                 except (ValueError, TypeError, AttributeError) as e:
                     self._send(400, {"error": str(e)})
@@ -845,6 +943,9 @@ class ControlClient:
     def set_clock_offset(self, seconds: float) -> Any:
         return self._call("POST", "/clock", {"offset": seconds})
 
+    def set_mode(self, mode: str) -> Any:
+        return self._call("POST", "/mode", {"mode": mode})
+
 
 def read_log(path: str) -> List[Dict[str, Any]]:
     """The request records of a proxy log (control events left out)."""
@@ -868,16 +969,20 @@ def main() -> None:
     ap.add_argument("--rules", help="JSON file with the initial rules")
     ap.add_argument("--clock-offset", type=float, default=0.0,
                     help="seconds added to this host's clock for Date headers and check_date")
+    ap.add_argument("--rtt-ms", type=float, default=0.0, help="milliseconds added to every request's round trip")
     args = ap.parse_args()
     host, _, port = args.upstream.rpartition(":")
     with FaultProxy(host or "127.0.0.1", int(port), args.clients.split(","), args.seed, args.log,
-                    clock_offset=args.clock_offset) as fp:
+                    clock_offset=args.clock_offset, rtt_ms=args.rtt_ms) as fp:
         if args.rules:
             with open(args.rules) as f:
                 fp.set_rules(json.load(f))
         for n in fp.clients:
             print(f"fault_proxy: {n}: {fp.url(n)} -> {args.upstream}", flush=True)
-        print(f"fault_proxy: control API {fp.control_url} (GET /stats, POST /rules, POST /clear)", flush=True)
+        if fp.rtt_ms:
+            print(f"fault_proxy: +{fp.rtt_ms:g} ms per round trip", flush=True)
+        print(f"fault_proxy: control API {fp.control_url} (GET /stats, POST /rules, POST /clear, POST /mode)",
+              flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 

@@ -5,9 +5,9 @@ view. Timing: ``failover_time`` 15 s (ttl 15 s, loop_wait = retry_timeout = 5 s)
 
 Clusters (tools/cluster_harness.py):
   * ``cluster41``: 3 nodes, Patroni 4.1, shared by TestCore[4.1] and TestPatroni41 (module scope). Its nodes reach
-    moto through a TcpProxy (tools/tcp_proxy.py) so the DynamoDB-unreachable tests can cut them off, and behind it
-    the fault proxy (tools/fault_proxy.py, no rules unless a test sets them; its log is the test's record of which
-    requests were held); patronictl and the test's own boto3 reads go to moto directly. It runs Patroni's watchdog
+    moto through the fault proxy (tools/fault_proxy.py: no rules unless a test sets them, its ``hang`` mode is how
+    the DynamoDB-unreachable tests cut them off; its log is the test's record of which requests were held);
+    patronictl and the test's own boto3 reads go to moto directly. It runs Patroni's watchdog
     (``testing`` driver, ``mode: required``) with the harness playing the hardware watchdog (timeout 12 s): a frozen
     leader is reset before its lease can be taken over, which is what makes "never two writable primaries" hold for
     a SIGSTOPped leader (docs/design.md, "What the design does not cover"). Without a watchdog the frozen primary's
@@ -50,7 +50,6 @@ REPO = Path(__file__).resolve().parents[2]
 from tools import cluster_harness as h  # noqa: E402
 from tools import lease_beliefs  # noqa: E402
 from tools.fault_proxy import FaultProxy, read_log  # noqa: E402
-from tools.tcp_proxy import TcpProxy  # noqa: E402
 
 FAILOVER_TIME = 15.0
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 15, 5, 5
@@ -82,7 +81,7 @@ def ddb(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fault(ddb, tmp_path_factory):
-    """The fault proxy in front of moto, behind `proxy` (one listener for all of cluster41's nodes)."""
+    """The fault proxy in front of moto (one listener for all of cluster41's nodes)."""
     log = tmp_path_factory.mktemp("fault-proxy") / "proxy.jsonl"
     with FaultProxy("127.0.0.1", ddb.port, clients=["nodes"], seed=23, log_path=str(log)) as p:
         yield p
@@ -90,8 +89,8 @@ def fault(ddb, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def proxy(fault):
-    with TcpProxy("127.0.0.1", fault.port("nodes")) as p:
-        yield p
+    """The same fault proxy, as the DynamoDB-unreachable tests use it: set_mode("hang") cuts the nodes off."""
+    yield fault
 
 
 def _new_cluster(ddb, version: str, n: int = 3, endpoint: Optional[str] = None, **kw) -> h.Cluster:
@@ -102,7 +101,7 @@ def _new_cluster(ddb, version: str, n: int = 3, endpoint: Optional[str] = None, 
 
 @pytest.fixture(scope="module")
 def cluster41(ddb, proxy):
-    c = _new_cluster(ddb, "4.1", endpoint=proxy.url, watchdog=True, lease_log=True)
+    c = _new_cluster(ddb, "4.1", endpoint=proxy.url("nodes"), watchdog=True, lease_log=True)
     with c:
         c.start_all()
         yield c
@@ -119,7 +118,7 @@ def core_cluster(request, ddb):
         yield c
 
 
-def ensure_healthy(c: h.Cluster, proxy: Optional[TcpProxy] = None, timeout: float = 180) -> str:
+def ensure_healthy(c: h.Cluster, proxy: Optional[FaultProxy] = None, timeout: float = 180) -> str:
     """Undo what an earlier test left behind: proxy forwarding, nodes resumed and running; then wait."""
     if proxy is not None:
         proxy.set_mode("forward")

@@ -490,3 +490,54 @@ def test_clock_offset_moves_the_proxys_date_and_what_check_date_accepts(proxy):
     assert resp.status == 200
     assert abs(parsedate_to_datetime(resp.getheader("Date")).timestamp() - (time.time() - 3600)) < 5
     assert fp.ControlClient(proxy.control_url).set_clock_offset(0)["clock_offset"] == 0
+
+
+def test_hang_mode_holds_requests_and_replies_until_forward_resets_them(proxy):
+    """set_mode("hang") cuts every listener off as a partition does (tools/tcp_proxy.py's hang, now here): a
+    request times out on the client side; leaving the mode resets the held connection and the next request
+    is forwarded."""
+    c, part = _client(proxy.url("a"), read_timeout=1), _part()
+    _update(c, part, "leader", "node1")
+    proxy.set_mode("hang")
+    try:
+        held = _send(proxy.url("b"), "DynamoDB_20120810.GetItem",
+                     {"TableName": TABLE, "Key": {"cluster_name": {"S": part}, "key": {"S": "leader"}}})
+        pytest.fail(f"answered while hanging: {held.status}")
+    except (TimeoutError, OSError):
+        pass
+    finally:
+        proxy.set_mode("forward")
+    assert _get(c, part, "leader")["value"]["S"] == "node1"
+    recs = _log(proxy)
+    hung = [r for r in recs if r.get("mode") == "hang"]
+    assert [(r["op"], r["fault"], r["outcome"], r["client"]) for r in hung] == [("GetItem", "hang", "fail", "b")]
+    assert recs[-1]["op"] == "GetItem" and recs[-1]["outcome"] == "ok" and "mode" not in recs[-1]
+
+
+def test_refuse_mode_closes_the_listeners_and_forward_reopens_them_on_the_same_ports(proxy):
+    import socket
+    ports = (proxy.port("a"), proxy.port("b"))
+    proxy.set_mode("refuse")
+    try:
+        for port in ports:
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        proxy.set_mode("forward")
+    assert (proxy.port("a"), proxy.port("b")) == ports
+    c, part = _client(proxy.url("a")), _part()
+    _update(c, part, "leader", "node1")
+    assert _get(c, part, "leader")["value"]["S"] == "node1"
+
+
+def test_rtt_ms_adds_a_round_trip_to_every_request(moto):
+    """FaultProxy(rtt_ms=...) is what the benchmarks put between a client and its DynamoDB (bench/delay_proxy.py
+    before): every request takes at least that much longer, half on the way in and half on the way out."""
+    port = int(moto.endpoint.rsplit(":", 1)[1])
+    with fp.FaultProxy("127.0.0.1", port, rtt_ms=150) as p:
+        c, part = _client(p.url()), _part()
+        _update(c, part, "leader", "node1")
+        t0 = time.monotonic()
+        assert _get(c, part, "leader")["value"]["S"] == "node1"
+        assert time.monotonic() - t0 >= 0.15
+        assert p.stats()["rtt_ms"] == 150
