@@ -20,14 +20,19 @@ bool IsPlausibleRegion(std::string_view r) {
 
 }  // namespace
 
+std::optional<ResolvedRegion> RegionFromEnvironment(const Env& env) {
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (std::string v = GetEnv(env, name); !v.empty()) return ResolvedRegion{std::move(v), name};
+  }
+  return std::nullopt;
+}
+
 Result<ResolvedRegion> ResolveRegion(const std::string& explicit_region, const Env& env) {
   ResolvedRegion r;
   if (!explicit_region.empty()) {
     r = {explicit_region, "region"};
-  } else if (std::string v = GetEnv(env, "AWS_REGION"); !v.empty()) {
-    r = {v, "AWS_REGION"};
-  } else if (std::string d = GetEnv(env, "AWS_DEFAULT_REGION"); !d.empty()) {
-    r = {d, "AWS_DEFAULT_REGION"};
+  } else if (auto from_env = RegionFromEnvironment(env)) {
+    r = std::move(*from_env);
   } else {
     return InvalidArgument(
         "no AWS region configured: set the region option or the AWS_REGION environment "
@@ -46,18 +51,23 @@ Result<std::string> NormalizeEndpointUrl(const std::string& url, const std::stri
   return std::move(endpoint.url);
 }
 
-Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region, const Env& env) {
-  struct Candidate {
-    std::string value;
-    const char* source;
-  };
-  for (const Candidate& c : {Candidate{explicit_url, "endpoint_url"},
-                             Candidate{GetEnv(env, "AWS_ENDPOINT_URL_DYNAMODB"), "AWS_ENDPOINT_URL_DYNAMODB"},
-                             Candidate{GetEnv(env, "AWS_ENDPOINT_URL"), "AWS_ENDPOINT_URL"}}) {
-    if (c.value.empty()) continue;
-    DYNATRONI_ASSIGN_OR_RETURN(std::string url, NormalizeEndpointUrl(c.value, c.source));
-    return Endpoint{std::move(url), c.source};
+Result<std::optional<Endpoint>> EndpointFromEnvironment(const Env& env) {
+  for (const char* name : {"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"}) {
+    std::string value = GetEnv(env, name);
+    if (value.empty()) continue;
+    DYNATRONI_ASSIGN_OR_RETURN(std::string url, NormalizeEndpointUrl(value, name));
+    return std::optional<Endpoint>(Endpoint{std::move(url), name});
   }
+  return std::optional<Endpoint>();
+}
+
+Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region, const Env& env) {
+  if (!explicit_url.empty()) {
+    DYNATRONI_ASSIGN_OR_RETURN(std::string url, NormalizeEndpointUrl(explicit_url, "endpoint_url"));
+    return Endpoint{std::move(url), "endpoint_url"};
+  }
+  DYNATRONI_ASSIGN_OR_RETURN(std::optional<Endpoint> from_env, EndpointFromEnvironment(env));
+  if (from_env) return std::move(*from_env);
   if (!IsPlausibleRegion(region)) {
     return InvalidArgument("cannot build the default DynamoDB endpoint: region \"" + region.substr(0, 64) +
                            "\" is not a valid AWS region name; set the region, e.g. us-east-1");

@@ -17,6 +17,7 @@
 #ifndef DYNATRONI_AWS_ENDPOINT_H_
 #define DYNATRONI_AWS_ENDPOINT_H_
 
+#include <optional>
 #include <string>
 
 #include "core/env.h"
@@ -34,6 +35,15 @@ struct ResolvedRegion {
   std::string region;
   std::string source;  // "region", "AWS_REGION", "AWS_DEFAULT_REGION"
 };
+
+// The first of AWS_REGION, AWS_DEFAULT_REGION set (non-empty) in `env`,
+// unvalidated, with the variable's name as source; nullopt when neither is.
+std::optional<ResolvedRegion> RegionFromEnvironment(const Env& env);
+
+// The first of AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL set (non-empty)
+// in `env`, normalized (NormalizeEndpointUrl, errors naming the variable),
+// with the variable's name as source; nullopt when neither is.
+Result<std::optional<Endpoint>> EndpointFromEnvironment(const Env& env);
 
 // kInvalidArgument with a one-line fix when no region is found or it is not a
 // plausible region name (lower-case letters, digits and dashes).

@@ -134,7 +134,7 @@ class Doctor {
     checks_.push_back({r, std::move(name), std::move(detail), std::move(fix)});
   }
 
-  // The link of the AWS credential chain that answered (dcs::OpenClient
+  // The link of the AWS credential chain that answered (dcs::OpenStack
   // resolves it once): its name only, never a key.
   void CheckCredentials() {
     credentials_index_ = checks_.size();

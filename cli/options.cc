@@ -583,29 +583,24 @@ Result<ResolvedConfig> ResolveConfig(const Options& opts, const Env& env_in) {
   if (rc.table_source.empty()) rc.table_source = "default";
   rc.region_source = source_of(opts.region, "region", "region");
   if (rc.dcs.region.empty()) {
-    rc.region_source.clear();
-    for (const char* k : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
-      if (!env_value(k).empty()) {
-        rc.dcs.region = env_value(k);
-        rc.region_source = k;
-        break;
-      }
+    // The order of aws/endpoint.h; the profile and IMDS are consulted by
+    // dcs::OpenStack when it connects.
+    if (auto r = aws::RegionFromEnvironment(env)) {
+      rc.dcs.region = r->region;
+      rc.region_source = r->source;
+    } else {
+      rc.region_source = "AWS profile / instance metadata";
     }
-    if (rc.region_source.empty()) rc.region_source = "AWS profile / instance metadata";
   }
   rc.endpoint_source = source_of(opts.endpoint_url, "endpoint-url", "endpoint_url");
   if (rc.dcs.endpoint_url.empty()) {
-    rc.endpoint_source.clear();
-    for (const char* k : {"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"}) {
-      if (!env_value(k).empty()) {
-        auto e = aws::NormalizeEndpointUrl(env_value(k), k);
-        if (!e.ok()) return e.status();
-        rc.dcs.endpoint_url = *e;
-        rc.endpoint_source = k;
-        break;
-      }
+    DYNATRONI_ASSIGN_OR_RETURN(std::optional<aws::Endpoint> e, aws::EndpointFromEnvironment(env));
+    if (e) {
+      rc.dcs.endpoint_url = e->url;
+      rc.endpoint_source = e->source;
+    } else {
+      rc.endpoint_source = "regional default";
     }
-    if (rc.endpoint_source.empty()) rc.endpoint_source = "regional default";
   }
   if (opts.cluster) {
     rc.scope = *opts.cluster;
@@ -622,12 +617,13 @@ Result<std::unique_ptr<Context>> OpenContext(const ResolvedConfig& config, const
   auto ctx = std::make_unique<Context>();
   ctx->config = config;
   ctx->clock = clock ? clock : SystemClock::Instance();
-  auto client = dcs::OpenClient(config.dcs, env, &ctx->credential_source);
-  if (!client.ok()) return client.status();
-  ctx->client = *client;
   Context* raw = ctx.get();
-  ctx->store = std::make_shared<dcs::DynamoItemStore>(
-      ctx->client, config.dcs.table_name, [raw](const std::string& w) { raw->store_warnings.push_back(w); });
+  DYNATRONI_ASSIGN_OR_RETURN(dcs::Stack stack, dcs::OpenStack(config.dcs, env, [raw](const std::string& w) {
+                               raw->store_warnings.push_back(w);
+                             }));
+  ctx->credential_source = std::move(stack.credential_source);
+  ctx->client = std::move(stack.client);
+  ctx->store = std::move(stack.store);
   return ctx;
 }
 

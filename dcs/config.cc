@@ -230,8 +230,9 @@ std::string PartitionFor(const std::string& ns, const std::string& scope) {
   return n + "/" + scope;
 }
 
-Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, const Env& env,
-                                                     std::string* credential_source) {
+Result<Stack> OpenStack(const DcsConfig& config, const Env& env,
+                        std::function<void(const std::string&)> on_store_warning) {
+  Stack stack;
   aws::RegionChainOptions region_opts;
   region_opts.explicit_region = config.region;
   region_opts.profile = config.profile;
@@ -253,12 +254,12 @@ Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, co
     chain.static_credentials = std::move(c);
   }
   std::shared_ptr<aws::CredentialsProvider> creds = aws::MakeDefaultChain(std::move(chain));
-  if (credential_source) {
+  {
     // Resolve once now so the operator sees which link supplies credentials
     // (never the secret). A failure here is reported, not fatal: the DCS
     // retries on every call and Patroni treats it as DynamoDB being unreachable.
     auto resolved = creds->Resolve(Deadline::After(*SystemClock::Instance(), std::chrono::seconds(5)));
-    *credential_source =
+    stack.credential_source =
         resolved.ok() ? resolved->source : "unresolved (" + resolved.status().message() + ")";
   }
   http::CurlOptions curl;
@@ -270,7 +271,22 @@ Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, co
   opts.credentials = std::move(creds);
   opts.transport = std::shared_ptr<http::Transport>(std::move(transport));
   DYNATRONI_ASSIGN_OR_RETURN(auto client, dynamodb::Client::Create(std::move(opts)));
-  return std::shared_ptr<dynamodb::Client>(std::move(client));
+  stack.client = std::shared_ptr<dynamodb::Client>(std::move(client));
+  stack.store =
+      std::make_shared<DynamoItemStore>(stack.client, config.table_name, std::move(on_store_warning));
+  return stack;
+}
+
+Result<std::unique_ptr<Dcs>> MakeDcs(const DcsConfig& config, std::shared_ptr<ItemStore> store,
+                                     const std::string& partition, const std::string& name) {
+  DcsOptions o;
+  o.partition = partition;
+  o.name = name;
+  o.store = std::move(store);
+  o.leader_poll_interval = config.leader_poll_interval;
+  o.handover_poll_interval = config.switchover_poll_interval;
+  if (config.failover_time) o.timing = *Timing::FromFailoverTime(*config.failover_time);
+  return Dcs::Create(std::move(o));
 }
 
 }  // namespace dynatroni::dcs

@@ -18,6 +18,7 @@
 #ifndef DYNATRONI_DCS_CONFIG_H_
 #define DYNATRONI_DCS_CONFIG_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "core/env.h"
 #include "core/status.h"
 #include "dcs/dcs.h"
+#include "dcs/dynamo_item_store.h"
 #include "dynamodb/client.h"
 
 namespace dynatroni::dcs {
@@ -57,11 +59,33 @@ Result<DcsConfig> ParseDcsConfig(const std::map<std::string, std::string>& secti
 // The environment of this process as an Env (core/env.h).
 using dynatroni::ProcessEnvironment;
 
-// The DynamoDB client for a configuration (credentials, region, endpoint,
-// transport), with the AWS_* variables taken from `env`. `credential_source`
-// receives the name of the credential link.
-Result<std::shared_ptr<dynamodb::Client>> OpenClient(const DcsConfig& config, const Env& env,
-                                                     std::string* credential_source);
+// What the Patroni plugin and the CLI connect through, built by OpenStack.
+// The client owns its transport and credential chain; the store shares it.
+struct Stack {
+  std::string credential_source;  // the credential link that answered, or "unresolved (<why>)"
+  std::shared_ptr<dynamodb::Client> client;
+  std::shared_ptr<DynamoItemStore> store;
+};
+
+// The one constructor of the DynamoDB stack for a configuration: region
+// (config, then AWS_REGION / AWS_DEFAULT_REGION, the profile's region, IMDS),
+// endpoint (config, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, regional),
+// the credential chain (config keys, then aws/providers/chain.h), the curl
+// transport (config.ca_bundle), the client and the item store of
+// config.table_name, which reports undecodable items to `on_store_warning`
+// (may be empty). Every variable comes from `env`, read by the caller once.
+// Resolves the credentials once (up to 5 s) to name their source; a failure
+// there is reported in credential_source, not returned. Errors:
+// kInvalidArgument for a region or endpoint that cannot be resolved, others
+// from the transport. Safe to call from any thread; may block on the network.
+Result<Stack> OpenStack(const DcsConfig& config, const Env& env,
+                        std::function<void(const std::string&)> on_store_warning);
+
+// The Dcs of member `name` in `partition` over `store`, with the
+// configuration's failover_time, leader_poll_interval and
+// switchover_poll_interval. Errors as Dcs::Create.
+Result<std::unique_ptr<Dcs>> MakeDcs(const DcsConfig& config, std::shared_ptr<ItemStore> store,
+                                     const std::string& partition, const std::string& name);
 
 // The partition for a Patroni scope and namespace: "<scope>" for the default
 // namespace ("/service/" or "service"), else "<namespace>/<scope>" with

@@ -1,10 +1,17 @@
 #include "dcs/config.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "aws/test_env.h"
+#include "dcs/memory_item_store.h"
 
 namespace dynatroni::dcs {
 namespace {
@@ -222,6 +229,85 @@ TEST(DcsConfig, UnknownKeyMessagesListExactlyTheAcceptedKeys) {
   EXPECT_EQ(s.status().message().find("dynamodb.bogus: unknown setting (known: "), 0U)
       << s.status().message();
   EXPECT_EQ(ListedKeys(s.status().message()), section_accepted) << s.status().message();
+}
+
+// OpenStack takes the region, the endpoint and the credentials from the
+// environment it is given, in the order the CLI resolved them (the
+// configuration, AWS_REGION, AWS_DEFAULT_REGION, the profile's region;
+// the configuration, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, regional),
+// and never from the process's own variables.
+TEST(OpenStack, RegionEndpointAndCredentialsComeFromTheGivenEnvironmentInOrder) {
+  const Env base = {{"AWS_ACCESS_KEY_ID", "AKIDSTACKTEST"},
+                    {"AWS_SECRET_ACCESS_KEY", "stacksecret"},
+                    {"AWS_EC2_METADATA_DISABLED", "true"},
+                    {"AWS_CONFIG_FILE", "/nonexistent/config"},
+                    {"AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"}};
+  DcsConfig config;
+  Env env = base;
+  env["AWS_DEFAULT_REGION"] = "eu-north-1";
+  env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9";
+  auto s = OpenStack(config, env, nullptr);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->client->region(), "eu-north-1");
+  EXPECT_EQ(s->client->endpoint(), "http://127.0.0.1:9");
+  EXPECT_EQ(s->credential_source, "environment");
+  EXPECT_NE(s->store, nullptr);
+
+  env["AWS_REGION"] = "ap-south-1";
+  env["AWS_ENDPOINT_URL_DYNAMODB"] = "HTTP://127.0.0.1:8000/";
+  s = OpenStack(config, env, nullptr);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->client->region(), "ap-south-1");
+  EXPECT_EQ(s->client->endpoint(), "http://127.0.0.1:8000");
+
+  config.region = "us-west-2";
+  config.endpoint_url = "http://127.0.0.1:7";
+  s = OpenStack(config, env, nullptr);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->client->region(), "us-west-2");
+  EXPECT_EQ(s->client->endpoint(), "http://127.0.0.1:7");
+
+  // Neither set: the region of the profile AWS_PROFILE names, in AWS_CONFIG_FILE.
+  const std::string file = (std::filesystem::temp_directory_path() /
+                            ("dynatroni-stack-test-" + std::to_string(::getpid()) + ".ini"))
+                               .string();
+  {
+    std::ofstream out(file);
+    out << "[default]\nregion = us-east-2\n[profile stacktest]\nregion = sa-east-1\n";
+  }
+  env = base;
+  env["AWS_CONFIG_FILE"] = file;
+  env["AWS_PROFILE"] = "stacktest";
+  s = OpenStack(DcsConfig{}, env, nullptr);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->client->region(), "sa-east-1");
+  EXPECT_EQ(s->client->endpoint(), "https://dynamodb.sa-east-1.amazonaws.com");
+  DcsConfig with_profile;
+  with_profile.profile = "default";
+  s = OpenStack(with_profile, env, nullptr);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->client->region(), "us-east-2") << "the configured profile wins over AWS_PROFILE";
+  std::filesystem::remove(file);
+
+  // The process's variables are not read.
+  aws::testing_env::ScopedEnv process({"AWS_PROFILE", "AWS_CONFIG_FILE"});
+  process.Set("AWS_REGION", "us-east-1");
+  process.Set("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:6");
+  s = OpenStack(DcsConfig{}, base, nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("no AWS region configured"), std::string::npos) << s.status().message();
+}
+
+// MakeDcs takes the member, the store and the configured timing.
+TEST(MakeDcs, UsesTheConfiguredTimingAndNamesItsMember) {
+  DcsConfig config;
+  config.failover_time = std::chrono::seconds(15);
+  auto store = std::make_shared<MemoryItemStore>();
+  auto d = MakeDcs(config, store, "scope", "node1");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ((*d)->timing().ttl, Timing::FromFailoverTime(std::chrono::seconds(15))->ttl);
+  EXPECT_EQ(MakeDcs(config, store, "", "node1").status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

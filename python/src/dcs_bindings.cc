@@ -80,12 +80,14 @@ class PyDcs {
     config_ = *config;
     // Without the GIL: resolving the region and credentials may wait on the network (IMDS, STS, a container
     // endpoint) for seconds, and Patroni's other threads (or an endpoint served from this process) need it.
-    auto client = [&] {
+    auto warnings = warnings_;
+    auto stack = [&] {
       nb::gil_scoped_release release;
-      return dcs::OpenClient(config_, env, &credential_source_);
+      return dcs::OpenStack(config_, env, [warnings](const std::string& w) { warnings->Add(w); });
     }();
-    if (!client.ok()) throw ConfigError(client.status().message());
-    client_ = *client;
+    if (!stack.ok()) throw ConfigError(stack.status().message());
+    credential_source_ = stack->credential_source;
+    client_ = stack->client;
     // A wrong key schema (or a missing table) is a configuration error: say so
     // at start in one line instead of failing every call. Best effort: without
     // dynamodb:DescribeTable or with DynamoDB unreachable, start anyway.
@@ -95,17 +97,7 @@ class PyDcs {
           *client_, config_.table_name, Deadline::After(*SystemClock::Instance(), std::chrono::seconds(2)));
     }
     if (start_check_.code() == StatusCode::kFailedPrecondition) throw ConfigError(start_check_.message());
-    auto warnings = warnings_;
-    auto store = std::make_shared<dcs::DynamoItemStore>(
-        client_, config_.table_name, [warnings](const std::string& w) { warnings->Add(w); });
-    dcs::DcsOptions o;
-    o.partition = partition;
-    o.name = name;
-    o.store = store;
-    o.leader_poll_interval = config_.leader_poll_interval;
-    o.handover_poll_interval = config_.switchover_poll_interval;
-    if (config_.failover_time) o.timing = *dcs::Timing::FromFailoverTime(*config_.failover_time);
-    auto d = dcs::Dcs::Create(o);
+    auto d = dcs::MakeDcs(config_, stack->store, partition, name);
     if (!d.ok()) throw ConfigError(d.status().message());
     dcs_ = std::move(d).value();
   }
