@@ -12,6 +12,7 @@
 #include <string_view>
 #include <utility>
 
+#include "dynamodb/error_policy.h"
 #include "dynamodb/wire_decode.h"
 #include "dynamodb/wire_encode.h"
 
@@ -45,85 +46,15 @@ std::string Ms(Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
 
-// ---------------------------------------------------------------------------
-// Error classification
-
-bool Contains(std::initializer_list<std::string_view> list, std::string_view code) {
-  return std::find(list.begin(), list.end(), code) != list.end();
-}
-
-bool IsThrottle(std::string_view code) {
-  return Contains({"ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException",
-                   "Throttling", "ThrottledException", "RequestThrottledException",
-                   "TooManyRequestsException", "LimitExceededException", "TransactionInProgressException",
-                   "RequestThrottled", "SlowDown", "BandwidthLimitExceeded", "PriorRequestNotComplete"},
-                  code);
-}
-
-// Server-side failures: the request may have been applied.
-bool IsServerFault(std::string_view code) {
-  return Contains({"InternalServerError", "InternalFailure", "InternalServerException", "ServiceUnavailable",
-                   "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException"},
-                  code);
-}
-
-// Errors that, for a write, are a definite rejection but still worth a retry.
-bool IsRetryableRejection(std::string_view code) { return code == "ReplicatedWriteConflictException"; }
-
-bool IsAuthError(std::string_view code) {
-  return Contains({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
-                   "MissingAuthenticationTokenException", "MissingAuthenticationToken",
-                   "IncompleteSignatureException", "IncompleteSignature", "InvalidSignatureException",
-                   "ExpiredTokenException", "ExpiredToken", "SignatureDoesNotMatch", "InvalidClientTokenId",
-                   "RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "AuthFailure"},
-                  code);
-}
-
-bool IsSkewCandidate(std::string_view code, std::string_view message) {
-  if (Contains({"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "InvalidSignatureException",
-                "SignatureDoesNotMatch", "AuthFailure"},
-               code)) {
-    return true;
-  }
-  return message.find("Signature expired") != std::string_view::npos;
-}
-
-// AWS refused the credentials themselves: the session token expired (ExpiredTokenException; ExpiredToken in
-// other services' spelling), or AWS does not know the key id or token (UnrecognizedClientException;
-// InvalidClientTokenId), e.g. a key rotated out of a profile file or a role session that ended early.
-// Credentials fetched anew may work. Such a request was refused when AWS authenticated it, before DynamoDB
-// processed it: it was NOT applied, and sending it again (re-signed) is safe even for a write. AWS says of
-// ExpiredTokenException "Request a new security token and try again" (IAM API Reference, Common Errors,
-// https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html); both are authentication errors
-// of the common-errors list every AWS API shares (HTTP 4xx, like AccessDenied, which is not retried here:
-// the same identity would be denied again). Signature and clock errors are IsSkewCandidate's.
-bool IsRefusedCredentials(std::string_view code) {
-  return Contains(
-      {"ExpiredTokenException", "ExpiredToken", "UnrecognizedClientException", "InvalidClientTokenId"}, code);
-}
-
-// After AWS refused `refused` (IsRefusedCredentials): the provider drops them if it caches them, then fetches
-// credentials within `deadline`. True when it got other credentials, worth one more attempt; false when it
-// failed or answered the same ones (static keys, a source not yet rotated): the refusal then stands.
+// After AWS refused `refused` (error_policy.h: refused credentials): the provider drops them if it caches
+// them, then fetches credentials within `deadline`. True when it got other credentials, worth one more
+// attempt; false when it failed or answered the same ones (static keys, a source not yet rotated): the
+// refusal then stands.
 bool RefetchRefusedCredentials(aws::CredentialsProvider& provider, const aws::Credentials& refused,
                                const std::string& aws_error, Deadline deadline) {
   provider.InvalidateRefused(refused, aws_error);
   auto fresh = provider.Resolve(deadline);
   return fresh.ok() && !aws::SameCredentials(fresh.value(), refused);
-}
-
-bool IsPreconditionError(std::string_view code) {
-  return Contains({"ResourceInUseException", "TransactionConflictException", "UnknownOperationException",
-                   "IdempotentParameterMismatchException", "ItemCollectionSizeLimitExceededException",
-                   "DuplicateItemException", "TableAlreadyExistsException", "TableInUseException",
-                   "ReplicaAlreadyExistsException", "GlobalTableAlreadyExistsException"},
-                  code);
-}
-
-bool IsNotFound(std::string_view code) {
-  return Contains({"ResourceNotFoundException", "TableNotFoundException", "ReplicaNotFoundException",
-                   "GlobalTableNotFoundException", "IndexNotFoundException"},
-                  code);
 }
 
 // Text between <tag> and </tag> in an XML body (moto's 403s), or empty.
@@ -444,9 +375,31 @@ class Client::Impl {
   // Counts the call, its outcome and latency (ClientStats::calls, latency_by_operation).
   Outcome InvokeText(const std::string& op, const std::string& body_text, bool is_write, Deadline deadline,
                      const FastPath& fast = nullptr);
-  // InvokeText's attempts, retries and decoding.
+  // InvokeText's attempts and retries: each attempt's facts go to the error policy (error_policy.h), whose
+  // Decision says whether to finish, retry or surface.
   Outcome RunAttempts(const std::string& op, const std::string& body_text, bool is_write, Deadline deadline,
                       const FastPath& fast);
+
+  // One attempt as the loop sees it: the policy's facts and what the loop keeps from the answer.
+  struct Attempt {  // NOLINT(bugprone-exception-escape): json's noexcept moves are flagged falsely
+    AttemptFacts facts;
+    aws::Credentials credentials;  // the ones it was signed with (told to the provider when refused)
+    Status passthrough;            // a signing or transport failure, as reported
+    std::string text;              // the failure's message ("<op>: ..."), for the other failures
+    std::string aws_error;         // an error answer's type, empty when none
+    std::string message;           // an error answer's message (one line)
+    std::string request_id;        // x-amzn-RequestId of an answer that is not a success
+    std::string date;              // its Date header
+    json body;                     // the decoded success body (general path) or the error document
+    bool resent = false;           // http::Response::resent
+  };
+  // Resolves credentials, signs, sends and checks one attempt; decodes a 2xx body (`fast` first).
+  Attempt SendOnce(const std::string& op, const std::string& body_text, Deadline deadline,
+                   Duration split_bound, const FastPath& fast);
+  // An error answer's type, message and document into `a`, with the failure's message.
+  static void DecodeErrorAnswer(const std::string& op, const http::Response& resp, Attempt* a);
+  // The failure an attempt reports, with the code `d` gave it.
+  static Status AttemptStatus(const std::string& op, const Decision& d, const Attempt& a);
 
   // Backoff before retry number `n` (0-based). Returns false (and sleeps not
   // at all) when no attempt could start afterwards before the deadline.
@@ -585,23 +538,148 @@ Client::Impl::Outcome Client::Impl::InvokeText(const std::string& op, const std:
   return out;
 }
 
+Client::Impl::Attempt Client::Impl::SendOnce(const std::string& op, const std::string& body_text,
+                                             Deadline deadline, Duration split_bound, const FastPath& fast) {
+  Attempt a;
+  AttemptFacts& f = a.facts;
+  auto creds = opts.credentials->Resolve(deadline);
+  if (!creds.ok()) {
+    const Status& cs = creds.status();
+    f.kind = AttemptFacts::Kind::kCredentialsFailed;
+    f.failure = cs.code();
+    a.text = op + ": cannot get AWS credentials from provider \"" + opts.credentials->name() +
+             "\": " + cs.message();
+    if (cs.code() == StatusCode::kNotFound) {
+      a.text += " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure credentials explicitly)";
+    }
+    return a;
+  }
+  a.credentials = std::move(creds).value();
+  auto request =
+      signer.SignDynamoDbRequest(opts.endpoint, op, body_text, a.credentials, skew.Adjust(clock->WallNow()));
+  if (!request.ok()) {
+    f.kind = AttemptFacts::Kind::kSigningFailed;
+    f.failure = request.status().code();
+    a.passthrough = request.status().Annotate(op + ": signing");
+    return a;
+  }
+  Deadline attempt_deadline = deadline;
+  if (opts.retry.attempt_timeout > Duration::zero()) {
+    attempt_deadline =
+        deadline.Min(Deadline::After(*clock, std::min(opts.retry.attempt_timeout, split_bound)));
+  }
+  CountAttempt(op);
+  auto response = opts.transport->Send(request.value(), attempt_deadline);
+  if (!response.ok()) {
+    f.kind = AttemptFacts::Kind::kTransportFailed;
+    f.failure = response.status().code();
+    a.passthrough = response.status().Annotate(op);
+    return a;
+  }
+  const http::Response& resp = response.value();
+  a.resent = resp.resent;
+  const int http = resp.status;
+  f.http_status = http;
+  const bool is_2xx = http >= 200 && http < 300;
+  std::string_view crc_header = resp.Header("x-amz-crc32");
+  if (opts.verify_crc32 && !crc_header.empty()) {
+    uint64_t expected = 0;
+    auto [ptr, ec] = std::from_chars(crc_header.data(), crc_header.data() + crc_header.size(), expected);
+    uLong actual = crc32_z(0L, reinterpret_cast<const Bytef*>(resp.body.data()), resp.body.size());
+    f.crc_ok = ec == std::errc() && ptr == crc_header.data() + crc_header.size() && expected == actual;
+  }
+  if (!f.crc_ok) {
+    a.text = op + ": response body failed its x-amz-crc32 check (" + std::to_string(resp.body.size()) +
+             " bytes; damaged or truncated)";
+  } else if (is_2xx) {
+    CountCapacity(op, resp.body);
+    if (fast && fast(resp.body)) {
+      f.body_decoded = true;
+      return a;  // the success path: nothing else to keep
+    }
+    json parsed = json::parse(resp.body, nullptr, false);
+    f.body_decoded = !parsed.is_discarded() && parsed.is_object();
+    if (f.body_decoded) {
+      a.body = std::move(parsed);
+      return a;
+    }
+    a.text = op + ": response body is not a JSON object (malformed or truncated, " +
+             std::to_string(resp.body.size()) + " bytes)";
+  } else {
+    DecodeErrorAnswer(op, resp, &a);
+  }
+  a.request_id = resp.Header("x-amzn-requestid");
+  a.date = resp.Header("date");
+  f.has_date_header = !a.date.empty();
+  return a;
+}
+
+void Client::Impl::DecodeErrorAnswer(const std::string& op, const http::Response& resp, Attempt* a) {
+  json parsed = json::parse(resp.body, nullptr, false);
+  std::string code;
+  std::string message;
+  if (!parsed.is_discarded() && parsed.is_object()) {
+    code = StringField(parsed, "__type");
+    message = StringField(parsed, "message");
+    if (message.empty()) message = StringField(parsed, "Message");
+  }
+  if (code.empty()) {
+    // x-amzn-ErrorType: "ValidationException:http://internal.amazon.com/..."
+    std::string_view et = resp.Header("x-amzn-errortype");
+    code = std::string(et.substr(0, et.find(':')));
+  }
+  if (code.empty()) {
+    code = XmlElement(resp.body, "Code");
+    if (message.empty()) message = XmlElement(resp.body, "Message");
+  }
+  if (size_t hash = code.rfind('#'); hash != std::string::npos) code = code.substr(hash + 1);
+  a->message = OneLine(std::move(message));
+  a->aws_error = std::move(code);
+  const int http = resp.status;
+  if (!a->aws_error.empty()) {
+    a->text = op + ": " + (a->message.empty() ? a->aws_error : a->message);
+  } else if (http >= 500) {
+    a->text = op + ": HTTP " + std::to_string(http) + " from the server";
+  } else if (http == 403) {
+    a->text = op + ": HTTP 403 (access denied) with no error details";
+  } else {
+    a->text = op + ": HTTP " + std::to_string(http) + " with an unreadable error body (" +
+              std::to_string(resp.body.size()) + " bytes)";
+  }
+  a->body = std::move(parsed);
+}
+
+Status Client::Impl::AttemptStatus(const std::string& op, const Decision& d, const Attempt& a) {
+  if (a.facts.kind == AttemptFacts::Kind::kSigningFailed ||
+      a.facts.kind == AttemptFacts::Kind::kTransportFailed) {
+    return a.passthrough;  // its code is d.code: the policy passes these through
+  }
+  if (a.facts.kind == AttemptFacts::Kind::kCredentialsFailed) return {d.code, a.text};
+  std::string text = a.text;
+  if (d.code == StatusCode::kFailedPrecondition && a.aws_error == "UnknownOperationException") {
+    text = op + ": the endpoint does not support the " + op + " operation (UnknownOperationException)";
+  }
+  Status s(d.code, std::move(text));
+  s.WithAwsError(a.aws_error, a.facts.http_status);
+  return s;
+}
+
 Client::Impl::Outcome Client::Impl::RunAttempts(const std::string& op, const std::string& body_text,
                                                 bool is_write, Deadline deadline, const FastPath& fast) {
   Outcome out;
   const MonoTime start = clock->Now();
-
   const RetryPolicy& policy = opts.retry;
   // Each attempt's share of the call's time (RetryPolicy::min_split_attempt_timeout).
   Duration split_bound = Duration::max();
   if (!deadline.infinite() && policy.min_split_attempt_timeout > Duration::zero()) {
     split_bound = std::max(deadline.Remaining(*clock) / 2, policy.min_split_attempt_timeout);
   }
-  int attempts = 0;  // attempts started (credentials resolved or not)
-  int retries = 0;   // backoff sleeps taken
-  bool skew_retry_used = false;
-  bool refetch_used = false;  // credentials fetched anew after AWS refused them (once per call)
-  Status last;                // the last retryable failure
-  std::string request_id;     // x-amzn-RequestId of the last answer (kept on failure paths only)
+  int attempts = 0;                    // attempts started (credentials resolved or not)
+  int retries = 0;                     // backoff sleeps taken
+  bool clock_corrected = false;        // the clock-skew correction is used (once per call)
+  bool credentials_refreshed = false;  // credentials fetched anew after AWS refused them (once per call)
+  Status last;                         // the last retryable failure
+  std::string request_id;              // x-amzn-RequestId of the last answer (kept on failure paths only)
 
   // Every failure leaves with its CallDetail (core/status.h).
   auto with_detail = [&](Status s) {
@@ -609,260 +687,94 @@ Client::Impl::Outcome Client::Impl::RunAttempts(const std::string& op, const std
                                 std::chrono::duration_cast<std::chrono::milliseconds>(clock->Now() - start)});
     return s;
   };
-  // Returns the final error once a write has become ambiguous.
-  auto finish_error = [&](Status s) {
-    if (is_write && out.ambiguous) {
-      Status u = UnknownOutcome(op +
-                                ": outcome unknown: an earlier attempt may have been applied (re-read to "
-                                "resolve); final answer: " +
-                                s.message());
-      u.WithAwsError(s.aws_error(), s.http_status());
-      out.status = with_detail(std::move(u));
-    } else {
-      out.status = with_detail(std::move(s));
-    }
-  };
 
   while (true) {
     Duration remaining = deadline.Remaining(*clock);
     if (remaining < policy.min_attempt_time) {
-      if (attempts == 0) {
-        out.status = DeadlineExceeded(op + ": deadline leaves " + Ms(remaining) +
-                                      ", less than the minimum attempt "
-                                      "time of " +
-                                      Ms(policy.min_attempt_time) + "; nothing was sent");
-        out.status = with_detail(std::move(out.status));
-        return out;
-      }
-      break;
+      if (attempts > 0) break;
+      out.status = with_detail(DeadlineExceeded(op + ": deadline leaves " + Ms(remaining) +
+                                                ", less than the minimum attempt time of " +
+                                                Ms(policy.min_attempt_time) + "; nothing was sent"));
+      return out;
     }
     ++attempts;
-
-    // One attempt; on a retryable failure it sets `retry` and falls through.
-    struct Retry {
-      Status status;
-      bool throttle = false;
-      bool ambiguous = false;  // the request may have been applied
-      bool immediate = false;  // retry without backoff (clock-skew correction)
-    };
-    std::optional<Retry> retry;
-
-    auto creds = opts.credentials->Resolve(deadline);
-    if (!creds.ok()) {
-      const Status& cs = creds.status();
-      std::string what = op + ": cannot get AWS credentials from provider \"" + opts.credentials->name() +
-                         "\": " + cs.message();
-      if (cs.code() == StatusCode::kUnavailable || cs.code() == StatusCode::kDeadlineExceeded) {
-        retry = Retry{Unavailable(what)};
-      } else if (cs.code() == StatusCode::kNotFound) {
-        finish_error(PermissionDenied(what +
-                                      " (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure "
-                                      "credentials explicitly)"));
-        return out;
-      } else {
-        finish_error(Status(cs.code(), what));
-        return out;
-      }
-    }
-
-    if (!retry) {
-      auto request = signer.SignDynamoDbRequest(opts.endpoint, op, body_text, creds.value(),
-                                                skew.Adjust(clock->WallNow()));
-      if (!request.ok()) {
-        finish_error(request.status().Annotate(op + ": signing"));
-        return out;
-      }
-      Deadline attempt_deadline = deadline;
-      if (policy.attempt_timeout > Duration::zero()) {
-        attempt_deadline =
-            deadline.Min(Deadline::After(*clock, std::min(policy.attempt_timeout, split_bound)));
-      }
-      CountAttempt(op);
-      auto response = opts.transport->Send(request.value(), attempt_deadline);
-      if (!response.ok()) {
-        const Status& ts = response.status();
-        switch (ts.code()) {
-          case StatusCode::kUnavailable:
-            retry = Retry{ts.Annotate(op)};
-            break;
-          case StatusCode::kUnknownOutcome:
-          case StatusCode::kDeadlineExceeded:
-            retry = Retry{ts.Annotate(op), false, true};
-            break;
-          default:
-            finish_error(ts.Annotate(op));
-            return out;
-        }
-      } else {
-        const http::Response& resp = response.value();
-        if (resp.resent && is_write) {
-          // The transport sent this attempt twice (http::Response::resent): the
-          // earlier copy may have been applied, so whatever answer follows is
-          // judged like one after an ambiguous attempt.
-          out.ambiguous = true;
-          CountUnknown();
-        }
-        const int http = resp.status;
-        if (http < 200 || http >= 300) request_id = resp.Header("x-amzn-requestid");
-        std::string_view crc_header = resp.Header("x-amz-crc32");
-        bool crc_ok = true;
-        if (opts.verify_crc32 && !crc_header.empty()) {
-          uint64_t expected = 0;
-          auto [ptr, ec] =
-              std::from_chars(crc_header.data(), crc_header.data() + crc_header.size(), expected);
-          uLong actual = crc32_z(0L, reinterpret_cast<const Bytef*>(resp.body.data()), resp.body.size());
-          crc_ok = ec == std::errc() && ptr == crc_header.data() + crc_header.size() && expected == actual;
-        }
-        if (crc_ok && http >= 200 && http < 300) CountCapacity(op, resp.body);
-        if (!crc_ok) {
-          request_id = resp.Header("x-amzn-requestid");
-          Status s = MalformedResponse(op + ": response body failed its x-amz-crc32 check (" +
-                                       std::to_string(resp.body.size()) + " bytes; damaged or truncated)");
-          s.WithAwsError("", http);
-          // A 2xx whose body is damaged was most likely applied.
-          retry = Retry{s, false, http < 400 || http >= 500};
-        } else if (http >= 200 && http < 300 && fast && fast(resp.body)) {
-          out.status = Status::Ok();
-          return out;
-        } else if (http >= 200 && http < 300) {
-          json parsed = json::parse(resp.body, nullptr, false);
-          if (parsed.is_discarded() || !parsed.is_object()) {
-            request_id = resp.Header("x-amzn-requestid");
-            Status s =
-                MalformedResponse(op + ": response body is not a JSON object (malformed or truncated, " +
-                                  std::to_string(resp.body.size()) + " bytes)");
-            s.WithAwsError("", http);
-            retry = Retry{s, false, true};
-          } else {
-            out.body = std::move(parsed);
-            out.status = Status::Ok();
-            return out;
-          }
-        } else {
-          // An error answer.
-          json parsed = json::parse(resp.body, nullptr, false);
-          std::string code;
-          std::string message;
-          if (!parsed.is_discarded() && parsed.is_object()) {
-            code = StringField(parsed, "__type");
-            message = StringField(parsed, "message");
-            if (message.empty()) message = StringField(parsed, "Message");
-          }
-          if (code.empty()) {
-            // x-amzn-ErrorType: "ValidationException:http://internal.amazon.com/..."
-            std::string_view et = resp.Header("x-amzn-errortype");
-            code = std::string(et.substr(0, et.find(':')));
-          }
-          if (code.empty()) {
-            code = XmlElement(resp.body, "Code");
-            if (message.empty()) message = XmlElement(resp.body, "Message");
-          }
-          if (size_t hash = code.rfind('#'); hash != std::string::npos) code = code.substr(hash + 1);
-          message = OneLine(std::move(message));
-          auto make = [&](StatusCode c, std::string text) {
-            Status s(c, op + ": " + std::move(text));
-            s.WithAwsError(code, http);
-            return s;
-          };
-          const std::string shown = message.empty() ? code : message;
-
-          if (code.empty()) {
-            // No recognizable error document (HTML from a proxy, garbage, empty).
-            if (http >= 500) {
-              retry =
-                  Retry{make(StatusCode::kUnavailable, "HTTP " + std::to_string(http) + " from the server"),
-                        false, true};
-            } else if (http == 403) {
-              finish_error(
-                  make(StatusCode::kPermissionDenied, "HTTP 403 (access denied) with no error details"));
-              return out;
-            } else {
-              finish_error(make(StatusCode::kMalformedResponse,
-                                "HTTP " + std::to_string(http) + " with an unreadable error body (" +
-                                    std::to_string(resp.body.size()) + " bytes)"));
-              return out;
-            }
-          } else if (code == "ConditionalCheckFailedException") {
-            out.condition_failed = true;
-            out.body = std::move(parsed);
-            out.status = make(StatusCode::kFailedPrecondition, shown);
-            return out;
-          } else if (code == "TransactionCanceledException") {
-            out.cancelled = true;
-            out.body = parsed.is_discarded() ? json::object() : std::move(parsed);
-            if (!out.body.is_object()) out.body = json::object();
-            out.body["message"] = message;
-            out.status = make(StatusCode::kFailedPrecondition, shown);
-            return out;
-          } else if (IsAuthError(code) || (http == 403 && !IsThrottle(code))) {
-            std::string_view date = resp.Header("date");
-            if (!skew_retry_used && IsSkewCandidate(code, message) && !date.empty() &&
-                skew.UpdateFromServerDate(date, clock->WallNow())) {
-              skew_retry_used = true;
-              retry = Retry{make(StatusCode::kPermissionDenied, shown), false, false, true};
-            } else if (!refetch_used && IsRefusedCredentials(code) &&
-                       RefetchRefusedCredentials(*opts.credentials, creds.value(), code, deadline)) {
-              // Not applied (see IsRefusedCredentials): one more attempt, signed with the new credentials.
-              // An earlier ambiguous attempt keeps out.ambiguous: this one does not resolve it.
-              refetch_used = true;
-              retry = Retry{make(StatusCode::kPermissionDenied, shown), false, false, true};
-            } else {
-              finish_error(make(StatusCode::kPermissionDenied, shown));
-              return out;
-            }
-          } else if (IsThrottle(code)) {
-            CountThrottle();
-            retry = Retry{make(StatusCode::kUnavailable, shown), true, false};
-          } else if (IsRetryableRejection(code)) {
-            retry = Retry{make(StatusCode::kUnavailable, shown), false, false};
-          } else if (IsServerFault(code) || http >= 500) {
-            retry = Retry{make(StatusCode::kUnavailable, shown), false, true};
-          } else if (IsNotFound(code)) {
-            finish_error(make(StatusCode::kNotFound, shown));
-            return out;
-          } else if (code == "UnknownOperationException") {
-            finish_error(make(StatusCode::kFailedPrecondition, "the endpoint does not support the " + op +
-                                                                   " operation (UnknownOperationException)"));
-            return out;
-          } else if (IsPreconditionError(code)) {
-            finish_error(make(StatusCode::kFailedPrecondition, shown));
-            return out;
-          } else {
-            // ValidationException, SerializationException and any other client error.
-            finish_error(make(StatusCode::kInvalidArgument, shown));
-            return out;
-          }
-        }
-      }
-    }
-
-    // A retryable failure.
-    last = retry->status;
-    if (retry->ambiguous && is_write) {
+    Attempt a = SendOnce(op, body_text, deadline, split_bound, fast);
+    a.facts.aws_error = a.aws_error;  // views into `a`, taken once it stays where it is
+    a.facts.message = a.message;
+    a.facts.clock_corrected = clock_corrected;
+    a.facts.credentials_refreshed = credentials_refreshed;
+    const Decision d = Classify(is_write, a.facts);
+    if (a.resent && is_write) {
+      // The transport sent this attempt twice (http::Response::resent): the earlier copy may have been
+      // applied, so whatever answer follows is judged like one after an ambiguous attempt.
       out.ambiguous = true;
       CountUnknown();
     }
-    if (attempts >= policy.max_attempts) break;
-    if (retry->immediate) continue;
-    if (!Backoff(retries, retry->throttle, deadline)) break;
-    ++retries;
+    if (d.verdict == Verdict::kDone && d.answer == Answer::kSuccess) {
+      out.body = std::move(a.body);
+      return out;
+    }
+    if (a.facts.kind == AttemptFacts::Kind::kAnswered) request_id = std::move(a.request_id);
+    Status status = AttemptStatus(op, d, a);
+    if (d.throttle) CountThrottle();
+    switch (d.verdict) {
+      case Verdict::kDone:  // a failed condition or a cancelled transaction: an answer, not an error
+        out.condition_failed = d.answer == Answer::kConditionFailed;
+        out.cancelled = d.answer == Answer::kTransactionCanceled;
+        out.body = std::move(a.body);
+        if (out.cancelled) {
+          if (!out.body.is_object()) out.body = json::object();
+          out.body["message"] = a.message;
+        }
+        out.status = std::move(status);
+        return out;
+      case Verdict::kSurface:
+        if (d.try_clock_correction && skew.UpdateFromServerDate(a.date, clock->WallNow())) {
+          clock_corrected = true;
+        } else if (d.try_credentials_refresh &&
+                   RefetchRefusedCredentials(*opts.credentials, a.credentials, a.aws_error, deadline)) {
+          // Not applied (error_policy.cc, refused credentials): one more attempt, signed with the new
+          // credentials. An earlier ambiguous attempt keeps out.ambiguous: this one does not resolve it.
+          credentials_refreshed = true;
+        } else if (SurfacedCode(is_write, out.ambiguous, d.code) == StatusCode::kUnknownOutcome) {
+          Status u = UnknownOutcome(op +
+                                    ": outcome unknown: an earlier attempt may have been applied (re-read to "
+                                    "resolve); final answer: " +
+                                    status.message());
+          u.WithAwsError(status.aws_error(), status.http_status());
+          out.status = with_detail(std::move(u));
+          return out;
+        } else {
+          out.status = with_detail(std::move(status));
+          return out;
+        }
+        last = std::move(status);  // retried at once, without backoff
+        if (attempts >= policy.max_attempts) break;
+        continue;
+      case Verdict::kUnknownOutcome:
+        out.ambiguous = true;
+        CountUnknown();
+        [[fallthrough]];
+      case Verdict::kRetry:
+        last = std::move(status);
+        if (attempts >= policy.max_attempts || !Backoff(retries, d.throttle, deadline)) break;
+        ++retries;
+        continue;
+    }
+    break;
   }
 
   // Out of attempts or time.
   const bool at_deadline = deadline.Remaining(*clock) < policy.min_attempt_time;
   std::string why = "gave up after " + std::to_string(attempts) + " attempt" + (attempts == 1 ? "" : "s") +
                     (at_deadline ? " (deadline reached)" : " (max_attempts reached)");
-  Status final_status;
-  if (is_write && out.ambiguous) {
-    final_status = UnknownOutcome(
-        op + ": outcome unknown, " + why +
-        "; the write may or may not have been applied (re-read to resolve); last error: " + last.message());
-  } else if (last.code() == StatusCode::kMalformedResponse || last.code() == StatusCode::kPermissionDenied) {
-    // Bad bodies stay malformed; a skew retry that ran out of attempts stays an auth error.
-    final_status = Status(last.code(), last.message() + " (" + why + ")");
-  } else {
-    final_status = Unavailable(last.message() + " (" + why + ")");
-  }
+  const StatusCode code = GaveUpCode(is_write, out.ambiguous, last.code());
+  Status final_status =
+      code == StatusCode::kUnknownOutcome
+          ? UnknownOutcome(op + ": outcome unknown, " + why +
+                           "; the write may or may not have been applied (re-read to resolve); last error: " +
+                           last.message())
+          : Status(code, last.message() + " (" + why + ")");
   final_status.WithAwsError(last.aws_error(), last.http_status());
   out.status = with_detail(std::move(final_status));
   return out;
