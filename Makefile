@@ -55,7 +55,10 @@ TIDY_REGEX := $(CURDIR)/($(TIDY_DIRS))/.*(?<!_test)(?<!_itest)\.cc$$
 endif
 
 CMAKE_PY_FLAGS = -DPython3_EXECUTABLE=$(abspath $(PY)) -DPython_EXECUTABLE=$(abspath $(PY))
-TEST_STAGES := deps lint-format build ctest build-asan test-asan build-tsan test-tsan fuzz python-install test-python test-python-302 test-e2e
+# bg:STAGE runs beside the stages after it (tools/run_stages.sh): clang-tidy, CPU-bound (about 540 CPU-seconds),
+# at nice 19 beside the Python and cluster tests, which mostly wait on servers and clusters.
+TEST_STAGES := deps lint-format build ctest build-asan test-asan build-tsan test-tsan fuzz python-install bg:lint-tidy \
+  test-python test-python-302 test-e2e
 
 .PHONY: help deps deps-apt lock build build-asan build-tsan test ctest test-asan test-tsan python-install stubs test-python test-python-302 test-e2e test-e2e-dynalite \
   lint lint-format lint-tidy format demo bench wheel dist dist-check deb clean distclean chaos chaos-short
@@ -66,7 +69,8 @@ help:
 	@echo "  make demo       3-node Patroni+PostgreSQL cluster on a local DynamoDB; crash the leader; print the failover time"
 	@echo "  make test       everything CI runs: format check, build, C++ unit + integration tests,"
 	@echo "                  ASan/UBSan unit tests, TSan tests, pip install ., Python tests (Patroni 4.1 and Debian's 3.0.2),"
-	@echo "                  3-node cluster tests (test-e2e); stops at the first failing stage"
+	@echo "                  3-node cluster tests (test-e2e), clang-tidy (lint-tidy, beside the Python tests);"
+	@echo "                  stops at the first failing stage"
 	@echo
 	@echo "  make deps       install Debian, PyPI ($(VENV), from $(LOCK)) and npm dependencies (idempotent)"
 	@echo "  make lock       recompile $(LOCK) from requirements-dev.txt (UPGRADE=all or UPGRADE=\"pkg ...\" to move pins)"
@@ -75,7 +79,7 @@ help:
 	@echo "  make test-tsan  the tests of the threaded parts under ThreadSanitizer (built into $(TSAN_BUILD); part of make test)"
 	@echo "  make fuzz       libFuzzer targets (clang) into $(FUZZ_BUILD), $(FUZZ_SHORT_SECONDS)s each (part of make test)"
 	@echo "  make fuzz-long  the same, FUZZ_SECONDS=$(FUZZ_SECONDS) each (see fuzz/README.md)"
-	@echo "  make lint       clang-format check + clang-tidy (TIDY_TESTS=1 to include tests)"
+	@echo "  make lint       clang-format check + clang-tidy (lint-format, lint-tidy; TIDY_TESTS=1 to include tests)"
 	@echo "  make format     clang-format -i on every C++ source"
 	@echo "  make stubs      regenerate python/dynatroni/_core.pyi (the extension's type stub) after changing a binding"
 	@echo "  make bench      build, then run the benchmarks (bench/run.sh)"
@@ -89,7 +93,7 @@ help:
 	@echo "  make deb        $(DEB_DIR)/dynatroni_<version>_amd64.deb for Debian's patroni package (from the python-install wheel; lintian)"
 	@echo "  make clean      remove build trees;  make distclean  also $(VENV) and node_modules"
 	@echo
-	@echo "Variables: VENV=$(VENV) BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) JOBS=$(JOBS)"
+	@echo "Variables: VENV=$(VENV) BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) TSAN_BUILD=$(TSAN_BUILD) JOBS=$(JOBS)"
 
 # ---------------------------------------------------------------- dependencies
 
