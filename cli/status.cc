@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "dynamodb/client_json.h"
 
 namespace dynatroni::cli {
 namespace {
@@ -492,7 +493,7 @@ int RunList(const Options& opts, Context& ctx, std::ostream& out, std::ostream& 
                  {"ProjectionExpression", "#c"},
                  {"ExpressionAttributeNames", {{"#c", dcs::kPartitionKey}}}};
     if (!start.is_null()) body["ExclusiveStartKey"] = start;
-    auto r = ctx.client->Call("Scan", body, false, CallDeadline(std::chrono::seconds(30)));
+    auto r = dynamodb::Call(*ctx.client, "Scan", body, false, CallDeadline(std::chrono::seconds(30)));
     if (!r.ok()) {
       PrintError(err, r.status().Annotate("Scan of table " + table), table);
       return ExitCodeFor(r.status());

@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "dcs/dynamo_item_store.h"
+#include "dynamodb/client_json.h"
 
 namespace dynatroni::cli {
 namespace {
@@ -129,8 +130,8 @@ Result<TableInspection> InspectTable(dynamodb::Client& client, const std::string
     add(Level::kOk, "billing", "on-demand (PAY_PER_REQUEST)");
   } else {
     std::string rcu, wcu;
-    if (const auto* pt =
-            d.raw.contains("ProvisionedThroughput") ? &d.raw["ProvisionedThroughput"] : nullptr) {
+    const json raw = dynamodb::RawTable(d);
+    if (const auto* pt = raw.contains("ProvisionedThroughput") ? &raw["ProvisionedThroughput"] : nullptr) {
       if (pt->contains("ReadCapacityUnits")) rcu = pt->at("ReadCapacityUnits").dump();
       if (pt->contains("WriteCapacityUnits")) wcu = pt->at("WriteCapacityUnits").dump();
     }
@@ -141,8 +142,8 @@ Result<TableInspection> InspectTable(dynamodb::Client& client, const std::string
 
   // Point-in-time recovery.
   bool ambiguous = false;
-  auto pitr =
-      client.Call("DescribeContinuousBackups", json{{"TableName", table}}, false, CallDeadline(), &ambiguous);
+  auto pitr = dynamodb::Call(client, "DescribeContinuousBackups", json{{"TableName", table}}, false,
+                             CallDeadline(), &ambiguous);
   if (!pitr.ok()) {
     r.pitr_status = Unsupported(pitr.status()) ? "unsupported" : "unknown";
     add(Level::kOk, "pitr",
@@ -344,10 +345,10 @@ int RunTableCreate(const Options& opts, Context& ctx, std::ostream& out, std::os
   if (opts.pitr && insp.pitr_status != "ENABLED") {
     bool amb = false;
     auto r =
-        ctx.client->Call("UpdateContinuousBackups",
-                         json{{"TableName", table},
-                              {"PointInTimeRecoverySpecification", {{"PointInTimeRecoveryEnabled", true}}}},
-                         true, CallDeadline(), &amb);
+        dynamodb::Call(*ctx.client, "UpdateContinuousBackups",
+                       json{{"TableName", table},
+                            {"PointInTimeRecoverySpecification", {{"PointInTimeRecoveryEnabled", true}}}},
+                       true, CallDeadline(), &amb);
     if (r.ok()) {
       out << "  point-in-time recovery enabled\n";
       changes.emplace_back("point-in-time recovery");
@@ -361,8 +362,9 @@ int RunTableCreate(const Options& opts, Context& ctx, std::ostream& out, std::os
   }
   if (opts.deletion_protection && !insp.desc.deletion_protection && !created) {
     bool amb = false;
-    auto r = ctx.client->Call("UpdateTable", json{{"TableName", table}, {"DeletionProtectionEnabled", true}},
-                              true, CallDeadline(), &amb);
+    auto r = dynamodb::Call(*ctx.client, "UpdateTable",
+                            json{{"TableName", table}, {"DeletionProtectionEnabled", true}}, true,
+                            CallDeadline(), &amb);
     if (r.ok()) {
       out << "  deletion protection enabled\n";
       changes.emplace_back("deletion protection");

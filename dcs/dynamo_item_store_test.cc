@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "http/fake_transport.h"
 

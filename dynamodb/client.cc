@@ -12,6 +12,7 @@
 #include <string_view>
 #include <utility>
 
+#include "dynamodb/client_json.h"
 #include "dynamodb/error_policy.h"
 #include "dynamodb/wire_decode.h"
 #include "dynamodb/wire_encode.h"
@@ -294,7 +295,8 @@ Result<TableDescription> ParseTableDescription(const json& table, const std::str
     }
   }
   d.multi_region_consistency = StringField(table, "MultiRegionConsistency");
-  d.raw = table;
+  // Parsed from the answer, so valid UTF-8; `replace` keeps dump from throwing regardless.
+  d.raw = table.dump(-1, ' ', false, json::error_handler_t::replace);
   return d;
 }
 
@@ -806,9 +808,9 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(std::move(options))));
 }
 
-Result<json> Client::Call(const std::string& operation, const json& body, bool is_write, Deadline deadline,
-                          bool* ambiguous) {
-  Impl::Outcome out = impl_->Invoke(operation, body, is_write, deadline);
+Result<json> internal::ClientJsonAccess::Call(Client& client, const std::string& operation, const json& body,
+                                              bool is_write, Deadline deadline, bool* ambiguous) {
+  Client::Impl::Outcome out = client.impl_->Invoke(operation, body, is_write, deadline);
   if (ambiguous != nullptr) *ambiguous = out.ambiguous;
   if (!out.status.ok()) return out.status;
   return std::move(out.body);

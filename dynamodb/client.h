@@ -41,8 +41,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "aws/credentials.h"
 #include "aws/sigv4.h"
 #include "core/clock.h"
@@ -51,6 +49,10 @@
 #include "http/transport.h"
 
 namespace dynatroni::dynamodb {
+
+namespace internal {
+struct ClientJsonAccess;
+}  // namespace internal
 
 struct RetryPolicy {
   int max_attempts = 8;  // total, including the first
@@ -232,7 +234,7 @@ struct CreateTableRequest {
   bool deletion_protection = false;
 };
 
-struct TableDescription {  // NOLINT(bugprone-exception-escape): json's noexcept moves are flagged falsely
+struct TableDescription {
   std::string name;
   std::string status;  // CREATING, ACTIVE, ...
   std::vector<KeySchemaElement> key_schema;
@@ -242,7 +244,7 @@ struct TableDescription {  // NOLINT(bugprone-exception-escape): json's noexcept
   bool deletion_protection = false;
   std::vector<std::string> replica_regions;
   std::string multi_region_consistency;  // "STRONG", "EVENTUAL" or empty
-  nlohmann::json raw;                    // the whole Table object
+  std::string raw;                       // the whole Table object, as JSON text (client_json.h: RawTable)
 };
 
 struct TimeToLiveDescription {
@@ -280,13 +282,7 @@ class Client {
                           Deadline deadline);
   Result<TimeToLiveDescription> DescribeTimeToLive(const std::string& table, Deadline deadline);
 
-  // Low level: one JSON-protocol operation with the full retry/deadline
-  // handling. `is_write` selects unknown-outcome reporting. A condition
-  // failure / cancelled transaction comes back as kFailedPrecondition with
-  // aws_error() set (the typed calls above turn them into results).
-  // `ambiguous` (optional) is set when some attempt had an unknown outcome.
-  Result<nlohmann::json> Call(const std::string& operation, const nlohmann::json& body, bool is_write,
-                              Deadline deadline, bool* ambiguous = nullptr);
+  // A JSON-level call of any operation: Call in dynamodb/client_json.h.
 
   [[nodiscard]] ClientStats stats() const;
   [[nodiscard]] const std::string& region() const;
@@ -300,6 +296,7 @@ class Client {
 
  private:
   class Impl;
+  friend struct internal::ClientJsonAccess;  // client_json.h
   explicit Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

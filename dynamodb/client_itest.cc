@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "dynamodb/client_json.h"
 #include "http/curl_transport.h"
 #include "testing/local_servers.h"
 
@@ -110,7 +111,7 @@ TEST_P(DynamoDbIntegration, DescribeTableReportsTheSchema) {
   EXPECT_EQ(d->key_schema[0].key_type, "HASH");
   EXPECT_EQ(d->key_schema[1].key_type, "RANGE");
   EXPECT_EQ(d->billing_mode, "PAY_PER_REQUEST");
-  EXPECT_TRUE(d->raw.is_object());
+  EXPECT_TRUE(RawTable(*d).is_object());
 
   auto missing = client_->DescribeTable(table_ + "-missing", Soon());
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound) << missing.status().ToString();
@@ -347,7 +348,7 @@ TEST_P(DynamoDbIntegration, ItemOver400KbIsRejected) {
 
   // Bypassing the client-side check, the server says the same.
   json body = {{"TableName", table_}, {"Item", EncodeItem(big)}};
-  auto raw = client_->Call("PutItem", body, true, Soon());
+  auto raw = Call(*client_, "PutItem", body, true, Soon());
   ASSERT_FALSE(raw.ok());
   EXPECT_EQ(raw.status().code(), StatusCode::kInvalidArgument) << raw.status().ToString();
   EXPECT_EQ(raw.status().aws_error(), "ValidationException");

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "aws/providers/cache.h"
+#include "dynamodb/client_json.h"
 #include "http/fake_transport.h"
 
 namespace dynatroni::dynamodb {
@@ -339,7 +340,7 @@ TEST_F(DynamoDbClient, ConditionFailureWithoutItemHasNoAttributes) {
 
 TEST_F(DynamoDbClient, CallReportsConditionFailureAsFailedPreconditionWithAwsError) {
   Error(400, "ConditionalCheckFailedException", "The conditional request failed");
-  auto r = client_->Call("PutItem", json{{"TableName", "tbl"}}, true, In(seconds(1)));
+  auto r = Call(*client_, "PutItem", json{{"TableName", "tbl"}}, true, In(seconds(1)));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(r.status().aws_error(), "ConditionalCheckFailedException");
@@ -686,7 +687,7 @@ TEST_F(DynamoDbClient, WriteTimingOutUntilTheDeadlineIsUnknownOutcome) {
   EXPECT_GT(client_->stats().unknown_outcomes, 0u);
 
   bool ambiguous = false;
-  auto c = client_->Call("PutItem", json{{"TableName", "tbl"}}, true, In(seconds(1)), &ambiguous);
+  auto c = Call(*client_, "PutItem", json{{"TableName", "tbl"}}, true, In(seconds(1)), &ambiguous);
   EXPECT_EQ(c.status().code(), StatusCode::kUnknownOutcome);
   EXPECT_TRUE(ambiguous);
 }
@@ -773,7 +774,7 @@ TEST_F(DynamoDbClient, ResentWriteAnsweredWithConditionFailureIsAmbiguous) {
   // Client::Call reports it through `ambiguous`.
   transport_->PushResponse(Resent(400, ErrorBody("ConditionalCheckFailedException", "failed")));
   bool ambiguous = false;
-  auto c = client_->Call("DeleteItem", json{{"TableName", "tbl"}}, true, In(seconds(5)), &ambiguous);
+  auto c = Call(*client_, "DeleteItem", json{{"TableName", "tbl"}}, true, In(seconds(5)), &ambiguous);
   EXPECT_EQ(c.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_TRUE(ambiguous);
 }
@@ -823,7 +824,7 @@ TEST_F(DynamoDbClient, ResentReadIsAnOrdinaryAnswer) {
   EXPECT_TRUE(r->item.has_value());
   transport_->PushResponse(Resent(200, "{}"));
   bool ambiguous = true;
-  auto c = client_->Call("GetItem", json{{"TableName", "tbl"}}, false, In(seconds(5)), &ambiguous);
+  auto c = Call(*client_, "GetItem", json{{"TableName", "tbl"}}, false, In(seconds(5)), &ambiguous);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_FALSE(ambiguous);
   EXPECT_EQ(client_->stats().unknown_outcomes, 0u);
@@ -1367,7 +1368,7 @@ TEST_F(DynamoDbClient, DescribeTableParsesTheDescription) {
   EXPECT_TRUE(r->deletion_protection);
   EXPECT_EQ(r->replica_regions, (std::vector<std::string>{"us-east-2", "us-west-2"}));
   EXPECT_EQ(r->multi_region_consistency, "STRONG");
-  EXPECT_EQ(r->raw["ItemCount"], 12);
+  EXPECT_EQ(RawTable(*r)["ItemCount"], 12);
   EXPECT_EQ(Body(0), json::parse(R"({"TableName":"tbl"})"));
 
   Ok(json::parse(R"({"Table":{"TableName":"t2x","TableStatus":"CREATING"}})"));
@@ -1660,7 +1661,7 @@ TEST_F(DynamoDbClient, AddsUpTheConsumedCapacityAnswersCarry) {
   auto got = client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5)));
   ASSERT_TRUE(got.ok() && got->item.has_value());  // the fast decoder still decodes the item
   ASSERT_TRUE(client_->PutItem(Put("tbl", Key("a", "b")), In(seconds(5))).ok());
-  ASSERT_TRUE(client_->Call("TransactWriteItems", json::object(), true, In(seconds(5))).ok());
+  ASSERT_TRUE(Call(*client_, "TransactWriteItems", json::object(), true, In(seconds(5))).ok());
   ASSERT_TRUE(client_->GetItem(Get("tbl", Key("a", "b")), In(seconds(5))).ok());
   auto st = client_->stats();
   EXPECT_DOUBLE_EQ(st.consumed_capacity_by_operation.at("GetItem"), 0.5);

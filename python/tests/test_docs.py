@@ -162,7 +162,7 @@ def _ops_in(files: List[Path], client_ops: Dict[str, Set[str]]) -> Set[str]:
         for method in re.findall(r"client_?(?:->|\.)([A-Z]\w+)\(", text):
             if method != "Call":
                 acts |= client_ops[method]
-        acts |= set(re.findall(r'Call\(\s*"(\w+)"', text))
+        acts |= set(re.findall(r'Call\(\s*(?:\*?[\w.>-]+,\s*)?"(\w+)"', text))
     return acts
 
 
@@ -212,7 +212,7 @@ def _ops_in_text(text: str, client_ops: Dict[str, Set[str]]) -> Set[str]:
     for method in re.findall(r"client_?(?:->|\.)([A-Z]\w+)\(", text):
         if method != "Call":
             acts |= client_ops[method]
-    return acts | set(re.findall(r'Call\(\s*"(\w+)"', text))
+    return acts | set(re.findall(r'Call\(\s*(?:\*?[\w.>-]+,\s*)?"(\w+)"', text))
 
 
 def _sources(folder: str) -> List[Path]:
