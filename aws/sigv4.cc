@@ -468,22 +468,21 @@ Result<http::Request> Signer::SignDynamoDbRequest(std::string_view endpoint, std
     return InvalidArgument("DynamoDB operation name must be letters only, e.g. \"PutItem\"; got \"" +
                            std::string(operation) + "\"");
   }
-  // The endpoint is the same on every call of a client: parse it once.
-  std::string base;
-  std::string host;
-  {
-    std::lock_guard lock(mu_);
-    if (!endpoint_cache_valid_ || endpoint != endpoint_raw_) {
-      endpoint_cache_valid_ = false;
-      DYNATRONI_ASSIGN_OR_RETURN(http::Endpoint parsed, http::ParseEndpoint(endpoint, "endpoint"));
-      endpoint_base_ = std::move(parsed.url);
-      endpoint_host_ = std::move(parsed.host_header);
-      endpoint_raw_ = std::string(endpoint);
-      endpoint_cache_valid_ = true;
-    }
-    base = endpoint_base_;
-    host = endpoint_host_;
+  DYNATRONI_ASSIGN_OR_RETURN(http::Endpoint parsed, http::ParseEndpoint(endpoint, "endpoint"));
+  return SignDynamoDbRequest(parsed, operation, std::move(json_body), creds, now);
+}
+
+Result<http::Request> Signer::SignDynamoDbRequest(const http::Endpoint& endpoint, std::string_view operation,
+                                                  std::string json_body, const Credentials& creds,
+                                                  WallTime now) {
+  if (operation.empty() || !std::all_of(operation.begin(), operation.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+      })) {
+    return InvalidArgument("DynamoDB operation name must be letters only, e.g. \"PutItem\"; got \"" +
+                           std::string(operation) + "\"");
   }
+  const std::string& base = endpoint.url;
+  const std::string& host = endpoint.host_header;
   if (creds.access_key_id.empty() || creds.secret_access_key.empty()) {
     return InvalidArgument(std::string("credentials: ") +
                            (creds.access_key_id.empty() ? "access_key_id" : "secret_access_key") +

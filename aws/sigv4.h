@@ -20,6 +20,7 @@
 #include "aws/credentials.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "http/endpoint.h"
 #include "http/transport.h"
 
 namespace dynatroni::aws {
@@ -130,7 +131,12 @@ class Signer {
   // the scheme's default), x-amz-date, content-type, x-amz-target,
   // x-amz-security-token (temporary credentials only), authorization.
   // Errors: kInvalidArgument for a bad endpoint, operation name or credentials.
+  // Parses `endpoint` (http::ParseEndpoint) on each call.
   Result<http::Request> SignDynamoDbRequest(std::string_view endpoint, std::string_view operation,
+                                            std::string json_body, const Credentials& creds, WallTime now);
+  // The same with the endpoint already parsed (http::ParseEndpoint), as a
+  // client does once: no parsing per request.
+  Result<http::Request> SignDynamoDbRequest(const http::Endpoint& endpoint, std::string_view operation,
                                             std::string json_body, const Credentials& creds, WallTime now);
 
   [[nodiscard]] const std::string& region() const { return region_; }
@@ -149,11 +155,6 @@ class Signer {
   SecretString cache_secret_hash_;  // SHA-256 of the secret access key (32 bytes once set)
   SecretString cache_key_;
   uint64_t derivations_ = 0;
-  // The last endpoint and its parsed form (http::ParseEndpoint: the URL and the Host header value).
-  bool endpoint_cache_valid_ = false;
-  std::string endpoint_raw_;
-  std::string endpoint_base_;
-  std::string endpoint_host_;
 };
 
 }  // namespace dynatroni::aws

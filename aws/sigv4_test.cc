@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "aws/crypto.h"
+#include "http/endpoint.h"
 
 namespace dynatroni::aws {
 namespace {
@@ -350,6 +351,24 @@ TEST(Signer, HostHeaderOmitsOnlyTheSchemesDefaultPort) {
   EXPECT_EQ(host_of("http://example.com:80"), "example.com http://example.com:80/");
   EXPECT_EQ(host_of("http://example.com:443"), "example.com:443 http://example.com:443/");
   EXPECT_EQ(host_of("http://[::1]:8000"), "[::1]:8000 http://[::1]:8000/");
+}
+
+TEST(Signer, AParsedEndpointSignsTheSameBytesAsItsUrl) {
+  Signer signer("us-east-1");
+  for (const char* url : {"https://dynamodb.us-east-1.amazonaws.com", "http://[::1]:8000/", "http://h:080"}) {
+    auto parsed = http::ParseEndpoint(url, "endpoint");
+    ASSERT_TRUE(parsed.ok()) << url;
+    auto from_url = signer.SignDynamoDbRequest(url, "PutItem", "{}", ExampleCreds("tok"), kSuiteTime);
+    auto from_parsed = signer.SignDynamoDbRequest(*parsed, "PutItem", "{}", ExampleCreds("tok"), kSuiteTime);
+    ASSERT_TRUE(from_url.ok() && from_parsed.ok()) << url;
+    EXPECT_EQ(from_parsed->url, from_url->url);
+    EXPECT_EQ(from_parsed->headers, from_url->headers);
+    EXPECT_EQ(from_parsed->body, from_url->body);
+  }
+  auto parsed = http::ParseEndpoint("http://h", "endpoint");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(signer.SignDynamoDbRequest(*parsed, "Get-Item", "{}", ExampleCreds(), kSuiteTime).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(Signer, MatchesComputeSignatureOnTheSameInput) {

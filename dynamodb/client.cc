@@ -16,6 +16,7 @@
 #include "dynamodb/error_policy.h"
 #include "dynamodb/wire_decode.h"
 #include "dynamodb/wire_encode.h"
+#include "http/endpoint.h"
 
 namespace dynatroni::dynamodb {
 
@@ -356,6 +357,7 @@ class Client::Impl {
       : opts(std::move(o)),
         clock(opts.clock != nullptr ? opts.clock : SystemClock::Instance()),
         random(opts.random != nullptr ? opts.random : SystemRandom::Instance()),
+        endpoint(http::ParseEndpoint(opts.endpoint, "endpoint")),
         signer(opts.region) {}
 
   // What one logical call produced.
@@ -513,6 +515,8 @@ class Client::Impl {
   const ClientOptions opts;
   Clock* const clock;
   Random* const random;
+  // opts.endpoint parsed once; a bad one fails each call's signing, as before.
+  const Result<http::Endpoint> endpoint;
   aws::Signer signer;
   aws::ClockSkew skew;
   mutable std::mutex stats_mu;
@@ -557,8 +561,9 @@ Client::Impl::Attempt Client::Impl::SendOnce(const std::string& op, const std::s
     return a;
   }
   a.credentials = std::move(creds).value();
-  auto request =
-      signer.SignDynamoDbRequest(opts.endpoint, op, body_text, a.credentials, skew.Adjust(clock->WallNow()));
+  auto request = endpoint.ok() ? signer.SignDynamoDbRequest(*endpoint, op, body_text, a.credentials,
+                                                            skew.Adjust(clock->WallNow()))
+                               : Result<http::Request>(endpoint.status());
   if (!request.ok()) {
     f.kind = AttemptFacts::Kind::kSigningFailed;
     f.failure = request.status().code();
