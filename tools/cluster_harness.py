@@ -1351,6 +1351,12 @@ class Sampler:
             if conn is not None:
                 conn.close()
 
+    def wait_writes(self, node: str, count: int, timeout: float) -> None:
+        """Waits until `node` has acknowledged at least `count` writes since the sampler started, so that a
+        history handed to the split-brain checker covers both sides of a transition; raises on timeout."""
+        wait_for(lambda: sum(s.node == node for s in self.writes()) >= count, timeout,
+                 f"{count} acknowledged writes on {node}")
+
     def writes(self) -> List[Sample]:
         with self._lock:
             return sorted((s for s in self.samples if s.wrote), key=lambda s: s.t_end)
