@@ -29,6 +29,28 @@ TEST(ParseUrl, SplitsSchemeHostPortAndPath) {
   EXPECT_EQ(ParseUrl("https://h:8443", "f")->HostHeader(), "h:8443");
 }
 
+TEST(ParseUrl, KeepsAnIpv4HostAndElidesOnlyTheSchemesDefaultPort) {
+  auto ip = ParseUrl("http://127.0.0.1:8080/a/b?x=1", "f");
+  ASSERT_TRUE(ip.ok()) << ip.status().ToString();
+  EXPECT_EQ(ip->host, "127.0.0.1");
+  EXPECT_EQ(ip->port, 8080);
+  EXPECT_EQ(ip->HostHeader(), "127.0.0.1:8080");
+
+  auto v6 = ParseUrl("HTTP://[fd00:ec2::23]/creds", "f");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "fd00:ec2::23");
+  EXPECT_EQ(v6->port, 0);
+  EXPECT_EQ(v6->path_and_query, "/creds");
+  EXPECT_EQ(v6->HostHeader(), "[fd00:ec2::23]");
+
+  auto bare = ParseUrl("https://sts.amazonaws.com", "f");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->port, 0);
+  EXPECT_EQ(bare->path_and_query, "/");
+  EXPECT_EQ(ParseUrl("https://h:443/", "f")->HostHeader(), "h");
+  EXPECT_EQ(ParseUrl("http://h:443/", "f")->HostHeader(), "h:443");
+}
+
 TEST(ParseUrl, EachRefusalNamesTheFieldAndTheReasonNeverTheInput) {
   const struct {
     const char* url;
@@ -42,9 +64,11 @@ TEST(ParseUrl, EachRefusalNamesTheFieldAndTheReasonNeverTheInput) {
       {"http://[::1]:/secret", "empty port"},
       {"http://secret:/", "empty port"},
       {"http:///secret", "no host"},
+      {"http://", "no host"},
       {"http://se cret/", "invalid character in host"},
       {"http://secret:8x/", "port is not a number"},
       {"http://secret:65536/", "port out of range"},
+      {"http://secret:99999/", "port out of range"},
       {"http://secret:0/", "port out of range"},
   };
   for (const auto& c : cases) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "aws/providers/util.h"
+#include "http/endpoint.h"
 
 namespace dynatroni::aws {
 namespace {
@@ -16,7 +17,6 @@ using providers_internal::GetEnv;
 using providers_internal::HttpError;
 using providers_internal::JsonCredentialFormat;
 using providers_internal::ParseJsonCredentials;
-using providers_internal::ParseUrl;
 using providers_internal::ReadSmallFile;
 using providers_internal::ToLower;
 using providers_internal::Trim;
@@ -60,7 +60,7 @@ class ContainerProvider final : public CredentialsProvider {
       std::string rel = *relative;
       if (rel.empty() || rel.front() != '/') rel.insert(0, "/");
       url = o_.relative_uri_host + rel;
-      auto parsed = ParseUrl(url, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+      auto parsed = http::ParseUrl(url, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
       if (!parsed.ok()) return parsed.status();
     } else if (full) {
       DYNATRONI_RETURN_IF_ERROR(ValidateContainerCredentialsUri(*full));
@@ -150,7 +150,7 @@ class ContainerProvider final : public CredentialsProvider {
 }  // namespace
 
 Status ValidateContainerCredentialsUri(std::string_view uri) {
-  auto url = ParseUrl(uri, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  auto url = http::ParseUrl(uri, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
   if (!url.ok()) return url.status();
   if (url->scheme == "https") return Status::Ok();
   if (IsAllowedPlainHttpHost(url->host)) return Status::Ok();

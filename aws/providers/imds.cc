@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "aws/providers/util.h"
+#include "http/endpoint.h"
 
 namespace dynatroni::aws {
 
@@ -13,7 +14,6 @@ using providers_internal::GetEnv;
 using providers_internal::HttpError;
 using providers_internal::JsonCredentialFormat;
 using providers_internal::ParseJsonCredentials;
-using providers_internal::ParseUrl;
 using providers_internal::ToLower;
 using providers_internal::Trim;
 using providers_internal::WipeString;
@@ -60,7 +60,7 @@ Result<std::string> ImdsClient::Endpoint() const {
     url = "http://169.254.169.254";
   }
   if (!field.empty()) {
-    auto parsed = ParseUrl(url, field);
+    auto parsed = http::ParseUrl(url, field);
     if (!parsed.ok()) return parsed.status();
     while (url.size() > 8 && url.back() == '/') url.pop_back();
   }

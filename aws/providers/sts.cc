@@ -5,11 +5,11 @@
 
 #include "aws/providers/util.h"
 #include "aws/sigv4.h"
+#include "http/endpoint.h"
 
 namespace dynatroni::aws {
 
 using providers_internal::GetEnv;
-using providers_internal::ParseUrl;
 
 Result<std::string> ResolveStsEndpoint(const std::string& explicit_url, const std::string& region,
                                        const Env& env) {
@@ -26,7 +26,7 @@ Result<std::string> ResolveStsEndpoint(const std::string& explicit_url, const st
     field = "AWS_ENDPOINT_URL";
   }
   if (!url.empty()) {
-    auto parsed = ParseUrl(url, field);
+    auto parsed = http::ParseUrl(url, field);
     if (!parsed.ok()) return parsed.status();
     while (url.size() > 8 && url.back() == '/') url.pop_back();
     return url;
@@ -351,7 +351,7 @@ Status StsFailure(std::string_view what, const http::Response& response) {
 
 Result<Credentials> CallSts(http::Transport& transport, Clock& clock, const StsCall& call, Deadline deadline,
                             std::string_view what) {
-  auto url = ParseUrl(call.endpoint, "STS endpoint");
+  auto url = http::ParseUrl(call.endpoint, "STS endpoint");
   if (!url.ok()) return url.status().Annotate(what);
   http::Request req;
   req.method = "POST";

@@ -2,7 +2,7 @@
 //
 // Small helpers shared by the credential providers (internal to
 // aws/providers/; other modules should not depend on them): environment
-// access, ISO-8601 timestamps, URL splitting, form encoding, HTTP status
+// access, ISO-8601 timestamps, form encoding, HTTP status
 // mapping, the JSON credential documents of the container endpoint, IMDS and
 // credential_process, and wiping buffers that held secrets.
 //
@@ -20,7 +20,6 @@
 #include "core/clock.h"
 #include "core/env.h"
 #include "core/status.h"
-#include "http/endpoint.h"
 #include "http/transport.h"
 
 namespace dynatroni::aws::providers_internal {
@@ -42,10 +41,6 @@ std::string ToLower(std::string_view s);
 Result<WallTime> ParseIso8601(std::string_view input, std::string_view field);
 // "2024-01-02T03:04:05Z" (UTC, whole seconds). For messages.
 std::string FormatIso8601(WallTime t);
-
-// URL splitting is http::ParseUrl (http/endpoint.h), the project's one URL parser.
-using http::ParseUrl;
-using http::Url;
 
 // application/x-www-form-urlencoded value encoding (RFC 3986 unreserved kept,
 // everything else %XX; space as %20).

@@ -39,34 +39,6 @@ TEST(ProvidersUtil, FormatsIso8601) {
   EXPECT_EQ(FormatIso8601(At(1704164645) + std::chrono::milliseconds(999)), "2024-01-02T03:04:05Z");
 }
 
-TEST(ProvidersUtil, SplitsUrls) {
-  auto u = ParseUrl("http://127.0.0.1:8080/a/b?x=1", "f");
-  ASSERT_TRUE(u.ok()) << u.status().ToString();
-  EXPECT_EQ(u->scheme, "http");
-  EXPECT_EQ(u->host, "127.0.0.1");
-  EXPECT_EQ(u->port, 8080);
-  EXPECT_EQ(u->path_and_query, "/a/b?x=1");
-  EXPECT_EQ(u->HostHeader(), "127.0.0.1:8080");
-
-  auto v6 = ParseUrl("HTTP://[fd00:ec2::23]/creds", "f");
-  ASSERT_TRUE(v6.ok());
-  EXPECT_EQ(v6->host, "fd00:ec2::23");
-  EXPECT_EQ(v6->port, 0);
-  EXPECT_EQ(v6->HostHeader(), "[fd00:ec2::23]");
-
-  auto bare = ParseUrl("https://sts.amazonaws.com", "f");
-  ASSERT_TRUE(bare.ok());
-  EXPECT_EQ(bare->path_and_query, "/");
-  EXPECT_EQ(ParseUrl("https://h:443/", "f")->HostHeader(), "h");
-
-  for (const char* bad :
-       {"ftp://h/", "h:80", "http://", "http://u:p@h/", "http://h:99999/", "http://h:x/", "http://[::1/"}) {
-    auto r = ParseUrl(bad, "SOME_FIELD");
-    ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_NE(r.status().message().find("SOME_FIELD"), std::string::npos);
-  }
-}
-
 TEST(ProvidersUtil, FormEncodesReservedCharacters) {
   EXPECT_EQ(FormEncode("arn:aws:iam::1:role/x y+z=&~._-"),
             "arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx%20y%2Bz%3D%26~._-");
