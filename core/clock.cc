@@ -3,6 +3,8 @@
 #include <ctime>
 #include <thread>
 
+#include "core/seeded_draw.h"
+
 namespace dynatroni {
 
 SystemClock* SystemClock::Instance() {
@@ -70,7 +72,7 @@ double SystemRandom::Uniform01() {
 
 double SeededRandom::Uniform01() {
   std::lock_guard<std::mutex> lock(mu_);
-  return std::uniform_real_distribution<double>(0.0, 1.0)(gen_);
+  return UnitFromBits(gen_());  // the same values with every standard library (core/seeded_draw.h)
 }
 
 }  // namespace dynatroni

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "aws/credentials.h"
+#include "core/seeded_draw.h"
 #include "dcs/dcs.h"
 #include "dcs/dynamo_item_store.h"
 #include "dcs/sim_dynamodb.h"
@@ -160,7 +161,7 @@ class Simulation {
                                       std::string_view cause) { OnTableWrite(key, item, at, cause); });
     if (Chance(c.config_change_probability)) {
       config_change_at_ = Instant(Uniform(0, c.duration.count()));
-      const double factor = std::uniform_real_distribution<double>(0.5, 2.0)(rng_);
+      const double factor = RealFromBits(rng_(), 0.5, 2.0);
       auto f = duration_cast<Duration>(c.failover_time * factor);
       new_timing_ = *Timing::FromFailoverTime(std::max<Duration>(f, Timing::kMinFailoverTime));
       ++result_.config_changes;
@@ -266,8 +267,10 @@ class Simulation {
     Push(std::move(e));
   }
 
-  double U01() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
-  int64_t Uniform(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
+  // Not std::uniform_*_distribution, whose algorithms differ between standard libraries: the mapping of
+  // core/seeded_draw.h, so that a seed gives the same schedule with libstdc++ and libc++.
+  double U01() { return UnitFromBits(rng_()); }
+  int64_t Uniform(int64_t lo, int64_t hi) { return IntFromBits(rng_(), lo, hi); }
   bool Chance(double p) { return p > 0 && U01() < p; }
   Instant Delay() {
     if (Chance(cfg_.slow_delay_probability)) return Instant(Uniform(1'000'000, cfg_.max_delay.count()));
@@ -340,7 +343,7 @@ class Simulation {
   void Start(int id, Instant at) {
     Node& n = NodeAt(id);
     ++n.incarnation;
-    const double rate = 1.0 + std::uniform_real_distribution<double>(-1, 1)(rng_) * cfg_.max_drift;
+    const double rate = 1.0 + RealFromBits(rng_(), -1, 1) * cfg_.max_drift;
     const WallTime wall = table_->WallAt(Instant(0)) + duration_cast<WallTime::duration>(n.large_wall_offset);
     n.clock = std::make_unique<SimClock>(this, id, rate, Duration(Uniform(0, int64_t{1} << 50)), wall);
     n.clock->g = at;

@@ -1,5 +1,6 @@
 #include "dcs/lease_simulation.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include <gtest/gtest.h>
@@ -54,6 +55,13 @@ TEST_P(LeaseSimulationShard, NoTwoLeadersAndBoundedTakeover) {
     ttl_deletions += static_cast<uint64_t>(r.ttl_deletions);
     worst = std::max(worst, r.worst_takeover);
   }
+  std::printf(
+      "shard %llu: %llu schedules, %llu acquisitions, %llu crashes, %llu pauses, %llu faults, %llu ttl "
+      "deletions\n",
+      static_cast<unsigned long long>(GetParam()), static_cast<unsigned long long>(runs),
+      static_cast<unsigned long long>(acquisitions), static_cast<unsigned long long>(crashes),
+      static_cast<unsigned long long>(pauses), static_cast<unsigned long long>(faults),
+      static_cast<unsigned long long>(ttl_deletions));
   if (runs < 5000) return;  // sanitizer builds and small overrides: too few for the coverage checks
   // The schedules must actually exercise the protocol.
   EXPECT_GT(acquisitions, runs);
