@@ -314,7 +314,7 @@ std::string DeriveSigningKey(std::string_view secret, std::string_view date_yyyy
 
 WallTime ClockSkew::Adjust(WallTime local_now) const {
   std::lock_guard lock(mu_);
-  return local_now + offset_;
+  return std::chrono::time_point_cast<WallTime::duration>(local_now + offset_);
 }
 
 bool ClockSkew::UpdateFromServerDate(std::string_view http_date, WallTime local_now) {

@@ -210,7 +210,7 @@ Result<ClusterView> Dcs::LoadCluster(const std::string& prefix) {
   ClusterView view;
   std::lock_guard<std::mutex> lock(mu_);
   MonoTime now = clock_->Now();
-  const WallTime table_now = clock_->WallNow() + table_skew;
+  const WallTime table_now = std::chrono::time_point_cast<WallTime::duration>(clock_->WallNow() + table_skew);
   std::map<std::string, bool> seen;
   for (const StoredItem& item : *items) {
     seen[item.key] = true;

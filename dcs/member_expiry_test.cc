@@ -62,7 +62,8 @@ class FreshReaderTest : public ::testing::Test {
   // `patronictl list`: a new process whose wall clock is `ahead` of the
   // writers' and whose client learned `skew`, loading the cluster once.
   ClusterView FreshLoad(Duration ahead = 0s, Duration skew = 0s) {
-    FakeClock clock(MonoTime(std::chrono::hours(500)), writers_.WallNow() + ahead);
+    FakeClock clock(MonoTime(std::chrono::hours(500)),
+                    std::chrono::time_point_cast<WallTime::duration>(writers_.WallNow() + ahead));
     auto reader = MakeTestNode(std::make_shared<ReaderStore>(table_, skew), "patronictl", &clock);
     auto view = reader->LoadCluster("");
     EXPECT_TRUE(view.ok()) << view.status().ToString();

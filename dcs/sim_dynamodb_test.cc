@@ -35,7 +35,9 @@ class SimTableTest : public ::testing::Test {
       draws_.pop_front();
       return d;
     });
-    clock_ = std::make_unique<FakeClock>(kStart, WallTime(std::chrono::seconds(kWall0)) + client_wall_offset);
+    clock_ =
+        std::make_unique<FakeClock>(kStart, std::chrono::time_point_cast<WallTime::duration>(
+                                                WallTime(std::chrono::seconds(kWall0)) + client_wall_offset));
     transport_ = std::make_shared<http::FakeTransport>(clock_.get());
     transport_->SetFallback([this](const http::Request& r) -> Result<http::Response> {
       const Instant at = Now();
