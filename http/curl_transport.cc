@@ -18,7 +18,9 @@
 
 #include <curl/curl.h>
 
+#include "core/env.h"
 #include "http/ascii.h"
+#include "http/ca_bundle.h"
 #include "http/http1.h"
 
 namespace dynatroni::http {
@@ -610,6 +612,7 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlOptions options
   if (HasControlChars(options.user_agent)) {
     return InvalidArgument("user_agent must not contain CR, LF or NUL characters");
   }
+  if (options.ca_bundle.empty()) options.ca_bundle = FindCaBundle(ProcessEnvironment());  // http/ca_bundle.h
   return std::unique_ptr<CurlTransport>(new CurlTransport(std::move(options)));
 }
 

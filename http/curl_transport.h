@@ -49,7 +49,8 @@
 namespace dynatroni::http {
 
 struct CurlOptions {
-  // PEM file of trusted CAs; empty = the system default store.
+  // PEM file of trusted CAs; empty = the system's bundle, found by http/ca_bundle.h (SSL_CERT_FILE, Debian's,
+  // RHEL's).
   std::string ca_bundle;
   // Upper bound of the TCP (+TLS) connect phase; the deadline may shorten it.
   Duration max_connect_timeout = std::chrono::seconds(2);
