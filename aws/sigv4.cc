@@ -481,7 +481,6 @@ Result<http::Request> Signer::SignDynamoDbRequest(const http::Endpoint& endpoint
     return InvalidArgument("DynamoDB operation name must be letters only, e.g. \"PutItem\"; got \"" +
                            std::string(operation) + "\"");
   }
-  const std::string& base = endpoint.url;
   const std::string& host = endpoint.host_header;
   if (creds.access_key_id.empty() || creds.secret_access_key.empty()) {
     return InvalidArgument(std::string("credentials: ") +
@@ -496,7 +495,8 @@ Result<http::Request> Signer::SignDynamoDbRequest(const http::Endpoint& endpoint
 
   http::Request req;
   req.method = "POST";
-  req.url = base + "/";
+  req.endpoint = endpoint;
+  req.target = "/";
   req.headers.reserve(6);
   req.headers.emplace_back("host", host);
   req.headers.emplace_back("x-amz-date", amz_date);

@@ -308,7 +308,7 @@ TEST(Signer, DynamoDbRequestHasAStableHandCheckedSignature) {
                                         ExampleCreds(), kSuiteTime);
   ASSERT_TRUE(req.ok()) << req.status().ToString();
   EXPECT_EQ(req->method, "POST");
-  EXPECT_EQ(req->url, "http://127.0.0.1:8000/");
+  EXPECT_EQ(req->url(), "http://127.0.0.1:8000/");
   EXPECT_EQ(req->body, kBody);
   http::Headers expected = {
       {"host", "127.0.0.1:8000"},
@@ -343,7 +343,7 @@ TEST(Signer, HostHeaderOmitsOnlyTheSchemesDefaultPort) {
   auto host_of = [&](std::string_view endpoint) {
     auto req = signer.SignDynamoDbRequest(endpoint, "ListTables", "{}", ExampleCreds(), kSuiteTime);
     EXPECT_TRUE(req.ok()) << req.status().ToString();
-    return req.ok() ? req->headers[0].second + " " + req->url : "";
+    return req.ok() ? req->headers[0].second + " " + req->url() : "";
   };
   EXPECT_EQ(host_of("https://dynamodb.us-east-1.amazonaws.com"),
             "dynamodb.us-east-1.amazonaws.com https://dynamodb.us-east-1.amazonaws.com/");
@@ -361,7 +361,7 @@ TEST(Signer, AParsedEndpointSignsTheSameBytesAsItsUrl) {
     auto from_url = signer.SignDynamoDbRequest(url, "PutItem", "{}", ExampleCreds("tok"), kSuiteTime);
     auto from_parsed = signer.SignDynamoDbRequest(*parsed, "PutItem", "{}", ExampleCreds("tok"), kSuiteTime);
     ASSERT_TRUE(from_url.ok() && from_parsed.ok()) << url;
-    EXPECT_EQ(from_parsed->url, from_url->url);
+    EXPECT_EQ(from_parsed->url(), from_url->url());
     EXPECT_EQ(from_parsed->headers, from_url->headers);
     EXPECT_EQ(from_parsed->body, from_url->body);
   }

@@ -229,7 +229,7 @@ std::optional<double> LibcurlFloor(const dynatroni::http::Request& request, int 
     headers = curl_slist_append(headers, line.c_str());
   }
   headers = curl_slist_append(headers, "Expect:");
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, request.url().c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -313,7 +313,7 @@ class RawHttp {
 
 std::optional<double> SocketFloor(const dynatroni::http::Request& request, int ops) {
   auto raw = std::make_unique<RawHttp>();
-  if (!raw->Connect(request.url, request)) return std::nullopt;
+  if (!raw->Connect(request.url(), request)) return std::nullopt;
   return CpuPerCall(ops, [&raw] { return raw->RoundTrip(); });
 }
 

@@ -291,7 +291,10 @@ class Doctor {
     }
     http::Request req;
     req.method = "GET";
-    req.url = ctx_->client->endpoint() + "/";
+    if (Status set = req.SetUrl(ctx_->client->endpoint() + "/", "endpoint"); !set.ok()) {
+      Add(Result3::kWarn, "clock", "not measured: " + set.message());
+      return;
+    }
     Clock& real = *SystemClock::Instance();
     WallTime before = real.WallNow();
     auto resp = (*transport)->Send(req, CallDeadline(std::chrono::seconds(10)));

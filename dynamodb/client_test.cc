@@ -165,7 +165,7 @@ TEST_F(DynamoDbClient, GetItemSendsSignedJsonProtocolRequest) {
 
   auto req = transport_->requests().at(0);
   EXPECT_EQ(req.method, "POST");
-  EXPECT_EQ(req.url, "http://127.0.0.1:8000/");
+  EXPECT_EQ(req.url(), "http://127.0.0.1:8000/");
   EXPECT_EQ(Header(0, "x-amz-target"), "DynamoDB_20120810.GetItem");
   EXPECT_EQ(Header(0, "content-type"), "application/x-amz-json-1.0");
   EXPECT_EQ(Header(0, "authorization")

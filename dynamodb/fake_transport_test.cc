@@ -13,7 +13,7 @@ using std::chrono::milliseconds;
 
 Request MakeRequest(std::string body) {
   Request r;
-  r.url = "http://127.0.0.1:1/";
+  EXPECT_TRUE(r.SetUrl("http://127.0.0.1:1/").ok());
   r.body = std::move(body);
   return r;
 }

@@ -63,7 +63,7 @@ void CheckAgreesWithTheGeneralPath(const http::Request& req, const std::string& 
       in.headers.emplace_back(name, value);
     }
   }
-  DYNATRONI_FUZZ_CHECK(req.method == "POST" && req.url.ends_with("/"), req.method + " " + req.url);
+  DYNATRONI_FUZZ_CHECK(req.method == "POST" && req.url().ends_with("/"), req.method + " " + req.url());
   auto general = aws::ComputeSignature(in, creds);
   DYNATRONI_FUZZ_CHECK(general.ok(), "the general path refuses what the DynamoDB signer signed: " +
                                          general.status().ToString());

@@ -51,58 +51,54 @@ std::string_view TrimOws(std::string_view s) {
   return s;
 }
 
-// The parts of the URL. Error messages use host, host_port and display: never
-// the user info or the query string (a presigned URL could carry a signature).
+// Concatenates message parts with one allocation.
+std::string Join(std::initializer_list<std::string_view> parts) {
+  size_t size = 0;
+  for (std::string_view part : parts) size += part.size();
+  std::string out;
+  out.reserve(size);
+  for (std::string_view part : parts) out.append(part);
+  return out;
+}
+
+// The request's endpoint (parsed once by whoever built the request, never
+// parsed again here) and target. Error messages use the host, HostPort() and
+// the path: never the user info or the query string (a presigned URL could
+// carry a signature).
 struct UrlParts {
-  std::string host;         // as in the URL (IPv6 bracketed)
-  std::string host_port;    // "host:port" (IPv6 hosts bracketed)
-  std::string display;      // "scheme://host:port/path"
-  std::string origin;       // "scheme://host:port": what a connection is opened to
-  std::string target;       // "/path[?query]": the origin-form request target
-  std::string host_header;  // "host[:port]", the scheme's default port left out
+  const Endpoint& endpoint;
+  std::string_view target;  // "/path[?query]"
+
+  // The port, the scheme's default filled in.
+  [[nodiscard]] std::string Port() const {
+    return std::to_string(endpoint.port != 0 ? endpoint.port : (endpoint.scheme == "https" ? 443 : 80));
+  }
+  // "host:port" (IPv6 hosts bracketed).
+  [[nodiscard]] std::string HostPort() const { return Join({endpoint.host, ":", Port()}); }
+  // "METHOD scheme://host:port/path: " (no query), the prefix of every message.
+  [[nodiscard]] std::string Context(std::string_view method) const {
+    return Join({method, " ", endpoint.scheme, "://", endpoint.host, ":", Port(),
+                 target.substr(0, target.find('?')), ": "});
+  }
 };
 
-Result<UrlParts> ParseUrl(const std::string& url) {
-  if (!StartsWithIgnoreCase(url, "http://") && !StartsWithIgnoreCase(url, "https://")) {
-    // Echo at most the scheme: the rest may carry user info.
-    const size_t sep = url.find("://");
-    const std::string scheme = sep > 16 ? "" : url.substr(0, sep);  // npos (no "://") is > 16 too
-    return InvalidArgument(
-        "url must start with http:// or https://" +
-        (scheme.empty() ? std::string(" (it has no scheme)") : " (got " + scheme + "://)"));
+// Refuses a request the endpoint parsers could not have produced: the
+// transport trusts the parsed parts and builds the wire request from them.
+Status CheckTarget(const Request& request) {
+  const Endpoint& e = request.endpoint;
+  if (e.scheme != "http" && e.scheme != "https") {
+    return InvalidArgument("url must start with http:// or https://" +
+                           (e.scheme.empty() ? std::string(" (the request has no endpoint)")
+                                             : " (got " + e.scheme.substr(0, 16) + "://)"));
   }
-  if (HasControlChars(url)) return InvalidArgument("url contains CR, LF or NUL characters");
-  CURLU* u = curl_url();
-  if (u == nullptr) return Internal("curl_url() failed (out of memory)");
-  UrlParts parts;
-  CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
-  if (rc != CURLUE_OK) {
-    curl_url_cleanup(u);
-    return InvalidArgument(std::string("url is malformed: ") + curl_url_strerror(rc));
+  if (e.host.empty()) return InvalidArgument("url has no host; use scheme://host[:port]/path");
+  if (HasControlChars(request.target)) return InvalidArgument("url contains CR, LF or NUL characters");
+  if (request.target.empty() || request.target.front() != '/' ||
+      std::any_of(request.target.begin(), request.target.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; })) {
+    return InvalidArgument("url is malformed: Bad path");
   }
-  auto get = [u](CURLUPart part, unsigned flags) {
-    char* value = nullptr;
-    std::string out;
-    if (curl_url_get(u, part, &value, flags) == CURLUE_OK && value != nullptr) out = value;
-    curl_free(value);
-    return out;
-  };
-  std::string scheme = get(CURLUPART_SCHEME, 0);
-  std::string host = get(CURLUPART_HOST, 0);
-  std::string port = get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  std::string path = get(CURLUPART_PATH, 0);
-  std::string query = get(CURLUPART_QUERY, 0);
-  curl_url_cleanup(u);
-  if (host.empty()) return InvalidArgument("url has no host; use scheme://host[:port]/path");
-  parts.host = host;
-  parts.host_port = host + ":" + port;
-  parts.display = scheme + "://" + parts.host_port + path;
-  parts.origin = scheme + "://" + parts.host_port;
-  parts.target = path.empty() ? "/" : path;
-  if (!query.empty()) parts.target.append("?").append(query);
-  const bool default_port = (scheme == "http" && port == "80") || (scheme == "https" && port == "443");
-  parts.host_header = default_port ? host : parts.host_port;
-  return parts;
+  return Status::Ok();
 }
 
 // Per-Send state reached from the libcurl callbacks.
@@ -165,7 +161,7 @@ size_t OnHeader(char* data, size_t size, size_t nitems, void* userdata) {
 struct RawConnection {
   CURL* curl = nullptr;  // null: no connection
   curl_socket_t socket = CURL_SOCKET_BAD;
-  std::string origin;  // UrlParts::origin it is connected to
+  std::string origin;  // Endpoint::url it is connected to
   MonoTime last_used{};
 };
 
@@ -178,13 +174,10 @@ void CloseRaw(RawConnection& connection) {
 // per-request options is the same for every request, so a handle is reset and
 // fully configured only when the method changes (curl_easy_reset plus ~25
 // setopts, several of them string copies, cost more than the rest of Send's
-// libcurl setup); the parsed form of the last URL is kept too. `raw` is the
-// own-framing path's connection.
+// libcurl setup). `raw` is the own-framing path's connection.
 struct PooledHandle {
   CURL* curl = nullptr;
   std::string configured_method;  // empty: not configured yet
-  std::string url;                // the URL `url_parts` was parsed from
-  UrlParts url_parts;
   RawConnection raw;
 };
 
@@ -219,11 +212,11 @@ long ToMillisCeil(Duration d) {
 // `peer` is the address libcurl last tried (the proxy when one is used), or empty.
 std::string DescribeFailure(CURLcode code, bool sent, const UrlParts& url, const std::string& peer,
                             long os_errno, long elapsed_ms) {
-  const std::string& hp = url.host_port;
+  const std::string hp = url.HostPort();
   const std::string& connect_target = peer.empty() ? hp : peer;
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
-      return "could not resolve host " + url.host;
+      return "could not resolve host " + url.endpoint.host;
     case CURLE_COULDNT_RESOLVE_PROXY:
       return "could not resolve the proxy host (from the http_proxy/https_proxy environment variables)";
     case CURLE_COULDNT_CONNECT:
@@ -260,17 +253,7 @@ std::string DescribeFailure(CURLcode code, bool sent, const UrlParts& url, const
   }
 }
 
-// Concatenates message parts with one allocation.
-std::string Join(std::initializer_list<std::string_view> parts) {
-  size_t size = 0;
-  for (std::string_view part : parts) size += part.size();
-  std::string out;
-  out.reserve(size);
-  for (std::string_view part : parts) out.append(part);
-  return out;
-}
-
-long ElapsedMs(SystemClock& clock, MonoTime start) {
+long ElapsedMs(Clock& clock, MonoTime start) {
   return static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now() - start).count());
 }
@@ -316,7 +299,7 @@ enum class WaitResult { kReady, kTimedOut, kFailed };
 
 // Waits until `socket` has one of `events` (or an error/hang-up, which the
 // next send/recv reports) or the deadline passes.
-WaitResult WaitForSocket(curl_socket_t socket, short events, Deadline deadline, SystemClock& clock) {
+WaitResult WaitForSocket(curl_socket_t socket, short events, Deadline deadline, Clock& clock) {
   for (;;) {
     int timeout_ms = -1;
     if (!deadline.infinite()) {
@@ -354,7 +337,7 @@ CURLcode SetConnectionOptions(CURL* curl, const CurlOptions& options) {
 // Opens `connection` to url.origin (DNS, TCP, TLS with verification) through
 // libcurl, never through a proxy. Errors as for Transport::Send (kUnavailable).
 Status ConnectRaw(RawConnection& connection, const CurlOptions& options, const UrlParts& url,
-                  const std::string& context, Deadline deadline, SystemClock& clock) {
+                  const std::string& context, Deadline deadline, Clock& clock) {
   CloseRaw(connection);
   const MonoTime start = clock.Now();
   const Duration remaining = deadline.Remaining(clock);
@@ -372,7 +355,7 @@ Status ConnectRaw(RawConnection& connection, const CurlOptions& options, const U
   auto set = [&](CURLoption option, auto value) {
     if (rc == CURLE_OK) rc = curl_easy_setopt(curl, option, value);
   };
-  const std::string url_text = url.origin + "/";
+  const std::string url_text = Join({url.endpoint.scheme, "://", url.HostPort(), "/"});
   set(CURLOPT_URL, url_text.c_str());
   set(CURLOPT_CONNECT_ONLY, 1L);
   set(CURLOPT_PROXY, "");  // "" = never a proxy: this path runs only when no proxy variable is set
@@ -391,7 +374,7 @@ Status ConnectRaw(RawConnection& connection, const CurlOptions& options, const U
     status = TransferFailure(curl, rc, context, url, ElapsedMs(clock, start), error_buffer);
   } else if (curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &socket) != CURLE_OK ||
              socket == CURL_SOCKET_BAD) {
-    status = Unavailable(context + "libcurl connected to " + url.host_port + " but reported no socket");
+    status = Unavailable(context + "libcurl connected to " + url.HostPort() + " but reported no socket");
   }
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));  // the buffer dies here
   if (!status.ok()) {
@@ -399,7 +382,7 @@ Status ConnectRaw(RawConnection& connection, const CurlOptions& options, const U
     return status;
   }
   connection.socket = socket;
-  connection.origin = url.origin;
+  connection.origin = url.endpoint.url;
   connection.last_used = clock.Now();
   return Status::Ok();
 }
@@ -409,7 +392,7 @@ Status ConnectRaw(RawConnection& connection, const CurlOptions& options, const U
 // closed it or sent bytes nobody asked for; TLS records without data, e.g.
 // TLS 1.3 session tickets, are fine).
 bool ReusableConnection(RawConnection& connection, const UrlParts& url, MonoTime now) {
-  if (connection.curl == nullptr || connection.origin != url.origin ||
+  if (connection.curl == nullptr || connection.origin != url.endpoint.url ||
       now - connection.last_used > kMaxIdleConnectionAge) {
     return false;
   }
@@ -433,9 +416,8 @@ struct ExchangeOutcome {
 
 // One request/response on an open connection.
 ExchangeOutcome Exchange(RawConnection& connection, const std::string& wire, bool head_request, bool reused,
-                         const UrlParts& url, const std::string& context, Deadline deadline,
-                         SystemClock& clock, MonoTime start) {
-  const std::string& hp = url.host_port;
+                         const UrlParts& url, const std::string& context, Deadline deadline, Clock& clock,
+                         MonoTime start) {
   size_t sent = 0;
   while (sent < wire.size()) {
     size_t n = 0;
@@ -450,13 +432,14 @@ ExchangeOutcome Exchange(RawConnection& connection, const std::string& wire, boo
       if (waited == WaitResult::kReady) continue;
       if (waited == WaitResult::kTimedOut) {
         return {Status(code, Join({context, "timed out after ", std::to_string(ElapsedMs(clock, start)),
-                                   " ms sending the request to ", hp})),
+                                   " ms sending the request to ", url.HostPort()})),
                 false, sent > 0, false};
       }
-      return {Status(code, Join({context, "waiting to send to ", hp, " failed: ", std::strerror(errno)})),
+      return {Status(code, Join({context, "waiting to send to ", url.HostPort(),
+                                 " failed: ", std::strerror(errno)})),
               false, sent > 0, false};
     }
-    return {Status(code, Join({context, "sending the request to ", hp,
+    return {Status(code, Join({context, "sending the request to ", url.HostPort(),
                                " failed (curl: ", curl_easy_strerror(rc), ")"})),
             false, sent > 0, reused && sent == 0};
   }
@@ -473,8 +456,8 @@ ExchangeOutcome Exchange(RawConnection& connection, const std::string& wire, boo
                 false, true, false};
       }
       if (waited == WaitResult::kFailed) {
-        return {UnknownOutcome(
-                    Join({context, "waiting for the response from ", hp, " failed: ", std::strerror(errno)})),
+        return {UnknownOutcome(Join({context, "waiting for the response from ", url.HostPort(),
+                                     " failed: ", std::strerror(errno)})),
                 false, true, false};
       }
     }
@@ -487,23 +470,24 @@ ExchangeOutcome Exchange(RawConnection& connection, const std::string& wire, boo
     wait_first = false;
     const bool nothing_yet = !reader.received_any();
     if (rc != CURLE_OK) {
-      return {UnknownOutcome(Join({context, "receiving the response from ", hp,
+      return {UnknownOutcome(Join({context, "receiving the response from ", url.HostPort(),
                                    " failed (curl: ", curl_easy_strerror(rc), ")"})),
               false, true, reused && nothing_yet};
     }
     if (n == 0) {
       if (reader.FeedEof().ok()) break;
       if (nothing_yet) {
-        return {UnknownOutcome(Join({context, hp, " closed the connection without a response"})), false, true,
-                reused};
+        return {UnknownOutcome(Join({context, url.HostPort(), " closed the connection without a response"})),
+                false, true, reused};
       }
-      return {UnknownOutcome(Join({context, "the response from ", hp, " was cut short"})), false, true,
-              false};
+      return {UnknownOutcome(Join({context, "the response from ", url.HostPort(), " was cut short"})), false,
+              true, false};
     }
     const Status fed = reader.Feed(std::string_view(buffer.data(), n));
     if (!fed.ok()) {
-      return {UnknownOutcome(Join({context, hp, " sent a malformed response (", fed.message(), ")"})), false,
-              true, false};
+      return {
+          UnknownOutcome(Join({context, url.HostPort(), " sent a malformed response (", fed.message(), ")"})),
+          false, true, false};
     }
     if (reader.done()) break;
   }
@@ -516,10 +500,10 @@ ExchangeOutcome Exchange(RawConnection& connection, const std::string& wire, boo
 Result<Response> SendFramed(RawConnection& connection, const CurlOptions& options, const Request& request,
                             const UrlParts& url, const std::string& context, Deadline deadline,
                             MonoTime start) {
-  SystemClock& clock = *SystemClock::Instance();
+  Clock& clock = options.clock != nullptr ? *options.clock : *SystemClock::Instance();
   std::string wire;
-  http1::AppendRequest(request, http1::RequestContext{url.target, url.host_header, options.user_agent},
-                       &wire);
+  http1::AppendRequest(
+      request, http1::RequestContext{url.target, url.endpoint.host_header, options.user_agent}, &wire);
   const bool head_request = request.method == "HEAD";
   // The first attempt died on a reused connection after the whole request was
   // written to it: it may have reached the server (Response::resent).
@@ -672,13 +656,9 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
     }
   } releaser{this, handle};
 
-  if (handle->url.empty() || handle->url != request.url) {
-    handle->url.clear();
-    DYNATRONI_ASSIGN_OR_RETURN(handle->url_parts, ParseUrl(request.url));
-    handle->url = request.url;
-  }
-  const UrlParts& url = handle->url_parts;
-  const std::string context = request.method + " " + url.display + ": ";
+  DYNATRONI_RETURN_IF_ERROR(CheckTarget(request));
+  const UrlParts url{request.endpoint, request.target};
+  const std::string context = url.Context(request.method);
   if (!IsToken(request.method)) return InvalidArgument("request method must be an HTTP token (e.g. POST)");
   if (request.method == "HEAD" && !request.body.empty()) {
     return InvalidArgument(context + "a HEAD request cannot carry a body");
@@ -721,7 +701,7 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
     return Internal("out of memory building request headers");
   }
 
-  SystemClock& clock = *SystemClock::Instance();
+  Clock& clock = options_.clock != nullptr ? *options_.clock : *SystemClock::Instance();
   const MonoTime start = clock.Now();
   const Duration remaining = deadline.Remaining(clock);
   if (remaining <= Duration::zero()) {
@@ -769,7 +749,8 @@ Result<Response> CurlTransport::Send(const Request& request, Deadline deadline) 
     }
   }
   set(CURLOPT_ERRORBUFFER, error_buffer);
-  set(CURLOPT_URL, request.url.c_str());
+  const std::string url_text = request.url();  // built from the parsed parts, not validated again
+  set(CURLOPT_URL, url_text.c_str());
   set(CURLOPT_TIMEOUT_MS, timeouts.total_ms);
   set(CURLOPT_CONNECTTIMEOUT_MS, timeouts.connect_ms);
   set(CURLOPT_HEADERDATA, static_cast<void*>(&state));

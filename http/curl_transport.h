@@ -5,7 +5,7 @@
 //  * Connection reuse: a small mutex-protected pool of idle CURL easy handles;
 //    each handle keeps its own connection cache (keep-alive, TCP_NODELAY), so
 //    consecutive Send() calls, from any thread, reuse warm connections.
-//  * Timeouts come from the caller's deadline (on SystemClock): total timeout =
+//  * Timeouts come from the caller's deadline (on CurlOptions::clock): total timeout =
 //    time remaining, connect timeout = min(remaining, max_connect_timeout). A
 //    deadline that already passed fails with kUnavailable without sending.
 //  * TLS: peer and host verification are always on in production; ca_bundle
@@ -65,6 +65,9 @@ struct CurlOptions {
   // costs 2-3x the CPU. Applies only while no proxy variable is set (see
   // Proxies above); with one, libcurl's HTTP layer carries the request.
   bool own_http_framing = true;
+  // Measures the deadline's remaining time and the idle age of connections;
+  // null: SystemClock::Instance(). Must outlive the transport.
+  Clock* clock = nullptr;
 };
 
 class CurlTransport final : public Transport {
@@ -78,8 +81,11 @@ class CurlTransport final : public Transport {
   CurlTransport(const CurlTransport&) = delete;
   CurlTransport& operator=(const CurlTransport&) = delete;
 
-  // See Transport::Send. kInvalidArgument when the URL is not http(s)://,
-  // the method is not a token, or a header contains CR/LF.
+  // See Transport::Send. The request's endpoint and target are used as
+  // parsed (http/endpoint.h), never parsed again: the URL given to libcurl is
+  // built from them. kInvalidArgument when the endpoint is not http(s), the
+  // target is not "/..." of visible characters, the method is not a token, or
+  // a header contains CR/LF.
   Result<Response> Send(const Request& request, Deadline deadline) override;
 
   // Number of idle handles currently pooled (for tests and diagnostics).

@@ -190,7 +190,7 @@ TEST_P(CurlTransportBothFramings, PostRoundTripCarriesHeadersAndBody) {
   ASSERT_TRUE(server && transport);
   Request request;
   request.method = "POST";
-  request.url = server->Url("/api?x=1");
+  ASSERT_TRUE(request.SetUrl(server->Url("/api?x=1")).ok());
   request.headers = {{"Content-Type", "application/x-amz-json-1.0"},
                      {"X-Amz-Target", "DynamoDB_20120810.GetItem"}};
   request.body = R"({"TableName":"t"})";
@@ -227,14 +227,14 @@ TEST_P(CurlTransportBothFramings, GetRoundTripAndErrorStatusesAreResponses) {
   ASSERT_TRUE(server && transport);
   Request request;
   request.method = "GET";
-  request.url = server->Url("/thing");
+  ASSERT_TRUE(request.SetUrl(server->Url("/thing")).ok());
   auto response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->Header("x-echo-method"), "GET");
   EXPECT_EQ(response->body, "echo:");
 
-  request.url = server->Url("/missing");
+  ASSERT_TRUE(request.SetUrl(server->Url("/missing")).ok());
   response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 404);
@@ -247,7 +247,7 @@ TEST_P(CurlTransportBothFramings, SequentialSendsReuseOneConnection) {
   ASSERT_TRUE(server && transport);
   for (int i = 0; i < 3; ++i) {
     Request request;
-    request.url = server->Url("/");
+    ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
     request.body = "n" + std::to_string(i);
     auto response = transport->Send(request, In(5s));
     ASSERT_TRUE(response.ok()) << response.status().ToString();
@@ -274,7 +274,7 @@ TEST_P(CurlTransportBothFramings, OneHandleServesChangingMethodsBodiesAndUrls) {
   for (const Step& step : steps) {
     Request request;
     request.method = step.method;
-    request.url = server->Url(step.path);
+    ASSERT_TRUE(request.SetUrl(server->Url(step.path)).ok());
     request.headers = {{"X-Step", step.path}};
     request.body = step.body;
     auto response = transport->Send(request, In(5s));
@@ -304,7 +304,7 @@ TEST_P(CurlTransportBothFramings, ServerClosingAfterReplyForcesAFreshConnection)
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   for (int i = 0; i < 2; ++i) {
     auto response = transport->Send(request, In(5s));
     ASSERT_TRUE(response.ok()) << response.status().ToString();
@@ -322,7 +322,7 @@ TEST_P(CurlTransportBothFramings, SilentServerGivesUnknownOutcomeWithinDeadline)
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   request.headers = {{"X-Secret-Header", "hdr-s3cr3t"}};
   request.body = "body-s3cr3t";
   const auto start = std::chrono::steady_clock::now();
@@ -347,7 +347,7 @@ TEST_P(CurlTransportBothFramings, ServerClosingWithoutReplyGivesUnknownOutcome) 
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   request.body = "x";
   auto response = transport->Send(request, In(5s));
   ASSERT_FALSE(response.ok());
@@ -365,7 +365,7 @@ TEST_P(CurlTransportBothFramings, IdleConnectionClosedByServerIsReplacedBeforeSe
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   for (int i = 0; i < 3; ++i) {
     request.body = "n" + std::to_string(i);
     auto response = transport->Send(request, In(5s));
@@ -392,7 +392,7 @@ TEST_P(CurlTransportBothFramings, ReusedConnectionDyingUnansweredIsRetriedOnceTh
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   request.body = "x";
   auto response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
@@ -425,7 +425,7 @@ TEST_P(CurlTransportBothFramings, ResendOnFreshConnectionAfterReusedOneDiedIsMar
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   request.body = "first";
   auto response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
@@ -473,28 +473,28 @@ TEST_P(CurlTransportBothFramings, ChunkedClosedDelimitedAndInterimResponsesAreRe
   ASSERT_TRUE(server && transport);
   Request request;
   request.method = "GET";
-  request.url = server->Url("/chunked");
+  ASSERT_TRUE(request.SetUrl(server->Url("/chunked")).ok());
   auto response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "hello world");
   EXPECT_EQ(response->Header("x-kind"), "chunked");
 
-  request.url = server->Url("/interim");
+  ASSERT_TRUE(request.SetUrl(server->Url("/interim")).ok());
   response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 201);
   EXPECT_EQ(response->body, "done");
   EXPECT_EQ(response->Header("x-kind"), "interim");
 
-  request.url = server->Url("/eof");
+  ASSERT_TRUE(request.SetUrl(server->Url("/eof")).ok());
   response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->body, "until the end");
   EXPECT_EQ(server->accepted_connections(), 1);  // chunked and interim kept the connection
 
   // The connection closed with the body: the next request opens a new one.
-  request.url = server->Url("/chunked");
+  ASSERT_TRUE(request.SetUrl(server->Url("/chunked")).ok());
   response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(server->accepted_connections(), 2);
@@ -511,7 +511,7 @@ TEST_P(CurlTransportBothFramings, GarbageResponseIsAnErrorAndTheConnectionIsDrop
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   request.body = "x";
   auto response = transport->Send(request, In(5s));
   ASSERT_FALSE(response.ok());
@@ -531,7 +531,7 @@ TEST_P(CurlTransportBothFramings, RefusedConnectionIsUnavailable) {
   ASSERT_TRUE(transport);
   const int port = ClosedPort();
   Request request;
-  request.url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  ASSERT_TRUE(request.SetUrl("http://127.0.0.1:" + std::to_string(port) + "/").ok());
   auto response = transport->Send(request, In(5s));
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.status().code(), StatusCode::kUnavailable) << response.status().ToString();
@@ -547,7 +547,7 @@ TEST_P(CurlTransportBothFramings, ConnectTimeoutIsUnavailableAndCappedByOption) 
   auto transport = MakeTransport(options);
   ASSERT_TRUE(transport);
   Request request;
-  request.url = "http://127.0.0.1:" + std::to_string(blackhole.port()) + "/";
+  ASSERT_TRUE(request.SetUrl("http://127.0.0.1:" + std::to_string(blackhole.port()) + "/").ok());
   request.body = "never sent";
   const auto start = std::chrono::steady_clock::now();
   auto response = transport->Send(request, In(4s));
@@ -564,11 +564,35 @@ TEST_P(CurlTransportBothFramings, DeadlineShorterThanConnectCapEndsConnect) {
   auto transport = MakeTransport();  // 2 s connect cap
   ASSERT_TRUE(transport);
   Request request;
-  request.url = "http://127.0.0.1:" + std::to_string(blackhole.port()) + "/";
+  ASSERT_TRUE(request.SetUrl("http://127.0.0.1:" + std::to_string(blackhole.port()) + "/").ok());
   auto response = transport->Send(request, In(150ms));
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.status().code(), StatusCode::kUnavailable) << response.status().ToString();
   EXPECT_TRUE(Contains(response.status().message(), "timed out after"));
+}
+
+// The deadline is read on the clock the options give (issue #22: clocks only
+// through the injected interface), never on the system clock behind its back.
+TEST_P(CurlTransportBothFramings, DeadlineIsMeasuredOnTheInjectedClock) {
+  ProxyEnvGuard env;
+  auto server = StartServer(Echo);
+  // An hour behind the system clock: its deadlines have passed on the system clock.
+  FakeClock clock(SystemClock::Instance()->Now() - std::chrono::hours(1));
+  CurlOptions options;
+  options.clock = &clock;
+  auto transport = MakeTransport(options);
+  ASSERT_TRUE(server && transport);
+  Request request;
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
+  const Deadline deadline = Deadline::After(clock, 5s);
+  auto response = transport->Send(request, deadline);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  clock.Advance(6s);
+  response = transport->Send(request, deadline);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(Contains(response.status().message(), "deadline passed"));
 }
 
 TEST_P(CurlTransportBothFramings, ExpiredDeadlineIsUnavailableWithoutContactingServer) {
@@ -577,7 +601,7 @@ TEST_P(CurlTransportBothFramings, ExpiredDeadlineIsUnavailableWithoutContactingS
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   auto response = transport->Send(request, Deadline::At(SystemClock::Instance()->Now() - 1ms));
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.status().code(), StatusCode::kUnavailable);
@@ -594,7 +618,7 @@ TEST_P(CurlTransportBothFramings, HttpsToPlainTextServerFailsTlsAsUnavailable) {
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = "https://127.0.0.1:" + std::to_string(server->port()) + "/";
+  ASSERT_TRUE(request.SetUrl("https://127.0.0.1:" + std::to_string(server->port()) + "/").ok());
   auto response = transport->Send(request, In(3s));
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.status().code(), StatusCode::kUnavailable) << response.status().ToString();
@@ -651,13 +675,25 @@ TEST_P(CurlTransportBothFramings, NonHttpUrlIsInvalidArgument) {
   auto transport = MakeTransport();
   ASSERT_TRUE(transport);
   for (const char* url : {"ftp://127.0.0.1/x", "file:///etc/passwd", "127.0.0.1:8000/", "", "gopher://h/"}) {
+    // The URL is parsed where the request is built (Request::SetUrl); a request
+    // left without an http(s) endpoint is refused by the transport alike.
     Request request;
-    request.url = url;
+    const Status set = request.SetUrl(url);
+    ASSERT_FALSE(set.ok()) << url;
+    EXPECT_EQ(set.code(), StatusCode::kInvalidArgument) << url;
+    EXPECT_TRUE(Contains(set.message(), "http:// or https://")) << url;
     auto response = transport->Send(request, In(5s));
     ASSERT_FALSE(response.ok()) << url;
     EXPECT_EQ(response.status().code(), StatusCode::kInvalidArgument) << url;
     EXPECT_TRUE(Contains(response.status().message(), "http:// or https://")) << url;
   }
+  Request ftp;
+  ftp.endpoint.scheme = "ftp";
+  ftp.endpoint.host = "127.0.0.1";
+  auto response = transport->Send(ftp, In(5s));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(response.status().message(), "http:// or https://"));
 }
 
 TEST_P(CurlTransportBothFramings, HeaderInjectionIsInvalidArgumentAndNotEchoed) {
@@ -666,7 +702,7 @@ TEST_P(CurlTransportBothFramings, HeaderInjectionIsInvalidArgumentAndNotEchoed) 
   auto transport = MakeTransport();
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   request.headers = {{"X-Token", "s3cr3t\r\nX-Evil: 1"}};
   auto response = transport->Send(request, In(5s));
   ASSERT_FALSE(response.ok());
@@ -692,8 +728,8 @@ TEST_P(CurlTransportBothFramings, HttpProxyEnvironmentRoutesThroughProxy) {
   ASSERT_TRUE(proxy && transport);
   ::setenv("http_proxy", proxy->Url("").c_str(), 1);  // restored by env
   Request request;
-  request.url =
-      "http://dynatroni-proxy-test.invalid:8000/path?q=1";  // unresolvable: only the proxy can answer
+  ASSERT_TRUE(request.SetUrl("http://dynatroni-proxy-test.invalid:8000/path?q=1")
+                  .ok());  // unresolvable: only the proxy can answer
   request.body = "payload";
   auto response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
@@ -707,7 +743,7 @@ TEST_P(CurlTransportBothFramings, HttpProxyEnvironmentRoutesThroughProxy) {
   auto direct = StartServer(Echo);
   ASSERT_TRUE(direct);
   ::setenv("no_proxy", "127.0.0.1", 1);
-  request.url = direct->Url("/direct");
+  ASSERT_TRUE(request.SetUrl(direct->Url("/direct")).ok());
   response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->body, "echo:payload");
@@ -728,7 +764,8 @@ TEST(Unit, CurlTransportResendThroughHttpProxyIsMarkedResent) {
   ASSERT_TRUE(proxy && transport);
   ::setenv("http_proxy", proxy->Url("").c_str(), 1);  // restored by env
   Request request;
-  request.url = "http://dynatroni-proxy-test.invalid:8000/";  // unresolvable: only the proxy can answer
+  ASSERT_TRUE(request.SetUrl("http://dynatroni-proxy-test.invalid:8000/")
+                  .ok());  // unresolvable: only the proxy can answer
   request.body = "a";
   auto response = transport->Send(request, In(5s));
   ASSERT_TRUE(response.ok()) << response.status().ToString();
@@ -759,7 +796,7 @@ TEST_P(CurlTransportBothFramings, ConcurrentSendsFromFourThreadsAllSucceed) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         Request request;
-        request.url = server->Url("/");
+        ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
         request.body = std::to_string(t) + "-" + std::to_string(i);
         auto response = transport->Send(request, In(5s));
         if (response.ok() && response->status == 200 && response->body == "echo:" + request.body) ++ok;
@@ -782,7 +819,7 @@ TEST_P(CurlTransportBothFramings, IdlePoolIsBoundedByMaxIdleConnections) {
   auto transport = MakeTransport(options);
   ASSERT_TRUE(server && transport);
   Request request;
-  request.url = server->Url("/");
+  ASSERT_TRUE(request.SetUrl(server->Url("/")).ok());
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(transport->Send(request, In(5s)).ok());
   EXPECT_EQ(transport->idle_handles(), 0u);
   EXPECT_EQ(server->accepted_connections(), 2);

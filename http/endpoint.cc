@@ -29,6 +29,28 @@ int EndpointPort(std::string_view p) {
   return v <= 65535 ? v : 0;
 }
 
+// RFC 3986 5.2.4 on an absolute path ("/..." in, "/..." out).
+std::string RemoveDotSegments(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  while (!in.empty()) {
+    if (in.starts_with("/./")) {
+      in.remove_prefix(2);
+    } else if (in == "/.") {
+      in = "/";
+    } else if (in.starts_with("/../") || in == "/..") {
+      in = in.size() == 3 ? std::string_view("/") : in.substr(3);
+      const size_t last = out.rfind('/');
+      out.resize(last == std::string::npos ? 0 : last);
+    } else {
+      const size_t next = in.find('/', 1);
+      out.append(in.substr(0, next));
+      in = next == std::string_view::npos ? std::string_view() : in.substr(next);
+    }
+  }
+  return out.empty() ? "/" : out;
+}
+
 }  // namespace
 
 std::string Url::HostHeader() const {
@@ -157,6 +179,24 @@ Result<Endpoint> ParseEndpoint(std::string_view url, std::string_view field) {
   out.host_header = default_port ? out.host : out.host + ":" + std::string(port);
   out.url = out.scheme + "://" + out.host + (has_port ? ":" + std::string(port) : "");
   return out;
+}
+
+Endpoint OriginOf(const Url& url) {
+  Endpoint out;
+  out.scheme = url.scheme;
+  out.host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  out.port = url.port;
+  out.host_header = url.HostHeader();
+  out.url = out.scheme + "://" + out.host + (url.port != 0 ? ":" + std::to_string(url.port) : "");
+  return out;
+}
+
+std::string RequestTarget(const Url& url) {
+  const std::string_view pq = url.path_and_query;
+  const size_t q = pq.find('?');
+  std::string target = RemoveDotSegments(pq.substr(0, q));
+  if (q != std::string_view::npos && q + 1 < pq.size()) target.append(pq.substr(q));
+  return target;
 }
 
 }  // namespace dynatroni::http

@@ -48,6 +48,15 @@ struct Endpoint {
 // it contains '@').
 Result<Endpoint> ParseEndpoint(std::string_view url, std::string_view field);
 
+// The origin of a URL split by ParseUrl, as the Endpoint a request carries:
+// the host as written (an IPv6 literal in brackets), the port only when given.
+Endpoint OriginOf(const Url& url);
+
+// The origin-form request target sent for `url`: its path with the dot
+// segments removed (RFC 3986 5.2.4) and its query, an empty query dropped
+// (as libcurl sent it).
+std::string RequestTarget(const Url& url);
+
 }  // namespace dynatroni::http
 
 #endif  // DYNATRONI_HTTP_ENDPOINT_H_

@@ -157,5 +157,42 @@ TEST(ParseEndpoint, NeverEchoesAUrlWithUserInfo) {
             "expected http(s)://host[:port], e.g. http://127.0.0.1:8000");
 }
 
+TEST(RequestTarget, RemovesDotSegmentsAndAnEmptyQueryAsLibcurlDid) {
+  // The targets libcurl 7.88's URL parser produced for these URLs, which the
+  // transport parsed before requests carried their parsed endpoint.
+  struct Case {
+    const char* url;
+    const char* target;
+  };
+  for (const Case& c :
+       {Case{"http://h", "/"}, Case{"http://h/a/../b", "/b"}, Case{"http://h/a/./b/..", "/a/"},
+        Case{"http://h/?", "/"}, Case{"http://h/p?q#f", "/p?q"}, Case{"http://h//x", "//x"},
+        Case{"http://h/a%2e%2e/b", "/a%2e%2e/b"}, Case{"http://h/../x", "/x"},
+        Case{"http://h/a/b/../../..", "/"}, Case{"http://h/a?x=/../y", "/a?x=/../y"},
+        Case{"http://h?x=1", "/?x=1"}}) {
+    auto url = ParseUrl(c.url, "url");
+    ASSERT_TRUE(url.ok()) << c.url;
+    EXPECT_EQ(RequestTarget(*url), c.target) << c.url;
+  }
+}
+
+TEST(OriginOf, KeepsTheHostAsWrittenAndBracketsIpv6) {
+  auto v6 = ParseUrl("http://[fd00:ec2::254]/latest", "url");
+  ASSERT_TRUE(v6.ok());
+  Endpoint e = OriginOf(*v6);
+  EXPECT_EQ(e.scheme, "http");
+  EXPECT_EQ(e.host, "[fd00:ec2::254]");
+  EXPECT_EQ(e.port, 0);
+  EXPECT_EQ(e.host_header, "[fd00:ec2::254]");
+  EXPECT_EQ(e.url, "http://[fd00:ec2::254]");
+  auto named = ParseUrl("https://Sts.Example:8443/x", "url");
+  ASSERT_TRUE(named.ok());
+  e = OriginOf(*named);
+  EXPECT_EQ(e.host, "Sts.Example");
+  EXPECT_EQ(e.port, 8443);
+  EXPECT_EQ(e.host_header, "Sts.Example:8443");
+  EXPECT_EQ(e.url, "https://Sts.Example:8443");
+}
+
 }  // namespace
 }  // namespace dynatroni::http

@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/status.h"
+#include "http/endpoint.h"
 
 namespace dynatroni::http {
 
@@ -22,9 +23,19 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
   std::string method = "POST";
-  std::string url;  // absolute: scheme://host[:port]/path[?query]
-  Headers headers;  // sent as given (no Host header needed: derived from url)
+  // Where the request goes, parsed once by whoever builds the request
+  // (http/endpoint.h); the transport never parses a URL. The Host header is
+  // endpoint.host_header unless `headers` has one.
+  Endpoint endpoint;
+  std::string target = "/";  // origin-form request target: "/path[?query]"
+  Headers headers;           // sent as given
   std::string body;
+
+  // scheme://host[:port]/path[?query] (for messages and tests).
+  [[nodiscard]] std::string url() const { return endpoint.url + target; }
+  // Points the request at an absolute http(s) URL: ParseUrl (errors name
+  // `field`), then OriginOf and RequestTarget.
+  Status SetUrl(std::string_view url, std::string_view field = "url");
 };
 
 struct Response {

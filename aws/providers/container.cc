@@ -72,7 +72,8 @@ class ContainerProvider final : public CredentialsProvider {
 
     http::Request req;
     req.method = "GET";
-    req.url = url;
+    DYNATRONI_RETURN_IF_ERROR(req.SetUrl(
+        url, relative ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" : "AWS_CONTAINER_CREDENTIALS_FULL_URI"));
     req.headers.emplace_back("accept", "application/json");
     std::string token;
     if (auto token_file = GetEnv(o_.env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {

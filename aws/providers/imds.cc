@@ -100,7 +100,7 @@ Result<std::string> ImdsClient::Token(const std::string& endpoint, Deadline dead
   if (!transport.ok()) return transport.status();
   http::Request req;
   req.method = "PUT";
-  req.url = endpoint + std::string(kTokenPath);
+  DYNATRONI_RETURN_IF_ERROR(req.SetUrl(endpoint + std::string(kTokenPath), "imds endpoint"));
   req.headers.emplace_back(std::string(kTtlHeader), std::to_string(options_.token_ttl.count()));
   req.body.clear();
   {
@@ -162,7 +162,7 @@ Result<std::string> ImdsClient::Get(std::string_view path, Deadline deadline) {
     if (!token.ok()) return token.status();
     http::Request req;
     req.method = "GET";
-    req.url = *endpoint + std::string(path);
+    DYNATRONI_RETURN_IF_ERROR(req.SetUrl(*endpoint + std::string(path), "imds endpoint"));
     if (!v1) req.headers.emplace_back(std::string(kTokenHeader), std::move(*token));
     WipeString(*token);
     auto resp = (*transport)->Send(req, CallDeadline(deadline, c, options_.per_call_timeout));

@@ -355,8 +355,8 @@ Result<Credentials> CallSts(http::Transport& transport, Clock& clock, const StsC
   if (!url.ok()) return url.status().Annotate(what);
   http::Request req;
   req.method = "POST";
-  req.url = call.endpoint;
-  if (url->path_and_query == "/" && req.url.back() != '/') req.url += "/";
+  req.endpoint = http::OriginOf(*url);
+  req.target = http::RequestTarget(*url);
   req.body = "Action=" + FormEncode(call.action) + "&Version=2011-06-15";
   for (const auto& [k, v] : call.params) req.body += "&" + FormEncode(k) + "=" + FormEncode(v);
   req.headers = {{"host", url->HostHeader()},

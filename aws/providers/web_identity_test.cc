@@ -163,7 +163,7 @@ TEST_F(WebIdentityTest, UsesRegionalEndpointWithoutOverride) {
   class Recorder final : public http::Transport {
    public:
     Result<http::Response> Send(const http::Request& r, Deadline) override {
-      url = r.url;
+      url = r.url();
       return Unavailable("offline");
     }
     std::string url;

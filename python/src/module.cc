@@ -93,7 +93,8 @@ nb::dict SignDynamoDbRequestPy(const std::string& endpoint, const std::string& o
   }
   nb::dict out;
   out["method"] = nb::str(signed_request->method.data(), signed_request->method.size());
-  out["url"] = nb::str(signed_request->url.data(), signed_request->url.size());
+  const std::string url = signed_request->url();
+  out["url"] = nb::str(url.data(), url.size());
   out["headers"] = std::move(headers);
   out["body"] = nb::bytes(signed_request->body.data(), signed_request->body.size());
   return out;
