@@ -10,7 +10,6 @@
 #include <openssl/crypto.h>
 
 #include "aws/crypto.h"
-#include "http/endpoint.h"
 
 namespace dynatroni::aws {
 namespace {
@@ -266,6 +265,8 @@ Result<SigningStages> Sign(const SigningInput& in, const Credentials& creds, con
 
 }  // namespace
 
+std::string CanonicalHeaderValue(std::string_view value) { return TrimAll(value); }
+
 Result<SigningStages> ComputeSignature(const SigningInput& input, const Credentials& creds) {
   return Sign(input, creds, nullptr);
 }
@@ -457,91 +458,19 @@ std::string Signer::CachedSigningKey(const Credentials& creds, const std::string
   return cache_key_.reveal();
 }
 
-Result<http::Request> Signer::SignDynamoDbRequest(std::string_view endpoint, std::string_view operation,
-                                                  std::string json_body, const Credentials& creds,
-                                                  WallTime now) {
-  if (operation.empty() || !std::all_of(operation.begin(), operation.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-      })) {
-    // The endpoint is checked first.
-    DYNATRONI_RETURN_IF_ERROR(http::ParseEndpoint(endpoint, "endpoint").status());
-    return InvalidArgument("DynamoDB operation name must be letters only, e.g. \"PutItem\"; got \"" +
-                           std::string(operation) + "\"");
+Result<SigningStages> Signer::Sign(const SigningInput& input, const Credentials& creds) {
+  if (input.region != region_ || input.service != service_ || region_.empty() || service_.empty() ||
+      creds.access_key_id.empty() || creds.secret_access_key.empty()) {
+    return aws::Sign(input, creds, nullptr);  // derives the key (or reports what is missing)
   }
-  DYNATRONI_ASSIGN_OR_RETURN(http::Endpoint parsed, http::ParseEndpoint(endpoint, "endpoint"));
-  return SignDynamoDbRequest(parsed, operation, std::move(json_body), creds, now);
+  SecretString key(CachedSigningKey(creds, FormatAmzDate(input.time).substr(0, 8)));
+  return aws::Sign(input, creds, &key.reveal());
 }
 
-Result<http::Request> Signer::SignDynamoDbRequest(const http::Endpoint& endpoint, std::string_view operation,
-                                                  std::string json_body, const Credentials& creds,
-                                                  WallTime now) {
-  if (operation.empty() || !std::all_of(operation.begin(), operation.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-      })) {
-    return InvalidArgument("DynamoDB operation name must be letters only, e.g. \"PutItem\"; got \"" +
-                           std::string(operation) + "\"");
-  }
-  const std::string& host = endpoint.host_header;
-  if (creds.access_key_id.empty() || creds.secret_access_key.empty()) {
-    return InvalidArgument(std::string("credentials: ") +
-                           (creds.access_key_id.empty() ? "access_key_id" : "secret_access_key") +
-                           " is empty");
-  }
-
-  const std::string amz_date = FormatAmzDate(now);
-  std::string target = "DynamoDB_20120810.";
-  target.append(operation);
-  const std::string& token = creds.session_token.reveal();
-
-  http::Request req;
-  req.method = "POST";
-  req.endpoint = endpoint;
-  req.target = "/";
-  req.headers.reserve(6);
-  req.headers.emplace_back("host", host);
-  req.headers.emplace_back("x-amz-date", amz_date);
-  req.headers.emplace_back("content-type", "application/x-amz-json-1.0");
-  req.headers.emplace_back("x-amz-target", target);
-  if (!token.empty()) req.headers.emplace_back("x-amz-security-token", token);
-
-  if (region_.empty() || service_.empty() || TrimAll(host) != host || TrimAll(token) != token) {
-    // Unusual input: the general algorithm (and its error messages).
-    SigningInput in;
-    in.method = "POST";
-    in.path = "/";
-    in.region = region_;
-    in.service = service_;
-    in.time = now;
-    in.headers = req.headers;
-    in.payload = std::move(json_body);
-    SecretString key(CachedSigningKey(creds, amz_date.substr(0, 8)));
-    DYNATRONI_ASSIGN_OR_RETURN(SigningStages st, Sign(in, creds, &key.reveal()));
-    req.headers.emplace_back("authorization", std::move(st.authorization));
-    req.body = std::move(in.payload);
-    return req;
-  }
-
-  // The DynamoDB request shape is fixed, so its canonical request is built
-  // directly (the same bytes Sign() produces: headers sorted by name, no query).
-  const std::string_view signed_headers =
-      token.empty() ? "content-type;host;x-amz-date;x-amz-target"
-                    : "content-type;host;x-amz-date;x-amz-security-token;x-amz-target";
-  std::string canonical;
-  canonical.reserve(256 + host.size() + token.size() + target.size());
-  canonical.append("POST\n/\n\ncontent-type:application/x-amz-json-1.0\nhost:")
-      .append(host)
-      .append("\nx-amz-date:")
-      .append(amz_date)
-      .append("\n");
-  if (!token.empty()) canonical.append("x-amz-security-token:").append(token).append("\n");
-  canonical.append("x-amz-target:")
-      .append(target)
-      .append("\n\n")
-      .append(signed_headers)
-      .append("\n")
-      .append(crypto::Sha256Hex(json_body));
-
-  const std::string_view date = std::string_view{amz_date}.substr(0, 8);
+std::string Signer::AuthorizeCanonicalRequest(std::string_view canonical_request,
+                                              std::string_view signed_headers, std::string_view amz_date,
+                                              const Credentials& creds) {
+  const std::string_view date = amz_date.substr(0, 8);
   std::string scope;
   scope.reserve(64);
   scope.append(date).append("/").append(region_).append("/").append(service_).append("/aws4_request");
@@ -553,7 +482,7 @@ Result<http::Request> Signer::SignDynamoDbRequest(const http::Endpoint& endpoint
       .append("\n")
       .append(scope)
       .append("\n")
-      .append(crypto::Sha256Hex(canonical));
+      .append(crypto::Sha256Hex(canonical_request));
   SecretString key(CachedSigningKey(creds, std::string(date)));
   const std::string signature = crypto::HexLower(crypto::HmacSha256(key.reveal(), string_to_sign));
 
@@ -569,9 +498,7 @@ Result<http::Request> Signer::SignDynamoDbRequest(const http::Endpoint& endpoint
       .append(signed_headers)
       .append(", Signature=")
       .append(signature);
-  req.headers.emplace_back("authorization", std::move(authorization));
-  req.body = std::move(json_body);
-  return req;
+  return authorization;
 }
 
 }  // namespace dynatroni::aws

@@ -1,7 +1,8 @@
 // File: aws/sigv4.h
 //
 // AWS Signature Version 4 (header form, plus the presigned-URL query form) on
-// OpenSSL, and the exact request shape DynamoDB's JSON protocol needs.
+// OpenSSL. Generic: a service's request shape belongs to its own module (the
+// DynamoDB one is dynamodb/request_signing.h, which signs through Signer).
 //
 // Each stage is exposed so the golden-file tests can check it: canonical
 // request -> string to sign -> signature -> signed request.
@@ -20,7 +21,6 @@
 #include "aws/credentials.h"
 #include "core/clock.h"
 #include "core/status.h"
-#include "http/endpoint.h"
 #include "http/transport.h"
 
 namespace dynatroni::aws {
@@ -81,6 +81,10 @@ struct SigningStages {
 // outside 1 s .. 7 days for kQuery).
 Result<SigningStages> ComputeSignature(const SigningInput& input, const Credentials& creds);
 
+// A header value as SigV4 signs it: trimmed, inner whitespace runs collapsed
+// to one space.
+std::string CanonicalHeaderValue(std::string_view value);
+
 // "20150830T123600Z" for a wall time (UTC, truncated to the second).
 std::string FormatAmzDate(WallTime t);
 
@@ -117,29 +121,27 @@ class ClockSkew {
 // HTTP date. kInvalidArgument if unparsable.
 Result<WallTime> ParseHttpDate(std::string_view s);
 
-// Signs DynamoDB JSON-protocol requests: POST /, content-type
-// application/x-amz-json-1.0, x-amz-target DynamoDB_20120810.<Op>. Caches the
-// derived signing key per (date, region, service, access key, secret hash).
+// Signs with SigV4 for one region and service. Caches the derived signing key
+// per (date, access key, secret hash); builds no request of its own.
 class Signer {
  public:
-  explicit Signer(std::string region, std::string service = "dynamodb");
+  Signer(std::string region, std::string service);
 
-  // Builds a complete signed request for `operation` (e.g. "PutItem") with
-  // `json_body`, to `endpoint` ("https://dynamodb.us-east-1.amazonaws.com" or
-  // "http://127.0.0.1:8000"). `now` is the corrected wall time. The request's
-  // url is endpoint + "/" and its headers, in order: host (with ":port" unless
-  // the scheme's default), x-amz-date, content-type, x-amz-target,
-  // x-amz-security-token (temporary credentials only), authorization.
-  // Errors: kInvalidArgument for a bad endpoint, operation name or credentials.
-  // Parses `endpoint` (http::ParseEndpoint) on each call.
-  Result<http::Request> SignDynamoDbRequest(std::string_view endpoint, std::string_view operation,
-                                            std::string json_body, const Credentials& creds, WallTime now);
-  // The same with the endpoint already parsed (http::ParseEndpoint), as a
-  // client does once: no parsing per request.
-  Result<http::Request> SignDynamoDbRequest(const http::Endpoint& endpoint, std::string_view operation,
-                                            std::string json_body, const Credentials& creds, WallTime now);
+  // ComputeSignature with the cached signing key (derived afresh when the
+  // input's region or service is not this signer's).
+  Result<SigningStages> Sign(const SigningInput& input, const Credentials& creds);
+
+  // The Authorization header value (header form) for a canonical request the
+  // caller built itself, e.g. for a fixed request shape, in the bytes
+  // ComputeSignature would produce for it: `signed_headers` is its signed
+  // headers line ("content-type;host;x-amz-date"), `amz_date` its signing time
+  // (FormatAmzDate). REQUIRES: a non-empty access key id and secret, and a
+  // non-empty region and service (Sign reports those as errors).
+  std::string AuthorizeCanonicalRequest(std::string_view canonical_request, std::string_view signed_headers,
+                                        std::string_view amz_date, const Credentials& creds);
 
   [[nodiscard]] const std::string& region() const { return region_; }
+  [[nodiscard]] const std::string& service() const { return service_; }
   // How many times a signing key was derived (cache misses); for tests.
   [[nodiscard]] uint64_t signing_key_derivations() const;
 

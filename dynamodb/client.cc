@@ -14,6 +14,7 @@
 
 #include "dynamodb/client_json.h"
 #include "dynamodb/error_policy.h"
+#include "dynamodb/request_signing.h"
 #include "dynamodb/wire_decode.h"
 #include "dynamodb/wire_encode.h"
 #include "http/endpoint.h"
@@ -358,7 +359,7 @@ class Client::Impl {
         clock(opts.clock != nullptr ? opts.clock : SystemClock::Instance()),
         random(opts.random != nullptr ? opts.random : SystemRandom::Instance()),
         endpoint(http::ParseEndpoint(opts.endpoint, "endpoint")),
-        signer(opts.region) {}
+        signer(opts.region, std::string(kSigningService)) {}
 
   // What one logical call produced.
   struct Outcome {  // NOLINT(bugprone-exception-escape): json's noexcept moves are flagged falsely
@@ -561,8 +562,8 @@ Client::Impl::Attempt Client::Impl::SendOnce(const std::string& op, const std::s
     return a;
   }
   a.credentials = std::move(creds).value();
-  auto request = endpoint.ok() ? signer.SignDynamoDbRequest(*endpoint, op, body_text, a.credentials,
-                                                            skew.Adjust(clock->WallNow()))
+  auto request = endpoint.ok() ? SignDynamoDbRequest(signer, *endpoint, op, body_text, a.credentials,
+                                                     skew.Adjust(clock->WallNow()))
                                : Result<http::Request>(endpoint.status());
   if (!request.ok()) {
     f.kind = AttemptFacts::Kind::kSigningFailed;

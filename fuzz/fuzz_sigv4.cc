@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aws/sigv4.h"
+#include "dynamodb/request_signing.h"
 #include "fuzz/fuzz_common.h"
 
 using namespace dynatroni;  // NOLINT(google-build-using-namespace)
@@ -41,11 +42,11 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Differential oracle: Signer::SignDynamoDbRequest builds the canonical request of its fixed request
-// shape directly (and falls back to the general algorithm only for unusual input); ComputeSignature is
-// the general algorithm of the AWS spec (aws/testdata/sigv4 suite). Signing the request it produced
-// (every header but authorization, POST /, its body) with ComputeSignature must give the same
-// Authorization value, byte for byte.
+// Differential oracle: dynamodb::SignDynamoDbRequest (dynamodb/request_signing.h) builds the canonical
+// request of its fixed request shape directly (and falls back to the general algorithm only for unusual
+// input); ComputeSignature is the general algorithm of the AWS spec (aws/testdata/sigv4 suite). Signing the
+// request it produced (every header but authorization, POST /, its body) with ComputeSignature must give the
+// same Authorization value, byte for byte.
 void CheckAgreesWithTheGeneralPath(const http::Request& req, const std::string& region,
                                    const aws::Credentials& creds, WallTime when) {
   aws::SigningInput in;
@@ -142,7 +143,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string region = kRegions[(size / 5) % 4];
   creds.session_token = aws::SecretString(kTokens[size % 5]);
   const WallTime when = WallTime(std::chrono::seconds(1440938160 + static_cast<int64_t>(size % 997) * 86399));
-  aws::Signer signer(region);
+  aws::Signer signer(region, std::string(dynamodb::kSigningService));
   // Endpoint and operation: the first line with the method (as before); "ENDPOINT OPERATION" when the
   // line starts with a scheme; and "http(s)://" + each Host header with the x-amz-target's operation
   // (or GetItem), so most requests with a Host header reach the signer.
@@ -159,13 +160,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (Lower(name) == "host") calls.emplace_back(((size & 2) != 0 ? "http://" : "https://") + value, op);
   }
   for (const auto& [endpoint, operation] : calls) {
-    auto req = signer.SignDynamoDbRequest(endpoint, operation, input.payload, creds, when);
+    auto req = dynamodb::SignDynamoDbRequest(signer, endpoint, operation, input.payload, creds, when);
     fuzz::CheckOneLine(req.status());
     if (!req.ok()) continue;
     for (const auto& [name, value] : req->headers) fuzz::CheckNoSecret(value, kSecret);
     CheckAgreesWithTheGeneralPath(*req, region, creds, when);
     // A second request hits the signing-key (and endpoint) cache: the same signature.
-    auto again = signer.SignDynamoDbRequest(endpoint, operation, input.payload, creds, when);
+    auto again = dynamodb::SignDynamoDbRequest(signer, endpoint, operation, input.payload, creds, when);
     DYNATRONI_FUZZ_CHECK(again.ok() && again->headers == req->headers,
                          "the signing-key cache changes the signature");
   }

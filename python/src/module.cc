@@ -21,6 +21,7 @@
 #include "aws/sigv4.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "dynamodb/request_signing.h"
 #include "http/transport.h"
 
 namespace nb = nanobind;
@@ -73,8 +74,8 @@ Result<http::Request> SignDynamoDbRequest(const std::string& endpoint, const std
   creds.secret_access_key = aws::SecretString(secret_access_key);
   creds.session_token = aws::SecretString(session_token);
   creds.source = "python";
-  aws::Signer signer(region);
-  return signer.SignDynamoDbRequest(endpoint, operation, std::move(body), creds, when);
+  aws::Signer signer(region, std::string(dynamodb::kSigningService));
+  return dynamodb::SignDynamoDbRequest(signer, endpoint, operation, std::move(body), creds, when);
 }
 
 nb::dict SignDynamoDbRequestPy(const std::string& endpoint, const std::string& operation, std::string body,
