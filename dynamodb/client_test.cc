@@ -1564,6 +1564,17 @@ TEST_F(DynamoDbClient, CreateValidatesOptions) {
   auto slash = o;
   slash.endpoint = "http://localhost:1/";
   EXPECT_EQ((*Client::Create(slash))->endpoint(), "http://localhost:1");
+  // The one endpoint parser runs in Create: an http(s) URL it refuses (here a path) is
+  // refused there, naming the field, not at each call's signing.
+  auto with_path = o;
+  with_path.endpoint = "http://localhost:1/path";
+  auto refused = Client::Create(with_path);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      refused.status().message(),
+      "ClientOptions.endpoint: \"http://localhost:1/path\" is not a usable endpoint URL (no path, query or "
+      "fragment allowed); expected http(s)://host[:port], e.g. http://127.0.0.1:8000");
 }
 
 TEST_F(DynamoDbClient, IsSafeForConcurrentUse) {
