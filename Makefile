@@ -61,7 +61,7 @@ TEST_STAGES := deps lint-format build ctest build-asan test-asan build-tsan test
   test-python test-python-302 test-e2e
 
 .PHONY: help deps deps-apt lock build build-asan build-tsan test ctest test-asan test-tsan python-install stubs test-python test-python-302 test-e2e test-e2e-dynalite \
-  lint lint-format lint-tidy format demo bench wheel dist dist-check deb clean distclean chaos chaos-short
+  lint lint-format lint-tidy format demo bench wheel wheels wheels-check dist dist-check deb clean distclean chaos chaos-short
 
 help:
 	@echo "Dynatroni - DynamoDB-backed DCS for Patroni"
@@ -89,6 +89,10 @@ help:
 	@echo "                  (DYNATRONI_E2E_BACKEND=dynalite; not part of make test; ~12 min; docs/reliability.md)"
 	@echo "  make wheel      build a wheel into dist/ (isolated build, as pip does)"
 	@echo "  make dist       python -m build: sdist + wheel into dist/ (compiles the C++ core, ~10 min)"
+	@echo "  make wheels     the portable manylinux_2_31 wheel into $(WHEELS_DIR), built in a bullseye chroot (root;"
+	@echo "                  not part of make test; docs/install.md, \"Portable wheels\")"
+	@echo "  make wheels-check  make wheels, then pip install it into fresh bullseye, bookworm and trixie chroots"
+	@echo "                  (no compiler) and run the plugin conformance tests in each"
 	@echo "  make dist-check make dist, then install the wheel into a fresh virtualenv and run the plugin tests"
 	@echo "  make deb        $(DEB_DIR)/dynatroni_<version>_amd64.deb for Debian's patroni package (from the python-install wheel; lintian)"
 	@echo "  make clean      remove build trees;  make distclean  also $(VENV) and node_modules"
@@ -255,6 +259,21 @@ dist: deps
 # command, the entry points, the plugin conformance tests; then the Debian `pip install --target` way.
 dist-check: dist
 	SYSTEM_PYTHON=$(SYSTEM_PYTHON) tools/dist_check.sh dist build-distcheck
+
+# The portable wheel (issue #20 part 2, docs/install.md "Portable wheels"): built where the oldest glibc is, in a
+# bullseye chroot (tools/chroot.sh), with clang-16, a static libc++ and static OpenSSL 3.5, curl and yaml-cpp built
+# from Debian's sources; auditwheel repair --plat manylinux_2_31_x86_64. Everything it builds is cached under
+# /var/cache/dynatroni/. As root (debootstrap, chroot). Not part of `make test`.
+WHEELS_DIR ?= dist/wheels
+wheels:
+	@command -v debootstrap >/dev/null || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; }
+	$(SUDO) packaging/wheels/build.sh $(WHEELS_DIR)
+
+# The wheel installed with pip into fresh bullseye, bookworm and trixie chroots (no compiler, no -dev package), where
+# the plugin conformance tests run against moto and dynalite on the host's loopback (packaging/wheels/check.sh).
+wheels-check: wheels deps
+	$(SUDO) env PY=$(abspath $(PY)) packaging/wheels/check.sh $(WHEELS_DIR)
 
 # The Debian package for Debian's own patroni (bookworm, 3.0.2 on /usr/bin/python3): the wheel python-install built,
 # laid out beside Patroni in /usr/lib/python3/dist-packages by tools/build_deb.sh (packaging/deb/, docs/install.md),

@@ -7,6 +7,7 @@ What the plugin stored is checked independently with boto3. Runs on Patroni 4.1 
 """
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -730,6 +731,15 @@ def _patroni_env(**extra):
     return env
 
 
+def _postgresql_bin_dir() -> str:
+    """The bin_dir Patroni's validator checks (it must hold the PostgreSQL programs): the newest
+    /usr/lib/postgresql/N/bin, PostgreSQL 15 on Debian 12; the wheels' check chroots install their own suite's
+    (13 on bullseye, 17 on trixie; packaging/wheels/check.sh)."""
+    found = sorted(glob.glob('/usr/lib/postgresql/*/bin/postgres'), key=lambda p: int(p.split('/')[4]))
+    assert found, "no PostgreSQL in /usr/lib/postgresql: install Debian's postgresql package"
+    return os.path.dirname(found[-1])
+
+
 def _write_full_config(path, scope, ddb, dynamodb_extra=''):
     data_dir = path.parent / 'data'
     data_dir.mkdir(exist_ok=True)
@@ -760,7 +770,7 @@ def _write_full_config(path, scope, ddb, dynamodb_extra=''):
           listen: 127.0.0.1:{free_port()}
           connect_address: 192.0.2.10:5432
           data_dir: {data_dir}
-          bin_dir: /usr/lib/postgresql/15/bin
+          bin_dir: {_postgresql_bin_dir()}
           authentication:
             superuser:
               username: postgres

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Run by packaging/wheels/build.sh inside the bullseye chroot: `pip wheel` of the copy of the working tree in
+# /opt/wheel-src into /opt/wheelhouse, with bullseye's Python and whatever build backend pyproject.toml names (from
+# PyPI), compiled by clang-16 against a static libc++ 16 and the static
+# dependencies in /opt/dyn-deps (DYNATRONI_STATIC_DEPS=ON). The CMake build tree is kept in /opt/wheel-build.
+set -e
+export PATH=/opt/buildtools/bin:$PATH CC=clang-16 CXX=clang++-16
+export CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-2}
+LIBCXX=-stdlib=libc++
+export CMAKE_ARGS="-DCMAKE_C_COMPILER=clang-16 -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_CXX_FLAGS=$LIBCXX
+  -DCMAKE_EXE_LINKER_FLAGS=$LIBCXX -DCMAKE_SHARED_LINKER_FLAGS=$LIBCXX -DCMAKE_MODULE_LINKER_FLAGS=$LIBCXX
+  -DDYNATRONI_STATIC_DEPS=ON -DCMAKE_PREFIX_PATH=/opt/dyn-deps -DOPENSSL_ROOT_DIR=/opt/dyn-deps"
+mkdir -p /opt/wheelhouse /opt/wheel-build
+cd /opt/wheel-src
+# The build backend and its requirements as pyproject.toml names them, installed into /opt/buildtools, whose cmake
+# and ninja the build then uses (an isolated build would fetch another CMake, and a new path each time would
+# rebuild what the kept build tree has).
+/opt/buildtools/bin/python -c 'import tomli, sys; print("\n".join(tomli.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
+  >/opt/wheel-build/build-requires.txt
+/opt/buildtools/bin/python -m pip install -q --disable-pip-version-check --progress-bar off -r /opt/wheel-build/build-requires.txt
+nice -n "${NICE:-19}" /opt/buildtools/bin/python -m pip wheel --disable-pip-version-check --progress-bar off \
+  --no-deps --no-build-isolation -w /opt/wheelhouse -C build-dir=/opt/wheel-build/{wheel_tag} -C build.verbose=false . \
+  >/opt/wheel-build/pip-wheel.log 2>&1 || {
+  grep -A25 -m3 -E "FAILED:|CMake Error" /opt/wheel-build/pip-wheel.log || tail -40 /opt/wheel-build/pip-wheel.log
+  echo "wheel: pip wheel failed (log: /opt/wheel-build/pip-wheel.log in the chroot)" >&2
+  exit 1
+}
+grep -E "Found (OpenSSL|CURL)|yaml-cpp|DYNATRONI_LIBCXX" /opt/wheel-build/pip-wheel.log || true
+ls -l /opt/wheelhouse
