@@ -56,8 +56,9 @@ in_chroot() { "$CHROOT" run "$SUITE" "$@"; }
 [[ $(id -u) == 0 ]] || { echo "packaging/wheels/build.sh: must run as root (tools/chroot.sh)" >&2; exit 2; }
 
 phase chroot "tools/chroot.sh create $SUITE"
-"$CHROOT" create "$SUITE"
 DIR=$("$CHROOT" path "$SUITE")
+# create takes the chroot's lock exclusively, so it would wait for every command running in it: only when missing.
+[[ -f $DIR/.dynatroni-chroot ]] || "$CHROOT" create "$SUITE"
 
 phase packages "clang-16, libc++-16, python3, boost, zlib, dpkg-dev (Debian); pip==$PIP_VERSION $BUILDTOOLS (PyPI)"
 # apt-get runs only when a package is missing (the chroot's dpkg database answers).
