@@ -1,6 +1,7 @@
 #include "core/clock.h"
 
 #include <ctime>
+#include <random>
 #include <thread>
 
 #include "core/seeded_draw.h"
@@ -58,6 +59,12 @@ void FakeClock::SetWall(WallTime t) {
 Duration FakeClock::total_slept() const {
   std::lock_guard<std::mutex> lock(mu_);
   return slept_;
+}
+
+SystemRandom::SystemRandom() {
+  std::random_device rd;
+  std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+  gen_.seed(seq);
 }
 
 SystemRandom* SystemRandom::Instance() {

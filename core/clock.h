@@ -92,8 +92,8 @@ class Deadline {
   MonoTime when_;
 };
 
-// Uniform random numbers (used for backoff jitter). Implementations must be
-// thread-safe.
+// Uniform random numbers (backoff and poll jitter, Dcs session ids).
+// Implementations must be thread-safe.
 class Random {
  public:
   virtual ~Random() = default;
@@ -101,14 +101,18 @@ class Random {
   virtual double Uniform01() = 0;
 };
 
+// Seeded with 256 bits from std::random_device, not one 32-bit value: Dcs
+// draws its session ids here, and those must differ between the incarnations
+// of a member.
 class SystemRandom final : public Random {
  public:
+  SystemRandom();
   static SystemRandom* Instance();
   double Uniform01() override;
 
  private:
   std::mutex mu_;
-  std::mt19937_64 gen_{std::random_device{}()};
+  std::mt19937_64 gen_;
 };
 
 // Deterministic generator for tests and the simulator.

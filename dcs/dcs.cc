@@ -1,8 +1,8 @@
 #include "dcs/dcs.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
-#include <random>
 #include <string_view>
 
 #include "dcs/lease_mutants.h"
@@ -63,10 +63,14 @@ Deadline WriteDeadline(Deadline deadline, Clock& clock) {
   return Deadline::At(deadline.when() - reserve);
 }
 
-std::string RandomSession(const std::string& name) {
-  std::random_device rd;
+// 32 random bits (the top ones of a draw in [0, 1)).
+uint32_t Random32(Random& random) { return static_cast<uint32_t>(random.Uniform01() * 4294967296.0); }
+
+std::string RandomSession(const std::string& name, Random& random) {
   char buf[17];
-  std::snprintf(buf, sizeof(buf), "%08x%08x", rd(), rd());
+  const uint32_t high = Random32(random);
+  const uint32_t low = Random32(random);
+  std::snprintf(buf, sizeof(buf), "%08x%08x", high, low);
   return name + ":" + buf;
 }
 
@@ -75,15 +79,18 @@ std::string RandomSession(const std::string& name) {
 Dcs::Dcs(DcsOptions options)
     : opts_(std::move(options)),
       clock_(opts_.clock ? opts_.clock : SystemClock::Instance()),
-      timing_(opts_.timing),
-      jitter_(static_cast<std::minstd_rand::result_type>(std::hash<std::string>{}(opts_.session))) {}
+      random_(opts_.random ? opts_.random : SystemRandom::Instance()),
+      timing_(opts_.timing) {}
 
 Result<std::unique_ptr<Dcs>> Dcs::Create(DcsOptions options) {
   if (options.partition.empty())
     return InvalidArgument("DCS partition (the Patroni scope) is empty: set `scope`");
   if (options.name.empty()) return InvalidArgument("DCS member name is empty: set `name`");
   if (!options.store) return InvalidArgument("DCS needs a store");
-  if (options.session.empty()) options.session = RandomSession(options.name);
+  if (options.session.empty()) {
+    options.session =
+        RandomSession(options.name, options.random ? *options.random : *SystemRandom::Instance());
+  }
   return std::unique_ptr<Dcs>(new Dcs(std::move(options)));
 }
 
@@ -670,8 +677,7 @@ Result<bool> Dcs::PollFailover(const std::string& leader_key) {
   const std::string failover_key = leader_key.substr(0, leader_key.size() - kLeader.size()) + "failover";
   {
     std::lock_guard<std::mutex> lock(mu_);
-    std::uniform_real_distribution<double> spread(0.5, 1.5);
-    switchover_[leader_key].Polled(clock_->Now(), opts_.handover_poll_interval, spread(jitter_));
+    switchover_[leader_key].Polled(clock_->Now(), opts_.handover_poll_interval, 0.5 + random_->Uniform01());
   }
   failover_polls_.fetch_add(1, std::memory_order_relaxed);
   auto got = opts_.store->GetEventually(opts_.partition, failover_key, CallDeadline(""));

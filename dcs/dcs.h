@@ -48,7 +48,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -70,6 +69,10 @@ struct DcsOptions {
   Timing timing;
   std::shared_ptr<ItemStore> store;
   Clock* clock = nullptr;  // default SystemClock
+  // Draws the session id (when `session` is empty) and the jitter of the
+  // failover-key polls. Default SystemRandom; the simulator and tests pass a
+  // SeededRandom.
+  Random* random = nullptr;
   // Interval of the single-item leader polls that watch() makes around the
   // expected renewal and lease expiry.
   Duration leader_poll_interval = std::chrono::milliseconds(1000);
@@ -252,6 +255,10 @@ class Dcs {
 
   DcsOptions opts_;
   Clock* clock_;
+  // Also draws the failover-key poll intervals, so that they line up neither
+  // with the node's own loop (which follows the leader's) nor with other
+  // nodes'.
+  Random* random_;
   mutable std::mutex mu_;
   Timing timing_;                                // guarded by mu_
   std::map<std::string, Observation> observed_;  // guarded by mu_
@@ -262,9 +269,6 @@ class Dcs {
   MemberWrites member_writes_;                 // guarded by mu_
   std::atomic<uint64_t> failover_polls_{0};
   std::map<std::string, SwitchoverPolls> switchover_;  // by leader key; guarded by mu_
-  // Draws the failover-key poll intervals, so that they line up neither with
-  // the node's own loop (which follows the leader's) nor with other nodes'.
-  std::minstd_rand jitter_;  // guarded by mu_
 };
 
 }  // namespace dynatroni::dcs

@@ -21,10 +21,21 @@ class DcsTest : public ::testing::Test {
   // `handover_poll`: DcsOptions::handover_poll_interval (off unless a test is about it).
   std::unique_ptr<Dcs> Node(const std::string& name, FakeClock* clock,
                             Duration handover_poll = Duration::zero()) {
-    return MakeTestNode(store_, name, clock, 30s, handover_poll);
+    return MakeTestNode(store_, name, clock, 30s, handover_poll, &random_);
   }
   std::shared_ptr<MemoryItemStore> store_ = std::make_shared<MemoryItemStore>();
   FakeClock clock_a_, clock_b_{MonoTime(std::chrono::hours(500)), WallTime(std::chrono::seconds(1))};
+  SeededRandom random_{1};  // the sessions and poll intervals of this fixture's nodes
+};
+
+// Always draws the same value.
+class FixedRandom final : public Random {
+ public:
+  explicit FixedRandom(double value) : value_(value) {}
+  double Uniform01() override { return value_; }
+
+ private:
+  double value_;
 };
 
 TEST(Timing, FailoverTimeDialSetsTtlLoopWaitAndRetryTimeout) {
@@ -443,6 +454,31 @@ TEST_F(DcsTest, SwitchoverRequestMakesTheCandidateWakeWithinTheFastPollOfTheRele
   EXPECT_FALSE(b->PollFailover("1/sync").ok());  // not a leader key
 }
 
+TEST_F(DcsTest, SessionIdAndPollIntervalsAreDrawnFromTheInjectedRandom) {
+  auto store = std::make_shared<MemoryItemStore>();
+  SeededRandom r1(7), r2(7), r3(8);
+  auto x = MakeTestNode(store, "x", &clock_a_, 30s, Duration::zero(), &r1);
+  auto y = MakeTestNode(store, "x", &clock_a_, 30s, Duration::zero(), &r2);
+  auto z = MakeTestNode(store, "x", &clock_a_, 30s, Duration::zero(), &r3);
+  EXPECT_EQ(x->session(), y->session());  // same seed, same session
+  EXPECT_NE(x->session(), z->session());
+  ASSERT_EQ(x->session().size(), 2 + 16U);
+  EXPECT_EQ(x->session().rfind("x:", 0), 0U);
+  EXPECT_EQ(x->session().find_first_not_of("0123456789abcdef", 2), std::string::npos) << x->session();
+
+  FixedRandom quarter(0.25);
+  auto a = Node("a", &clock_a_);
+  auto b = MakeTestNode(store_, "b", &clock_b_, 30s, 500ms, &quarter);
+  EXPECT_EQ(b->session(), "b:4000000040000000");  // two draws of 0.25 x 2^32
+  ASSERT_TRUE(*a->AcquireLeader("leader"));
+  ASSERT_TRUE(b->LoadCluster("").ok());
+  ASSERT_EQ(b->PlanWatch("leader", 1).action, WatchPlan::Action::kPollFailover);
+  EXPECT_FALSE(*b->PollFailover("leader"));
+  auto plan = b->PlanWatch("leader", 1);
+  EXPECT_EQ(plan.action, WatchPlan::Action::kWait);
+  EXPECT_EQ(plan.wait, 375ms);  // 500 ms x (0.5 + 0.25)
+}
+
 TEST_F(DcsTest, FastLeaderPollsStopOneTtlAfterTheRequest) {
   auto a = Node("a", &clock_a_);
   auto b = Node("b", &clock_b_, 500ms);
@@ -486,8 +522,9 @@ TEST(DcsConcurrency, HaLoopRestAndWatchThreadsShareEachNode) {
   auto store = std::make_shared<MemoryItemStore>();
   FakeClock clock_a;
   FakeClock clock_b{MonoTime(std::chrono::hours(500)), WallTime(std::chrono::seconds(1))};
-  auto a = MakeTestNode(store, "a", &clock_a);
-  auto b = MakeTestNode(store, "b", &clock_b, 30s, 4s);
+  SeededRandom random(1);  // shared by both nodes and b's watch thread (Random is thread-safe)
+  auto a = MakeTestNode(store, "a", &clock_a, 30s, Duration::zero(), &random);
+  auto b = MakeTestNode(store, "b", &clock_b, 30s, 4s, &random);
   ASSERT_TRUE(*a->AcquireLeader("leader"));
   ASSERT_TRUE(b->LoadCluster("").ok());
   constexpr int kRounds = 150;

@@ -560,6 +560,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opts.session = kSession;
   opts.store = store;
   opts.clock = &clock;
+  SeededRandom dcs_random(8);
+  opts.random = &dcs_random;
   // ttl 9 s, retry_timeout 3 s: with 300 ms per request at most ~10 Query pages per call.
   opts.timing = *dcs::Timing::FromFailoverTime(std::chrono::seconds(9));
   auto dcs_or = dcs::Dcs::Create(std::move(opts));
