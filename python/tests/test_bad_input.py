@@ -7,7 +7,6 @@ retry_timeout, or lost data. The plugin is built by Patroni's own get_dcs and ta
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time

@@ -14,7 +14,6 @@ the lease held, the missing watchdog let PostgreSQL split. About 40 s. Run as ro
 from __future__ import annotations
 
 import os
-import sys
 import time
 import uuid
 from pathlib import Path

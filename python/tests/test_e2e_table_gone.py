@@ -12,7 +12,6 @@ cluster load: a loop of ~250 cycles a second against DynamoDB). About 40 s. Run 
 from __future__ import annotations
 
 import os
-import sys
 import time
 import uuid
 from pathlib import Path

@@ -3,7 +3,6 @@ was lost) and rejects each kind of violation a DCS store could show (stale read,
 one compare-and-set, a condition-failed reply that lies, a write that skipped a version)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest

@@ -32,7 +32,6 @@ from importlib.metadata import distribution
 from pathlib import Path
 from typing import Dict, List
 
-import pytest
 
 from plugin_harness import REPO, free_port, moto_ddb, scope  # noqa: F401  (fixtures)
 from test_plugin_conformance import _write_full_config

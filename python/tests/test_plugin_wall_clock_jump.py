@@ -25,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from plugin_harness import *  # noqa: F401,F403  (fixtures and helpers)
 from plugin_harness import dcs_config

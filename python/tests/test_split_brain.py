@@ -5,7 +5,6 @@ and a history without enough acknowledged writes, and pass a clean failover. A r
 positive control in test_e2e_split_brain_control.py."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Dict, List, Optional, Tuple
