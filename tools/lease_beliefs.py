@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from tools.split_brain import Problem  # the checkers' one problem record (rule, t_start, t_end, message)
+
 
 @dataclass(frozen=True)
 class Record:
@@ -48,14 +50,6 @@ class Belief:
     start: float
     end: float
     op: str  # the call whose record started it
-
-
-@dataclass(frozen=True)
-class Problem:
-    rule: str
-    t_start: float
-    t_end: float
-    message: str
 
 
 FIELDS = ("node", "pid", "key", "op", "t_call", "t_return", "result", "held", "bound")
