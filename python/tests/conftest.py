@@ -43,3 +43,18 @@ def local_dynamodb(tmp_path_factory: pytest.TempPathFactory):
             "endpoints": {s.name: s.endpoint for s in started},
             "env": dict(servers_tool.TEST_ENV),
         }
+
+
+@pytest.fixture(scope="module")
+def ddb(request, tmp_path_factory):
+    """The end-to-end cluster tests' DynamoDB: tools/cluster_harness.py's LocalDynamo (the backend of
+    DYNATRONI_E2E_BACKEND) for the test module, with the module's ``TABLE`` created.
+
+    The plugin tests have their own ``ddb`` (plugin_harness.py: moto and dynalite, per session); their
+    ``from plugin_harness import *`` puts it in the module, where it takes the place of this one."""
+    from tools import cluster_harness as h
+
+    assert os.geteuid() == 0, "the end-to-end tests run PostgreSQL as the postgres user: run them as root"
+    with h.LocalDynamo(h.e2e_backend(), log_dir=tmp_path_factory.mktemp(h.e2e_backend())) as d:
+        h.create_table(d.endpoint, request.module.TABLE)
+        yield d

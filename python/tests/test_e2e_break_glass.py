@@ -38,8 +38,6 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 
 from tools import cluster_harness as h  # noqa: E402
@@ -52,14 +50,6 @@ CLI = "breakglass"  # the command's own fault-proxy listener
 # The command's per-attempt timeout is min(10 s, half its 15 s call deadline): the tombstone is held for less, so
 # that the command never gives up on it and retries while it is held.
 HOLD_S = 6.0
-
-
-@pytest.fixture(scope="module")
-def ddb(tmp_path_factory):
-    assert os.geteuid() == 0, "the end-to-end tests run PostgreSQL as the postgres user: run them as root"
-    with h.LocalDynamo(h.e2e_backend(), log_dir=tmp_path_factory.mktemp(h.e2e_backend())) as d:
-        h.create_table(d.endpoint, TABLE)
-        yield d
 
 
 class BreakGlass:

@@ -35,7 +35,6 @@ Run:  /work/main/.venv-e2e/bin/python -m pytest python/tests/test_e2e_cluster.py
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -73,14 +72,6 @@ def _scope(prefix: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def ddb(tmp_path_factory):
-    assert os.geteuid() == 0, "the end-to-end tests run PostgreSQL as the postgres user: run them as root"
-    with h.LocalDynamo(h.e2e_backend(), log_dir=tmp_path_factory.mktemp(h.e2e_backend())) as d:
-        h.create_table(d.endpoint, TABLE)
-        yield d
-
-
 @pytest.fixture(scope="module")
 def fault(ddb, tmp_path_factory):
     """The fault proxy in front of moto (one listener for all of cluster41's nodes)."""

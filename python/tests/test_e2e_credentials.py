@@ -20,8 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 
 from tools import cluster_harness as h  # noqa: E402
@@ -63,14 +61,6 @@ class RotatingCredentials:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def ddb(tmp_path_factory):
-    assert os.geteuid() == 0, "the end-to-end tests run PostgreSQL as the postgres user: run them as root"
-    with h.LocalDynamo(h.e2e_backend(), log_dir=tmp_path_factory.mktemp(h.e2e_backend())) as d:
-        h.create_table(d.endpoint, TABLE)
-        yield d
 
 
 def _renewals(log_path: str) -> List[Dict[str, Any]]:

@@ -13,7 +13,6 @@ the lease held, the missing watchdog let PostgreSQL split. About 40 s. Run as ro
 """
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from pathlib import Path
@@ -28,14 +27,6 @@ from test_e2e_cluster import assert_no_split_brain  # noqa: E402
 
 FAILOVER_TIME = 15.0
 TABLE = "patroni"
-
-
-@pytest.fixture(scope="module")
-def ddb(tmp_path_factory):
-    assert os.geteuid() == 0, "the end-to-end tests run PostgreSQL as the postgres user: run them as root"
-    with h.LocalDynamo(h.e2e_backend(), log_dir=tmp_path_factory.mktemp(h.e2e_backend())) as d:
-        h.create_table(d.endpoint, TABLE)
-        yield d
 
 
 def test_frozen_patroni_without_watchdog_is_flagged_as_split_brain(ddb):

@@ -11,13 +11,10 @@ cluster load: a loop of ~250 cycles a second against DynamoDB). About 40 s. Run 
 """
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from pathlib import Path
 from typing import Dict, List
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,14 +25,6 @@ TABLE = "patroni-gone"
 # Log lines of a node that bootstraps a new cluster or gives up on the old one.
 REINIT = ("trying to bootstrap a new cluster", "initialized a new cluster", "running bootstrap script",
           "system ID mismatch", "aborting start", "removing initialize key")
-
-
-@pytest.fixture(scope="module")
-def ddb(tmp_path_factory):
-    assert os.geteuid() == 0, "the end-to-end tests run PostgreSQL as the postgres user: run them as root"
-    with h.LocalDynamo(h.e2e_backend(), log_dir=tmp_path_factory.mktemp(h.e2e_backend())) as d:
-        h.create_table(d.endpoint, TABLE)
-        yield d
 
 
 def _items(ddb, scope: str) -> Dict[str, dict]:
