@@ -60,7 +60,7 @@ CMAKE_PY_FLAGS = -DPython3_EXECUTABLE=$(abspath $(PY)) -DPython_EXECUTABLE=$(abs
 TEST_STAGES := deps lint-format build ctest build-asan test-asan build-tsan test-tsan fuzz python-install bg:lint-tidy \
   test-python test-python-302 test-e2e
 
-.PHONY: help deps deps-apt lock build build-asan build-tsan test ctest test-asan test-tsan python-install stubs test-python test-python-302 test-e2e test-e2e-dynalite \
+.PHONY: help deps deps-apt lock build build-asan build-tsan test ctest test-asan test-tsan python-install test-python test-python-302 test-e2e test-e2e-dynalite \
   lint lint-format lint-tidy format demo bench wheel wheels wheels-check dist dist-check deb clean distclean chaos chaos-short
 
 help:
@@ -81,7 +81,6 @@ help:
 	@echo "  make fuzz-long  the same, FUZZ_SECONDS=$(FUZZ_SECONDS) each (see fuzz/README.md)"
 	@echo "  make lint       clang-format check + clang-tidy (lint-format, lint-tidy; TIDY_TESTS=1 to include tests)"
 	@echo "  make format     clang-format -i on every C++ source"
-	@echo "  make stubs      regenerate python/dynatroni/_core.pyi (the extension's type stub) after changing a binding"
 	@echo "  make bench      build, then run the benchmarks (bench/run.sh)"
 	@echo "  make chaos      fault injection on a 3-node cluster (all 15 faults, 12+ min); rewrites docs/reliability.md results"
 	@echo "  make chaos-short  the CI subset (kill -9, throttling + dropped replies, a clock step on the sync standby; ~2.5 min)"
@@ -203,7 +202,7 @@ test-tsan: build-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j$(JOBS) --timeout 900 -R '$(TSAN_TESTS)'
 
-# `pip wheel .` (scikit-build-core + nanobind from the venv; build tree kept in build-python/), then `pip install`
+# `pip wheel .` (scikit-build-core from the venv; build tree kept in build-python/), then `pip install`
 # of that wheel: the venv holds exactly the wheel python/tests/test_plain_patroni.py installs into fresh ones.
 WHEELHOUSE := build-python/wheel
 python-install: deps
@@ -211,13 +210,6 @@ python-install: deps
 	$(PY) -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps -w $(WHEELHOUSE) .
 	$(PY) -m pip install --disable-pip-version-check --force-reinstall --no-deps $(WHEELHOUSE)/dynatroni-*.whl
 	chmod -R a+rX $(VENV)
-
-# The extension's type stub, shipped in the wheel beside py.typed: regenerated from the installed extension by
-# nanobind's stubgen, then installed again so that the venv's wheel ships the new one. Run it after changing a
-# binding in python/src/; python/tests/test_stubs.py fails until then.
-stubs: python-install
-	$(PY) -m nanobind.stubgen -q -p python/src/stub_patterns.txt -m dynatroni._core -o python/dynatroni/_core.pyi
-	$(MAKE) --no-print-directory python-install
 
 # Tests that run whole Patroni + PostgreSQL clusters (test-e2e); everything else in python/tests is test-python.
 CLUSTER_TESTS = $(sort $(wildcard python/tests/test_e2e_*.py python/tests/test_chaos*.py))
@@ -333,7 +325,7 @@ bench: build
 # ---------------------------------------------------------------- clean
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-python dist .pytest_cache python/dynatroni/_core*.so
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(DEB_DIR) build-python dist .pytest_cache python/dynatroni/*.so
 	find python -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

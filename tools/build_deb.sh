@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/build_deb.sh WHEEL OUTDIR: builds OUTDIR/dynatroni_<version>_<arch>.deb for Debian's own Patroni from a
-# wheel built for Debian's /usr/bin/python3 (`make deb` passes the one `make python-install` built).
+# py3-none wheel of this machine's platform (`make deb` passes the one `make python-install` built).
 #
 # Debian's patroni package lives in /usr/lib/python3/dist-packages, so the package installs there what the wheel
 # installs beside Patroni in a virtualenv (docs/install.md): our `dynatroni` package, `dynatroni-patroni.pth` and
@@ -37,12 +37,12 @@ cp "$src/control" "$src/changelog" "$work/debian/"
 $python -m zipfile -e "$wheel" "$work/wheel"
 w=$work/wheel
 
-# The extension must be for the Python that runs Debian's Patroni.
-suffix=$($python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-core=$(cd "$w/dynatroni" && ls _core.*.so)
-[ "$core" = "_core$suffix" ] || die "the wheel's $core is not for $python (it loads _core$suffix)"
-pyver=$($python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-pynext=$($python -c 'import sys; print("%d.%d" % (sys.version_info[0], sys.version_info[1] + 1))')
+# The C++ core is a shared library with a C ABI (loaded with ctypes), not a CPython extension: any Python 3 from
+# the wheel's Requires-Python on runs it.
+core=libdynatroni_capi.so
+[ -f "$w/dynatroni/$core" ] || die "the wheel has no dynatroni/$core"
+pymin=$(sed -n 's/^Requires-Python: >=\([0-9.]*\)$/\1/p' "$w/dynatroni-$version.dist-info/METADATA")
+[ -n "$pymin" ] || die "the wheel's METADATA has no Requires-Python: >=X.Y"
 
 root=$work/debian/dynatroni
 site=$root/usr/lib/python3/dist-packages
@@ -72,7 +72,7 @@ install -m755 "$src/postinst" "$src/prerm" "$root/DEBIAN/"
 cd "$work"
 dpkg-shlibdeps -Tdebian/dynatroni.substvars "$root/usr/bin/dynatroni" "$site/dynatroni/$core"
 dpkg-gencontrol -pdynatroni -ldebian/changelog -cdebian/control -fdebian/files -Tdebian/dynatroni.substvars \
-  -Pdebian/dynatroni "-Vpython3:Depends=python3 (>= $pyver~), python3 (<< $pynext)"
+  -Pdebian/dynatroni "-Vpython3:Depends=python3 (>= $pymin~)"
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | LC_ALL=C sort | xargs md5sum >DEBIAN/md5sums)
 chmod 644 "$root/DEBIAN/md5sums"
 cd - >/dev/null

@@ -44,12 +44,13 @@ need = ["dynatroni/__init__.py", "dynatroni/dynamodb.py", "dynatroni/patroni_loa
         "dynatroni/patronictl.py", "dynatroni/patroni_hook.py", "patroni/dcs/dynamodb.py", "dynatroni-patroni.pth"]
 missing = [n for n in need if n not in names]
 assert not missing, missing
-assert any(n.startswith("dynatroni/_core") and n.endswith(".so") for n in names), "no extension"
+assert "dynatroni/_core.py" in names and "dynatroni/libdynatroni_capi.so" in names, "no C++ core"
+assert "-py3-none-" in sys.argv[1], "not a py3-none wheel: " + sys.argv[1]
 assert any(n.endswith(".data/scripts/dynatroni") for n in names), "no dynatroni binary"
 ep = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
 text = zipfile.ZipFile(sys.argv[1]).read(ep).decode()
 assert "patroni-dynamodb = dynatroni.patroni:main" in text and "patronictl-dynamodb = dynatroni.patronictl:main" in text, text
-print("[dist-check] wheel carries the package, the extension, the dynatroni binary and both entry points")
+print("[dist-check] wheel carries the package, the C++ core, the dynatroni binary and both entry points")
 PY
 
 # 2. a fresh virtualenv

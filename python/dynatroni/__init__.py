@@ -1,8 +1,8 @@
 """Dynatroni: a DynamoDB-backed DCS for Patroni, with a C++ core.
 
-The compiled extension ``dynatroni._core`` carries the C++ core; this package re-exports what Python callers
-use. It is loaded on first use: ``dynatroni-patroni.pth`` imports ``dynatroni.patroni_hook`` at every
-interpreter start of the environment, which must not load the extension.
+``dynatroni._core`` carries the C++ core (the shared library ``libdynatroni_capi.so``, loaded with ctypes);
+this package re-exports what Python callers use. It is loaded on first use: ``dynatroni-patroni.pth`` imports
+``dynatroni.patroni_hook`` at every interpreter start of the environment, which must not load the core.
 """
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ class DynamoDB(AbstractDCS):
     # The C++ core owns ttl, loop_wait and retry_timeout (Dcs::timing(), with the safety margin and every
     # deadline derived from them): Patroni's setters hand its values to the core, its getters read them back,
     # and no copy is kept here. With failover_time set, the core took the dial's values when it was made
-    # (python/src/dcs_bindings.cc) and Patroni's own values are ignored.
+    # (python/src/capi.cc) and Patroni's own values are ignored.
     def _set_timing(self, ttl: Optional[float] = None, loop_wait: Optional[float] = None,
                     retry_timeout: Optional[float] = None) -> bool:
         """Hands Patroni's new values (None: unchanged) to the core, unless failover_time fixes them; whether the

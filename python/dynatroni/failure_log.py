@@ -7,7 +7,7 @@ One line per failure (docs/operations.md, "What the log says")::
 
 ``<error>`` is DynamoDB's error code (``ThrottlingException``) or, when DynamoDB never answered, the status
 code (``Unavailable``: a network error, the message says which). Everything comes from the attributes the
-C++ core puts on ``_core.StoreError`` (python/src/dcs_bindings.cc), never from parsing its text.
+C++ core puts on ``_core.StoreError`` (python/src/capi.cc, python/dynatroni/_core.py), never from parsing its text.
 
 The first failure of a kind (what failed + error) is logged at once; further ones within ``interval`` seconds
 are counted, and one summary line per interval says how many there were and repeats the latest

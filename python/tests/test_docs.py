@@ -8,7 +8,7 @@
   actions the code calls, derived by reading the C++ sources, never from a hard-coded copy;
 * the per-command action tables of docs/cli.md and docs/iam.md list exactly what each `dynatroni` subcommand's
   code calls (from run.cc's dispatch through every function and class of cli/ it reaches);
-* docs/install.md names the Debian package of every library the installed extension and `dynatroni` command
+* docs/install.md names the Debian package of every library the installed core library and `dynatroni` command
   link (readelf, ldd, dpkg -S), and which of them PostgreSQL 15 pulls in (apt-cache);
 * docs/systemd/patroni-dynamodb.service has the settings docs/install.md lists, Debian's patroni.service has the
   ones listed for it, every difference has a reason, and nothing every PostgreSQL backend would inherit is set;
@@ -1983,7 +1983,7 @@ def _installed_binaries() -> Dict[str, Path]:
         import dynatroni._core as core
     except ImportError:
         core = None
-    found = {"command": cli, "extension": Path(core.__file__) if core else None}
+    found = {"command": cli, "core library": core.LIBRARY_PATH if core else None}
     missing = [k for k, v in found.items() if v is None or not v.is_file()]
     if missing:
         pytest.skip(f"not installed: {missing} (`make python-install` installs them; `make test` runs it first)")
@@ -2001,7 +2001,7 @@ def _dpkg_package(path: str) -> str:
 
 
 def linked_packages() -> Dict[str, Dict[str, Set[str]]]:
-    """Debian package -> {soname -> which binaries link it}, for the libraries the installed extension and the
+    """Debian package -> {soname -> which binaries link it}, for the libraries the installed core library and the
     `dynatroni` command link directly (ELF NEEDED, resolved by ldd)."""
     readelf = shutil.which("readelf")
     assert readelf, "readelf missing (binutils, via build-essential: `make deps`)"
@@ -2113,7 +2113,7 @@ def _lock_pins() -> Dict[str, Tuple[str, List[str]]]:
 def test_lock_pins_every_package_exactly_with_hashes():
     pins = _lock_pins()
     # the build backend, the test tools and the demo's Patroni are all in it (and so installed from it alone)
-    for name in ("scikit-build-core", "nanobind", "pathspec", "pytest", "moto", "boto3", "botocore", "werkzeug",
+    for name in ("scikit-build-core", "pathspec", "pytest", "moto", "boto3", "botocore", "werkzeug",
                  "flask", "patroni", "psycopg", "python-etcd", "matplotlib", "cfn-lint", "python-hcl2"):
         assert name in pins, f"{name} is not in {LOCK.name}"
     head = LOCK.read_text().splitlines()[:8]

@@ -19,9 +19,9 @@ def test_version_comes_from_version_file(repo_root: Path):
 
 
 def test_package_is_installed_not_imported_from_source(repo_root: Path):
-    # The extension only exists in the installed package, so this guards
+    # The C++ core's library only exists in the installed package, so this guards
     # against tests silently importing python/dynatroni from the checkout.
-    assert Path(dynatroni._core.__file__).name.startswith("_core")
+    assert dynatroni._core.LIBRARY_PATH.parent == Path(dynatroni.__file__).parent
     assert repo_root / "python" not in Path(dynatroni.__file__).parents
 
 
@@ -51,9 +51,20 @@ def test_wheel_contains_only_our_package():
     assert tops == {"dynatroni", "patroni", "dynatroni-patroni.pth"}, tops
     names = {Path(str(f)).name for f in files}
     assert "__init__.py" in names
-    assert any(n.startswith("_core") and n.endswith((".so", ".pyd")) for n in names), names
+    assert {"_core.py", "libdynatroni_capi.so"} <= names, names
 
 
-def test_extension_runs_in_this_interpreter():
+def test_one_wheel_for_every_python_3():
+    # No CPython API in the wheel (the core is a C ABI loaded with ctypes): tagged py3-none-<platform>.
+    tags = [line.split(":", 1)[1].strip() for line in
+            (importlib.metadata.distribution("dynatroni").read_text("WHEEL") or "").splitlines()
+            if line.startswith("Tag:")]
+    assert tags == [f"py3-none-{sysconfig.get_platform().replace('-', '_').replace('.', '_')}"], tags
+    binaries = [str(f) for f in importlib.metadata.files("dynatroni") or []
+                if str(f).endswith((".so", ".pyd", ".pyi"))]
+    assert binaries == ["dynatroni/libdynatroni_capi.so"], binaries
+
+
+def test_core_runs_in_this_interpreter():
     assert sys.modules["dynatroni._core"] is dynatroni._core
     assert callable(dynatroni.sign_dynamodb_request)
