@@ -51,29 +51,51 @@ Result<std::string> NormalizeEndpointUrl(const std::string& url, const std::stri
   return std::move(endpoint.url);
 }
 
+namespace {
+
+// `url` parsed (errors naming `field`), with its source.
+Result<Endpoint> Parsed(std::string_view url, const std::string& field, std::string source) {
+  DYNATRONI_ASSIGN_OR_RETURN(http::Endpoint parsed, http::ParseEndpoint(url, field));
+  Endpoint e;
+  e.url = parsed.url;
+  e.source = std::move(source);
+  e.parsed = std::move(parsed);
+  return e;
+}
+
+}  // namespace
+
 Result<std::optional<Endpoint>> EndpointFromEnvironment(const Env& env) {
   for (const char* name : {"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"}) {
     std::string value = GetEnv(env, name);
     if (value.empty()) continue;
-    DYNATRONI_ASSIGN_OR_RETURN(std::string url, NormalizeEndpointUrl(value, name));
-    return std::optional<Endpoint>(Endpoint{std::move(url), name});
+    DYNATRONI_ASSIGN_OR_RETURN(Endpoint e, Parsed(value, name, name));
+    return std::optional<Endpoint>(std::move(e));
   }
   return std::optional<Endpoint>();
 }
 
 Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region, const Env& env) {
   if (!explicit_url.empty()) {
-    DYNATRONI_ASSIGN_OR_RETURN(std::string url, NormalizeEndpointUrl(explicit_url, "endpoint_url"));
-    return Endpoint{std::move(url), "endpoint_url"};
+    DYNATRONI_ASSIGN_OR_RETURN(Endpoint e, Parsed(explicit_url, "endpoint_url", "endpoint_url"));
+    e.signing_region = region;
+    return e;
   }
   DYNATRONI_ASSIGN_OR_RETURN(std::optional<Endpoint> from_env, EndpointFromEnvironment(env));
-  if (from_env) return std::move(*from_env);
+  if (from_env) {
+    from_env->signing_region = region;
+    return std::move(*from_env);
+  }
   if (!IsPlausibleRegion(region)) {
     return InvalidArgument("cannot build the default DynamoDB endpoint: region \"" + region.substr(0, 64) +
                            "\" is not a valid AWS region name; set the region, e.g. us-east-1");
   }
   const bool china = region.rfind("cn-", 0) == 0;
-  return Endpoint{"https://dynamodb." + region + (china ? ".amazonaws.com.cn" : ".amazonaws.com"), "default"};
+  DYNATRONI_ASSIGN_OR_RETURN(
+      Endpoint e, Parsed("https://dynamodb." + region + (china ? ".amazonaws.com.cn" : ".amazonaws.com"),
+                         "endpoint", "default"));
+  e.signing_region = region;
+  return e;
 }
 
 }  // namespace dynatroni::aws

@@ -22,12 +22,19 @@
 
 #include "core/env.h"
 #include "core/status.h"
+#include "http/endpoint.h"
 
 namespace dynatroni::aws {
 
 struct Endpoint {
   std::string url;     // scheme://host[:port], no trailing slash
   std::string source;  // "endpoint_url", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", "default"
+  // `url` parsed once (http::ParseEndpoint): what a client sends to and signs
+  // for, passed on as is (dynamodb::ClientOptions::parsed_endpoint).
+  http::Endpoint parsed;
+  // What requests to it are signed for (SigV4 credential scope).
+  std::string signing_region;
+  std::string signing_service = "dynamodb";
   [[nodiscard]] bool is_plain_http() const { return url.rfind("http://", 0) == 0; }
 };
 
@@ -49,7 +56,9 @@ Result<std::optional<Endpoint>> EndpointFromEnvironment(const Env& env);
 // plausible region name (lower-case letters, digits and dashes).
 Result<ResolvedRegion> ResolveRegion(const std::string& explicit_region, const Env& env);
 
-// kInvalidArgument when a given URL is not http(s)://host[:port][/].
+// kInvalidArgument when a given URL is not http(s)://host[:port][/]. The
+// result carries the parsed endpoint and the signing region (`region`) and
+// service ("dynamodb").
 Result<Endpoint> ResolveEndpoint(const std::string& explicit_url, const std::string& region, const Env& env);
 
 // Validates one endpoint URL (http::ParseEndpoint); returns it normalized: scheme

@@ -87,6 +87,32 @@ TEST(ResolveEndpoint, ExplicitThenDynamoDbVariableThenGlobalVariableThenDefault)
   EXPECT_EQ(e->url, "https://dynamodb.cn-north-1.amazonaws.com.cn");
 }
 
+// The resolved endpoint comes parsed, with what it is signed for: a client takes
+// it as is (dynamodb::ClientOptions::parsed_endpoint) and parses no URL again.
+TEST(ResolveEndpoint, CarriesTheParsedEndpointAndTheSigningRegionAndService) {
+  ScopedEnv env(kVars);
+  auto e = ResolveEndpoint("HTTP://LocalHost:8000/", "eu-west-1", ProcessEnvironment());
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->parsed.url, e->url);
+  EXPECT_EQ(e->parsed.scheme, "http");
+  EXPECT_EQ(e->parsed.host, "localhost");
+  EXPECT_EQ(e->parsed.port, 8000);
+  EXPECT_EQ(e->parsed.host_header, "localhost:8000");
+  EXPECT_EQ(e->signing_region, "eu-west-1");
+  EXPECT_EQ(e->signing_service, "dynamodb");
+  env.Set("AWS_ENDPOINT_URL", "http://[::1]:4566");
+  e = ResolveEndpoint("", "us-east-2", ProcessEnvironment());
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->parsed.host_header, "[::1]:4566");
+  EXPECT_EQ(e->signing_region, "us-east-2");
+  env.Unset("AWS_ENDPOINT_URL");
+  e = ResolveEndpoint("", "cn-north-1", ProcessEnvironment());
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->parsed.host_header, "dynamodb.cn-north-1.amazonaws.com.cn");
+  EXPECT_EQ(e->parsed.scheme, "https");
+  EXPECT_EQ(e->signing_region, "cn-north-1");
+}
+
 TEST(ResolveEndpoint, BadUrlFromAVariableNamesTheVariable) {
   ScopedEnv env(kVars);
   env.Set("AWS_ENDPOINT_URL_DYNAMODB", "localhost:8000");

@@ -266,8 +266,11 @@ Result<Stack> OpenStack(const DcsConfig& config, const Env& env,
   curl.ca_bundle = config.ca_bundle;
   DYNATRONI_ASSIGN_OR_RETURN(auto transport, http::CurlTransport::Create(curl));
   dynamodb::ClientOptions opts;
-  opts.region = region.region;
+  // The endpoint as resolved and parsed once (aws::ResolveEndpoint): not parsed again.
+  opts.region = endpoint.signing_region;
   opts.endpoint = endpoint.url;
+  opts.parsed_endpoint = endpoint.parsed;
+  opts.signing_service = endpoint.signing_service;
   opts.credentials = std::move(creds);
   opts.transport = std::shared_ptr<http::Transport>(std::move(transport));
   DYNATRONI_ASSIGN_OR_RETURN(auto client, dynamodb::Client::Create(std::move(opts)));

@@ -359,7 +359,7 @@ class Client::Impl {
         clock(opts.clock != nullptr ? opts.clock : SystemClock::Instance()),
         random(opts.random != nullptr ? opts.random : SystemRandom::Instance()),
         endpoint(std::move(e)),
-        signer(opts.region, std::string(kSigningService)) {}
+        signer(opts.region, opts.signing_service) {}
 
   // What one logical call produced.
   struct Outcome {  // NOLINT(bugprone-exception-escape): json's noexcept moves are flagged falsely
@@ -796,8 +796,17 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.region.empty())
     return InvalidArgument("ClientOptions.region is empty; set the AWS region, e.g. us-east-1");
   // The one endpoint parser (http/endpoint.h), once; its messages name the field.
-  DYNATRONI_ASSIGN_OR_RETURN(http::Endpoint endpoint,
-                             http::ParseEndpoint(options.endpoint, "ClientOptions.endpoint"));
+  if (options.signing_service.empty()) {
+    return InvalidArgument("ClientOptions.signing_service is empty; DynamoDB signs for \"dynamodb\"");
+  }
+  http::Endpoint endpoint;
+  if (options.parsed_endpoint) {
+    endpoint = std::move(*options.parsed_endpoint);
+    options.parsed_endpoint.reset();
+    if (options.endpoint.empty()) options.endpoint = endpoint.url;
+  } else {
+    DYNATRONI_ASSIGN_OR_RETURN(endpoint, http::ParseEndpoint(options.endpoint, "ClientOptions.endpoint"));
+  }
   while (options.endpoint.size() > 8 && options.endpoint.back() == '/') options.endpoint.pop_back();
   if (!options.credentials)
     return InvalidArgument("ClientOptions.credentials is null; give a credentials provider");

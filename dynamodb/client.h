@@ -46,6 +46,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "dynamodb/attribute_value.h"
+#include "http/endpoint.h"
 #include "http/transport.h"
 
 namespace dynatroni::dynamodb {
@@ -73,8 +74,13 @@ struct RetryPolicy {
 };
 
 struct ClientOptions {
-  std::string region;                                     // required
-  std::string endpoint;                                   // scheme://host[:port]
+  std::string region;    // required
+  std::string endpoint;  // scheme://host[:port]
+  // The endpoint already parsed (aws::ResolveEndpoint's `parsed`): used as is,
+  // `endpoint` then only names it. Unset: Create parses `endpoint`.
+  std::optional<http::Endpoint> parsed_endpoint;
+  // The SigV4 service requests are signed for (aws::Endpoint::signing_service).
+  std::string signing_service = "dynamodb";
   std::shared_ptr<aws::CredentialsProvider> credentials;  // required
   std::shared_ptr<http::Transport> transport;             // required
   Clock* clock = nullptr;                                 // default: SystemClock

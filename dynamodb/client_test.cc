@@ -1577,6 +1577,29 @@ TEST_F(DynamoDbClient, CreateValidatesOptions) {
       "fragment allowed); expected http(s)://host[:port], e.g. http://127.0.0.1:8000");
 }
 
+// An endpoint parsed once by aws::ResolveEndpoint is taken as is: the request goes
+// to it and is signed for it and for the given service; the client parses nothing.
+TEST_F(DynamoDbClient, TakesAParsedEndpointAndSigningServiceAsGiven) {
+  auto parsed = http::ParseEndpoint("http://[::1]:9000", "endpoint");
+  ASSERT_TRUE(parsed.ok());
+  ClientOptions o = Opts(transport_, &clock_, &random_);
+  o.endpoint.clear();
+  o.parsed_endpoint = *parsed;
+  o.signing_service = "dynamodb-test";
+  auto client = Client::Create(o);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_EQ((*client)->endpoint(), "http://[::1]:9000");
+  Ok(json::object());
+  auto got = (*client)->GetItem(Get("tbl", Key("c", "leader"), true, "", {}), In(seconds(2)));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  const auto req = transport_->requests().at(0);
+  EXPECT_EQ(req.url(), "http://[::1]:9000/");
+  EXPECT_EQ(Header(0, "host"), "[::1]:9000");
+  EXPECT_NE(Header(0, "authorization").find("/us-east-1/dynamodb-test/aws4_request"), std::string::npos);
+  o.signing_service.clear();
+  EXPECT_EQ(Client::Create(o).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(DynamoDbClient, IsSafeForConcurrentUse) {
   transport_->set_latency(Duration::zero());
   std::atomic<int> n{0};
