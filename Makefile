@@ -93,6 +93,8 @@ help:
 	@echo "  make wheels-check  make wheels, then pip install it into fresh bullseye, bookworm and trixie chroots"
 	@echo "                  (no compiler) and run the plugin conformance tests in each"
 	@echo "  make dist-check make dist, then install the wheel into a fresh virtualenv and run the plugin tests"
+	@echo "  make wheels-arm64  the core, its unit tests and the dynatroni command cross-built for aarch64 in a bullseye"
+	@echo "                  chroot and run under qemu-aarch64-static (root; not part of make test; docs/install.md)"
 	@echo "  make deb        $(DEB_DIR)/dynatroni_<version>_amd64.deb for Debian's patroni package (from the python-install wheel; lintian)"
 	@echo "  make clean      remove build trees;  make distclean  also $(VENV) and node_modules"
 	@echo
@@ -266,6 +268,19 @@ wheels:
 # the plugin conformance tests run against moto and dynalite on the host's loopback (packaging/wheels/check.sh).
 wheels-check: wheels deps
 	$(SUDO) env PY=$(abspath $(PY)) packaging/wheels/check.sh $(WHEELS_DIR)
+
+# arm64 (issue #20 part 2, docs/install.md "Portable wheels"): the static aarch64 dependencies, the core's unit tests
+# and the `dynatroni` command cross-built with clang-16 in the bullseye chroot (cmake/toolchain-aarch64-linux-gnu.cmake),
+# then run under qemu-aarch64-static -L (this host has no binfmt_misc). As root. Not part of `make test`.
+# GTEST_FILTER narrows the unit tests run under emulation.
+.PHONY: wheels-arm64
+WHEELS_ARM64_DIR ?= dist/wheels-arm64
+wheels-arm64:
+	@command -v debootstrap >/dev/null || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; }
+	@command -v qemu-aarch64-static >/dev/null || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-user-static; }
+	$(SUDO) env $(if $(GTEST_FILTER),GTEST_FILTER='$(GTEST_FILTER)') packaging/wheels/build-arm64.sh $(WHEELS_ARM64_DIR)
 
 # The Debian package for Debian's own patroni (bookworm, 3.0.2 on /usr/bin/python3): the wheel python-install built,
 # laid out beside Patroni in /usr/lib/python3/dist-packages by tools/build_deb.sh (packaging/deb/, docs/install.md),
