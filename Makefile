@@ -274,6 +274,7 @@ wheels-check: wheels deps
 # then run under qemu-aarch64-static -L (this host has no binfmt_misc). As root. Not part of `make test`.
 # GTEST_FILTER narrows the unit tests run under emulation. Then the aarch64 wheel (py3-none-manylinux_2_31_aarch64),
 # loaded by bullseye's arm64 Python under qemu; with the venv of `make deps` (PY) against moto on the loopback.
+# CONFORMANCE=1 also runs python/tests/test_plugin_conformance.py there (aarch64 wheels from PyPI).
 .PHONY: wheels-arm64
 WHEELS_ARM64_DIR ?= dist/wheels-arm64
 wheels-arm64:
@@ -281,7 +282,8 @@ wheels-arm64:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; }
 	@command -v qemu-aarch64-static >/dev/null || { $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends qemu-user-static; }
-	$(SUDO) env $(if $(GTEST_FILTER),GTEST_FILTER='$(GTEST_FILTER)') $(if $(wildcard $(PY)),PY=$(abspath $(PY))) \
+	$(SUDO) env $(if $(GTEST_FILTER),GTEST_FILTER='$(GTEST_FILTER)') $(if $(CONFORMANCE),CONFORMANCE=$(CONFORMANCE)) \
+	  $(if $(wildcard $(PY)),PY=$(abspath $(PY))) \
 	  packaging/wheels/build-arm64.sh $(WHEELS_ARM64_DIR)
 
 # The Debian package for Debian's own patroni (bookworm, 3.0.2 on /usr/bin/python3): the wheel python-install built,

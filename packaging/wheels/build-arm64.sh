@@ -32,6 +32,13 @@
 #                with the repaired wheel unpacked onto PYTHONPATH: packaging/wheels/smoke-arm64.py, and with PY (a
 #                Python with moto, e.g. the venv of `make deps`) two members racing for the leader key against moto
 #                on the host's loopback (tools/local_dynamodb.py)
+#  11. conformance  (CONFORMANCE=1, with PY) python/tests/test_plugin_conformance.py under the same emulated Python
+#                against moto and dynalite on the host's loopback: Patroni 4.1.5, psycopg, psutil, pytest and boto3
+#                from PyPI as aarch64 wheels (pip install --target /opt/arm64-site --platform manylinux2014_aarch64;
+#                Patroni and ydiff, pure Python, --no-deps) and the repaired wheel unpacked beside them. The three
+#                tests that run Patroni's --validate-config need PostgreSQL's programs in /usr/lib/postgresql and
+#                are left out (-k): the build chroot has no PostgreSQL, and an arm64 one could not be exec'd from
+#                the emulated Python without binfmt_misc.
 #
 # JOBS (default 2) and NICE (default 19): parallelism and priority of the compiles. GTEST_FILTER: the unit tests
 # run under qemu. SKIP_TESTS=1 skips the unit tests.
@@ -262,6 +269,33 @@ if [[ -n ${PY:-} && -x ${PY:-} ]] && "$PY" -c 'import moto' 2>/dev/null; then
 else
   echo "[arm64] no PY with moto: the smoke script runs without a DynamoDB"
   smoke
+fi
+if [[ ${CONFORMANCE:-0} == 1 ]]; then
+  phase conformance "python/tests/test_plugin_conformance.py under qemu (moto + dynalite on the host's loopback)"
+  [[ -n ${PY:-} ]] || { echo "[arm64] CONFORMANCE=1 needs PY (a Python with moto; make deps)" >&2; exit 2; }
+  in_chroot -- sh -c '
+    set -e
+    S=/opt/arm64-site
+    stamp="$*"
+    if [ "$(cat $S/.stamp 2>/dev/null)" != "$stamp" ]; then
+      rm -rf $S
+      pip="/opt/buildtools/bin/python -m pip install -q --disable-pip-version-check --progress-bar off --target $S"
+      $pip --platform manylinux2014_aarch64 --python-version 3.9 --implementation cp --abi cp39 --only-binary=:all: \
+        "$@" 2>&1 | grep -v "Requires-Python" || true
+      $pip --no-deps "patroni==4.1.5" "ydiff>=1.2.0,<1.5,!=1.4.0,!=1.4.1"
+      echo "$stamp" >$S/.stamp
+    fi
+    rm -rf $S/dynatroni $S/dynatroni-*.dist-info $S/dynatroni-*.data
+    cp -a /opt/arm64-wheel/. $S/  # the repaired wheel, unpacked by the repair phase (patroni/dcs/dynamodb.py too)
+    ls $S | grep -E "^(patroni|psycopg|psutil|pytest|boto3)-" | tr "\n" " "; echo' sh \
+    "pytest>=8,<10" "boto3>=1.34,<2" "psycopg[binary]>=3.2,<3.4" urllib3 PyYAML click prettytable python-dateutil psutil
+  (cd "$REPO" && "$PY" -m tools.local_dynamodb run -- bash -c '
+    "$0" run "$1" --ro-bind "$2:/src" --cwd /src -- env DYNATRONI_TEST_ENDPOINTS="$DYNATRONI_TEST_ENDPOINTS" \
+      qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$3 -E PYTHONDONTWRITEBYTECODE=1 \
+      /opt/arm64-py/usr/bin/python3.9 -c "import site, sys; site.addsitedir(\"/opt/arm64-site\"); import pytest; \
+sys.exit(pytest.main(sys.argv[1:]))" -q -p no:cacheprovider \
+      -k "not validate_config and not patroni_start_with_a_bad_setting" python/tests/test_plugin_conformance.py' \
+    "$CHROOT" "$SUITE" "$REPO" "$ARM64_LIBS")
 fi
 phase "" ""
 ls -l "$OUT"
