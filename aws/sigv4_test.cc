@@ -7,23 +7,15 @@
 #include <gtest/gtest.h>
 
 #include "aws/crypto.h"
+#include "aws/sigv4_test_support.h"
 
 namespace dynatroni::aws {
 namespace {
 
 using namespace std::chrono_literals;
 
-// 2015-08-30T12:36:00Z, the AWS test-suite time.
-const WallTime kSuiteTime = WallTime(std::chrono::sys_days(std::chrono::year(2015) / 8 / 30)) + 12h + 36min;
-
-Credentials ExampleCreds(std::string token = "") {
-  Credentials c;
-  c.access_key_id = "AKIDEXAMPLE";
-  c.secret_access_key = SecretString("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
-  c.session_token = SecretString(std::move(token));
-  c.source = "static";
-  return c;
-}
+using testing::ExampleCreds;  // aws/sigv4_test_support.h
+using testing::kSuiteTime;
 
 SigningInput BasicInput() {
   SigningInput in;

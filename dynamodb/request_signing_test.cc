@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "aws/sigv4.h"
+#include "aws/sigv4_test_support.h"
 #include "http/endpoint.h"
 
 // The DynamoDB request shape and its signature (moved from aws/sigv4_test.cc
@@ -21,17 +22,8 @@ using aws::SecretString;
 using aws::Signer;
 using aws::SigningInput;
 
-// 2015-08-30T12:36:00Z, the AWS test-suite time.
-const WallTime kSuiteTime = WallTime(std::chrono::sys_days(std::chrono::year(2015) / 8 / 30)) + 12h + 36min;
-
-Credentials ExampleCreds(std::string token = "") {
-  Credentials c;
-  c.access_key_id = "AKIDEXAMPLE";
-  c.secret_access_key = SecretString("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
-  c.session_token = SecretString(std::move(token));
-  c.source = "static";
-  return c;
-}
+using aws::testing::ExampleCreds;  // aws/sigv4_test_support.h
+using aws::testing::kSuiteTime;
 
 constexpr std::string_view kBody = R"({"TableName":"t","Key":{"k":{"S":"v"}}})";
 
