@@ -28,6 +28,7 @@
   failure python/tests/test_plugin_failure_log.py produces, quoting a line of the shape that test asserts
   (python/tests/failure_lines.py);
 * docs/README.md links every page of docs/, and every relative link in docs/ resolves;
+* every link to a heading (`#section`, `page.md#section`) names a heading that page has;
 * docs/systemd/patroni-dynamodb.service is accepted by `systemd-analyze verify`;
 * the version lives in VERSION only, and CHANGELOG.md has an entry for it;
 * docs/install.md lists exactly the files the wheel adds to site-packages beside its package (from its RECORD);
@@ -1877,6 +1878,33 @@ def test_docs_index_links_every_page_and_every_relative_link_resolves():
                 continue
             if not (md.parent / target).exists():
                 broken.append(f"{md.name}: {target}")
+    assert not broken, broken
+
+
+def _heading_anchors(md: Path) -> Set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation but "-" and "_" dropped, spaces to "-";
+    a repeated heading gets "-1", "-2", ... Code blocks hold no headings."""
+    text = re.sub(r"^```.*?^```", "", md.read_text(), flags=re.M | re.S)
+    seen: Dict[str, int] = {}
+    anchors = set()
+    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower().replace("`", "")).replace(" ", "-")
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        anchors.add(slug if n == 0 else f"{slug}-{n}")
+    return anchors
+
+
+def test_every_link_to_a_heading_names_one_that_exists():
+    """A link like (#section) or (page.md#section) in docs/ or CHANGELOG.md points at a heading of that page."""
+    broken = []
+    for md in [*DOCS.glob("*.md"), REPO / "CHANGELOG.md", REPO / "README.md"]:
+        for target, fragment in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", md.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue
+            page = (md.parent / target) if target else md
+            if page.suffix == ".md" and page.exists() and fragment not in _heading_anchors(page):
+                broken.append(f"{md.name}: ({target}#{fragment})")
     assert not broken, broken
 
 
