@@ -134,10 +134,13 @@ TEST_F(CacheTest, ShortDeadlineInsideTheWindowServesCache) {
 
 TEST_F(CacheTest, BackgroundRefreshStartsAheadOfTheWindow) {
   auto p = Make(true);
-  ASSERT_TRUE(Get(*p).ok());
-  clock_.Advance(minutes(54) + seconds(30));  // 5.5 min left: background point (6 min) passed
+  ASSERT_TRUE(Get(*p).ok());  // starts the background thread
+  // Blocked before the clock moves: the thread may first look at the clock at any moment from here on (late
+  // under qemu), and a refresh it starts once the background point has passed must not finish before the
+  // two Get calls below.
   inner_->SetBlock(true);
-  auto c = Get(*p);  // returns at once with the cached credentials...
+  clock_.Advance(minutes(54) + seconds(30));  // 5.5 min left: background point (6 min) passed
+  auto c = Get(*p);                           // returns at once with the cached credentials...
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->access_key_id, "ASIA1");
   ASSERT_TRUE(inner_->WaitForCalls(2));  // ...while the thread refreshes
