@@ -24,9 +24,13 @@ JOBS ?= 2
 BUILD_TYPE ?= RelWithDebInfo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := build-essential cmake ninja-build pkg-config libssl-dev libcurl4-openssl-dev \
-  nlohmann-json3-dev libboost-dev libgtest-dev googletest zlib1g-dev clang libclang-rt-dev clang-format clang-tidy \
-  python3-venv python3-dev postgresql patroni libyaml-cpp-dev \
+# What `pip install .` needs to build the core, one package a line: the list docs/install.md shows (python/tests/
+# test_docs.py checks it) and `make source-check` installs alone into a fresh Debian 12 chroot to build there. No
+# python3-dev: the core is a C ABI library loaded with ctypes, and no PyPI package of $(LOCK) compiles C at install
+# (each with C in it comes as a manylinux wheel).
+BUILD_PACKAGES := $(shell sed 's/\#.*//' packaging/source/build-deps.txt)
+APT_PACKAGES := $(BUILD_PACKAGES) libgtest-dev googletest clang libclang-rt-dev clang-format clang-tidy \
+  python3-venv postgresql patroni \
   python3-pytest python3-boto3 faketime etcd-server dpkg-dev prometheus
 VENV_STAMP := $(VENV)/.dynatroni-deps
 # The virtualenv is built from the lock alone: every PyPI package pinned with its hashes, compiled from
@@ -93,6 +97,8 @@ help:
 	@echo "  make wheels-check  make wheels, then pip install it into fresh bullseye, bookworm and trixie chroots"
 	@echo "                  (no compiler) and run the plugin conformance tests in each"
 	@echo "  make dist-check make dist, then install the wheel into a fresh virtualenv and run the plugin tests"
+	@echo "  make source-check  pip install . in a fresh Debian 12 chroot with only the documented build dependencies"
+	@echo "                  (no python3-dev), then the plugin conformance tests and pip uninstall (root; not part of make test)"
 	@echo "  make wheels-arm64  the core, its unit tests and the dynatroni command cross-built for aarch64 in a bullseye"
 	@echo "                  chroot and run under qemu-aarch64-static (root; not part of make test; docs/install.md)"
 	@echo "  make deb        $(DEB_DIR)/dynatroni_<version>_amd64.deb for Debian's patroni package (from the python-install wheel; lintian)"
@@ -268,6 +274,16 @@ wheels:
 # the plugin conformance tests run against moto and dynalite on the host's loopback (packaging/wheels/check.sh).
 wheels-check: wheels deps
 	$(SUDO) env PY=$(abspath $(PY)) packaging/wheels/check.sh $(WHEELS_DIR)
+
+# Building from source (issue #20 part 4, docs/install.md "3. From source"): `pip install .` in a fresh Debian 12 chroot
+# with only packaging/source/build-deps.txt and python3-venv (no python3-dev, no Python.h), then the installed files,
+# a smoke test, the plugin conformance tests against moto and dynalite on the host's loopback, and `pip uninstall`
+# (packaging/source/check.sh). As root. Not part of `make test`.
+.PHONY: source-check
+source-check: deps
+	@command -v debootstrap >/dev/null || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; }
+	$(SUDO) env PY=$(abspath $(PY)) JOBS=$(JOBS) packaging/source/check.sh
 
 # arm64 (issue #20 part 2, docs/install.md "Portable wheels"): the static aarch64 dependencies, the core's unit tests
 # and the `dynatroni` command cross-built with clang-16 in the bullseye chroot (cmake/toolchain-aarch64-linux-gnu.cmake),
