@@ -9,7 +9,8 @@
 * the per-command action tables of docs/cli.md and docs/iam.md list exactly what each `dynatroni` subcommand's
   code calls (from run.cc's dispatch through every function and class of cli/ it reaches);
 * docs/install.md names the Debian package of every library the installed core library and `dynatroni` command
-  link (readelf, ldd, dpkg -S), and which of them PostgreSQL 15 pulls in (apt-cache);
+  link (readelf, ldd, dpkg -S), and which of them PostgreSQL 15 pulls in (apt-cache); its build dependencies are
+  packaging/source/build-deps.txt, which `make deps` installs and `make source-check` builds with alone;
 * docs/systemd/patroni-dynamodb.service has the settings docs/install.md lists, Debian's patroni.service has the
   ones listed for it, every difference has a reason, and nothing every PostgreSQL backend would inherit is set;
 * docs/migration.md pins the earlier module's defaults, and the `dynatroni doctor` warning it shows is what
@@ -2076,6 +2077,45 @@ def test_install_md_names_the_runtime_packages_of_what_is_installed():
     pulled = set(re.findall(r"^\s*(?:Pre)?Depends: (\S+)$", r.stdout, re.M))
     for pkg, (_, _, pg) in rows.items():
         assert (pkg in pulled) == (pg == "yes"), f"{pkg}: docs/install.md says {pg!r} for PostgreSQL 15"
+
+
+BUILD_DEPS = REPO / "packaging" / "source" / "build-deps.txt"
+
+
+def build_packages() -> List[str]:
+    """packaging/source/build-deps.txt: the Debian 12 packages `pip install .` needs (one a line, # comments)."""
+    lines = [ln.split("#", 1)[0].strip() for ln in BUILD_DEPS.read_text().splitlines()]
+    return [ln for ln in lines if ln]
+
+
+def test_install_md_build_dependencies_are_the_list_make_source_check_builds_with():
+    """docs/install.md's build dependencies are exactly packaging/source/build-deps.txt, the one list: `make deps`
+    installs it (the Makefile reads the file) and packaging/source/check.sh (`make source-check`) installs it alone,
+    with python3-venv, into a fresh Debian 12 chroot and builds there with `pip install .`. python3-dev is in it
+    exactly when the CMake build looks for Python's headers."""
+    listed = build_packages()
+    assert len(set(listed)) == len(listed), f"{BUILD_DEPS.name}: a package twice: {listed}"
+    text = (DOCS / "install.md").read_text()
+    m = re.search(r"<!-- build-packages -->\n```\w*\napt-get install ([^\n]+)\n```", text)
+    assert m, "docs/install.md: no apt-get line after <!-- build-packages -->"
+    documented = m.group(1).split()
+    assert set(documented) == set(listed) and len(documented) == len(listed), \
+        f"docs/install.md lists {documented}; {BUILD_DEPS.relative_to(REPO)} has {listed}: " \
+        f"missing {sorted(set(listed) - set(documented))}, extra {sorted(set(documented) - set(listed))}"
+    r = subprocess.run(["make", "-s", "--no-print-directory", "--eval", "print-apt-packages: ; @echo $(APT_PACKAGES)",
+                        "print-apt-packages"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert set(listed) <= set(r.stdout.split()), f"make deps misses {sorted(set(listed) - set(r.stdout.split()))}"
+    script = (REPO / "packaging" / "source" / "check.sh").read_text()
+    assert "packaging/source/build-deps.txt" in script and '"${BUILD_DEPS[@]}" python3-venv' in script
+    cmake = []
+    for root, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if not d.startswith(("build", "node_modules", ".", "dist"))]
+        cmake += [(Path(root) / f).read_text() for f in files if f == "CMakeLists.txt" or f.endswith(".cmake")]
+    assert len(cmake) > 5, "no CMake files found"
+    headers = re.search(r"find_package\(\s*Python3?\b[^)]*\b(Development|Module)", "\n".join(cmake))
+    assert ("python3-dev" in listed) == bool(headers), \
+        "python3-dev belongs in the build dependencies exactly when CMake looks for Python's headers"
 
 
 def test_version_lives_in_version_file_only():
