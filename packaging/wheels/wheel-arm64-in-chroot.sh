@@ -6,7 +6,8 @@
 # backend: the wheel holds no CPython extension (the core is a C ABI library loaded with ctypes), so no aarch64
 # Python is needed. scikit-build-core takes the platform tag from packaging.tags, which reads
 # sysconfig.get_platform(), which honours _PYTHON_HOST_PLATFORM: linux-aarch64 makes the tag py3-none-linux_aarch64.
-# The CMake build tree is kept in /opt/build-arm64/wheel.
+# The CMake build tree is kept in /opt/build-arm64/wheel. The licence texts of what the wheel bundles
+# (licenses-in-chroot.sh, with the arm64 libc++ packages' copyright files) go into .dist-info/licenses/third-party/.
 set -e
 export PATH=/opt/buildtools/bin:$PATH
 export CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-2}
@@ -21,9 +22,12 @@ cd /opt/src-arm64
 /opt/buildtools/bin/python -c 'import tomli, sys; print("\n".join(tomli.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
   >/opt/build-arm64/wheel/build-requires.txt
 /opt/buildtools/bin/python -m pip install -q --disable-pip-version-check --progress-bar off -r /opt/build-arm64/wheel/build-requires.txt
+[ ! -e third-party ] || { echo "wheel-arm64: the source tree has a third-party/ of its own" >&2; exit 1; }
+/bin/sh /wheels/licenses-in-chroot.sh /opt/dyn-deps-arm64 /opt/arm64-root /opt/src-arm64/third-party
 _PYTHON_HOST_PLATFORM=linux-aarch64 nice -n "${NICE:-19}" /opt/buildtools/bin/python -m pip wheel \
   --disable-pip-version-check --progress-bar off --no-deps --no-build-isolation -w /opt/wheelhouse-arm64 \
-  -C 'build-dir=/opt/build-arm64/wheel/{wheel_tag}' -C build.verbose=false . >/opt/build-arm64/wheel/pip-wheel.log 2>&1 || {
+  -C 'build-dir=/opt/build-arm64/wheel/{wheel_tag}' -C build.verbose=false \
+  -C 'wheel.license-files=LICEN[CS]E*;COPYING*;NOTICE*;AUTHORS*;third-party/**/*' . >/opt/build-arm64/wheel/pip-wheel.log 2>&1 || {
   grep -A25 -m3 -E "FAILED:|CMake Error" /opt/build-arm64/wheel/pip-wheel.log || tail -40 /opt/build-arm64/wheel/pip-wheel.log
   echo "wheel-arm64: pip wheel failed (log: /opt/build-arm64/wheel/pip-wheel.log in the chroot)" >&2
   exit 1

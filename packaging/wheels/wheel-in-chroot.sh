@@ -3,6 +3,7 @@
 # /opt/wheel-src into /opt/wheelhouse, with bullseye's Python and whatever build backend pyproject.toml names (from
 # PyPI), compiled by clang-16 against a static libc++ 16 and the static
 # dependencies in /opt/dyn-deps (DYNATRONI_STATIC_DEPS=ON). The CMake build tree is kept in /opt/wheel-build.
+# The licence texts of what it bundles (licenses-in-chroot.sh) go into the wheel's .dist-info/licenses/third-party/.
 set -e
 export PATH=/opt/buildtools/bin:$PATH CC=clang-16 CXX=clang++-16
 export CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-2}
@@ -18,8 +19,13 @@ cd /opt/wheel-src
 /opt/buildtools/bin/python -c 'import tomli, sys; print("\n".join(tomli.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
   >/opt/wheel-build/build-requires.txt
 /opt/buildtools/bin/python -m pip install -q --disable-pip-version-check --progress-bar off -r /opt/wheel-build/build-requires.txt
+# scikit-build-core copies wheel.license-files (globs, relative to the source tree) into .dist-info/licenses/,
+# keeping their paths; its default globs are kept, for a licence file of our own.
+[ ! -e third-party ] || { echo "wheel: the source tree has a third-party/ of its own" >&2; exit 1; }
+/bin/sh /wheels/licenses-in-chroot.sh /opt/dyn-deps / /opt/wheel-src/third-party
 nice -n "${NICE:-19}" /opt/buildtools/bin/python -m pip wheel --disable-pip-version-check --progress-bar off \
-  --no-deps --no-build-isolation -w /opt/wheelhouse -C build-dir=/opt/wheel-build/{wheel_tag} -C build.verbose=false . \
+  --no-deps --no-build-isolation -w /opt/wheelhouse -C build-dir=/opt/wheel-build/{wheel_tag} -C build.verbose=false \
+  -C 'wheel.license-files=LICEN[CS]E*;COPYING*;NOTICE*;AUTHORS*;third-party/**/*' . \
   >/opt/wheel-build/pip-wheel.log 2>&1 || {
   grep -A25 -m3 -E "FAILED:|CMake Error" /opt/wheel-build/pip-wheel.log || tail -40 /opt/wheel-build/pip-wheel.log
   echo "wheel: pip wheel failed (log: /opt/wheel-build/pip-wheel.log in the chroot)" >&2
