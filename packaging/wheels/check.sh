@@ -6,7 +6,8 @@
 #   packaging/wheels/check.sh [WHEEL_DIR]      (as root; WHEEL_DIR defaults to dist/wheels, what `make wheels` made)
 #
 # First, once: packaging/wheels/check-licenses.sh, the licence texts of what each wheel bundles are in its
-# .dist-info/licenses/third-party/ (a missing one fails the check, after the suites have run). Then for each suite
+# .dist-info/licenses/third-party/ (a missing one fails the check, after the suites have run), and
+# packaging/wheels/check-needs.sh, the shared libraries each wheel needs are those docs/install.md names. Then for each suite
 # of SUITES (default: bullseye bookworm trixie), printing each phase with its elapsed seconds:
 #   chroot    a pristine minbase chroot (tools/chroot.sh create with CHROOT_CACHE=$PRISTINE: debootstrap once,
 #             never run in) copied anew to $WORK/SUITE-amd64
@@ -128,6 +129,8 @@ open(\"/tmp/dynatroni\", \"wb\").write(z.read(n))" "$w"
 failed=()
 phase licenses "packaging/wheels/check-licenses.sh: the bundled components' licence texts in each wheel"
 "$REPO/packaging/wheels/check-licenses.sh" "$WHEELS"/dynatroni-*.whl || failed+=(licenses)
+phase needs "packaging/wheels/check-needs.sh: the libraries each wheel needs are those docs/install.md names"
+"$REPO/packaging/wheels/check-needs.sh" "$WHEELS"/dynatroni-*.whl || failed+=(needs)
 phase ""
 for suite in $SUITES; do
   # Not in an if/|| (errexit would be off inside): the subshell stops at its first failing command.
