@@ -28,17 +28,28 @@
 #   9. repair    `auditwheel repair` into OUT_DIR (--plat auto; the result must be manylinux_2_31_aarch64),
 #                `auditwheel show`; `file` of the shared library and of the command inside the wheel
 #  10. python    bullseye's arm64 python3.9-minimal, libpython3.9-stdlib and the libraries they need (`apt-get
-#                download` with the newest version the mirror serves, `dpkg -x` into /opt/arm64-py), run under qemu
-#                with the repaired wheel unpacked onto PYTHONPATH: packaging/wheels/smoke-arm64.py, and with PY (a
-#                Python with moto, e.g. the venv of `make deps`) two members racing for the leader key against moto
-#                on the host's loopback (tools/local_dynamodb.py)
-#  11. conformance  (CONFORMANCE=1, with PY) python/tests/test_plugin_conformance.py under the same emulated Python
-#                against moto and dynalite on the host's loopback: Patroni 4.1.5, psycopg, psutil, pytest and boto3
-#                from PyPI as aarch64 wheels (pip install --target /opt/arm64-site --platform manylinux2014_aarch64;
-#                Patroni and ydiff, pure Python, --no-deps) and the repaired wheel unpacked beside them. The three
-#                tests that run Patroni's --validate-config need PostgreSQL's programs in /usr/lib/postgresql and
-#                are left out (-k): the build chroot has no PostgreSQL, and an arm64 one could not be exec'd from
-#                the emulated Python without binfmt_misc.
+#                download` with the newest version the mirror serves, `dpkg -x` into /opt/arm64-py), plus
+#                python3-distutils and python3-lib2to3 (architecture all: pip on Python 3.9 imports distutils).
+#                Under qemu: `python3.9 -m venv --without-pip /opt/arm64-venv`, pip PIP_VERSION into it from the
+#                pip wheel run as a zip (kept while both stay the same), then `pip install` of the repaired wheel
+#                from OUT_DIR: pip takes the manylinux_2_31_aarch64 tag from the emulated glibc, and the same
+#                wheel renamed to manylinux_2_32_aarch64 must be refused. packaging/wheels/smoke-arm64.py runs
+#                with the venv's Python, and with PY (a Python with moto, e.g. the venv of `make deps`) the
+#                installed aarch64 `dynatroni` command creates a table in moto on the host's loopback
+#                (tools/local_dynamodb.py) and two members race for the leader key. The console scripts pip
+#                writes start with "#!/opt/arm64-venv/bin/python", which this machine cannot exec: they run as
+#                arguments of the emulated Python.
+#  11. conformance  (CONFORMANCE=1, with PY) python/tests/test_plugin_conformance.py, all of it, under the same
+#                emulated Python against moto and dynalite on the host's loopback. pip under qemu resolves and
+#                installs Patroni 4.1.5, pytest, boto3, psycopg[binary] and psutil into the venv as aarch64 wheels
+#                from PyPI (once, stamp file); only ydiff (Patroni needs <1.5, sdists only on PyPI) is built
+#                into a pure-Python wheel by the chroot's amd64 pip first, because building an sdist makes pip
+#                exec the aarch64 interpreter. The three tests that run Patroni's --validate-config get bullseye's
+#                amd64 postgresql-13 (installed into the chroot when missing, with a policy-rc.d that starts no
+#                daemon): x86-64 programs, which the emulated Python execs natively (qemu-user hands execve to the
+#                kernel); the validator runs them only for their version. They start Patroni as
+#                [sys.executable, "-m", ...]: sys.executable is /opt/arm64-venv/bin/python-qemu, a /bin/sh script
+#                that runs the venv's Python under qemu (-0 keeps it as argv[0], so the venv is found from it).
 #
 # JOBS (default 2) and NICE (default 19): parallelism and priority of the compiles. GTEST_FILTER: the unit tests
 # run under qemu. SKIP_TESTS=1 skips the unit tests.
@@ -62,6 +73,8 @@ PLAT=manylinux_2_31_aarch64
 # bullseye's arm64 Python and what its interpreter and standard library modules load (phase 10).
 PY_ARM64_DEBS="python3.9-minimal libpython3.9-minimal libpython3.9-stdlib libffi7 libssl1.1 libexpat1 libbz2-1.0
   liblzma5 libsqlite3-0 libmpdec3 libcrypt1 libuuid1 libtinfo6 libncursesw6 libreadline8 libdb5.3"
+# Architecture "all": pip on Python 3.9 imports distutils, which Debian ships apart from the standard library.
+PY_ALL_DEBS="python3-distutils python3-lib2to3"
 # arm64 packages unpacked into /opt/arm64-root: the versions this machine's mirror serves (bullseye-security's
 # LLVM 16, bullseye's zlib).
 LLVM_ARM64_VERSION=${LLVM_ARM64_VERSION:-1:16.0.6-15~deb11u2}
@@ -225,72 +238,132 @@ in_chroot --bind "$OUT:/out" -- /bin/sh -c "
     file -b /opt/arm64-wheel/dynatroni/libdynatroni_capi.so /opt/arm64-wheel/*.data/scripts/dynatroni
   done"
 
-phase python "bullseye's arm64 Python 3.9 (apt-get download, dpkg -x into /opt/arm64-py) under qemu, the wheel on PYTHONPATH"
+phase python "bullseye's arm64 Python 3.9 under qemu: a venv, pip $PIP_VERSION, pip install of the repaired wheel"
 in_chroot -- sh -c '
   set -e
   stamp="$*"
   [ "$(cat /opt/arm64-py/.stamp 2>/dev/null)" = "$stamp" ] && { echo "[arm64] /opt/arm64-py cached"; exit 0; }
-  rm -rf /opt/arm64-py-debs /opt/arm64-py
+  rm -rf /opt/arm64-py-debs /opt/arm64-py /opt/arm64-venv
   mkdir -p /opt/arm64-py-debs /opt/arm64-py
   cd /opt/arm64-py-debs
-  # The candidate first, then older versions: the mirror answers 404 for some bullseye-security files.
+  # The candidate first, then older versions: the mirror answers 404 for some bullseye-security files. "all"
+  # packages (after the "--") have no :arm64 name.
+  arch=:arm64
   for p in "$@"; do
+    [ "$p" = -- ] && { arch=""; continue; }
     ok=""
-    for v in $(apt-cache madison "$p" | awk -F"|" "{gsub(/ /, \"\", \$2); print \$2}"); do
-      apt-get download -q "$p:arm64=$v" >/dev/null 2>&1 && { ok=$v; break; }
+    for v in $(apt-cache madison "$p" | awk -F"|" "/Packages/ {gsub(/ /, \"\", \$2); print \$2}"); do
+      apt-get download -q "$p$arch=$v" >/dev/null 2>&1 && { ok=$v; break; }
     done
-    [ -n "$ok" ] || { echo "[arm64] no $p:arm64 on the mirror"; exit 1; }
+    [ -n "$ok" ] || { echo "[arm64] no $p$arch on the mirror"; exit 1; }
   done
   for d in *.deb; do dpkg -x "$d" /opt/arm64-py; done
   echo "$stamp" >/opt/arm64-py/.stamp
-  ls /opt/arm64-py-debs | tr "\n" " "; echo; du -sh /opt/arm64-py' sh $PY_ARM64_DEBS
+  ls /opt/arm64-py-debs | tr "\n" " "; echo; du -sh /opt/arm64-py' sh $PY_ARM64_DEBS -- $PY_ALL_DEBS
 cp "$REPO/packaging/wheels/smoke-arm64.py" "$DIR/opt/build-arm64/smoke-arm64.py"
 ARM64_LIBS=/opt/arm64-py/lib/aarch64-linux-gnu:/opt/arm64-py/usr/lib/aarch64-linux-gnu:/opt/arm64-root/lib/aarch64-linux-gnu
-smoke() {
-  in_chroot -- qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$ARM64_LIBS \
-    -E PYTHONPATH=/opt/arm64-wheel -E PYTHONDONTWRITEBYTECODE=1 /opt/arm64-py/usr/bin/python3.9 /opt/build-arm64/smoke-arm64.py
+VENV=/opt/arm64-venv
+# The emulated Python of the venv: $VENV/bin/python (an aarch64 program) run by qemu. Its console scripts start
+# with "#!/opt/arm64-venv/bin/python", which this machine cannot exec: they run as pyqemu $VENV/bin/NAME.
+pyqemu() {
+  in_chroot -- qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$ARM64_LIBS -E PYTHONDONTWRITEBYTECODE=1 \
+    $VENV/bin/python "$@"
 }
+# The venv: made by the emulated python3.9 -m venv, then pip from its wheel (pip is pure Python: the wheel runs as
+# a zip, "python pip-*.whl/pip install pip-*.whl"); the wheel comes from PyPI through the chroot's amd64 pip.
+# Kept while /opt/arm64-py and PIP_VERSION stay the same.
+t=$(date +%s)
+in_chroot -- env ARM64_LIBS="$ARM64_LIBS" sh -c '
+  set -e
+  V=/opt/arm64-venv
+  stamp="$(cat /opt/arm64-py/.stamp) pip==$1"
+  [ "$(cat $V/.stamp 2>/dev/null)" = "$stamp" ] && { echo "[arm64] $V cached"; exit 0; }
+  rm -rf $V /opt/arm64-pip
+  /opt/buildtools/bin/python -m pip download -q --disable-pip-version-check --no-deps -d /opt/arm64-pip "pip==$1"
+  q="qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$ARM64_LIBS"
+  $q /opt/arm64-py/usr/bin/python3.9 -m venv --without-pip $V
+  $q $V/bin/python /opt/arm64-pip/pip-$1-py3-none-any.whl/pip install -q --disable-pip-version-check --no-index \
+    /opt/arm64-pip/pip-$1-py3-none-any.whl
+  # sys.executable for the conformance tests, which start Patroni as [sys.executable, "-m", ...]: without
+  # binfmt_misc the emulated Python cannot exec the aarch64 $V/bin/python, but qemu-user hands execve to the
+  # kernel, which runs this x86-64 /bin/sh script; qemu -0 makes it argv[0], so Python finds the venv from it.
+  printf "#!/bin/sh\nexec qemu-aarch64-static -L /usr/aarch64-linux-gnu -0 \"\$0\" $V/bin/python \"\$@\"\n" \
+    >$V/bin/python-qemu
+  chmod 755 $V/bin/python-qemu
+  echo "$stamp" >$V/.stamp
+  echo "[arm64] $V: python3.9 -m venv --without-pip, then pip $1 (under qemu)"' sh "$PIP_VERSION"
+echo "[arm64] the venv: $(($(date +%s) - t)) s"
+# pip itself decides whether the wheel fits: the tags it accepts come from the emulated glibc (confstr).
+tags=$(pyqemu -m pip debug --verbose 2>/dev/null)
+echo "[arm64] pip debug --verbose, the first manylinux tag pip accepts: $(grep -m1 -oE "cp39-cp39-manylinux_[0-9a-z_]+" <<<"$tags")"
+wheel=$(basename "$(ls "$OUT"/dynatroni-*-$PLAT.whl)")
+rm -rf "$DIR/opt/build-arm64/pip-in"
+mkdir -p "$DIR/opt/build-arm64/pip-in"
+cp "$OUT/$wheel" "$DIR/opt/build-arm64/pip-in/"
+# The same wheel renamed to ask for glibc 2.32: pip under qemu must refuse it.
+wheel232=${wheel/$PLAT/manylinux_2_32_aarch64}
+cp "$OUT/$wheel" "$DIR/opt/build-arm64/pip-in/$wheel232"
+t=$(date +%s)
+pyqemu -m pip install --disable-pip-version-check --no-index --force-reinstall "/opt/build-arm64/pip-in/$wheel"
+echo "[arm64] pip install (under qemu) of $wheel: $(($(date +%s) - t)) s"
+rc=0
+pyqemu -m pip install --disable-pip-version-check --no-index --dry-run "/opt/build-arm64/pip-in/$wheel232" || rc=$?
+[[ $rc != 0 ]] || { echo "[arm64] pip under qemu took $wheel232" >&2; exit 1; }
 if [[ -n ${PY:-} && -x ${PY:-} ]] && "$PY" -c 'import moto' 2>/dev/null; then
-  # The table made by the wheel's own aarch64 command, then the smoke script against the same moto.
+  # The table made by the installed aarch64 command ($VENV/bin/dynatroni), then the smoke script against the same
+  # moto.
   (cd "$REPO" && "$PY" -m tools.local_dynamodb run --only moto -- bash -c '
     set -e
     ep=${DYNATRONI_TEST_ENDPOINTS#moto=}; ep=${ep%%,*}
     "$0" run "$1" -- env AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y qemu-aarch64-static -L /usr/aarch64-linux-gnu \
-      -E LD_LIBRARY_PATH=/opt/arm64-root/lib/aarch64-linux-gnu /opt/arm64-wheel/dynatroni-$2.data/scripts/dynatroni \
+      -E LD_LIBRARY_PATH=/opt/arm64-root/lib/aarch64-linux-gnu /opt/arm64-venv/bin/dynatroni \
       table create --endpoint-url "$ep" --region us-east-1 --table dynatroni-arm64-smoke
-    "$0" run "$1" -- env qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$3 -E PYTHONPATH=/opt/arm64-wheel \
+    "$0" run "$1" -- env qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$2 \
       -E PYTHONDONTWRITEBYTECODE=1 -E DYNATRONI_SMOKE_ENDPOINT="$ep" -E DYNATRONI_SMOKE_TABLE=dynatroni-arm64-smoke \
-      /opt/arm64-py/usr/bin/python3.9 /opt/build-arm64/smoke-arm64.py' "$CHROOT" "$SUITE" "$(cat "$REPO/VERSION")" "$ARM64_LIBS")
+      /opt/arm64-venv/bin/python /opt/build-arm64/smoke-arm64.py' "$CHROOT" "$SUITE" "$ARM64_LIBS")
 else
   echo "[arm64] no PY with moto: the smoke script runs without a DynamoDB"
-  smoke
+  pyqemu /opt/build-arm64/smoke-arm64.py
 fi
 if [[ ${CONFORMANCE:-0} == 1 ]]; then
   phase conformance "python/tests/test_plugin_conformance.py under qemu (moto + dynalite on the host's loopback)"
   [[ -n ${PY:-} ]] || { echo "[arm64] CONFORMANCE=1 needs PY (a Python with moto; make deps)" >&2; exit 2; }
-  in_chroot -- sh -c '
+  # Patroni's --validate-config checks bin_dir for PostgreSQL's programs and runs them for their version:
+  # bullseye's amd64 postgresql-13, which the emulated Python execs natively. No daemon may start in the chroot.
+  if [[ ! -x $DIR/usr/lib/postgresql/13/bin/postgres ]]; then
+    [[ -e $DIR/usr/sbin/policy-rc.d ]] || { printf '#!/bin/sh\nexit 101\n' >"$DIR/usr/sbin/policy-rc.d"; chmod 755 "$DIR/usr/sbin/policy-rc.d"; }
+    t=$(date +%s)
+    "$CHROOT" apt "$SUITE" postgresql-13 >"$DIR/opt/build-arm64/postgresql-apt.log" 2>&1 ||
+      { tail -20 "$DIR/opt/build-arm64/postgresql-apt.log"; exit 1; }
+    echo "[arm64] postgresql-13 (amd64) installed into the chroot: $(($(date +%s) - t)) s"
+  fi
+  rm -rf "$DIR/opt/arm64-site"  # the --target tree earlier versions of this script unpacked the wheels into
+  echo "[arm64] /usr/lib/postgresql/13/bin/postgres: $(file -b "$DIR/usr/lib/postgresql/13/bin/postgres" | cut -d, -f1-2)"
+  pyqemu -c 'import platform, subprocess, sys
+out = subprocess.run(["/usr/lib/postgresql/13/bin/postgres", "--version"], capture_output=True, text=True).stdout
+print(f"[arm64] {sys.executable} on {platform.machine()} runs it: {out.strip()}")'
+  # Patroni 4.1.5, pytest, boto3, psycopg and psutil: resolved and installed by pip under qemu, aarch64 wheels from
+  # PyPI. Patroni needs ydiff<1.5, which PyPI has only as sdists; building one would make pip start the aarch64
+  # Python (Exec format error), so the chroot's amd64 pip builds that pure-Python wheel first (--find-links).
+  t=$(date +%s)
+  in_chroot -- env ARM64_LIBS="$ARM64_LIBS" sh -c '
     set -e
-    S=/opt/arm64-site
+    V=/opt/arm64-venv
     stamp="$*"
-    if [ "$(cat $S/.stamp 2>/dev/null)" != "$stamp" ]; then
-      rm -rf $S
-      pip="/opt/buildtools/bin/python -m pip install -q --disable-pip-version-check --progress-bar off --target $S"
-      $pip --platform manylinux2014_aarch64 --python-version 3.9 --implementation cp --abi cp39 --only-binary=:all: \
-        "$@" 2>&1 | grep -v "Requires-Python" || true
-      $pip --no-deps "patroni==4.1.5" "ydiff>=1.2.0,<1.5,!=1.4.0,!=1.4.1"
-      echo "$stamp" >$S/.stamp
-    fi
-    rm -rf $S/dynatroni $S/dynatroni-*.dist-info $S/dynatroni-*.data
-    cp -a /opt/arm64-wheel/. $S/  # the repaired wheel, unpacked by the repair phase (patroni/dcs/dynamodb.py too)
-    ls $S | grep -E "^(patroni|psycopg|psutil|pytest|boto3)-" | tr "\n" " "; echo' sh \
-    "pytest>=8,<10" "boto3>=1.34,<2" "psycopg[binary]>=3.2,<3.4" urllib3 PyYAML click prettytable python-dateutil psutil
+    [ "$(cat $V/.deps-stamp 2>/dev/null)" = "$stamp" ] && { echo "[arm64] Patroni and the test tools cached in $V"; exit 0; }
+    /opt/buildtools/bin/python -m pip wheel -q --disable-pip-version-check --no-deps -w /opt/arm64-pip "ydiff==1.4.2"
+    qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$ARM64_LIBS $V/bin/python -m pip install \
+      --disable-pip-version-check --progress-bar off --only-binary=:all: --find-links /opt/arm64-pip "$@" |
+      grep -E "^(Successfully|ERROR)"
+    echo "$stamp" >$V/.deps-stamp' sh \
+    "patroni==4.1.5" "pytest>=8,<10" "boto3>=1.34,<2" "psycopg[binary]>=3.2,<3.4" psutil
+  echo "[arm64] pip install (under qemu) of Patroni and the test tools: $(($(date +%s) - t)) s"
+  t=$(date +%s)
   (cd "$REPO" && "$PY" -m tools.local_dynamodb run -- bash -c '
     "$0" run "$1" --ro-bind "$2:/src" --cwd /src -- env DYNATRONI_TEST_ENDPOINTS="$DYNATRONI_TEST_ENDPOINTS" \
-      qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$3 -E PYTHONDONTWRITEBYTECODE=1 \
-      /opt/arm64-py/usr/bin/python3.9 -c "import site, sys; site.addsitedir(\"/opt/arm64-site\"); import pytest; \
-sys.exit(pytest.main(sys.argv[1:]))" -q -p no:cacheprovider \
-      -k "not validate_config and not patroni_start_with_a_bad_setting" python/tests/test_plugin_conformance.py' \
-    "$CHROOT" "$SUITE" "$REPO" "$ARM64_LIBS")
+      LD_LIBRARY_PATH="$3" PYTHONDONTWRITEBYTECODE=1 /opt/arm64-venv/bin/python-qemu /opt/arm64-venv/bin/pytest -q \
+      -p no:cacheprovider python/tests/test_plugin_conformance.py' "$CHROOT" "$SUITE" "$REPO" "$ARM64_LIBS")
+  echo "[arm64] conformance tests under qemu: $(($(date +%s) - t)) s"
 fi
 phase "" ""
 ls -l "$OUT"
