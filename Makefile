@@ -289,8 +289,9 @@ source-check: deps
 # and the `dynatroni` command cross-built with clang-16 in the bullseye chroot (cmake/toolchain-aarch64-linux-gnu.cmake),
 # then run under qemu-aarch64-static -L (this host has no binfmt_misc). As root. Not part of `make test`.
 # GTEST_FILTER narrows the unit tests run under emulation. Then the aarch64 wheel (py3-none-manylinux_2_31_aarch64),
-# loaded by bullseye's arm64 Python under qemu; with the venv of `make deps` (PY) against moto on the loopback.
-# CONFORMANCE=1 also runs python/tests/test_plugin_conformance.py there (aarch64 wheels from PyPI).
+# pip-installed into a venv of bullseye's arm64 Python under qemu; with the venv of `make deps` (PY) against moto on
+# the loopback. CONFORMANCE=1 also runs python/tests/test_plugin_conformance.py in that venv (Patroni and the test
+# tools pip-installed there from PyPI; bullseye's amd64 postgresql-13 in the chroot for --validate-config).
 .PHONY: wheels-arm64
 WHEELS_ARM64_DIR ?= dist/wheels-arm64
 wheels-arm64:

@@ -1,7 +1,8 @@
-"""Run by packaging/wheels/build-arm64.sh with bullseye's arm64 Python 3.9 under qemu-aarch64-static, the aarch64
-wheel unpacked onto PYTHONPATH (issue #20 part 2; docs/install.md, "Portable wheels", arm64): the ctypes load of
-libdynatroni_capi.so, two calls that need no server, and, when DYNATRONI_SMOKE_ENDPOINT names a local DynamoDB with
-the table DYNATRONI_SMOKE_TABLE in it, two members of one cluster racing for the leader key."""
+"""Run by packaging/wheels/build-arm64.sh with the Python of a venv of bullseye's arm64 Python 3.9 under
+qemu-aarch64-static, into which pip installed the aarch64 wheel (issue #20 part 2; docs/install.md, "Portable
+wheels", arm64): the ctypes load of libdynatroni_capi.so, two calls that need no server, and, when
+DYNATRONI_SMOKE_ENDPOINT names a local DynamoDB with the table DYNATRONI_SMOKE_TABLE in it, two members of one
+cluster racing for the leader key."""
 import os
 import platform
 import time
