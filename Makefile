@@ -263,7 +263,8 @@ dist-check: dist
 # The portable wheel (issue #20 part 2, docs/install.md "Portable wheels"): built where the oldest glibc is, in a
 # bullseye chroot (tools/chroot.sh), with clang-16, a static libc++ and static OpenSSL 3.5, curl and yaml-cpp built
 # from Debian's sources; auditwheel repair --plat manylinux_2_31_x86_64. Everything it builds is cached under
-# /var/cache/dynatroni/. As root (debootstrap, chroot). Not part of `make test`.
+# /var/cache/dynatroni/. As root (debootstrap, chroot). Not part of `make test`. TESTS=1 also builds the C++ unit
+# tests the same way (clang-16, static libc++) and runs them all, natively, in the chroot.
 WHEELS_DIR ?= dist/wheels
 wheels:
 	@command -v debootstrap >/dev/null || { $(SUDO) apt-get update && \

@@ -16,10 +16,14 @@
 #   5. wheel     `pip wheel` of the working tree (tracked and untracked, not ignored, files copied in) with clang-16,
 #                a static libc++ and DYNATRONI_STATIC_DEPS=ON; the build tree is kept for the next run
 #   6. repair    `auditwheel repair --plat manylinux_2_31_x86_64`, `auditwheel show` of the result, into OUT_DIR
+#   7. tests     (TESTS=1) dynatroni_unit_tests built the way the wheel's core is (the same CMAKE_ARGS: clang-16,
+#                a static libc++, DYNATRONI_STATIC_DEPS=ON; GoogleTest from bullseye's googletest source, compiled
+#                against libc++ into /opt/dyn-deps by the deps phase) in /opt/build-tests, and run natively, every
+#                test (the LeaseSimulation shards too): tests-in-chroot.sh
 #
 # Everything is kept in the chroot, under /var/cache/dynatroni/chroots/bullseye-amd64 (sources in /opt/src, the
 # static dependencies in /opt/dyn-deps, the wheel's build tree in /opt/wheel-build). JOBS (default 2) and NICE
-# (default 19) set the parallelism and priority of the compiles.
+# (default 19) set the parallelism and priority of the compiles. TESTS=1 adds phase 7.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -28,6 +32,7 @@ SUITE=bullseye
 CHROOT=$REPO/tools/chroot.sh
 JOBS=${JOBS:-2}
 NICE=${NICE:-19}
+TESTS=${TESTS:-0}
 
 # shellcheck source=packaging/wheels/versions.sh
 . "$REPO/packaging/wheels/versions.sh"
@@ -58,6 +63,7 @@ phase packages "clang-16, libc++-16, python3, boost, zlib, dpkg-dev (Debian); pi
 # apt-get runs only when a package is missing (the chroot's dpkg database answers).
 PACKAGES="clang-16 libc++-16-dev libc++abi-16-dev python3 python3-venv python3-dev libboost-dev zlib1g-dev
   dpkg-dev make perl xz-utils ca-certificates"
+[[ $TESTS == 1 ]] && PACKAGES="$PACKAGES googletest file"
 missing=$(in_chroot -- sh -c 'for p in "$@"; do dpkg-query -W -f="\${Status}\n" "$p" 2>/dev/null |
   grep -q "^install ok installed$" || echo "$p"; done' sh $PACKAGES)
 if [[ -n $missing ]]; then
@@ -94,8 +100,8 @@ in_chroot --cwd /opt/src -- sh -c '
   for pv in $need; do p=${pv%%=*}; v=${pv#*=}; [ -f "${p}_${v#*:}.dsc" ] || { echo "no ${p}_${v#*:}.dsc"; exit 1; }; done
 ' sh "openssl=$OPENSSL_VERSION" "curl=$CURL_VERSION" "yaml-cpp=$YAML_CPP_VERSION" "nlohmann-json3=$NLOHMANN_VERSION"
 
-phase deps "static OpenSSL, curl, yaml-cpp; nlohmann (into /opt/dyn-deps)"
-in_chroot --ro-bind "$REPO/packaging/wheels:/wheels" -- env JOBS="$JOBS" NICE="$NICE" \
+phase deps "static OpenSSL, curl, yaml-cpp; nlohmann$([[ $TESTS == 1 ]] && echo ", GoogleTest") (into /opt/dyn-deps)"
+in_chroot --ro-bind "$REPO/packaging/wheels:/wheels" -- env JOBS="$JOBS" NICE="$NICE" GTEST="$TESTS" \
   OPENSSL_VERSION="$OPENSSL_VERSION" CURL_VERSION="$CURL_VERSION" YAML_CPP_VERSION="$YAML_CPP_VERSION" \
   NLOHMANN_VERSION="$NLOHMANN_VERSION" /bin/sh /wheels/deps-in-chroot.sh
 
@@ -118,5 +124,9 @@ in_chroot --bind "$OUT:/out" -- /bin/sh -c "
     auditwheel repair --plat $PLAT -w /out \"\$w\"
   done
   for w in /out/*.whl; do auditwheel show \"\$w\"; done"
+if [[ $TESTS == 1 ]]; then
+  phase tests "dynatroni_unit_tests with the wheel's CMAKE_ARGS in /opt/build-tests, run natively (every test)"
+  in_chroot --ro-bind "$REPO/packaging/wheels:/wheels" -- env JOBS="$JOBS" NICE="$NICE" /bin/sh /wheels/tests-in-chroot.sh
+fi
 phase "" ""
 ls -l "$OUT"/*.whl

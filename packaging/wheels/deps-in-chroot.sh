@@ -8,6 +8,8 @@
 #            its built-in default (the core finds the bundle at run time: http/ca_bundle.h)
 #   yaml-cpp 0.8.0 (trixie): for the `dynatroni` command, compiled against libc++
 #   nlohmann-json 3.11.2 (bookworm): headers only
+#   GoogleTest (only with GTEST=1, for build.sh TESTS=1): bullseye's googletest package (/usr/src/googletest),
+#            compiled against libc++, with GoogleMock
 set -e
 P=/opt/dyn-deps
 B=/opt/build
@@ -106,5 +108,19 @@ if fresh nlohmann "$stamp"; then
   run nlohmann cmake -S "$src" -B $B/nlohmann -G Ninja -DJSON_BuildTests=OFF -DCMAKE_INSTALL_PREFIX=$P
   run nlohmann ninja -C $B/nlohmann install
   echo "$stamp" >$P/.stamp-nlohmann
+fi
+if [ "${GTEST:-0}" = 1 ]; then
+  t=$(date +%s)
+  GTEST_FLAGS="-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-stdlib=libc++ -DCMAKE_POSITION_INDEPENDENT_CODE=ON
+    -DBUILD_GMOCK=ON -DINSTALL_GTEST=ON"
+  stamp="$(dpkg-query -W -f='${Version}' googletest) $GTEST_FLAGS"
+  if fresh gtest "$stamp"; then
+    rm -rf $B/gtest $B/gtest.log
+    # shellcheck disable=SC2086
+    run gtest cmake -S /usr/src/googletest -B $B/gtest -G Ninja $GTEST_FLAGS -DCMAKE_INSTALL_PREFIX=$P
+    run gtest nice -n "$N" ninja -C $B/gtest -j"$J" install
+    echo "$stamp" >$P/.stamp-gtest
+    echo "deps: gtest $(($(date +%s) - t)) s"
+  fi
 fi
 ls -l $P/lib/*.a

@@ -7,10 +7,8 @@
 set -e
 export PATH=/opt/buildtools/bin:$PATH CC=clang-16 CXX=clang++-16
 export CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-2}
-LIBCXX=-stdlib=libc++
-export CMAKE_ARGS="-DCMAKE_C_COMPILER=clang-16 -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_CXX_FLAGS=$LIBCXX
-  -DCMAKE_EXE_LINKER_FLAGS=$LIBCXX -DCMAKE_SHARED_LINKER_FLAGS=$LIBCXX -DCMAKE_MODULE_LINKER_FLAGS=$LIBCXX
-  -DDYNATRONI_STATIC_DEPS=ON -DCMAKE_PREFIX_PATH=/opt/dyn-deps -DOPENSSL_ROOT_DIR=/opt/dyn-deps"
+# CMAKE_ARGS (clang-16, -stdlib=libc++, DYNATRONI_STATIC_DEPS=ON, /opt/dyn-deps), shared with tests-in-chroot.sh.
+. /wheels/cmake-args-in-chroot.sh
 mkdir -p /opt/wheelhouse /opt/wheel-build
 cd /opt/wheel-src
 # The build backend and its requirements as pyproject.toml names them, installed into /opt/buildtools, whose cmake
