@@ -358,6 +358,9 @@ print(f"[arm64] {sys.executable} on {platform.machine()} runs it: {out.strip()}"
     echo "$stamp" >$V/.deps-stamp' sh \
     "patroni==4.1.5" "pytest>=8,<10" "boto3>=1.34,<2" "psycopg[binary]>=3.2,<3.4" psutil
   echo "[arm64] pip install (under qemu) of Patroni and the test tools: $(($(date +%s) - t)) s"
+  # A console script of the wheel, run as an argument of the emulated Python (its first line names an aarch64 one).
+  echo "[arm64] $VENV/bin/patroni-dynamodb (first line $(head -1 "$DIR$VENV/bin/patroni-dynamodb")) --version, run by" \
+    "the emulated Python: $(pyqemu $VENV/bin/patroni-dynamodb --version)"
   t=$(date +%s)
   (cd "$REPO" && "$PY" -m tools.local_dynamodb run -- bash -c '
     "$0" run "$1" --ro-bind "$2:/src" --cwd /src -- env DYNATRONI_TEST_ENDPOINTS="$DYNATRONI_TEST_ENDPOINTS" \
