@@ -26,7 +26,8 @@
 #                is py3-none (the core is a C ABI library loaded with ctypes), and _PYTHON_HOST_PLATFORM=linux-aarch64
 #                makes scikit-build-core tag it linux_aarch64; build tree in /opt/build-arm64/wheel
 #   9. repair    `auditwheel repair` into OUT_DIR (--plat auto; the result must be manylinux_2_31_aarch64),
-#                `auditwheel show`; `file` of the shared library and of the command inside the wheel
+#                `auditwheel show`; `file` of the shared library and of the command inside the wheel;
+#                then, on the host, check-licenses.sh and check-needs.sh (the libraries it needs, against docs/install.md)
 #  10. python    bullseye's arm64 python3.9-minimal, libpython3.9-stdlib and the libraries they need (`apt-get
 #                download` with the newest version the mirror serves, `dpkg -x` into /opt/arm64-py), plus
 #                python3-distutils and python3-lib2to3 (architecture all: pip on Python 3.9 imports distutils).
@@ -237,6 +238,10 @@ in_chroot --bind "$OUT:/out" -- /bin/sh -c "
     ls -l /opt/arm64-wheel/dynatroni/libdynatroni_capi.so /opt/arm64-wheel/*.data/scripts/dynatroni \"\$w\"
     file -b /opt/arm64-wheel/dynatroni/libdynatroni_capi.so /opt/arm64-wheel/*.data/scripts/dynatroni
   done"
+# On the host, as make wheels-check does for the x86-64 wheel: the licence texts it carries, and the libraries it
+# needs from the system against docs/install.md.
+"$REPO/packaging/wheels/check-licenses.sh" "$OUT"/dynatroni-*-"$PLAT".whl
+"$REPO/packaging/wheels/check-needs.sh" "$OUT"/dynatroni-*-"$PLAT".whl
 
 phase python "bullseye's arm64 Python 3.9 under qemu: a venv, pip $PIP_VERSION, pip install of the repaired wheel"
 in_chroot -- sh -c '
