@@ -38,11 +38,12 @@ class Simulation;
 
 // A node's Dcs randomness (the failover-poll jitter): minstd_rand seeded from
 // a hash of the session, the generator Dcs kept for itself before it took a
-// Random (issue #22), so that every seed keeps its schedule. (A SeededRandom
-// re-rolls every schedule; the coverage checks of the acceptance run have too
-// little margin for that: shard 4 saw 1236 crashes against its 1250.)
+// Random (issue #22), so that every seed keeps its schedule (a SeededRandom
+// would re-roll every schedule, and the mutation matrix's first catches and
+// the million-schedule run of docs/reliability.md would have to be redone).
 // Not the same with every standard library (std::hash and
-// std::uniform_real_distribution are the library's own): as before.
+// std::uniform_real_distribution are the library's own): libc++ builds
+// (make wheels TESTS=1) run other schedules than libstdc++ ones.
 class SessionRandom final : public Random {
  public:
   explicit SessionRandom(const std::string& session)

@@ -63,9 +63,12 @@ TEST_P(LeaseSimulationShard, NoTwoLeadersAndBoundedTakeover) {
       static_cast<unsigned long long>(pauses), static_cast<unsigned long long>(faults),
       static_cast<unsigned long long>(ttl_deletions));
   if (runs < 5000) return;  // sanitizer builds and small overrides: too few for the coverage checks
-  // The schedules must actually exercise the protocol.
+  // The schedules must actually exercise the protocol. Crashes: about 0.105 a
+  // schedule (1221 to 1385 a shard of 12,500 with libstdc++ and libc++, whose
+  // schedules differ), so runs / 20 is far below chance and still fails when
+  // crashes stop happening; runs / 10 failed shard 3 under libc++ (1221).
   EXPECT_GT(acquisitions, runs);
-  EXPECT_GT(crashes, runs / 10);
+  EXPECT_GT(crashes, runs / 20);
   EXPECT_GT(pauses, runs / 10);
   EXPECT_GT(faults, runs);
   EXPECT_GT(ttl_deletions, 0u);
