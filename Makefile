@@ -93,7 +93,7 @@ help:
 	@echo "  make wheel      build a wheel into dist/ (isolated build, as pip does)"
 	@echo "  make dist       python -m build: sdist + wheel into dist/ (compiles the C++ core, ~10 min)"
 	@echo "  make wheels     the portable manylinux_2_31 wheel into $(WHEELS_DIR), built in a bullseye chroot (root;"
-	@echo "                  not part of make test; docs/install.md, \"Portable wheels\")"
+	@echo "                  not part of make test; docs/install.md, \"Portable wheels\"); TESTS=1 also builds and runs the unit tests there"
 	@echo "  make wheels-check  make wheels, then pip install it into fresh bullseye, bookworm and trixie chroots"
 	@echo "                  (no compiler) and run the plugin conformance tests in each"
 	@echo "  make dist-check make dist, then install the wheel into a fresh virtualenv and run the plugin tests"
@@ -269,7 +269,7 @@ WHEELS_DIR ?= dist/wheels
 wheels:
 	@command -v debootstrap >/dev/null || { $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; }
-	$(SUDO) packaging/wheels/build.sh $(WHEELS_DIR)
+	$(SUDO) env JOBS=$(JOBS) $(if $(TESTS),TESTS=$(TESTS)) packaging/wheels/build.sh $(WHEELS_DIR)
 
 # The wheel installed with pip into fresh bullseye, bookworm and trixie chroots (no compiler, no -dev package), where
 # the plugin conformance tests run against moto and dynalite on the host's loopback (packaging/wheels/check.sh).
@@ -284,7 +284,7 @@ wheels-check: wheels deps
 source-check: deps
 	@command -v debootstrap >/dev/null || { $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; }
-	$(SUDO) env PY=$(abspath $(PY)) JOBS=$(JOBS) packaging/source/check.sh
+	$(SUDO) env PY=$(abspath $(PY)) JOBS=$(JOBS) $(if $(TESTS),TESTS=$(TESTS)) packaging/source/check.sh
 
 # arm64 (issue #20 part 2, docs/install.md "Portable wheels"): the static aarch64 dependencies, the core's unit tests
 # and the `dynatroni` command cross-built with clang-16 in the bullseye chroot (cmake/toolchain-aarch64-linux-gnu.cmake),

@@ -78,15 +78,16 @@ chmod 755 "$DIR/usr/sbin/policy-rc.d"
 phase packages "${BUILD_DEPS[*]} python3-venv (Debian)"
 "$CHROOT" apt "$SUITE" "${BUILD_DEPS[@]}" python3-venv >"$WORK/apt.log" 2>&1 || { tail -20 "$WORK/apt.log"; exit 1; }
 run -- sh -c '
-  dev=$(dpkg -l | grep "^ii *python3[^ ]*-dev ") && { echo "python3 -dev packages: $dev"; exit 1; }
-  h=$(find / -xdev -name Python.h 2>/dev/null) && [ -n "$h" ] && { echo "Python headers: $h"; exit 1; }
+  dev=$(dpkg -l | grep -E "^ii +(lib)?python3[^ ]*-dev ") && { echo "python3 -dev packages: $dev"; exit 1; }
+  h=$(find / -xdev -name Python.h 2>/dev/null || true)
+  [ -z "$h" ] || { echo "Python headers: $h"; exit 1; }
   echo "no python3*-dev package (dpkg -l), no Python.h (find /); $(python3 --version), $(g++ --version | head -1),"\
 " $(cmake --version | head -1), $(dpkg-query -W -f="\${Package}\n" | wc -l) packages"'
 
 phase source "the checkout's files (git ls-files) into /opt/src"
 mkdir -p "$DIR/opt/src"
 git -C "$REPO" ls-files -z --cached --others --exclude-standard |
-  (cd "$REPO" && xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh) |
+  (cd "$REPO" && xargs -0 sh -c 'for f; do [ ! -e "$f" ] || printf "%s\0" "$f"; done' sh) |
   tar -C "$REPO" --null -T - -cf - | tar -C "$DIR/opt/src" -xf -
 echo "$(find "$DIR/opt/src" -type f | wc -l) files"
 
@@ -114,7 +115,7 @@ run -- sh -c '
   /opt/venv/bin/dynatroni --version
   for f in /opt/venv/lib/python3.11/site-packages/dynatroni/libdynatroni_capi.so /opt/venv/bin/dynatroni; do
     echo "$f needs: $(readelf -d "$f" | sed -n "s/.*(NEEDED).*\[\(.*\)\]/\1/p" | tr "\n" " ")"
-    ! ldd "$f" | grep "not found"
+    if ldd "$f" | grep "not found"; then exit 1; fi
   done'
 
 if [[ $TESTS == 1 ]]; then

@@ -167,7 +167,7 @@ phase core "dynatroni_unit_tests and dynatroni (clang-16 --target=aarch64-linux-
 # The working tree as git sees it, mtimes kept, so that the kept build tree rebuilds only what changed.
 rm -rf --one-file-system "$DIR/opt/src-arm64"
 mkdir -p "$DIR/opt/src-arm64"
-(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ ! -e "$f" ] || printf "%s\0" "$f"; done' sh |
   tar --null -T - -cf -) | tar -xf - -C "$DIR/opt/src-arm64"
 in_chroot -- env JOBS="$JOBS" NICE="$NICE" sh -c '
   set -e
@@ -312,8 +312,11 @@ t=$(date +%s)
 pyqemu -m pip install --disable-pip-version-check --no-index --force-reinstall "/opt/build-arm64/pip-in/$wheel"
 echo "[arm64] pip install (under qemu) of $wheel: $(($(date +%s) - t)) s"
 rc=0
-pyqemu -m pip install --disable-pip-version-check --no-index --dry-run "/opt/build-arm64/pip-in/$wheel232" || rc=$?
+refusal=$(pyqemu -m pip install --disable-pip-version-check --no-index --dry-run "/opt/build-arm64/pip-in/$wheel232" 2>&1) ||
+  rc=$?
 [[ $rc != 0 ]] || { echo "[arm64] pip under qemu took $wheel232" >&2; exit 1; }
+grep "is not a supported wheel on this platform" <<<"$refusal" ||
+  { echo "[arm64] pip under qemu refused $wheel232 for another reason: $refusal" >&2; exit 1; }
 if [[ -n ${PY:-} && -x ${PY:-} ]] && "$PY" -c 'import moto' 2>/dev/null; then
   # The table made by the installed aarch64 command ($VENV/bin/dynatroni), then the smoke script against the same
   # moto.
@@ -358,14 +361,17 @@ print(f"[arm64] {sys.executable} on {platform.machine()} runs it: {out.strip()}"
     [ "$(cat $V/.deps-stamp 2>/dev/null)" = "$stamp" ] && { echo "[arm64] Patroni and the test tools cached in $V"; exit 0; }
     /opt/buildtools/bin/python -m pip wheel -q --disable-pip-version-check --no-deps -w /opt/arm64-pip "ydiff==1.4.2"
     qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$ARM64_LIBS $V/bin/python -m pip install \
-      --disable-pip-version-check --progress-bar off --only-binary=:all: --find-links /opt/arm64-pip "$@" |
-      grep -E "^(Successfully|ERROR)"
+      --disable-pip-version-check --progress-bar off --only-binary=:all: --find-links /opt/arm64-pip "$@" \
+      >/opt/build-arm64/pip-deps.log 2>&1 || { tail -20 /opt/build-arm64/pip-deps.log; exit 1; }
+    grep -E "^Successfully" /opt/build-arm64/pip-deps.log || true
     echo "$stamp" >$V/.deps-stamp' sh \
     "patroni==4.1.5" "pytest>=8,<10" "boto3>=1.34,<2" "psycopg[binary]>=3.2,<3.4" psutil
   echo "[arm64] pip install (under qemu) of Patroni and the test tools: $(($(date +%s) - t)) s"
   # A console script of the wheel, run as an argument of the emulated Python (its first line names an aarch64 one).
+  v=$(pyqemu $VENV/bin/patroni-dynamodb --version)
   echo "[arm64] $VENV/bin/patroni-dynamodb (first line $(head -1 "$DIR$VENV/bin/patroni-dynamodb")) --version, run by" \
-    "the emulated Python: $(pyqemu $VENV/bin/patroni-dynamodb --version)"
+    "the emulated Python: $v"
+  [[ $v == "patroni-dynamodb 4.1.5" ]] || { echo "[arm64] patroni-dynamodb --version printed '$v'" >&2; exit 1; }
   t=$(date +%s)
   (cd "$REPO" && "$PY" -m tools.local_dynamodb run -- bash -c '
     "$0" run "$1" --ro-bind "$2:/src" --cwd /src -- env DYNATRONI_TEST_ENDPOINTS="$DYNATRONI_TEST_ENDPOINTS" \

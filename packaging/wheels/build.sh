@@ -110,7 +110,7 @@ phase wheel "pip wheel . (clang-16, static libc++, DYNATRONI_STATIC_DEPS=ON)"
 # build tree in /opt/wheel-build rebuilds only what changed.
 rm -rf --one-file-system "$DIR/opt/wheel-src"
 mkdir -p "$DIR/opt/wheel-src"
-(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ ! -e "$f" ] || printf "%s\0" "$f"; done' sh |
   tar --null -T - -cf -) | tar -xf - -C "$DIR/opt/wheel-src"
 rm -rf "$DIR/opt/wheelhouse"
 in_chroot --ro-bind "$REPO/packaging/wheels:/wheels" -- env JOBS="$JOBS" NICE="$NICE" /bin/sh /wheels/wheel-in-chroot.sh
