@@ -6,8 +6,9 @@
 #   packaging/wheels/check-licenses.sh WHEEL...
 #
 # Each file below must be in the wheel's .dist-info/licenses/third-party/ (put there by licenses-in-chroot.sh) and
-# hold the phrase beside it (so a text cannot be swapped for another or left empty). Exit status 1 if any is
-# missing in any wheel.
+# hold the phrase beside it: its copyright holder where the file names one, so that a text cannot be left empty or
+# swapped for another project's (OpenSSL 3's LICENSE.txt is the Apache-2.0 text itself, as is libcxx/Apache-2.0).
+# Exit status 1 if any is missing in any wheel.
 set -euo pipefail
 
 [[ $# -gt 0 ]] || { echo "usage: packaging/wheels/check-licenses.sh WHEEL..." >&2; exit 2; }
@@ -18,13 +19,13 @@ from pathlib import PurePosixPath
 EXPECTED = {  # file under .dist-info/licenses/third-party/: a phrase of its text
     "README.txt": "Their licence texts",
     "openssl/LICENSE.txt": "Apache License",
-    "curl/COPYING": "COPYRIGHT AND PERMISSION NOTICE",
-    "yaml-cpp/LICENSE": "Permission is hereby granted",
-    "nlohmann-json/LICENSE.MIT": "Permission is hereby granted",
+    "curl/COPYING": "Daniel Stenberg",
+    "yaml-cpp/LICENSE": "Jesse Beder",
+    "nlohmann-json/LICENSE.MIT": "Niels Lohmann",
     "libcxx/copyright": "LLVM Exceptions to the Apache 2.0 License",
     "libcxxabi/copyright": "LLVM Exceptions to the Apache 2.0 License",
     "libcxx/Apache-2.0": "Apache License",
-    "boost/copyright": "License: BSL-1.0",
+    "boost/copyright": "Upstream-Name: Boost",
 }
 bad = 0
 for wheel in sys.argv[1:]:

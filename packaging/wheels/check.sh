@@ -13,7 +13,8 @@
 #             never run in) copied anew to $WORK/SUITE-amd64
 #   packages  python3-venv and the suite's own postgresql (its bin_dir for Patroni's --validate-config) from Debian;
 #             then the check that there is no C or C++ compiler and no -dev package
-#   pip       a virtualenv /opt/venv: the wheel (pip picks the one for the suite's Python), then Patroni 4.1,
+#   pip       a virtualenv /opt/venv: the wheel (pip picks the one for the suite's Python), whose files must be
+#             those of docs/install.md's wheel-layout table (python/tests/wheel_layout.py), then Patroni 4.1,
 #             psycopg, pytest and boto3 from PyPI
 #   binary    the `dynatroni` command unpacked from each wheel: --version, ldd, and a verified TLS handshake with
 #             https://pypi.org through the bundled OpenSSL and the CA bundle it finds itself
@@ -104,11 +105,13 @@ open(\"/tmp/dynatroni\", \"wb\").write(z.read(n))" "$w"
     echo "TLS to https://pypi.org verified with the system CA bundle (the server answered HTTP 405)"'
 
   phase "$suite: pip" "the wheel, then $PIP_PACKAGES (PyPI)"
-  "$CHROOT" run "$suite" --ro-bind "$WHEELS:/wheels" -- sh -c "
+  "$CHROOT" run "$suite" --ro-bind "$WHEELS:/wheels" --ro-bind "$REPO:/src" -- sh -c "
     set -e
     python3 -m venv /opt/venv
+    python3 /src/python/tests/wheel_layout.py snapshot /opt/venv >/tmp/venv-before
     /opt/venv/bin/python -m pip install -q --disable-pip-version-check --progress-bar off --no-index --no-deps \
       --find-links /wheels dynatroni || { echo \"no wheel in /wheels installs on \$(python3 --version):\" \$(ls /wheels); exit 1; }
+    python3 /src/python/tests/wheel_layout.py check /opt/venv /tmp/venv-before
     /opt/venv/bin/python -m pip install -q --disable-pip-version-check --progress-bar off $(printf "'%s' " $PIP_PACKAGES)
     /opt/venv/bin/python -m pip list --disable-pip-version-check 2>/dev/null | grep -Ei '^(dynatroni|patroni|psycopg|pytest|boto3) '"
 

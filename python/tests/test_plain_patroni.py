@@ -30,9 +30,10 @@ import sys
 import time
 from importlib.metadata import distribution
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import Dict, List
 
 
+import wheel_layout
 from plugin_harness import REPO, free_port, moto_ddb, scope  # noqa: F401  (fixtures)
 from test_plugin_conformance import _write_full_config
 from test_plugin_patroni_bootstrap import (BOOT_TIMEOUT, _chown_tree, _postgres_owned_dir, _psql,
@@ -164,36 +165,6 @@ class _Node:
             _stop_everything(self.proc, self.dir / 'data')
 
 
-def _files(venv: Path) -> Set[str]:
-    """Every file (or symlink) under the virtualenv, relative to it, bytecode aside."""
-    return {p.relative_to(venv).as_posix() for p in venv.rglob('*')
-            if (p.is_file() or p.is_symlink()) and '__pycache__' not in p.parts}
-
-
-def _documented_layout() -> List[str]:
-    """docs/install.md's table after <!-- wheel-layout -->: the paths a wheel puts into a virtualenv ("X" the
-    Python's minor version, "<version>" ours, a trailing "/" a whole folder)."""
-    text = (REPO / 'docs' / 'install.md').read_text()
-    m = re.search(r'<!-- wheel-layout -->\n\| path in the virtualenv \| what it is \|\n\|[-|]+\|\n((?:\|.*\n)+)', text)
-    assert m, 'docs/install.md: no table after <!-- wheel-layout -->'
-    return re.findall(r'^\| `([^`]+)` \|', m.group(1), re.M)
-
-
-def _check_documented_layout(added: Set[str]) -> None:
-    """The files ``pip install <wheel>`` added are exactly those docs/install.md's layout table names: each file
-    under one row, each row with at least one file."""
-    version = (REPO / 'VERSION').read_text().strip()
-    rows = _documented_layout()
-    patterns = {}
-    for row in rows:
-        rx = re.escape(row).replace(r'python3\.X', r'python3\.\d+').replace(re.escape('<version>'), re.escape(version))
-        patterns[row] = re.compile(rx + ('.+' if row.endswith('/') else ''))
-    unlisted = sorted(f for f in added if not any(rx.fullmatch(f) for rx in patterns.values()))
-    assert not unlisted, f'pip install <wheel> added files docs/install.md (wheel-layout) does not list: {unlisted}'
-    empty = sorted(row for row, rx in patterns.items() if not any(rx.fullmatch(f) for f in added))
-    assert not empty, f'docs/install.md (wheel-layout) lists paths the wheel did not install: {empty}'
-
-
 def _leads(ddb, scope: str, node: _Node) -> bool:
     item = ddb.item(scope, 'leader')
     return bool(item and item.get('value') == node.name and
@@ -209,10 +180,10 @@ def test_plain_patroni_and_patronictl_find_the_plugin(moto_ddb, scope):  # noqa:
         _pip(venv, 'install', '--no-index', '--find-links', str(WHEELHOUSE), '--no-deps', *names)
         site = _site(venv)
         assert not (site / 'patroni' / 'dcs' / 'dynamodb.py').exists()
-        before = _files(venv)
+        before = wheel_layout.files(venv)
         _pip(venv, 'install', '--no-index', str(wheel))  # the one step a user takes
-        added = _files(venv) - before
-        _check_documented_layout(added)
+        added = wheel_layout.files(venv) - before
+        wheel_layout.check_documented_layout(added)
         shim = site / 'patroni' / 'dcs' / 'dynamodb.py'
         assert shim.is_file() and (site / 'dynatroni-patroni.pth').is_file()
         bin_dir = venv / 'bin'
@@ -275,7 +246,7 @@ def test_plain_patroni_and_patronictl_find_the_plugin(moto_ddb, scope):  # noqa:
         left = sorted(str(p.relative_to(site)) for p in site.rglob('*') if 'dynatroni' in p.name or
                       p.name.startswith('dynamodb'))
         assert left == [], left
-        assert sorted(added & _files(venv)) == [], 'pip uninstall dynatroni left files it installed'
+        assert sorted(added & wheel_layout.files(venv)) == [], 'pip uninstall dynatroni left files it installed'
         r = _validate(bin_dir, good, work)  # as before our wheel: Patroni's DCS sections, none of them given
         out = r.stdout + r.stderr
         assert r.returncode != 0 and 'etcd3  is not defined' in out and 'dynamodb' not in out, out
