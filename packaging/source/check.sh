@@ -50,16 +50,9 @@ if [[ $TESTS == 1 && -z ${DYNATRONI_TEST_ENDPOINTS:-} ]]; then
   exec "$PY" -m tools.local_dynamodb run -- "$REPO/packaging/source/check.sh"
 fi
 
-T0=$(date +%s)
-PHASE="" PHASE_T=$T0
-phase() {
-  local now
-  now=$(date +%s)
-  [[ -n $PHASE ]] && printf '[source-check] %-10s done in %4d s (total %d s)\n' "$PHASE" $((now - PHASE_T)) $((now - T0))
-  PHASE=$1 PHASE_T=$now
-  [[ -n $1 ]] && printf '[source-check] %-10s %s\n' "$1" "${*:2}"
-  return 0
-}
+PHASE_PREFIX='[source-check]' PHASE_WIDTH=10
+# shellcheck source=packaging/phase.sh
+. "$REPO/packaging/phase.sh"
 trap '[[ -n $PHASE ]] && echo "[source-check] FAILED in phase $PHASE"' EXIT
 
 export CHROOT_CACHE=$WORK

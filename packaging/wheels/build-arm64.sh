@@ -81,17 +81,9 @@ PY_ALL_DEBS="python3-distutils python3-lib2to3"
 LLVM_ARM64_VERSION=${LLVM_ARM64_VERSION:-1:16.0.6-15~deb11u2}
 ARM64_DEBS="libc++-16-dev=$LLVM_ARM64_VERSION libc++abi-16-dev=$LLVM_ARM64_VERSION zlib1g zlib1g-dev"
 
-T0=$(date +%s)
-PHASE_T=$T0
-phase() {
-  local now
-  now=$(date +%s)
-  [[ -n ${PHASE:-} ]] && printf '[arm64] %-9s done in %4d s (total %d s)\n' "$PHASE" $((now - PHASE_T)) $((now - T0))
-  PHASE=$1
-  PHASE_T=$now
-  [[ -n $1 ]] && printf "[arm64] %-9s %s\n" "$1" "${*:2}"
-  return 0
-}
+PHASE_PREFIX='[arm64]' PHASE_WIDTH=9
+# shellcheck source=packaging/phase.sh
+. "$REPO/packaging/phase.sh"
 in_chroot() { "$CHROOT" run "$SUITE" "$@"; }
 
 [[ $(id -u) == 0 ]] || { echo "packaging/wheels/build-arm64.sh: must run as root (tools/chroot.sh)" >&2; exit 2; }

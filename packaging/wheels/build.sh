@@ -39,17 +39,9 @@ TESTS=${TESTS:-0}
 BUILDTOOLS="$BUILDTOOLS $WHEELTOOLS"
 PLAT=manylinux_2_31_x86_64
 
-T0=$(date +%s)
-PHASE_T=$T0
-phase() {
-  local now
-  now=$(date +%s)
-  [[ -n ${PHASE:-} ]] && printf '[wheels] %-9s done in %4d s (total %d s)\n' "$PHASE" $((now - PHASE_T)) $((now - T0))
-  PHASE=$1
-  PHASE_T=$now
-  [[ -n $1 ]] && printf "[wheels] %-9s %s\n" "$1" "${*:2}"
-  return 0
-}
+PHASE_PREFIX='[wheels]' PHASE_WIDTH=9
+# shellcheck source=packaging/phase.sh
+. "$REPO/packaging/phase.sh"
 in_chroot() { "$CHROOT" run "$SUITE" "$@"; }
 
 [[ $(id -u) == 0 ]] || { echo "packaging/wheels/build.sh: must run as root (tools/chroot.sh)" >&2; exit 2; }

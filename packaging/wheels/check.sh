@@ -47,16 +47,9 @@ if [[ -z ${DYNATRONI_TEST_ENDPOINTS:-} ]]; then
   exec "$PY" -m tools.local_dynamodb run -- "$REPO/packaging/wheels/check.sh" "$WHEELS"
 fi
 
-T0=$(date +%s)
-PHASE="" PHASE_T=$T0
-phase() {
-  local now
-  now=$(date +%s)
-  [[ -n $PHASE ]] && printf '[wheels-check] %-20s done in %4d s (total %d s)\n' "$PHASE" $((now - PHASE_T)) $((now - T0))
-  PHASE=$1 PHASE_T=$now
-  [[ -n $1 ]] && printf '[wheels-check] %-20s %s\n' "$1" "${*:2}"
-  return 0
-}
+PHASE_PREFIX='[wheels-check]' PHASE_WIDTH=20
+# shellcheck source=packaging/phase.sh
+. "$REPO/packaging/phase.sh"
 
 check_suite() {
   local suite=$1 dir
